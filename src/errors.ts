@@ -1,0 +1,69 @@
+/**
+ * The one error catalogue. Every error pgbranch reports on purpose has a stable code here; edges
+ * (CLI, API) map it to an exit code / HTTP status without knowing where it came from.
+ * Messages are for humans and may change; codes may not.
+ */
+
+export interface ErrorSpec {
+  /** HTTP status the API answers with. */
+  readonly httpStatus: number;
+  /** Process exit code the CLI ends with (see README "Exit codes"). */
+  readonly exitCode: number;
+  /** Short, stable title (the problem+json `title`). */
+  readonly title: string;
+}
+
+export const ERROR_CATALOGUE = {
+  INTERNAL: { httpStatus: 500, exitCode: 1, title: 'Internal error' },
+  INVALID_ARGUMENT: { httpStatus: 400, exitCode: 2, title: 'Invalid argument' },
+  INVALID_BRANCH_NAME: { httpStatus: 400, exitCode: 2, title: 'Invalid branch name' },
+  BRANCH_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: 'Branch not found' },
+  PARENT_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: 'Parent branch not found' },
+  BRANCH_EXISTS: { httpStatus: 409, exitCode: 4, title: 'Branch already exists' },
+  ROOT_BRANCH_RESET: { httpStatus: 409, exitCode: 4, title: 'A root branch has no parent to reset from' },
+  HOST_NOT_INITIALIZED: { httpStatus: 503, exitCode: 5, title: 'Host not initialised' },
+  HOST_ALREADY_INITIALIZED: { httpStatus: 409, exitCode: 5, title: 'Host already initialised' },
+  HOST_BUSY: { httpStatus: 503, exitCode: 6, title: 'Host busy' },
+  PERMISSION_DENIED: { httpStatus: 403, exitCode: 7, title: 'Permission denied' },
+  STORAGE_UNAVAILABLE: { httpStatus: 503, exitCode: 10, title: 'Storage driver unavailable' },
+  STORAGE_ERROR: { httpStatus: 500, exitCode: 10, title: 'Storage operation failed' },
+  VOLUME_NOT_FOUND: { httpStatus: 500, exitCode: 10, title: 'Volume not found' },
+  VOLUME_EXISTS: { httpStatus: 500, exitCode: 10, title: 'Volume already exists' },
+  POSTGRES_BINARIES_NOT_FOUND: { httpStatus: 503, exitCode: 11, title: 'PostgreSQL binaries not found' },
+  POSTGRES_START_FAILED: { httpStatus: 500, exitCode: 11, title: 'PostgreSQL failed to start' },
+  POSTGRES_STOP_FAILED: { httpStatus: 500, exitCode: 11, title: 'PostgreSQL failed to stop' },
+  POSTGRES_ERROR: { httpStatus: 500, exitCode: 11, title: 'PostgreSQL error' },
+  PORT_IN_USE: { httpStatus: 409, exitCode: 11, title: 'Port already in use' },
+  IMPORT_FAILED: { httpStatus: 500, exitCode: 12, title: 'Import failed' },
+  CLIENT_TOOL_UNSUITABLE: { httpStatus: 500, exitCode: 12, title: 'No suitable PostgreSQL client tool' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class PgbranchError extends Error {
+  readonly code: ErrorCode;
+  /** Machine-readable context (never secrets). */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'PgbranchError';
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get spec(): ErrorSpec {
+    return ERROR_CATALOGUE[this.code];
+  }
+}
+
+export function isPgbranchError(err: unknown, code?: ErrorCode): err is PgbranchError {
+  return err instanceof PgbranchError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into a PgbranchError, keeping the original as `cause`. */
+export function toPgbranchError(err: unknown, fallback: ErrorCode = 'INTERNAL', message?: string): PgbranchError {
+  if (err instanceof PgbranchError) return err;
+  const text = message ?? (err instanceof Error ? err.message : String(err));
+  return new PgbranchError(fallback, text, { cause: err });
+}
