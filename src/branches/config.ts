@@ -1,0 +1,96 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { PgbranchError } from '../errors.js';
+
+/** Where a host keeps its files. */
+export interface HostPaths {
+  readonly home: string;
+  readonly configFile: string;
+  readonly stateFile: string;
+  /** Per-branch private unix socket directories. */
+  readonly runDir: string;
+  /** Per-branch server logs. */
+  readonly logDir: string;
+  /** Default pool location (a directory or the mount point of the loop image). */
+  readonly defaultPoolPath: string;
+  readonly defaultLoopImage: string;
+}
+
+/**
+ * PGBRANCH_HOME, else /var/lib/pgbranch for root (a home under /root would be unreachable for the
+ * unprivileged user instances run as), else ~/.pgbranch.
+ */
+export function resolveHome(explicit?: string): string {
+  if (explicit) return resolve(explicit);
+  if (process.env.PGBRANCH_HOME) return resolve(process.env.PGBRANCH_HOME);
+  return process.getuid?.() === 0 ? '/var/lib/pgbranch' : join(homedir(), '.pgbranch');
+}
+
+export function hostPaths(home: string): HostPaths {
+  return {
+    home,
+    configFile: join(home, 'config.json'),
+    stateFile: join(home, 'state.db'),
+    runDir: join(home, 'run'),
+    logDir: join(home, 'logs'),
+    defaultPoolPath: join(home, 'pool'),
+    defaultLoopImage: join(home, 'pool.img'),
+  };
+}
+
+const HostConfigSchema = z.object({
+  version: z.literal(1),
+  storage: z.object({
+    driver: z.enum(['btrfs', 'reflink', 'copy']),
+    poolPath: z.string().min(1),
+    /** Present when init made a loop image: re-mounted at start after a reboot. */
+    loop: z
+      .object({
+        imagePath: z.string().min(1),
+        fsType: z.enum(['btrfs', 'xfs']),
+        sizeBytes: z.number().int().positive(),
+      })
+      .optional(),
+  }),
+  postgres: z.object({
+    major: z.number().int().min(14).max(18),
+    binDir: z.string().optional(),
+    osUser: z.string().min(1),
+    /** Extra server settings for every instance of this host (command line, not cloned). */
+    settings: z.record(z.string(), z.string()).default({}),
+  }),
+  defaults: z.object({
+    dbUser: z.string().min(1),
+    dbName: z.string().min(1),
+  }),
+});
+
+export type HostConfig = z.infer<typeof HostConfigSchema>;
+
+export function readConfig(paths: HostPaths): HostConfig {
+  if (!existsSync(paths.configFile)) {
+    throw new PgbranchError('HOST_NOT_INITIALIZED', `no pgbranch host at ${paths.home}: run \`pgbranch init\` first (or set PGBRANCH_HOME)`, {
+      details: { home: paths.home },
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(paths.configFile, 'utf8'));
+  } catch (cause) {
+    throw new PgbranchError('INVALID_ARGUMENT', `cannot parse ${paths.configFile}: ${(cause as Error).message}`, { cause });
+  }
+  const parsed = HostConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new PgbranchError('INVALID_ARGUMENT', `invalid ${paths.configFile}: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+  }
+  return parsed.data;
+}
+
+/** Atomic replace: a crash leaves the old or the new file, never half of one. */
+export function writeConfig(paths: HostPaths, config: HostConfig): void {
+  const tmp = `${paths.configFile}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(HostConfigSchema.parse(config), null, 2)}\n`, { mode: 0o644 });
+  renameSync(tmp, paths.configFile);
+}

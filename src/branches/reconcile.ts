@@ -1,0 +1,90 @@
+import { readdir } from 'node:fs/promises';
+import type { OperationRecord } from '../state/index.js';
+import { log } from '../util/log.js';
+import { finishDelete } from './lifecycle.js';
+import type { Runtime } from './runtime.js';
+
+export interface ReconcileReport {
+  readonly rolledBack: string[];
+  readonly rolledForward: string[];
+  readonly orphanVolumesRemoved: string[];
+  readonly instancesStarted: string[];
+}
+
+/**
+ * Brings metadata, volumes and processes back into agreement after a crash or a reboot. Runs
+ * under the host lock, so every operation row found belongs to a process that died part-way.
+ * Order matters: finish or undo interrupted operations first (they know which volumes are
+ * theirs), then remove volumes no branch owns, then start what should be running.
+ */
+export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
+  const report: ReconcileReport = { rolledBack: [], rolledForward: [], orphanVolumesRemoved: [], instancesStarted: [] };
+
+  for (const op of rt.store.listOperations()) {
+    await settleOperation(rt, op, report);
+  }
+
+  const owned = new Set(rt.store.listBranches().map((b) => b.volume));
+  for (const volume of await rt.storage.listVolumes()) {
+    if (owned.has(volume)) continue;
+    await rt.kill(volume);
+    await rt.storage.deleteVolume(volume);
+    report.orphanVolumesRemoved.push(volume);
+  }
+
+  const known = new Set(rt.store.listBranches().map((b) => b.id));
+  for (const entry of await readdir(rt.paths.runDir).catch(() => [] as string[])) {
+    if (!known.has(entry)) await rt.removeBranchFiles(entry);
+  }
+
+  for (const branch of rt.store.listBranches()) {
+    if (branch.desiredState !== 'running' || (await rt.isRunning(branch.volume))) continue;
+    try {
+      await rt.start(branch.id, branch.volume, branch.port);
+      report.instancesStarted.push(branch.name);
+    } catch (err) {
+      // One branch that cannot start (port taken after a reboot, say) must not make the whole
+      // host unusable; the branch shows as stopped and `branch start` reports the reason.
+      log.warn({ branch: branch.name, err: (err as Error).message }, 'could not start branch during reconcile');
+    }
+  }
+  if (report.rolledBack.length + report.rolledForward.length + report.orphanVolumesRemoved.length > 0) {
+    log.info({ report }, 'reconciled host after an interrupted operation');
+  }
+  return report;
+}
+
+async function settleOperation(rt: Runtime, op: OperationRecord, report: ReconcileReport): Promise<void> {
+  const label = `${op.kind} ${op.branchName} (at ${op.step})`;
+  switch (op.kind) {
+    case 'create': {
+      // The branch row and the end of the operation commit together: a create still in the log
+      // never finished, and whatever it made goes away.
+      const volume = String(op.data.volume);
+      await rt.kill(volume);
+      await rt.storage.deleteVolume(volume);
+      if (!rt.store.getBranchById(op.branchId)) await rt.removeBranchFiles(op.branchId);
+      rt.store.finishOperation(op.id);
+      report.rolledBack.push(label);
+      return;
+    }
+    case 'reset': {
+      const branch = rt.store.getBranchById(op.branchId);
+      const oldVolume = String(op.data.oldVolume);
+      const newVolume = String(op.data.newVolume);
+      const swapped = branch?.volume === newVolume;
+      // Before the swap the old volume is the branch; after it, the new one is.
+      const discard = swapped ? oldVolume : newVolume;
+      await rt.kill(discard);
+      await rt.storage.deleteVolume(discard);
+      rt.store.finishOperation(op.id);
+      (swapped ? report.rolledForward : report.rolledBack).push(label);
+      return;
+    }
+    case 'delete': {
+      await finishDelete(rt, op.branchId, String(op.data.volume), op.id);
+      report.rolledForward.push(label);
+      return;
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  findFreePort,
+  instanceStatus,
+  killInstance,
+  prepareDirectory,
+  startInstance,
+  stopInstance,
+  type ConnectionTarget,
+  type OsUser,
+  type PgBinaries,
+} from '../postgres/index.js';
+import type { StateStore, BranchRecord } from '../state/index.js';
+import type { StorageDriver } from '../storage/index.js';
+import type { HostConfig, HostPaths } from './config.js';
+
+/** Directory inside a volume that holds the PostgreSQL data directory. */
+export const PGDATA = 'pgdata';
+
+export interface ProgressEvent {
+  readonly phase: string;
+  readonly done?: number;
+  readonly total?: number;
+  readonly unit?: 'items' | 'bytes';
+  readonly message?: string;
+}
+export type ProgressSink = (event: ProgressEvent) => void;
+
+/**
+ * Everything a branch operation needs from the mechanisms, resolved once per host open.
+ * This is the only place where storage, postgres and state meet.
+ */
+export class Runtime {
+  constructor(
+    readonly paths: HostPaths,
+    readonly config: HostConfig,
+    readonly store: StateStore,
+    readonly storage: StorageDriver,
+    readonly binaries: PgBinaries,
+    readonly osUser: OsUser,
+  ) {}
+
+  dataDir(volume: string): string {
+    return join(this.storage.volumePath(volume), PGDATA);
+  }
+
+  socketDir(branchId: string): string {
+    return join(this.paths.runDir, branchId);
+  }
+
+  logFile(branchId: string): string {
+    return join(this.paths.logDir, `${branchId}.log`);
+  }
+
+  /** Superuser connection over the branch's private unix socket (trust auth, never TCP). */
+  adminTarget(branch: Pick<BranchRecord, 'id' | 'port' | 'dbUser'>, database = 'postgres'): ConnectionTarget {
+    return { socketDir: this.socketDir(branch.id), port: branch.port, user: branch.dbUser, database };
+  }
+
+  async isRunning(volume: string): Promise<boolean> {
+    return (await instanceStatus(this.dataDir(volume))).running;
+  }
+
+  /** Starts the instance serving `volume` for branch `branchId` on `port`. */
+  async start(branchId: string, volume: string, port: number): Promise<void> {
+    const socketDir = this.socketDir(branchId);
+    await prepareDirectory(socketDir, this.osUser, 0o700);
+    const dataDir = this.dataDir(volume);
+    // A lock file left by a crash or a reboot may name a pid that now belongs to some other
+    // process, and postgres would refuse to start; instanceStatus checks the pid really is ours.
+    if (!(await instanceStatus(dataDir)).running) await rm(join(dataDir, 'postmaster.pid'), { force: true });
+    await startInstance({
+      binaries: this.binaries,
+      dataDir,
+      osUser: this.osUser,
+      port,
+      socketDir,
+      logFile: this.logFile(branchId),
+      settings: this.config.postgres.settings,
+    });
+  }
+
+  async stop(volume: string): Promise<void> {
+    await stopInstance(this.dataDir(volume), { mode: 'fast', timeoutMs: 30_000 });
+  }
+
+  /** For rollback of half-made work: no clean shutdown needed, the data is thrown away. */
+  async kill(volume: string): Promise<void> {
+    await killInstance(this.dataDir(volume));
+  }
+
+  /** A loopback port no branch of this host uses and nothing listens on right now. */
+  async allocatePort(): Promise<number> {
+    const used = this.store.usedPorts();
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const port = await findFreePort();
+      if (!used.has(port)) return port;
+    }
+    throw new Error('could not find a free loopback port');
+  }
+
+  /** Removes the per-branch files outside the pool (socket dir, server log). */
+  async removeBranchFiles(branchId: string): Promise<void> {
+    await rm(this.socketDir(branchId), { recursive: true, force: true });
+    await rm(this.logFile(branchId), { force: true });
+  }
+}

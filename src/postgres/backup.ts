@@ -1,0 +1,49 @@
+import type pg from 'pg';
+import { PgbranchError } from '../errors.js';
+import type { BackupLabel } from './types.js';
+
+async function query<R extends pg.QueryResultRow>(client: pg.Client, what: string, sql: string, params: unknown[] = []): Promise<R[]> {
+  try {
+    return (await client.query<R>(sql, params)).rows;
+  } catch (cause) {
+    throw new PgbranchError('POSTGRES_ERROR', `${what} failed: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Forces a checkpoint, so a crash-consistent snapshot taken next needs little WAL replay. */
+export async function checkpoint(client: pg.Client): Promise<void> {
+  await query(client, 'CHECKPOINT', 'CHECKPOINT');
+}
+
+/** Current WAL write position, e.g. "0/1A2B3C8" (a branch point). */
+export async function currentWalLsn(client: pg.Client): Promise<string> {
+  const rows = await query<{ lsn: string }>(
+    client,
+    'reading the WAL position',
+    'SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn',
+  );
+  return rows[0]!.lsn;
+}
+
+/**
+ * Starts a non-exclusive base backup in this session (the session must stay open until
+ * stopBackup). fast = immediate checkpoint, since callers wait for it.
+ */
+export async function startBackup(client: pg.Client, label: string, major: number): Promise<string> {
+  const rows =
+    major >= 15
+      ? await query<{ lsn: string }>(client, 'pg_backup_start', 'SELECT pg_backup_start($1, fast => true)::text AS lsn', [label])
+      : await query<{ lsn: string }>(client, 'pg_start_backup', 'SELECT pg_start_backup($1, true, false)::text AS lsn', [label]);
+  return rows[0]!.lsn;
+}
+
+/** Ends the backup started in this session; the copy needs `labelFile` as its backup_label. */
+export async function stopBackup(client: pg.Client, major: number): Promise<BackupLabel> {
+  const sql =
+    major >= 15
+      ? 'SELECT lsn::text AS lsn, labelfile, spcmapfile FROM pg_backup_stop(wait_for_archive => false)'
+      : 'SELECT lsn::text AS lsn, labelfile, spcmapfile FROM pg_stop_backup(false, false)';
+  const rows = await query<{ lsn: string; labelfile: string; spcmapfile: string | null }>(client, 'stopping the backup', sql);
+  const row = rows[0]!;
+  return { stopLsn: row.lsn, labelFile: row.labelfile, tablespaceMap: row.spcmapfile ?? '' };
+}

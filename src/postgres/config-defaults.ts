@@ -1,0 +1,49 @@
+import { appendFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const MARKER = '# --- pgbranch defaults ---';
+
+/**
+ * postgresql.conf settings pgbranch writes into every new cluster (clones inherit them). Sized
+ * for many small, mostly idle instances per host; anything major-specific is guarded.
+ */
+export function defaultSettings(major: number): Record<string, string> {
+  const s: Record<string, string> = {
+    listen_addresses: "'127.0.0.1'",
+    max_connections: '50',
+    shared_buffers: '32MB',
+    maintenance_work_mem: '32MB',
+    huge_pages: 'off',
+    max_wal_size: '256MB',
+    min_wal_size: '32MB',
+    password_encryption: "'scram-sha-256'",
+    // The server's stderr is the log file startInstance opened; no collector process.
+    logging_collector: 'off',
+    log_destination: "'stderr'",
+    log_line_prefix: "'%m [%p] '",
+  };
+  if (major >= 12) {
+    // On CoW filesystems zero-filling and recycling WAL segments rewrites blocks every clone
+    // would otherwise share: off keeps clones small.
+    s.wal_init_zero = 'off';
+    s.wal_recycle = 'off';
+  }
+  if (major >= 18) {
+    // Synchronous I/O: no io worker processes per instance; small instances gain little from AIO.
+    s.io_method = "'sync'";
+  }
+  return s;
+}
+
+export function renderSettings(settings: Readonly<Record<string, string>>): string {
+  const lines = Object.entries(settings).map(([k, v]) => `${k} = ${v}`);
+  return `\n${MARKER}\n${lines.join('\n')}\n`;
+}
+
+/** Appends pgbranch's defaults to postgresql.conf (later lines win); a no-op if already there. */
+export async function writeDefaultSettings(dataDir: string, major: number): Promise<void> {
+  const file = join(dataDir, 'postgresql.conf');
+  const current = await readFile(file, 'utf8');
+  if (current.includes(MARKER)) return;
+  await appendFile(file, renderSettings(defaultSettings(major)));
+}

@@ -1,0 +1,46 @@
+/**
+ * PostgreSQL mechanism: binaries, the OS user, clusters (data directories), instances (running
+ * postmasters), client helpers and imports. It is handed data directories and ports and knows
+ * nothing about branches or copy-on-write. This file is the folder's only public surface.
+ */
+export type {
+  BackupLabel,
+  BinariesRequest,
+  ClientTools,
+  ConnectionTarget,
+  CopyFromUrlOptions,
+  DumpFormat,
+  ImportProgress,
+  InitClusterOptions,
+  InstanceEndpoint,
+  InstanceStatus,
+  OsUser,
+  PgBinaries,
+  PostmasterPidFile,
+  ProgressCallback,
+  RestoreDumpOptions,
+  ShutdownMode,
+  StartOptions,
+  StopOptions,
+} from './types.js';
+
+export { resolveBinaries, DEFAULT_MAJOR } from './binaries.js';
+export { clientTools } from './client-tools.js';
+export { ensureOsUser, prepareDirectory, assertReachable, DEFAULT_OS_USER } from './os-user.js';
+export { initCluster } from './init-cluster.js';
+export { writeHba, type HbaOptions } from './hba.js';
+export { defaultSettings } from './config-defaults.js';
+export { startInstance } from './start-instance.js';
+export { stopInstance, killInstance, reloadConfig } from './stop-instance.js';
+export { instanceStatus } from './instance-status.js';
+export { readPostmasterPid, parsePostmasterPid } from './postmaster-pid.js';
+export { connect, withClient, type Client } from './client.js';
+export { waitForLogin, type TcpLogin } from './login.js';
+export { checkpoint, currentWalLsn, startBackup, stopBackup } from './backup.js';
+export { setRolePassword, scramSha256Verifier, type ScramOptions } from './scram.js';
+export { quoteIdent, quoteLiteral } from './quote.js';
+export { detectDumpFormat } from './dump-format.js';
+export { restoreDump } from './restore-dump.js';
+export { copyFromUrl } from './copy-from-url.js';
+export { redactUrl } from './redact-url.js';
+export { findFreePort } from './free-port.js';

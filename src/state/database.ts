@@ -1,0 +1,77 @@
+import Database from 'better-sqlite3';
+import { chmodSync } from 'node:fs';
+
+export type Db = Database.Database;
+
+/**
+ * Schema migrations, applied in order and recorded in `user_version`. Append only: a released
+ * migration is never edited, so every host can be upgraded from any earlier version.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE branches (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    parent_id     TEXT,
+    parent_name   TEXT,
+    volume        TEXT NOT NULL UNIQUE,
+    port          INTEGER NOT NULL UNIQUE,
+    db_user       TEXT NOT NULL,
+    db_name       TEXT NOT NULL,
+    password      TEXT NOT NULL,
+    desired_state TEXT NOT NULL CHECK (desired_state IN ('running', 'stopped')),
+    source        TEXT NOT NULL,
+    branch_lsn    TEXT,
+    branch_time   TEXT,
+    created_at    TEXT NOT NULL,
+    reset_at      TEXT,
+    updated_at    TEXT NOT NULL
+  );
+  CREATE INDEX branches_parent ON branches(parent_id);
+
+  -- Intent log: a row is written before the first side effect of a multi-step operation and
+  -- removed in the same transaction that commits its result. Rows found at start-up belong to
+  -- operations that died part-way; reconcile rolls them back or forward.
+  CREATE TABLE operations (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind        TEXT NOT NULL,
+    branch_id   TEXT NOT NULL,
+    branch_name TEXT NOT NULL,
+    step        TEXT NOT NULL,
+    data        TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    started_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+  );
+
+  -- One row at most: the process currently allowed to mutate the host.
+  CREATE TABLE host_lock (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    pid         INTEGER NOT NULL,
+    acquired_at TEXT NOT NULL
+  );
+  `,
+];
+
+export function openDatabase(file: string): Db {
+  const db = new Database(file);
+  // The file holds branch passwords: readable by the host's owner only.
+  chmodSync(file, 0o600);
+  db.pragma('journal_mode = WAL');
+  // FULL: a committed intent or result must survive power loss, not just a process crash.
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,226 @@
+import { openDatabase, type Db } from './database.js';
+
+export type DesiredState = 'running' | 'stopped';
+
+/** A branch as stored. Timestamps are ISO-8601 UTC strings. */
+export interface BranchRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly parentId: string | null;
+  /** Name of the parent when the branch was made; kept after the parent is deleted. */
+  readonly parentName: string | null;
+  readonly volume: string;
+  readonly port: number;
+  readonly dbUser: string;
+  readonly dbName: string;
+  readonly password: string;
+  readonly desiredState: DesiredState;
+  /** How the branch got its data: JSON, e.g. {"kind":"branch"} or {"kind":"dump","format":"custom"}. */
+  readonly source: string;
+  readonly branchLsn: string | null;
+  readonly branchTime: string | null;
+  readonly createdAt: string;
+  readonly resetAt: string | null;
+  readonly updatedAt: string;
+}
+
+export type OperationKind = 'create' | 'reset' | 'delete';
+
+export interface OperationRecord {
+  readonly id: number;
+  readonly kind: OperationKind;
+  readonly branchId: string;
+  readonly branchName: string;
+  readonly step: string;
+  /** Operation-specific facts needed to roll back or forward (volume names, port…). */
+  readonly data: Record<string, unknown>;
+  readonly pid: number;
+  readonly startedAt: string;
+}
+
+interface BranchRow {
+  id: string;
+  name: string;
+  parent_id: string | null;
+  parent_name: string | null;
+  volume: string;
+  port: number;
+  db_user: string;
+  db_name: string;
+  password: string;
+  desired_state: DesiredState;
+  source: string;
+  branch_lsn: string | null;
+  branch_time: string | null;
+  created_at: string;
+  reset_at: string | null;
+  updated_at: string;
+}
+
+interface OperationRow {
+  id: number;
+  kind: OperationKind;
+  branch_id: string;
+  branch_name: string;
+  step: string;
+  data: string;
+  pid: number;
+  started_at: string;
+}
+
+const now = (): string => new Date().toISOString();
+
+function toBranch(row: BranchRow): BranchRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    parentId: row.parent_id,
+    parentName: row.parent_name,
+    volume: row.volume,
+    port: row.port,
+    dbUser: row.db_user,
+    dbName: row.db_name,
+    password: row.password,
+    desiredState: row.desired_state,
+    source: row.source,
+    branchLsn: row.branch_lsn,
+    branchTime: row.branch_time,
+    createdAt: row.created_at,
+    resetAt: row.reset_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toOperation(row: OperationRow): OperationRecord {
+  return {
+    id: row.id,
+    kind: row.kind,
+    branchId: row.branch_id,
+    branchName: row.branch_name,
+    step: row.step,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    pid: row.pid,
+    startedAt: row.started_at,
+  };
+}
+
+export type NewBranch = Omit<BranchRecord, 'createdAt' | 'updatedAt' | 'resetAt'>;
+
+/**
+ * Durable metadata of one host: plain SQLite access, no business rules. Callers (branches/)
+ * decide what the rows mean.
+ */
+export class StateStore {
+  private constructor(private readonly db: Db) {}
+
+  static open(file: string): StateStore {
+    return new StateStore(openDatabase(file));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Runs `fn` in one SQLite transaction (all or nothing). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  // --- branches ---
+
+  listBranches(): BranchRecord[] {
+    return (this.db.prepare('SELECT * FROM branches ORDER BY created_at, name').all() as BranchRow[]).map(toBranch);
+  }
+
+  getBranchByName(name: string): BranchRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM branches WHERE name = ?').get(name) as BranchRow | undefined;
+    return row && toBranch(row);
+  }
+
+  getBranchById(id: string): BranchRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM branches WHERE id = ?').get(id) as BranchRow | undefined;
+    return row && toBranch(row);
+  }
+
+  insertBranch(branch: NewBranch): void {
+    const ts = now();
+    this.db
+      .prepare(
+        `INSERT INTO branches (id, name, parent_id, parent_name, volume, port, db_user, db_name, password,
+           desired_state, source, branch_lsn, branch_time, created_at, reset_at, updated_at)
+         VALUES (@id, @name, @parentId, @parentName, @volume, @port, @dbUser, @dbName, @password,
+           @desiredState, @source, @branchLsn, @branchTime, @ts, NULL, @ts)`,
+      )
+      .run({ ...branch, ts });
+  }
+
+  /** Points a branch at a new volume after a reset. */
+  replaceVolume(id: string, change: { volume: string; branchLsn: string | null; branchTime: string | null }): void {
+    const ts = now();
+    this.db
+      .prepare('UPDATE branches SET volume = ?, branch_lsn = ?, branch_time = ?, reset_at = ?, updated_at = ? WHERE id = ?')
+      .run(change.volume, change.branchLsn, change.branchTime, ts, ts, id);
+  }
+
+  setDesiredState(id: string, state: DesiredState): void {
+    this.db.prepare('UPDATE branches SET desired_state = ?, updated_at = ? WHERE id = ?').run(state, now(), id);
+  }
+
+  /** Deletes a branch; its children keep their data and remember the parent's name. */
+  deleteBranch(id: string): void {
+    this.db.prepare('UPDATE branches SET parent_id = NULL, updated_at = ? WHERE parent_id = ?').run(now(), id);
+    this.db.prepare('DELETE FROM branches WHERE id = ?').run(id);
+  }
+
+  usedPorts(): Set<number> {
+    return new Set((this.db.prepare('SELECT port FROM branches').all() as { port: number }[]).map((r) => r.port));
+  }
+
+  // --- operations (intent log) ---
+
+  beginOperation(op: { kind: OperationKind; branchId: string; branchName: string; step: string; data: Record<string, unknown> }): number {
+    const ts = now();
+    const result = this.db
+      .prepare(
+        `INSERT INTO operations (kind, branch_id, branch_name, step, data, pid, started_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(op.kind, op.branchId, op.branchName, op.step, JSON.stringify(op.data), process.pid, ts, ts);
+    return Number(result.lastInsertRowid);
+  }
+
+  advanceOperation(id: number, step: string, data?: Record<string, unknown>): void {
+    if (data) {
+      this.db.prepare('UPDATE operations SET step = ?, data = ?, updated_at = ? WHERE id = ?').run(step, JSON.stringify(data), now(), id);
+    } else {
+      this.db.prepare('UPDATE operations SET step = ?, updated_at = ? WHERE id = ?').run(step, now(), id);
+    }
+  }
+
+  finishOperation(id: number): void {
+    this.db.prepare('DELETE FROM operations WHERE id = ?').run(id);
+  }
+
+  listOperations(): OperationRecord[] {
+    return (this.db.prepare('SELECT * FROM operations ORDER BY id').all() as OperationRow[]).map(toOperation);
+  }
+
+  // --- host lock ---
+
+  /**
+   * Takes the host's mutation lock for `pid` if it is free or held by a process `isAlive` says is
+   * gone (a crashed CLI). Returns false when a live process holds it.
+   */
+  tryLock(pid: number, isAlive: (pid: number) => boolean): boolean {
+    return this.transaction(() => {
+      const row = this.db.prepare('SELECT pid FROM host_lock WHERE id = 1').get() as { pid: number } | undefined;
+      if (row && row.pid !== pid && isAlive(row.pid)) return false;
+      this.db.prepare('INSERT OR REPLACE INTO host_lock (id, pid, acquired_at) VALUES (1, ?, ?)').run(pid, now());
+      return true;
+    });
+  }
+
+  unlock(pid: number): void {
+    this.db.prepare('DELETE FROM host_lock WHERE id = 1 AND pid = ?').run(pid);
+  }
+}
