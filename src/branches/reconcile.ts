@@ -24,6 +24,13 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
     await settleOperation(rt, op, report);
   }
 
+  // Clones and deletes are staged under temporary names; outside an operation (we hold the lock)
+  // any left are debris of a crash. No instance ever runs on a staging entry.
+  for (const name of await rt.storage.listStaging()) {
+    await rt.storage.removeStaging(name);
+    report.orphanVolumesRemoved.push(name);
+  }
+
   const owned = new Set(rt.store.listBranches().map((b) => b.volume));
   for (const volume of await rt.storage.listVolumes()) {
     if (owned.has(volume)) continue;

@@ -20,9 +20,12 @@ export interface StorageCapabilities {
 }
 
 export interface VolumeUsage {
-  /** Bytes of data the volume does not share with any other volume. */
+  /**
+   * Bytes of data the volume does not share with any other volume (on-disk extents, flushed
+   * first). For `full-copy` drivers this is `totalBytes`.
+   */
   readonly ownBytes: number;
-  /** Apparent size of all files in the volume. */
+  /** Apparent size of all regular files in the volume. */
   readonly totalBytes: number;
 }
 
@@ -47,7 +50,10 @@ export interface StorageDriver {
   /** Absolute path of the pool directory that holds the volumes. */
   readonly poolPath: string;
 
-  /** Absolute path of a volume (whether or not it exists). */
+  /**
+   * Absolute path of a volume (whether or not it exists). Every method taking a volume name
+   * requires `[A-Za-z0-9][A-Za-z0-9._-]*` and throws INVALID_ARGUMENT otherwise.
+   */
   volumePath(volume: string): string;
   /** Creates an empty volume. Throws VOLUME_EXISTS if present. */
   createVolume(volume: string): Promise<string>;
@@ -58,14 +64,29 @@ export interface StorageDriver {
   cloneVolume(source: string, target: string, options?: CloneOptions): Promise<string>;
   /**
    * Clones one relative path (file or directory tree) of `source` into the existing `target`,
-   * replacing what is there. Used to take a second, later pass over part of a volume.
+   * replacing what is there. Used to take a second, later pass over part of a volume. Missing
+   * parent directories are created like the source's; a path missing in `source` throws
+   * VOLUME_NOT_FOUND. Every driver clones per file here (btrfs too), so it is never atomic;
+   * the old content is swapped out only once the new copy is complete (a crash in between can
+   * leave a `.tmp-…` entry next to `relativePath` inside `target`).
    */
   clonePath(source: string, target: string, relativePath: string): Promise<void>;
   /** Removes a volume and everything in it. Idempotent: a missing volume is not an error. */
   deleteVolume(volume: string): Promise<void>;
   exists(volume: string): Promise<boolean>;
-  /** Names of all volumes in the pool (including half-made ones left by a crash). */
+  /**
+   * Names of all volumes in the pool, sorted. A volume under its final name is always complete:
+   * clones are built, and deletions torn down, under staging names (see `listStaging`).
+   */
   listVolumes(): Promise<string[]>;
+  /**
+   * Pool entries still being built or removed (`.tmp-…`). Outside a running clone or delete they
+   * are leftovers of a crash; a caller that knows nothing is in flight (e.g. at startup under the
+   * host lock) removes them with `removeStaging`.
+   */
+  listStaging(): Promise<string[]>;
+  /** Removes one entry named by `listStaging`. Idempotent. */
+  removeStaging(name: string): Promise<void>;
   usage(volume: string): Promise<VolumeUsage>;
   poolUsage(): Promise<PoolUsage>;
 }

@@ -1,0 +1,48 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isPgbranchError } from '../errors.js';
+import { run } from '../util/exec.js';
+import { createStorageDriver, type StorageDriver } from './index.js';
+import { createTestPool, testPoolSkipReason, type TestPool } from './test-support/loop-pools.js';
+
+const skipReason = await testPoolSkipReason('btrfs');
+if (skipReason) console.warn(`btrfs driver: skipping: ${skipReason}`);
+
+describe.skipIf(skipReason !== undefined)('btrfs driver specifics', () => {
+  let pool: TestPool;
+  let driver: StorageDriver;
+  beforeAll(async () => {
+    pool = await createTestPool('btrfs', { sizeMb: 256 });
+    driver = createStorageDriver({ driver: 'btrfs', poolPath: pool.poolPath });
+  });
+  afterAll(async () => {
+    await pool?.cleanup();
+  });
+
+  it('makes every volume a subvolume, and deletes volumes holding nested subvolumes', async () => {
+    await driver.createVolume('outer');
+    // Someone (a user, a tool) made subvolumes inside the volume, two levels deep.
+    await run('btrfs', ['subvolume', 'create', join(driver.volumePath('outer'), 'inner')]);
+    await run('btrfs', ['subvolume', 'create', join(driver.volumePath('outer'), 'inner', 'innermost')]);
+    await writeFile(join(driver.volumePath('outer'), 'inner', 'innermost', 'f'), 'x');
+
+    const listed = await run('btrfs', ['subvolume', 'list', '-o', pool.poolPath]);
+    expect(listed.stdout).toMatch(/volumes\/outer$/m);
+
+    await driver.deleteVolume('outer');
+    expect(await driver.exists('outer')).toBe(false);
+    expect(await driver.listStaging()).toEqual([]);
+    expect((await run('btrfs', ['subvolume', 'list', pool.mountPoint])).stdout.trim()).toBe('');
+  });
+
+  it('refuses to snapshot a volume that is a plain directory', async () => {
+    await mkdir(join(pool.poolPath, 'plain'));
+    const err = await driver.cloneVolume('plain', 'plain-clone').catch((e: unknown) => e);
+    expect(isPgbranchError(err, 'STORAGE_ERROR')).toBe(true);
+    expect(String((err as Error).message)).toMatch(/not a btrfs subvolume/);
+    expect(await driver.exists('plain-clone')).toBe(false);
+    await driver.deleteVolume('plain');
+    expect(await driver.exists('plain')).toBe(false);
+  });
+});

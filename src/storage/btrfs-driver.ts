@@ -1,0 +1,199 @@
+import { chmod, lstat, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PgbranchError } from '../errors.js';
+import { parseBtrfsDuSummary } from './btrfs-du.js';
+import { replaceWithClone } from './clone-path.js';
+import {
+  assertPoolExists,
+  isDirectory,
+  listStagingNames,
+  listVolumeNames,
+  poolUsageOf,
+  requireNoVolume,
+  requireVolume,
+  stagingPathIn,
+  volumeExists,
+  volumePathIn,
+} from './pool.js';
+import { errnoCode, storageError } from './storage-errors.js';
+import { listTreeFiles } from './tree-files.js';
+import { requireTool, runTool } from './tools.js';
+import type { StorageDriver, VolumeUsage } from './types.js';
+import { assertStagingName } from './volume-names.js';
+
+/** Inode number of every btrfs subvolume's root directory (BTRFS_FIRST_FREE_OBJECTID). */
+const SUBVOLUME_ROOT_INO = 256;
+
+const btrfsTool = (): Promise<string> => requireTool('btrfs', 'btrfs-progs', 'manage btrfs subvolumes');
+
+/**
+ * Each volume is a subvolume; a clone is a writable snapshot, which btrfs takes atomically (it
+ * flushes the source's dirty data first), so a running instance can be cloned after a CHECKPOINT.
+ * Snapshots are taken under a staging name and renamed: `btrfs subvolume snapshot src dst` nests
+ * the snapshot *inside* dst if dst appeared meanwhile, which a rename cannot do.
+ */
+export function createBtrfsDriver(poolPath: string): StorageDriver {
+  return {
+    name: 'btrfs',
+    capabilities: { atomicSnapshot: true, constantTimeClone: true, ownBytes: 'exact' },
+    poolPath,
+
+    volumePath: (volume) => volumePathIn(poolPath, volume),
+
+    async createVolume(volume) {
+      await assertPoolExists(poolPath);
+      const path = await requireNoVolume(poolPath, volume);
+      const btrfs = await btrfsTool();
+      try {
+        await runTool(btrfs, ['subvolume', 'create', path], `cannot create subvolume for volume ${volume}`);
+      } catch (err) {
+        if (await isDirectory(path)) throw volumeExists(poolPath, volume, err);
+        throw err;
+      }
+      try {
+        await chmod(path, 0o755);
+      } catch (err) {
+        throw storageError(`cannot set the mode of volume ${volume}`, err, { volume });
+      }
+      return path;
+    },
+
+    async cloneVolume(source, target) {
+      // excludePaths is ignored on purpose: a snapshot is all or nothing (see CloneOptions).
+      const sourcePath = await requireVolume(poolPath, source);
+      const targetPath = await requireNoVolume(poolPath, target);
+      await assertSubvolume(sourcePath, source);
+      const btrfs = await btrfsTool();
+      const staging = stagingPathIn(poolPath, 'clone', target);
+      await runTool(btrfs, ['subvolume', 'snapshot', sourcePath, staging], `cannot snapshot volume ${source}`);
+      try {
+        await rename(staging, targetPath);
+      } catch (err) {
+        await deleteSubvolumeTree(staging).catch(() => undefined);
+        if (errnoCode(err) === 'ENOTEMPTY' || errnoCode(err) === 'EEXIST') throw volumeExists(poolPath, target, err);
+        throw storageError(`cannot move the snapshot of ${source} into place as ${target}`, err, { source, target });
+      }
+      return targetPath;
+    },
+
+    async clonePath(source, target, relativePath) {
+      // Subvolumes of one filesystem share extents across FICLONE, so the per-file path works here.
+      const sourcePath = await requireVolume(poolPath, source);
+      const targetPath = await requireVolume(poolPath, target);
+      await replaceWithClone(sourcePath, targetPath, relativePath, 'reflink');
+    },
+
+    async deleteVolume(volume) {
+      const path = volumePathIn(poolPath, volume);
+      // Renamed first: `subvolume delete` does not wait for a commit, and after a crash the
+      // subvolume may come back — better under a staging name than as a live volume.
+      const doomed = stagingPathIn(poolPath, 'delete', volume);
+      try {
+        await rename(path, doomed);
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return assertPoolExists(poolPath);
+        throw storageError(`cannot delete volume ${volume}`, err, { volume });
+      }
+      await deleteSubvolumeTree(doomed);
+    },
+
+    // async, so an invalid name rejects like every other failure instead of throwing synchronously.
+    exists: async (volume) => isDirectory(volumePathIn(poolPath, volume)),
+    listVolumes: () => listVolumeNames(poolPath),
+    listStaging: () => listStagingNames(poolPath),
+
+    async removeStaging(name) {
+      assertStagingName(name);
+      await deleteSubvolumeTree(join(poolPath, name));
+    },
+
+    async usage(volume): Promise<VolumeUsage> {
+      const path = await requireVolume(poolPath, volume);
+      const files = await listTreeFiles(path);
+      const btrfs = await btrfsTool();
+      // `filesystem du` reads extents from disk; until a commit, fresh writes are invisible to it.
+      await runTool(btrfs, ['filesystem', 'sync', path], `cannot sync the pool before measuring ${volume}`);
+      const du = await runTool(btrfs, ['filesystem', 'du', '-s', '--raw', path], `cannot measure volume ${volume}`);
+      return { ownBytes: parseBtrfsDuSummary(du.stdout, path).exclusiveBytes, totalBytes: files.totalBytes };
+    },
+
+    poolUsage: () => poolUsageOf(poolPath),
+  };
+}
+
+async function assertSubvolume(path: string, volume: string): Promise<void> {
+  const st = await lstat(path).catch((err: unknown) => {
+    throw storageError(`cannot inspect volume ${volume}`, err, { volume });
+  });
+  if (st.ino !== SUBVOLUME_ROOT_INO) {
+    throw new PgbranchError('STORAGE_ERROR', `volume ${volume} is a plain directory, not a btrfs subvolume, so it cannot be snapshotted (was it created outside pgbranch?)`, {
+      cause: new Error(`inode ${st.ino} at ${path}`),
+      details: { volume },
+    });
+  }
+}
+
+/**
+ * Removes a subvolume, including subvolumes nested inside it (btrfs refuses to delete a subvolume
+ * that still contains one). Plain directories are removed as files. Missing paths are fine.
+ */
+async function deleteSubvolumeTree(path: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw storageError(`cannot inspect ${path}`, err);
+  }
+  if (!st.isDirectory() || st.ino !== SUBVOLUME_ROOT_INO) {
+    // rm also copes with subvolumes nested in a plain directory: the kernel lets rmdir remove an
+    // emptied subvolume.
+    await rm(path, { recursive: true, force: true }).catch((err: unknown) => {
+      throw storageError(`cannot remove ${path}`, err);
+    });
+    return;
+  }
+  const btrfs = await btrfsTool();
+  try {
+    await runTool(btrfs, ['subvolume', 'delete', path], `cannot delete subvolume ${path}`);
+    return;
+  } catch (err) {
+    // Only a nested subvolume makes btrfs answer ENOTEMPTY; look for them only then, as the
+    // search walks the whole tree.
+    if (!(err instanceof Error && err.message.includes('Directory not empty'))) throw err;
+  }
+  const nested = await findNestedSubvolumes(path);
+  // Deepest first, so every subvolume is free of subvolumes when its turn comes; the CLI deletes
+  // in argument order.
+  const order = [...nested.sort((a, b) => b.split('/').length - a.split('/').length), path];
+  await runTool(btrfs, ['subvolume', 'delete', ...order], `cannot delete subvolume ${path} and the subvolumes inside it`);
+}
+
+/**
+ * Subvolume roots are recognised by their inode number. (`btrfs subvolume list` would report
+ * paths relative to the filesystem root, which we would have to map back to the mount.)
+ */
+async function findNestedSubvolumes(root: string): Promise<string[]> {
+  const found: string[] = [];
+  const visit = async (dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return;
+      throw storageError(`cannot list ${dir}`, err);
+    }
+    await Promise.all(
+      entries
+        .filter((e) => e.isDirectory())
+        .map(async (e) => {
+          const child = join(dir, e.name);
+          const st = await lstat(child).catch(() => undefined);
+          if (st?.ino === SUBVOLUME_ROOT_INO) found.push(child);
+          await visit(child);
+        }),
+    );
+  };
+  await visit(root);
+  return found;
+}

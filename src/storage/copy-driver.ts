@@ -1,0 +1,16 @@
+import { createDirectoryDriver } from './directory-driver.js';
+import type { StorageDriver } from './types.js';
+
+/**
+ * The portable fallback: volumes are directories and a clone copies every byte. Nothing is shared
+ * by construction, so ownBytes is the volume's full size. (On a filesystem that can reflink, the
+ * kernel may still share extents behind copy_file_range; the figure is then an upper bound.)
+ */
+export function createCopyDriver(poolPath: string): StorageDriver {
+  return createDirectoryDriver(poolPath, {
+    name: 'copy',
+    capabilities: { atomicSnapshot: false, constantTimeClone: false, ownBytes: 'full-copy' },
+    method: 'copy',
+    ownBytes: async (files) => files.totalBytes,
+  });
+}

@@ -1,0 +1,55 @@
+import { isAbsolute, resolve } from 'node:path';
+import { PgbranchError } from '../errors.js';
+import { createBtrfsDriver } from './btrfs-driver.js';
+import { createCopyDriver } from './copy-driver.js';
+import { createReflinkDriver } from './reflink-driver.js';
+import type { DriverName, StorageConfig, StorageDriver } from './types.js';
+
+export type {
+  CloneOptions,
+  DriverName,
+  PoolUsage,
+  StorageCapabilities,
+  StorageConfig,
+  StorageDriver,
+  VolumeUsage,
+} from './types.js';
+export { chooseDriver, driverSupported, probeDirectory, type ProbeResult } from './probe.js';
+export {
+  createLoopPool,
+  isMountPoint,
+  loopPoolPrerequisites,
+  mountLoopPool,
+  unmountLoopPool,
+  type CreateLoopPoolOptions,
+  type LoopFsType,
+  type MountLoopPoolOptions,
+} from './loop-pool.js';
+export { preparePool } from './prepare-pool.js';
+export { isValidVolumeName } from './volume-names.js';
+
+const FACTORIES: Readonly<Record<DriverName, (poolPath: string) => StorageDriver>> = {
+  btrfs: createBtrfsDriver,
+  reflink: createReflinkDriver,
+  copy: createCopyDriver,
+};
+
+/**
+ * Returns the driver for `config`. It touches nothing on disk: use `preparePool` once (at init)
+ * to check that the directory can actually host that driver.
+ */
+export function createStorageDriver(config: StorageConfig): StorageDriver {
+  const factory = (FACTORIES as Record<string, ((poolPath: string) => StorageDriver) | undefined>)[config.driver];
+  if (!factory) {
+    throw new PgbranchError('INVALID_ARGUMENT', `unknown storage driver ${JSON.stringify(config.driver)} (use ${Object.keys(FACTORIES).join(', ')})`, {
+      cause: new Error(`driver ${String(config.driver)}`),
+    });
+  }
+  if (!isAbsolute(config.poolPath)) {
+    throw new PgbranchError('INVALID_ARGUMENT', `pool path must be absolute, got ${JSON.stringify(config.poolPath)}`, {
+      cause: new Error(`poolPath ${config.poolPath}`),
+    });
+  }
+  // Canonical form (no trailing slash, no `..`), so paths built from it compare and print cleanly.
+  return factory(resolve(config.poolPath));
+}
