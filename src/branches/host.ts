@@ -14,6 +14,7 @@ import {
   type DriverName,
   type PoolUsage,
 } from '../storage/index.js';
+import { log } from '../util/log.js';
 import { waitFor } from '../util/wait.js';
 import { hostPaths, readConfig, resolveHome, writeConfig, type HostConfig, type HostPaths } from './config.js';
 import { createChild, createRoot, type RootSource } from './create.js';
@@ -269,6 +270,11 @@ export class Host {
     try {
       return await fn();
     } catch (err) {
+      // A failed operation is undone at once by the same code that undoes a crashed one, so a
+      // failure leaves nothing half-made either.
+      if (store.listOperations().length > 0) {
+        await reconcile(this.rt).catch((cleanupErr: unknown) => log.warn({ err: (cleanupErr as Error).message }, 'cleanup after a failed operation failed'));
+      }
       throw isPgbranchError(err) ? err : toPgbranchError(err);
     } finally {
       store.unlock(process.pid);
