@@ -15,6 +15,7 @@ import {
   type PoolUsage,
 } from '../storage/index.js';
 import { log } from '../util/log.js';
+import { withMutex } from '../util/mutex.js';
 import { waitFor } from '../util/wait.js';
 import { hostPaths, readConfig, resolveHome, writeConfig, type HostConfig, type HostPaths } from './config.js';
 import { createChild, createRoot, type RootSource } from './create.js';
@@ -256,7 +257,11 @@ export class Host {
     return toView(record, parent?.name ?? null, status.running ? 'running' : 'stopped', usage);
   }
 
-  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+  private withLock<T>(fn: () => Promise<T>): Promise<T> {
+    return withMutex(this.rt.paths.home, () => this.withHostLock(fn));
+  }
+
+  private async withHostLock<T>(fn: () => Promise<T>): Promise<T> {
     const { store } = this.rt;
     try {
       await waitFor(() => (store.tryLock(process.pid, isAlive) ? true : undefined), {

@@ -152,6 +152,21 @@ describe.skipIf(skip !== undefined)('branch lifecycle through the CLI (btrfs)', 
     expect(table).toMatch(/\n(├|└)─ pr-1\s+running/);
   });
 
+  it('concurrent creates — in one process and from separate processes — all succeed, each exactly once', async () => {
+    const inProcess = await Promise.all(['c1', 'c2', 'c3'].map((n) => t.cli('branch', 'create', n, '--from', 'main', '-o', 'json')));
+    expect(inProcess.map((r) => r.code)).toEqual([0, 0, 0]);
+    const retries = await Promise.all([1, 2, 3].map(() => t.cli('branch', 'create', 'c4', '--from', 'main', '--if-not-exists', '-o', 'json')));
+    expect(retries.map((r) => r.code)).toEqual([0, 0, 0]);
+    expect(retries.map((r) => JSON.parse(r.stdout).created as boolean).filter(Boolean)).toHaveLength(1);
+    const separate = await Promise.all(['p1', 'p2'].map((n) => t.cliProcess(['branch', 'create', n, '--from', 'main'])));
+    expect(separate.map((r) => r.code)).toEqual([0, 0]);
+    const list = JSON.parse((await t.cli('branch', 'list', '--no-size', '-o', 'json')).stdout) as { name: string; port: number; state: string }[];
+    const made = list.filter((b) => ['c1', 'c2', 'c3', 'c4', 'p1', 'p2'].includes(b.name));
+    expect(made).toHaveLength(6);
+    expect(new Set(made.map((b) => b.port)).size).toBe(6);
+    expect(made.every((b) => b.state === 'running')).toBe(true);
+  });
+
   it('delete removes the branch, its instance and its volume', async () => {
     const u = await url('fresh');
     const r = await t.cli('branch', 'delete', 'fresh', '-o', 'json');
