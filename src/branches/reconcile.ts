@@ -15,7 +15,8 @@ export interface ReconcileReport {
  * Brings metadata, volumes and processes back into agreement after a crash or a reboot. Runs
  * under the host lock, so every operation row found belongs to a process that died part-way.
  * Order matters: finish or undo interrupted operations first (they know which volumes are
- * theirs), then remove volumes no branch owns, then start what should be running.
+ * theirs), then remove volumes no branch owns, then start what should be running and stop what
+ * should not.
  */
 export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
   const report: ReconcileReport = { rolledBack: [], rolledForward: [], orphanVolumesRemoved: [], instancesStarted: [] };
@@ -45,7 +46,18 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
   }
 
   for (const branch of rt.store.listBranches()) {
-    if (branch.desiredState !== 'running' || (await rt.isRunning(branch.volume))) continue;
+    const running = await rt.isRunning(branch.volume);
+    if (branch.desiredState === 'stopped') {
+      // A reset of a stopped branch runs the new instance until its very last step: rolled
+      // forward after a crash, that instance is still up.
+      if (running) {
+        await rt.stop(branch.volume).catch((err: unknown) => {
+          log.warn({ branch: branch.name, err: (err as Error).message }, 'could not stop branch during reconcile');
+        });
+      }
+      continue;
+    }
+    if (running) continue;
     try {
       await rt.start(branch.id, branch.volume, branch.port);
       report.instancesStarted.push(branch.name);

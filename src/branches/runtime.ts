@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   findFreePort,
@@ -69,7 +69,13 @@ export class Runtime {
     const dataDir = this.dataDir(volume);
     // A lock file left by a crash or a reboot may name a pid that now belongs to some other
     // process, and postgres would refuse to start; instanceStatus checks the pid really is ours.
-    if (!(await instanceStatus(dataDir)).running) await rm(join(dataDir, 'postmaster.pid'), { force: true });
+    // The socket lock file (.s.PGSQL.<port>.lock) has the same problem — postgres only asks
+    // whether its pid is alive, so a reused pid or an unreaped zombie blocks the start — and the
+    // socket directory is private to this branch, whose instance is not running: all stale.
+    if (!(await instanceStatus(dataDir)).running) {
+      await rm(join(dataDir, 'postmaster.pid'), { force: true });
+      await removeStaleSocketFiles(socketDir);
+    }
     await startInstance({
       binaries: this.binaries,
       dataDir,
@@ -105,4 +111,12 @@ export class Runtime {
     await rm(this.socketDir(branchId), { recursive: true, force: true });
     await rm(this.logFile(branchId), { force: true });
   }
+}
+
+/** Unix socket and socket lock files a postmaster leaves in its socket directory. */
+const SOCKET_FILE = /^\.s\.PGSQL\.\d+(\.lock)?$/;
+
+async function removeStaleSocketFiles(socketDir: string): Promise<void> {
+  const entries = await readdir(socketDir).catch(() => [] as string[]);
+  await Promise.all(entries.filter((e) => SOCKET_FILE.test(e)).map((e) => rm(join(socketDir, e), { force: true })));
 }
