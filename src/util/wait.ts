@@ -2,7 +2,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 export interface WaitOptions {
   readonly timeoutMs: number;
-  /** Re-check interval when no event wakes us earlier. */
+  /**
+   * Longest re-check interval when no event wakes us earlier. Re-checks start at 1 ms and double
+   * up to this, so a condition that turns true quickly is seen quickly without busy polling.
+   */
   readonly intervalMs?: number;
   /** Describes the condition in the timeout error. */
   readonly what: string;
@@ -17,7 +20,8 @@ export interface WaitOptions {
  */
 export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, options: WaitOptions): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
-  const interval = options.intervalMs ?? 10;
+  const maxInterval = options.intervalMs ?? 10;
+  let interval = 1;
   let wakeUp: (() => void) | undefined;
   const unsubscribe = options.subscribe?.(() => wakeUp?.());
   try {
@@ -28,13 +32,14 @@ export async function waitFor<T>(check: () => Promise<T | undefined> | T | undef
       if (left <= 0) throw new Error(`timed out after ${options.timeoutMs} ms waiting for ${options.what}`);
       const ac = new AbortController();
       await Promise.race([
-        delay(Math.min(interval, left), undefined, { signal: ac.signal }).catch(() => undefined),
+        delay(Math.min(interval, maxInterval, left), undefined, { signal: ac.signal }).catch(() => undefined),
         new Promise<void>((resolve) => {
           wakeUp = resolve;
         }),
       ]);
       ac.abort();
       wakeUp = undefined;
+      interval *= 2;
     }
   } finally {
     unsubscribe?.();
