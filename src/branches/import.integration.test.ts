@@ -2,7 +2,6 @@ import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   clientTools,
@@ -16,17 +15,9 @@ import {
   type PgBinaries,
 } from '../postgres/index.js';
 import { run } from '../util/exec.js';
+import { sql } from './test-support/host-invariants.js';
 import { createTestHost, testPoolSkipReason, type TestHost } from './test-support/test-host.js';
 
-async function sql<T extends pg.QueryResultRow = Record<string, unknown>>(url: string, text: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** A fingerprint of the source data that any faithful copy must reproduce. */
 const FINGERPRINT = `

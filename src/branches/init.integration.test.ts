@@ -2,24 +2,15 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killInstance } from '../postgres/index.js';
 import { isMountPoint, unmountLoopPool } from '../storage/index.js';
 import { createTestPool, testPoolSkipReason, type TestPool } from '../storage/test-support/loop-pools.js';
 import { Host } from './index.js';
+import { sql } from './test-support/host-invariants.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 
-async function query(url: string, text: string): Promise<pg.QueryResultRow[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 async function killAll(poolPath: string): Promise<void> {
   for (const volume of existsSync(poolPath) ? readdirSync(poolPath) : []) {
@@ -60,7 +51,7 @@ describe('init chooses the pool', () => {
     expect(status.pool.totalBytes).toBeGreaterThan(0.9 * 1024 ** 3);
     expect(status.pool.totalBytes).toBeLessThan(1.1 * 1024 ** 3);
     const mainUrl = (await host.connectionInfo('main')).url;
-    await query(mainUrl, "CREATE TABLE survives (x text); INSERT INTO survives VALUES ('yes')");
+    await sql(mainUrl, "CREATE TABLE survives (x text); INSERT INTO survives VALUES ('yes')");
     await host.createBranch('pr-1', { from: 'main' });
     await host.stopBranch('pr-1');
     host.close();
@@ -77,7 +68,7 @@ describe('init chooses the pool', () => {
       ['main', 'running'],
       ['pr-1', 'stopped'],
     ]);
-    expect(await query(mainUrl, 'SELECT x FROM survives')).toEqual([{ x: 'yes' }]);
+    expect(await sql(mainUrl, 'SELECT x FROM survives')).toEqual([{ x: 'yes' }]);
     again.close();
 
     // A second init is refused, or a no-op with --if-not-exists.
@@ -141,7 +132,7 @@ describe('init chooses the pool', () => {
       expect(out.host.postgres.osUser).not.toBe('pgbranch');
       expect((await cli('branch', 'create', 'pr-1')).code).toBe(0);
       const url = (await cli('branch', 'url', 'pr-1')).stdout.trim();
-      expect(await query(url, 'SELECT current_setting($$data_directory$$) LIKE $$%pgdata$$ AS ok')).toEqual([{ ok: true }]);
+      expect(await sql(url, 'SELECT current_setting($$data_directory$$) LIKE $$%pgdata$$ AS ok')).toEqual([{ ok: true }]);
     },
   );
 });

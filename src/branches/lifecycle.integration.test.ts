@@ -1,16 +1,7 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from './test-support/host-invariants.js';
 import { createTestHost, testPoolSkipReason, type TestHost } from './test-support/test-host.js';
 
-async function sql<T extends pg.QueryResultRow = Record<string, unknown>>(url: string, text: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 const skip = await testPoolSkipReason('btrfs');
 if (skip) console.warn(`lifecycle tests skipped: ${skip}`);
