@@ -16,6 +16,8 @@ export interface HostPaths {
   /** Default pool location (a directory or the mount point of the loop image). */
   readonly defaultPoolPath: string;
   readonly defaultLoopImage: string;
+  /** Default TLS certificate and key of the endpoint. */
+  readonly tlsDir: string;
 }
 
 /**
@@ -37,8 +39,15 @@ export function hostPaths(home: string): HostPaths {
     logDir: join(home, 'logs'),
     defaultPoolPath: join(home, 'pool'),
     defaultLoopImage: join(home, 'pool.img'),
+    tlsDir: join(home, 'tls'),
   };
 }
+
+const ListenSchema = z.object({
+  host: z.string().min(1),
+  /** 0 = any free port (tests). */
+  port: z.number().int().min(0).max(65535),
+});
 
 const HostConfigSchema = z.object({
   version: z.literal(1),
@@ -65,9 +74,25 @@ const HostConfigSchema = z.object({
     dbUser: z.string().min(1),
     dbName: z.string().min(1),
   }),
+  /** `pgbranch serve`: where the API and the Postgres endpoint listen, and how branches idle. */
+  serve: z
+    .object({
+      api: ListenSchema.default({ host: '127.0.0.1', port: 5480 }),
+      proxy: ListenSchema.default({ host: '127.0.0.1', port: 6432 }),
+      /** Host name clients use for the endpoint (URLs; TLS SNI is `<branch>.<publicHost>`). */
+      publicHost: z.string().min(1).default('localhost'),
+      /** PEM files for the endpoint's TLS; default <home>/tls/server.{crt,key}, made at init. */
+      tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+      /** Default idle time before a branch is suspended; 0 = never. Per-branch setting wins. */
+      idleTimeoutMs: z.number().int().min(0).default(5 * 60_000),
+      /** How long shutdown waits for endpoint connections to finish before closing them. */
+      drainTimeoutMs: z.number().int().min(0).default(10_000),
+    })
+    .prefault({}),
 });
 
 export type HostConfig = z.infer<typeof HostConfigSchema>;
+export type HostConfigInput = z.input<typeof HostConfigSchema>;
 
 export function readConfig(paths: HostPaths): HostConfig {
   if (!existsSync(paths.configFile)) {
@@ -89,7 +114,7 @@ export function readConfig(paths: HostPaths): HostConfig {
 }
 
 /** Atomic replace: a crash leaves the old or the new file, never half of one. */
-export function writeConfig(paths: HostPaths, config: HostConfig): void {
+export function writeConfig(paths: HostPaths, config: HostConfigInput): void {
   const tmp = `${paths.configFile}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(HostConfigSchema.parse(config), null, 2)}\n`, { mode: 0o644 });
   renameSync(tmp, paths.configFile);

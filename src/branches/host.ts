@@ -3,7 +3,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PgbranchError, isPgbranchError, toPgbranchError } from '../errors.js';
 import { assertReachable, ensureOsUser, instanceStatus, resolveBinaries } from '../postgres/index.js';
-import { StateStore, type BranchRecord } from '../state/index.js';
+import { StateStore, type BranchRecord, type TokenRole } from '../state/index.js';
 import {
   chooseDriver,
   createLoopPool,
@@ -17,13 +17,16 @@ import {
 import { log } from '../util/log.js';
 import { withMutex } from '../util/mutex.js';
 import { waitFor } from '../util/wait.js';
-import { hostPaths, readConfig, resolveHome, writeConfig, type HostConfig, type HostPaths } from './config.js';
+import { hostPaths, readConfig, resolveHome, writeConfig, type HostConfig, type HostConfigInput, type HostPaths } from './config.js';
+import { ActivityTracker } from './activity.js';
+import { branchStopped, effectiveIdleTimeoutMs, idleCandidates, rotatePassword, suspend, wake } from './serving.js';
+import { authenticate, createToken, tokenInfo, type Principal, type TokenInfo } from './tokens.js';
 import { createChild, createRoot, type RootSource } from './create.js';
 import { deleteBranch, resetBranch, startBranch, stopBranch } from './lifecycle.js';
 import { assertBranchName } from './names.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import { Runtime, type ProgressSink } from './runtime.js';
-import { connectionInfo, toView, type BranchView, type ConnectionInfo } from './view.js';
+import { connectionInfo, toView, type BranchView, type ConnectionInfo, type EndpointAddress } from './view.js';
 
 export interface OpenOptions {
   readonly home?: string;
@@ -49,6 +52,8 @@ export interface InitOptions extends OpenOptions {
   /** Succeed without changes when the host is already initialised. */
   readonly ifNotExists?: boolean;
   readonly onProgress?: ProgressSink;
+  /** Overrides for `pgbranch serve` (listen addresses, public host name, idle timeout). */
+  readonly serve?: HostConfigInput['serve'];
 }
 
 export interface CreateOptions {
@@ -87,6 +92,9 @@ function isAlive(pid: number): boolean {
  * operation; mutations hold the host lock so that two CLI processes never interleave steps.
  */
 export class Host {
+  private readonly activity = new ActivityTracker();
+  private boundEndpoint: EndpointAddress | null = null;
+
   private constructor(
     private readonly rt: Runtime,
     private readonly lockTimeoutMs: number,
@@ -106,7 +114,7 @@ export class Host {
   }
 
   /** Creates the host (pool, config, metadata) and its root branch. */
-  static async init(options: InitOptions = {}): Promise<{ host: Host; root: BranchView; created: boolean }> {
+  static async init(options: InitOptions = {}): Promise<{ host: Host; root: BranchView; created: boolean; adminToken?: string }> {
     const paths = hostPaths(resolveHome(options.home));
     const rootName = assertBranchName(options.rootName ?? 'main');
     if (existsSync(paths.configFile)) {
@@ -134,7 +142,7 @@ export class Host {
     await assertReachable(paths.home, osUser);
     const binaries = await resolveBinaries({ major: options.pgMajor, binDir: options.pgBinDir });
     const storage = await planStorage(paths, options);
-    const config: HostConfig = {
+    const input: HostConfigInput = {
       version: 1,
       storage,
       postgres: {
@@ -144,14 +152,18 @@ export class Host {
         settings: {},
       },
       defaults: { dbUser: options.dbUser ?? 'postgres', dbName: options.dbName ?? 'app' },
+      serve: options.serve ?? {},
     };
-    await provisionPool(config, options.onProgress);
+    await provisionPool(input.storage, options.onProgress);
     await mkdir(paths.runDir, { recursive: true, mode: 0o755 });
     await mkdir(paths.logDir, { recursive: true, mode: 0o755 });
-    writeConfig(paths, config);
+    writeConfig(paths, input);
+    const config = readConfig(paths);
     const host = new Host(await buildRuntime(paths, config), options.lockTimeoutMs ?? 60_000);
     const root = await host.withLock(() => createRoot(host.rt, rootName, options.source ?? { kind: 'empty' }, options.onProgress));
-    return { host, root: await host.view(root), created: true };
+    // The first admin token, shown once: the way to reach this host remotely.
+    const { token: adminToken } = createToken(host.rt.store, { name: 'init-admin', role: 'admin' });
+    return { host, root: await host.view(root), created: true, adminToken };
   }
 
   close(): void {
@@ -187,7 +199,114 @@ export class Host {
     if (!(await this.rt.isRunning(branch.volume))) {
       await this.withLock(() => startBranch(this.rt, this.find(name)));
     }
-    return connectionInfo(this.find(name));
+    return connectionInfo(this.find(name), this.endpoint());
+  }
+
+  /**
+   * Where the Postgres endpoint is reached: the serving process sets the address it really
+   * bound; elsewhere it is the configured one (unknown when configured as port 0).
+   */
+  endpoint(): EndpointAddress | null {
+    if (this.boundEndpoint) return this.boundEndpoint;
+    const { proxy, publicHost } = this.rt.config.serve;
+    return proxy.port === 0 ? null : { host: publicHost, port: proxy.port };
+  }
+
+  setBoundEndpoint(port: number): void {
+    this.boundEndpoint = { host: this.rt.config.serve.publicHost, port };
+  }
+
+  /** Serving settings of this host (listen addresses, TLS, idle timeout). */
+  get serveConfig(): HostConfig['serve'] {
+    return this.rt.config.serve;
+  }
+
+  // --- endpoint support: sessions, scale to zero ---
+
+  /**
+   * A client connection through the endpoint wants `name`: wakes the branch if it is suspended
+   * and counts the connection until `release` (idle suspension waits for zero).
+   */
+  async openSession(name: string): Promise<{ port: number; release: () => void }> {
+    let branch = this.find(name);
+    if (branch.desiredState === 'stopped') throw branchStopped(branch);
+    const release = this.activity.acquire(branch.id);
+    try {
+      if (branch.desiredState !== 'running' || !(await this.rt.isRunning(branch.volume))) {
+        await this.withLock(async () => {
+          branch = this.find(name);
+          await wake(this.rt, branch);
+        });
+      }
+      return { port: branch.port, release };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** Suspends branches idle for their timeout; returns their names. Run periodically by serve. */
+  async suspendIdleBranches(nowMs = Date.now()): Promise<string[]> {
+    const suspended: string[] = [];
+    for (const candidate of await idleCandidates(this.rt, this.activity, nowMs)) {
+      await this.withLock(async () => {
+        const branch = this.rt.store.getBranchById(candidate.id);
+        // A connection may have arrived while we looked: the lock orders us against its wake.
+        if (!branch || branch.desiredState !== 'running' || this.activity.connections(branch.id) > 0) return;
+        await suspend(this.rt, branch);
+        suspended.push(branch.name);
+      });
+    }
+    return suspended;
+  }
+
+  async suspendBranch(name: string): Promise<BranchView> {
+    await this.withLock(() => suspend(this.rt, this.find(name)));
+    return this.getBranch(name);
+  }
+
+  async rotatePassword(name: string): Promise<ConnectionInfo> {
+    await this.withLock(() => rotatePassword(this.rt, this.find(name)));
+    return this.connectionInfo(name);
+  }
+
+  /** Changes per-branch settings. `idleTimeoutMs`: null = host default, 0 = never suspend. */
+  async updateBranch(name: string, change: { idleTimeoutMs?: number | null }): Promise<BranchView> {
+    if (change.idleTimeoutMs !== undefined && change.idleTimeoutMs !== null && (!Number.isInteger(change.idleTimeoutMs) || change.idleTimeoutMs < 0)) {
+      throw new PgbranchError('INVALID_ARGUMENT', 'idle timeout must be a whole number of milliseconds, 0 (never) or null (host default)');
+    }
+    await this.withLock(async () => {
+      const branch = this.find(name);
+      if (change.idleTimeoutMs !== undefined) this.rt.store.setIdleTimeout(branch.id, change.idleTimeoutMs);
+    });
+    return this.getBranch(name);
+  }
+
+  /** Stops every instance cleanly (serve shutdown); desired states are kept for the next start. */
+  async stopAllInstances(): Promise<void> {
+    await this.withLock(async () => {
+      for (const branch of this.rt.store.listBranches()) {
+        await this.rt.stop(branch.volume).catch((err: unknown) => log.warn({ branch: branch.name, err: (err as Error).message }, 'could not stop branch'));
+      }
+    });
+  }
+
+  // --- API tokens ---
+
+  createToken(request: { name: string; role: TokenRole; branchPatterns?: readonly string[] }): { token: string; info: TokenInfo } {
+    return createToken(this.rt.store, request);
+  }
+
+  listTokens(): TokenInfo[] {
+    return this.rt.store.listTokens().map(tokenInfo);
+  }
+
+  revokeToken(id: string): void {
+    if (!this.rt.store.deleteToken(id)) throw new PgbranchError('TOKEN_NOT_FOUND', `no token with id "${id}"`, { details: { id } });
+  }
+
+  authenticate(token: string | undefined): Principal {
+    return authenticate(this.rt.store, token);
   }
 
   async createBranch(name: string, options: CreateOptions = {}): Promise<{ branch: BranchView; created: boolean }> {
@@ -223,7 +342,11 @@ export class Host {
   }
 
   async deleteBranch(name: string): Promise<void> {
-    await this.withLock(() => deleteBranch(this.rt, this.find(name)));
+    await this.withLock(async () => {
+      const branch = this.find(name);
+      await deleteBranch(this.rt, branch);
+      this.activity.forget(branch.id);
+    });
   }
 
   async startBranch(name: string): Promise<BranchView> {
@@ -254,7 +377,7 @@ export class Host {
       instanceStatus(this.rt.dataDir(record.volume)),
       withUsage ? this.rt.storage.usage(record.volume).catch(() => undefined) : Promise.resolve(undefined),
     ]);
-    return toView(record, parent?.name ?? null, status.running ? 'running' : 'stopped', usage);
+    return toView(record, parent?.name ?? null, status.running, effectiveIdleTimeoutMs(this.rt, record), usage);
   }
 
   private withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -288,7 +411,7 @@ export class Host {
 }
 
 async function buildRuntime(paths: HostPaths, config: HostConfig): Promise<Runtime> {
-  await ensurePoolMounted(config);
+  await ensurePoolMounted(config.storage);
   const [binaries, osUser] = await Promise.all([
     resolveBinaries({ major: config.postgres.major, binDir: config.postgres.binDir }),
     ensureOsUser(config.postgres.osUser),
@@ -298,11 +421,11 @@ async function buildRuntime(paths: HostPaths, config: HostConfig): Promise<Runti
 }
 
 /** After a reboot the loop image is not mounted any more: mount it before touching volumes. */
-async function ensurePoolMounted(config: HostConfig): Promise<void> {
-  const loop = config.storage.loop;
+async function ensurePoolMounted(storage: HostConfig['storage']): Promise<void> {
+  const loop = storage.loop;
   if (!loop) return;
-  if (await isMountPoint(config.storage.poolPath)) return;
-  await mountLoopPool({ imagePath: loop.imagePath, mountPoint: config.storage.poolPath, fsType: loop.fsType });
+  if (await isMountPoint(storage.poolPath)) return;
+  await mountLoopPool({ imagePath: loop.imagePath, mountPoint: storage.poolPath, fsType: loop.fsType });
 }
 
 async function planStorage(paths: HostPaths, options: InitOptions): Promise<HostConfig['storage']> {
@@ -340,15 +463,15 @@ async function planStorage(paths: HostPaths, options: InitOptions): Promise<Host
   }
 }
 
-async function provisionPool(config: HostConfig, onProgress?: ProgressSink): Promise<void> {
-  const { loop, poolPath } = config.storage;
+async function provisionPool(storage: HostConfig['storage'], onProgress?: ProgressSink): Promise<void> {
+  const { loop, poolPath } = storage;
   if (!loop) {
     await mkdir(poolPath, { recursive: true, mode: 0o755 });
     await chmod(poolPath, 0o755);
     return;
   }
   if (existsSync(loop.imagePath)) {
-    await ensurePoolMounted(config);
+    await ensurePoolMounted(storage);
     return;
   }
   onProgress?.({ phase: 'pool', message: `creating a ${Math.round(loop.sizeBytes / 1024 ** 3)} GiB sparse ${loop.fsType} pool at ${loop.imagePath}` });

@@ -47,7 +47,7 @@ export async function resetBranch(rt: Runtime, branch: BranchRecord): Promise<Br
   await rt.storage.deleteVolume(oldVolume);
   failpoint('reset:old-deleted');
   rt.store.finishOperation(opId);
-  if (branch.desiredState === 'stopped') await rt.stop(newVolume);
+  if (branch.desiredState !== 'running') await rt.stop(newVolume);
   return rt.store.getBranchById(branch.id)!;
 }
 
@@ -97,4 +97,5 @@ export const CRASH_POINTS = {
   createRoot: ['create:intent', 'create:initialised', 'create:imported', 'create:committed'],
   reset: ['reset:intent', 'clone:after-backup-stop', 'reset:cloned', 'reset:old-stopped', 'clone:after-start', 'reset:new-started', 'reset:swapped', 'reset:old-deleted'],
   delete: ['delete:intent', 'delete:stopped', 'delete:volume-deleted'],
+  rotate: ['rotate:intent', 'rotate:applied'],
 } as const;

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import type { OperationRecord } from '../state/index.js';
 import { log } from '../util/log.js';
 import { finishDelete } from './lifecycle.js';
+import { applyPassword } from './serving.js';
 import type { Runtime } from './runtime.js';
 
 export interface ReconcileReport {
@@ -47,7 +48,7 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
 
   for (const branch of rt.store.listBranches()) {
     const running = await rt.isRunning(branch.volume);
-    if (branch.desiredState === 'stopped') {
+    if (branch.desiredState !== 'running') {
       // A reset of a stopped branch runs the new instance until its very last step: rolled
       // forward after a crash, that instance is still up.
       if (running) {
@@ -98,6 +99,18 @@ async function settleOperation(rt: Runtime, op: OperationRecord, report: Reconci
       await rt.storage.deleteVolume(discard);
       rt.store.finishOperation(op.id);
       (swapped ? report.rolledForward : report.rolledBack).push(label);
+      return;
+    }
+    case 'rotate': {
+      const branch = rt.store.getBranchById(op.branchId);
+      if (branch) {
+        // Roll forward: the server may already have the new password, so metadata must too.
+        const password = String(op.data.password);
+        await applyPassword(rt, branch, password);
+        rt.store.setPassword(branch.id, password);
+      }
+      rt.store.finishOperation(op.id);
+      report.rolledForward.push(label);
       return;
     }
     case 'delete': {

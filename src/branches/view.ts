@@ -1,6 +1,10 @@
-import type { BranchRecord } from '../state/index.js';
+import type { BranchRecord, DesiredState } from '../state/index.js';
 
-export type BranchState = 'running' | 'stopped';
+/**
+ * running: the instance is up. suspended: stopped for idleness, woken by the next connection
+ * through the endpoint. stopped: stopped on request; connections are refused until started.
+ */
+export type BranchState = 'running' | 'suspended' | 'stopped';
 
 /** What the domain reports about a branch (never the password: see ConnectionInfo). */
 export interface BranchView {
@@ -10,7 +14,9 @@ export interface BranchView {
   /** True when the parent was deleted after this branch was made (the branch keeps working). */
   readonly parentDeleted: boolean;
   readonly state: BranchState;
-  readonly desiredState: BranchState;
+  readonly desiredState: DesiredState;
+  /** Idle time after which the host suspends the branch (0 = never). */
+  readonly idleTimeoutMs: number;
   readonly port: number;
   readonly database: string;
   readonly user: string;
@@ -23,23 +29,45 @@ export interface BranchView {
   readonly totalBytes: number | null;
 }
 
+export interface EndpointAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface ConnectionInfo {
   readonly branch: string;
+  /** Direct (unpooled, loopback-only) address of the branch's own instance. */
   readonly host: string;
   readonly port: number;
   readonly user: string;
   readonly database: string;
   readonly password: string;
-  /** postgresql:// URI accepted as is by psql, libpq, node-postgres, postgres.js and Prisma. */
+  /**
+   * Direct postgresql:// URI (like DATABASE_URL_UNPOOLED), accepted as is by psql, libpq,
+   * node-postgres, postgres.js and Prisma. Does not wake a suspended branch.
+   */
   readonly url: string;
+  /**
+   * Through the host's Postgres endpoint (like DATABASE_URL): one host:port for every branch,
+   * wakes suspended branches. The branch travels in the user name, `<role>.<branch>`, which
+   * every mainstream client passes through untouched. Null when the endpoint port is not known.
+   */
+  readonly endpoint: { readonly host: string; readonly port: number; readonly user: string; readonly url: string } | null;
+}
+
+/** User name that routes an endpoint connection: `<role>.<branch>` (split at the first dot). */
+export function endpointUser(role: string, branch: string): string {
+  return `${role}.${branch}`;
 }
 
 export function toView(
   record: BranchRecord,
   parentName: string | null,
-  state: BranchState,
+  running: boolean,
+  idleTimeoutMs: number,
   usage: { ownBytes: number; totalBytes: number } | undefined,
 ): BranchView {
+  const state: BranchState = running ? 'running' : record.desiredState === 'suspended' ? 'suspended' : 'stopped';
   return {
     id: record.id,
     name: record.name,
@@ -47,6 +75,7 @@ export function toView(
     parentDeleted: record.parentName !== null && record.parentId === null,
     state,
     desiredState: record.desiredState,
+    idleTimeoutMs,
     port: record.port,
     database: record.dbName,
     user: record.dbUser,
@@ -59,10 +88,12 @@ export function toView(
   };
 }
 
-export function connectionInfo(record: BranchRecord, host = '127.0.0.1'): ConnectionInfo {
-  const url =
-    `postgresql://${encodeURIComponent(record.dbUser)}:${encodeURIComponent(record.password)}` +
-    `@${host}:${record.port}/${encodeURIComponent(record.dbName)}`;
+const pgUrl = (user: string, password: string, host: string, port: number, database: string): string =>
+  `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}`;
+
+export function connectionInfo(record: BranchRecord, endpoint: EndpointAddress | null, host = '127.0.0.1'): ConnectionInfo {
+  const url = pgUrl(record.dbUser, record.password, host, record.port, record.dbName);
+  const routedUser = endpointUser(record.dbUser, record.name);
   return {
     branch: record.name,
     host,
@@ -71,5 +102,11 @@ export function connectionInfo(record: BranchRecord, host = '127.0.0.1'): Connec
     database: record.dbName,
     password: record.password,
     url,
+    endpoint: endpoint && {
+      host: endpoint.host,
+      port: endpoint.port,
+      user: routedUser,
+      url: pgUrl(routedUser, record.password, endpoint.host, endpoint.port, record.dbName),
+    },
   };
 }

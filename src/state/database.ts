@@ -19,7 +19,11 @@ const MIGRATIONS: readonly string[] = [
     db_user       TEXT NOT NULL,
     db_name       TEXT NOT NULL,
     password      TEXT NOT NULL,
-    desired_state TEXT NOT NULL CHECK (desired_state IN ('running', 'stopped')),
+    -- suspended: stopped by the host for idleness, woken by the next connection through the
+    -- endpoint; stopped: stopped on request, stays down until started.
+    desired_state TEXT NOT NULL CHECK (desired_state IN ('running', 'suspended', 'stopped')),
+    -- NULL: the host's default idle timeout; 0: never suspend.
+    idle_timeout_ms INTEGER CHECK (idle_timeout_ms IS NULL OR idle_timeout_ms >= 0),
     source        TEXT NOT NULL,
     branch_lsn    TEXT,
     branch_time   TEXT,
@@ -42,6 +46,17 @@ const MIGRATIONS: readonly string[] = [
     pid         INTEGER NOT NULL,
     started_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL
+  );
+
+  -- API tokens. Only a SHA-256 of the secret part is kept: the token is shown once, at creation.
+  CREATE TABLE tokens (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    secret_sha256   TEXT NOT NULL,
+    role            TEXT NOT NULL CHECK (role IN ('read', 'write', 'admin')),
+    branch_patterns TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    last_used_at    TEXT
   );
 
   -- One row at most: the process currently allowed to mutate the host.

@@ -1,6 +1,6 @@
 import { openDatabase, type Db } from './database.js';
 
-export type DesiredState = 'running' | 'stopped';
+export type DesiredState = 'running' | 'suspended' | 'stopped';
 
 /** A branch as stored. Timestamps are ISO-8601 UTC strings. */
 export interface BranchRecord {
@@ -15,6 +15,8 @@ export interface BranchRecord {
   readonly dbName: string;
   readonly password: string;
   readonly desiredState: DesiredState;
+  /** Idle time after which the host suspends the branch; null = host default, 0 = never. */
+  readonly idleTimeoutMs: number | null;
   /** How the branch got its data: JSON, e.g. {"kind":"branch"} or {"kind":"dump","format":"custom"}. */
   readonly source: string;
   readonly branchLsn: string | null;
@@ -24,7 +26,7 @@ export interface BranchRecord {
   readonly updatedAt: string;
 }
 
-export type OperationKind = 'create' | 'reset' | 'delete';
+export type OperationKind = 'create' | 'reset' | 'delete' | 'rotate';
 
 export interface OperationRecord {
   readonly id: number;
@@ -49,6 +51,7 @@ interface BranchRow {
   db_name: string;
   password: string;
   desired_state: DesiredState;
+  idle_timeout_ms: number | null;
   source: string;
   branch_lsn: string | null;
   branch_time: string | null;
@@ -82,6 +85,7 @@ function toBranch(row: BranchRow): BranchRecord {
     dbName: row.db_name,
     password: row.password,
     desiredState: row.desired_state,
+    idleTimeoutMs: row.idle_timeout_ms,
     source: row.source,
     branchLsn: row.branch_lsn,
     branchTime: row.branch_time,
@@ -104,7 +108,42 @@ function toOperation(row: OperationRow): OperationRecord {
   };
 }
 
-export type NewBranch = Omit<BranchRecord, 'createdAt' | 'updatedAt' | 'resetAt'>;
+export type NewBranch = Omit<BranchRecord, 'createdAt' | 'updatedAt' | 'resetAt' | 'idleTimeoutMs'> & { readonly idleTimeoutMs?: number | null };
+
+export type TokenRole = 'read' | 'write' | 'admin';
+
+export interface TokenRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly secretSha256: string;
+  readonly role: TokenRole;
+  /** Glob patterns of branch names the token may act on; empty = all branches. */
+  readonly branchPatterns: readonly string[];
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+}
+
+interface TokenRow {
+  id: string;
+  name: string;
+  secret_sha256: string;
+  role: TokenRole;
+  branch_patterns: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+function toToken(row: TokenRow): TokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    secretSha256: row.secret_sha256,
+    role: row.role,
+    branchPatterns: JSON.parse(row.branch_patterns) as string[],
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+  };
+}
 
 /**
  * Durable metadata of one host: plain SQLite access, no business rules. Callers (branches/)
@@ -147,11 +186,11 @@ export class StateStore {
     this.db
       .prepare(
         `INSERT INTO branches (id, name, parent_id, parent_name, volume, port, db_user, db_name, password,
-           desired_state, source, branch_lsn, branch_time, created_at, reset_at, updated_at)
+           desired_state, idle_timeout_ms, source, branch_lsn, branch_time, created_at, reset_at, updated_at)
          VALUES (@id, @name, @parentId, @parentName, @volume, @port, @dbUser, @dbName, @password,
-           @desiredState, @source, @branchLsn, @branchTime, @ts, NULL, @ts)`,
+           @desiredState, @idleTimeoutMs, @source, @branchLsn, @branchTime, @ts, NULL, @ts)`,
       )
-      .run({ ...branch, ts });
+      .run({ idleTimeoutMs: null, ...branch, ts });
   }
 
   /** Points a branch at a new volume after a reset. */
@@ -164,6 +203,14 @@ export class StateStore {
 
   setDesiredState(id: string, state: DesiredState): void {
     this.db.prepare('UPDATE branches SET desired_state = ?, updated_at = ? WHERE id = ?').run(state, now(), id);
+  }
+
+  setIdleTimeout(id: string, idleTimeoutMs: number | null): void {
+    this.db.prepare('UPDATE branches SET idle_timeout_ms = ?, updated_at = ? WHERE id = ?').run(idleTimeoutMs, now(), id);
+  }
+
+  setPassword(id: string, password: string): void {
+    this.db.prepare('UPDATE branches SET password = ?, updated_at = ? WHERE id = ?').run(password, now(), id);
   }
 
   /** Deletes a branch; its children keep their data and remember the parent's name. */
@@ -203,6 +250,33 @@ export class StateStore {
 
   listOperations(): OperationRecord[] {
     return (this.db.prepare('SELECT * FROM operations ORDER BY id').all() as OperationRow[]).map(toOperation);
+  }
+
+  // --- API tokens ---
+
+  insertToken(token: Omit<TokenRecord, 'createdAt' | 'lastUsedAt'>): TokenRecord {
+    this.db
+      .prepare('INSERT INTO tokens (id, name, secret_sha256, role, branch_patterns, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(token.id, token.name, token.secretSha256, token.role, JSON.stringify(token.branchPatterns), now());
+    return this.getToken(token.id)!;
+  }
+
+  getToken(id: string): TokenRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as TokenRow | undefined;
+    return row && toToken(row);
+  }
+
+  listTokens(): TokenRecord[] {
+    return (this.db.prepare('SELECT * FROM tokens ORDER BY created_at, id').all() as TokenRow[]).map(toToken);
+  }
+
+  /** Returns whether a token was deleted. */
+  deleteToken(id: string): boolean {
+    return this.db.prepare('DELETE FROM tokens WHERE id = ?').run(id).changes > 0;
+  }
+
+  touchToken(id: string): void {
+    this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(now(), id);
   }
 
   // --- host lock ---

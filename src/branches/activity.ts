@@ -1,0 +1,43 @@
+/**
+ * Endpoint connections per branch, in the memory of the serving process: what scale-to-zero
+ * decides on. Direct connections (bypassing the endpoint) are not seen here; the idle sweep asks
+ * the instance itself before suspending.
+ */
+export class ActivityTracker {
+  private readonly active = new Map<string, number>();
+  private readonly lastActive = new Map<string, number>();
+
+  acquire(branchId: string): () => void {
+    this.active.set(branchId, (this.active.get(branchId) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.active.get(branchId) ?? 1) - 1;
+      if (left > 0) this.active.set(branchId, left);
+      else this.active.delete(branchId);
+      this.lastActive.set(branchId, Date.now());
+    };
+  }
+
+  connections(branchId: string): number {
+    return this.active.get(branchId) ?? 0;
+  }
+
+  touch(branchId: string, atMs = Date.now()): void {
+    this.lastActive.set(branchId, atMs);
+  }
+
+  /** When the branch was last seen in use; first asked, "now" (a fresh host gives every branch a full timeout). */
+  lastActiveAt(branchId: string, nowMs = Date.now()): number {
+    const known = this.lastActive.get(branchId);
+    if (known !== undefined) return known;
+    this.lastActive.set(branchId, nowMs);
+    return nowMs;
+  }
+
+  forget(branchId: string): void {
+    this.active.delete(branchId);
+    this.lastActive.delete(branchId);
+  }
+}
