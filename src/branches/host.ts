@@ -293,15 +293,16 @@ export class Host {
 
   // --- API tokens ---
 
-  createToken(request: { name: string; role: TokenRole; branchPatterns?: readonly string[] }): { token: string; info: TokenInfo } {
-    return createToken(this.rt.store, request);
+  /** `creator`: the token asking (API); a token never creates one with more power than itself. */
+  async createToken(request: { name: string; role: TokenRole; branchPatterns?: readonly string[] }, creator?: Principal): Promise<{ token: string; info: TokenInfo }> {
+    return createToken(this.rt.store, request, creator);
   }
 
-  listTokens(): TokenInfo[] {
+  async listTokens(): Promise<TokenInfo[]> {
     return this.rt.store.listTokens().map(tokenInfo);
   }
 
-  revokeToken(id: string): void {
+  async revokeToken(id: string): Promise<void> {
     if (!this.rt.store.deleteToken(id)) throw new PgbranchError('TOKEN_NOT_FOUND', `no token with id "${id}"`, { details: { id } });
   }
 

@@ -1,4 +1,5 @@
 export { Host } from './host.js';
+export type { BranchService } from './service.js';
 export type { CreateOptions, HostStatus, InitOptions, OpenOptions } from './host.js';
 export type { RootSource } from './create.js';
 export type { ProgressEvent, ProgressSink } from './runtime.js';

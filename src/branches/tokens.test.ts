@@ -47,6 +47,15 @@ describe('API tokens', () => {
     expect(matchesPattern('v1.?', 'v1x2')).toBe(false);
   });
 
+  it('never lets a token create a more powerful one', () => {
+    const scopedAdmin: Principal = { tokenId: 'c', name: 'scoped', role: 'admin', branchPatterns: ['pr-*', 'qa-*'] };
+    const writer: Principal = { tokenId: 'd', name: 'w', role: 'write', branchPatterns: [] };
+    expect(() => createToken(store, { name: 'x', role: 'admin' }, scopedAdmin)).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
+    expect(() => createToken(store, { name: 'x', role: 'read', branchPatterns: ['main'] }, scopedAdmin)).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
+    expect(createToken(store, { name: 'x', role: 'write', branchPatterns: ['pr-*'] }, scopedAdmin).info.branchPatterns).toEqual(['pr-*']);
+    expect(() => createToken(store, { name: 'y', role: 'admin' }, writer)).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
+  });
+
   it('authorizes by role level and branch pattern', () => {
     const ci: Principal = { tokenId: 'a', name: 'ci', role: 'write', branchPatterns: ['pr-*'] };
     const reader: Principal = { tokenId: 'b', name: 'r', role: 'read', branchPatterns: [] };

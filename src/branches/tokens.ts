@@ -55,8 +55,13 @@ export function validateTokenRequest(request: { name: string; role: string; bran
  * Creates a token. The secret is 256 random bits, so a fast hash is enough to store it (no
  * password stretching needed); the full token is returned once and never again.
  */
-export function createToken(store: StateStore, request: { name: string; role: TokenRole; branchPatterns?: readonly string[] }): { token: string; info: TokenInfo } {
+export function createToken(
+  store: StateStore,
+  request: { name: string; role: TokenRole; branchPatterns?: readonly string[] },
+  creator?: Principal,
+): { token: string; info: TokenInfo } {
   validateTokenRequest(request);
+  if (creator) assertCanDelegate(creator, request);
   const id = randomBytes(6).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   const record = store.insertToken({
@@ -67,6 +72,21 @@ export function createToken(store: StateStore, request: { name: string; role: To
     branchPatterns: [...(request.branchPatterns ?? [])],
   });
   return { token: `pgb_${id}_${secret}`, info: tokenInfo(record) };
+}
+
+/**
+ * A token can only hand out what it has: no higher role, and if it is limited to branch
+ * patterns, the new token must be limited to some of those same patterns.
+ */
+export function assertCanDelegate(creator: Principal, request: { role: TokenRole; branchPatterns?: readonly string[] }): void {
+  if (LEVEL[request.role] > LEVEL[creator.role]) {
+    throw new PgbranchError('PERMISSION_DENIED', `token "${creator.name}" (role ${creator.role}) cannot create a ${request.role} token`);
+  }
+  if (creator.branchPatterns.length === 0) return;
+  const wanted = request.branchPatterns ?? [];
+  if (wanted.length === 0 || wanted.some((p) => !creator.branchPatterns.includes(p))) {
+    throw new PgbranchError('PERMISSION_DENIED', `token "${creator.name}" is limited to ${creator.branchPatterns.join(', ')}; a token it creates must be limited to some of these patterns`);
+  }
 }
 
 export function authenticate(store: StateStore, token: string | undefined): Principal {

@@ -26,6 +26,8 @@ export interface TestHost {
   reopen(): Promise<Host>;
   /** Runs the CLI in this process against the test home, capturing stdout/stderr. */
   cli(...args: string[]): Promise<CliResult>;
+  /** The same with extra environment (e.g. PGBRANCH_API_URL for remote mode). */
+  cliWithEnv(env: NodeJS.ProcessEnv, ...args: string[]): Promise<CliResult>;
   /** Runs the compiled CLI as a separate process (needed to SIGKILL it mid-operation). */
   cliProcess(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<CliResult & { signal: NodeJS.Signals | null }>;
   cleanup(): Promise<void>;
@@ -54,7 +56,10 @@ export async function createTestHost(kind: PoolKind, init: Partial<InitOptions> 
       t.host = await Host.open({ home });
       return t.host;
     },
-    async cli(...args) {
+    cli(...args) {
+      return t.cliWithEnv({}, ...args);
+    },
+    async cliWithEnv(env, ...args) {
       let stdout = '';
       let stderr = '';
       const sink = (append: (s: string) => void) =>
@@ -64,10 +69,11 @@ export async function createTestHost(kind: PoolKind, init: Partial<InitOptions> 
             cb();
           },
         });
-      const code = await main(['node', 'pgbranch', '--home', home, ...args], {
-        stdout: sink((s) => (stdout += s)),
-        stderr: sink((s) => (stderr += s)),
-      });
+      const code = await main(
+        ['node', 'pgbranch', '--home', home, ...args],
+        { stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) },
+        { ...process.env, PGBRANCH_API_URL: '', ...env },
+      );
       return { code, stdout, stderr };
     },
     cliProcess(args, env = {}) {

@@ -1,0 +1,97 @@
+import { createRequire } from 'node:module';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import type { Logger } from 'pino';
+import { PgbranchError } from '../errors.js';
+import { log } from '../util/log.js';
+import { authenticateRequests, type ApiEnv } from './auth.js';
+import { limitBody } from './body-limit.js';
+import { registerBranchRoutes } from './branch-routes.js';
+import type { ApiHost } from './branch-service.js';
+import { HEALTH_PATH, registerHostRoutes } from './host-routes.js';
+import { httpProblem, problemFromError, problemResponse, validationProblem } from './problem.js';
+import { requestLog } from './request-log.js';
+import { BEARER_AUTH, jsonContent, problems } from './route-support.js';
+import { OpenApiDocumentSchema } from './schemas.js';
+import { registerTokenRoutes } from './token-routes.js';
+
+export const OPENAPI_PATH = '/v1/openapi.json';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export interface ApiAppOptions {
+  /** The host the API exposes (a `Host`, or anything with the same methods). */
+  readonly host: ApiHost;
+  /** Request and error log (default: the pgbranch logger on stderr). */
+  readonly logger?: Logger;
+  /** Largest request body accepted (default 64 KiB; bodies are small JSON objects). */
+  readonly maxBodyBytes?: number;
+}
+
+export type ApiApp = OpenAPIHono<ApiEnv>;
+
+/**
+ * The REST API as a Hono app (`app.fetch` is a standard fetch handler). Edge only: it
+ * authenticates, validates, calls the host and renders; the rules live in the domain.
+ */
+export function createApiApp(options: ApiAppOptions): ApiApp {
+  const { host } = options;
+  const logger = options.logger ?? log;
+  const app = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (!result.success) return problemResponse(validationProblem(result.target, result.error));
+      return undefined;
+    },
+  });
+
+  app.use('*', requestLog(logger));
+  app.use('*', authenticateRequests(host, new Set([`GET ${HEALTH_PATH}`, `HEAD ${HEALTH_PATH}`])));
+  app.use('*', limitBody(options.maxBodyBytes ?? 64 * 1024));
+
+  registerHostRoutes(app, host);
+  registerBranchRoutes(app, host);
+  registerTokenRoutes(app, host);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', BEARER_AUTH, {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'API token `pgb_<id>_<secret>` (`pgbranch token create`, or POST /v1/tokens with an admin token)',
+  });
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: OPENAPI_PATH,
+    operationId: 'getOpenApiDocument',
+    tags: ['meta'],
+    summary: 'This document (needs a token of any role)',
+    responses: { 200: jsonContent(OpenApiDocumentSchema, 'OpenAPI 3.1 document'), ...problems(401) },
+  });
+  app.doc31(OPENAPI_PATH, {
+    openapi: '3.1.0',
+    info: {
+      title: 'pgbranch',
+      version,
+      description:
+        'Copy-on-write PostgreSQL branches. Errors are application/problem+json with a stable `code` (the same the CLI prints). ' +
+        'Branch names containing "/" are percent-encoded in paths (feature%2Flogin).',
+    },
+    security: [{ [BEARER_AUTH]: [] }],
+    tags: [
+      { name: 'branches', description: 'create, inspect, connect to, reset and delete branches' },
+      { name: 'tokens', description: 'API tokens (admin)' },
+      { name: 'host', description: 'the host' },
+      { name: 'meta', description: 'health and this document' },
+    ],
+  });
+
+  app.notFound((c) => problemResponse(httpProblem(404, `no route for ${c.req.method} ${c.req.path}`)));
+  app.onError((err) => {
+    if (err instanceof PgbranchError) {
+      if (err.spec.httpStatus >= 500) logger.error({ code: err.code, err }, 'request failed');
+      return problemResponse(problemFromError(err));
+    }
+    if (err instanceof HTTPException) return problemResponse(httpProblem(err.status, err.message));
+    logger.error({ err }, 'unexpected error in the API');
+    return problemResponse(problemFromError(new PgbranchError('INTERNAL', err.message, { cause: err })));
+  });
+  return app;
+}

@@ -1,0 +1,193 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { authorize, canAccessBranch, type Access } from '../branches/index.js';
+import { requireRole, type ApiEnv } from './auth.js';
+import type { ApiHost } from './branch-service.js';
+import { toApiBranch, toApiConnection } from './mapping.js';
+import { jsonContent, out, problems } from './route-support.js';
+import {
+  BranchListSchema,
+  BranchParams,
+  BranchSchema,
+  ConnectionSchema,
+  CreateBranchBody,
+  CreatedBranchSchema,
+  ListBranchesQuery,
+  UpdateBranchBody,
+  type ApiRootSource,
+} from './schemas.js';
+
+const tags = ['branches'];
+const BRANCH = '/v1/branches/{name}';
+
+const listBranches = createRoute({
+  method: 'get',
+  path: '/v1/branches',
+  operationId: 'listBranches',
+  tags,
+  summary: 'List the branches the token may act on',
+  middleware: requireRole('read'),
+  request: { query: ListBranchesQuery },
+  responses: { 200: jsonContent(BranchListSchema, 'branches, oldest first'), ...problems(400, 401, 403) },
+});
+
+const createBranch = createRoute({
+  method: 'post',
+  path: '/v1/branches',
+  operationId: 'createBranch',
+  tags,
+  summary: 'Create a branch from a parent (copy-on-write), or a root branch from a source',
+  description:
+    'The token must be allowed the new name; the parent may be any branch. With if_not_exists an existing branch of the same ' +
+    'name and origin is returned with 200 and created: false. A dump or URL source needs an admin token (the host reads its own ' +
+    'files or connects out).',
+  middleware: requireRole('write'),
+  request: { body: { required: true, content: { 'application/json': { schema: CreateBranchBody } } } },
+  responses: {
+    201: jsonContent(CreatedBranchSchema, 'created'),
+    200: jsonContent(CreatedBranchSchema, 'already there (if_not_exists)'),
+    ...problems(400, 401, 403, 404, 409),
+  },
+});
+
+const getBranch = createRoute({
+  method: 'get',
+  path: BRANCH,
+  operationId: 'getBranch',
+  tags,
+  summary: 'One branch',
+  middleware: requireRole('read'),
+  request: { params: BranchParams },
+  responses: { 200: jsonContent(BranchSchema, 'the branch'), ...problems(400, 401, 403, 404) },
+});
+
+const updateBranch = createRoute({
+  method: 'patch',
+  path: BRANCH,
+  operationId: 'updateBranch',
+  tags,
+  summary: 'Change per-branch settings (idle timeout)',
+  middleware: requireRole('write'),
+  request: { params: BranchParams, body: { required: true, content: { 'application/json': { schema: UpdateBranchBody } } } },
+  responses: { 200: jsonContent(BranchSchema, 'the changed branch'), ...problems(400, 401, 403, 404) },
+});
+
+const deleteBranch = createRoute({
+  method: 'delete',
+  path: BRANCH,
+  operationId: 'deleteBranch',
+  tags,
+  summary: 'Stop the branch and remove its data (its children keep working)',
+  middleware: requireRole('write'),
+  request: { params: BranchParams },
+  responses: { 204: { description: 'deleted' }, ...problems(400, 401, 403, 404) },
+});
+
+function branchAction(action: 'reset' | 'start' | 'stop' | 'suspend', operationId: string, summary: string) {
+  return createRoute({
+    method: 'post',
+    path: `${BRANCH}/${action}`,
+    operationId,
+    tags,
+    summary,
+    middleware: requireRole('write'),
+    request: { params: BranchParams },
+    responses: { 200: jsonContent(BranchSchema, 'the branch afterwards'), ...problems(400, 401, 403, 404, 409) },
+  });
+}
+
+const resetBranch = branchAction('reset', 'resetBranch', "Replace the branch's data with its parent's current state (name, port, password and URL stay)");
+const startBranch = branchAction('start', 'startBranch', 'Start the branch instance');
+const stopBranch = branchAction('stop', 'stopBranch', 'Stop the branch instance (data is kept; connections are refused until started)');
+const suspendBranch = branchAction('suspend', 'suspendBranch', 'Suspend the branch now (the next endpoint connection wakes it)');
+
+const rotatePassword = createRoute({
+  method: 'post',
+  path: `${BRANCH}/rotate-password`,
+  operationId: 'rotatePassword',
+  tags,
+  summary: 'Give the branch a new password; returns the new connection details',
+  middleware: requireRole('write'),
+  request: { params: BranchParams },
+  responses: { 200: jsonContent(ConnectionSchema, 'connection details with the new password'), ...problems(400, 401, 403, 404, 409) },
+});
+
+const getConnection = createRoute({
+  method: 'get',
+  path: `${BRANCH}/connection`,
+  operationId: 'getConnection',
+  tags,
+  summary: 'Connection details: endpoint URL (DATABASE_URL) and direct URL (DATABASE_URL_UNPOOLED); starts the branch if it is stopped',
+  middleware: requireRole('read'),
+  request: { params: BranchParams },
+  responses: { 200: jsonContent(ConnectionSchema, 'connection details'), ...problems(400, 401, 403, 404) },
+});
+
+/** Importing from a file or a server makes the host read its own files or connect out: admin only. */
+function accessForSource(source: ApiRootSource | undefined): Access {
+  return source === undefined || source.kind === 'empty' ? 'write' : 'admin';
+}
+
+export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, host: ApiHost): void {
+  app.openapi(listBranches, async (c) => {
+    const principal = c.get('principal');
+    const { with_usage } = c.req.valid('query');
+    const branches = await host.listBranches({ withUsage: with_usage !== 'false' });
+    const visible = branches.filter((b) => canAccessBranch(principal, b.name)).map(toApiBranch);
+    return c.json(out(BranchListSchema, { branches: visible }), 200);
+  });
+
+  app.openapi(createBranch, async (c) => {
+    const body = c.req.valid('json');
+    authorize(c.get('principal'), accessForSource(body.source), body.name);
+    const result = await host.createBranch(body.name, { from: body.parent, source: body.source, ifNotExists: body.if_not_exists });
+    const payload = out(CreatedBranchSchema, { ...toApiBranch(result.branch), created: result.created });
+    return result.created ? c.json(payload, 201) : c.json(payload, 200);
+  });
+
+  app.openapi(getBranch, async (c) => {
+    const { name } = c.req.valid('param');
+    authorize(c.get('principal'), 'read', name);
+    return c.json(out(BranchSchema, toApiBranch(await host.getBranch(name))), 200);
+  });
+
+  app.openapi(updateBranch, async (c) => {
+    const { name } = c.req.valid('param');
+    const body = c.req.valid('json');
+    authorize(c.get('principal'), 'write', name);
+    const view = await host.updateBranch(name, { idleTimeoutMs: body.idle_timeout_ms });
+    return c.json(out(BranchSchema, toApiBranch(view)), 200);
+  });
+
+  app.openapi(deleteBranch, async (c) => {
+    const { name } = c.req.valid('param');
+    authorize(c.get('principal'), 'write', name);
+    await host.deleteBranch(name);
+    return c.body(null, 204);
+  });
+
+  const actions = [
+    [resetBranch, (name: string) => host.resetBranch(name)],
+    [startBranch, (name: string) => host.startBranch(name)],
+    [stopBranch, (name: string) => host.stopBranch(name)],
+    [suspendBranch, (name: string) => host.suspendBranch(name)],
+  ] as const;
+  for (const [route, run] of actions) {
+    app.openapi(route, async (c) => {
+      const { name } = c.req.valid('param');
+      authorize(c.get('principal'), 'write', name);
+      return c.json(out(BranchSchema, toApiBranch(await run(name))), 200);
+    });
+  }
+
+  app.openapi(rotatePassword, async (c) => {
+    const { name } = c.req.valid('param');
+    authorize(c.get('principal'), 'write', name);
+    return c.json(out(ConnectionSchema, toApiConnection(await host.rotatePassword(name))), 200);
+  });
+
+  app.openapi(getConnection, async (c) => {
+    const { name } = c.req.valid('param');
+    authorize(c.get('principal'), 'read', name);
+    return c.json(out(ConnectionSchema, toApiConnection(await host.connectionInfo(name))), 200);
+  });
+}

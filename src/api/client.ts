@@ -1,0 +1,155 @@
+import type { BranchView, ConnectionInfo, CreateOptions, HostStatus, TokenInfo } from '../branches/index.js';
+import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from '../errors.js';
+import type { BranchService } from './branch-service.js';
+import { fromApiBranch, fromApiConnection, fromApiHostStatus, fromApiToken } from './mapping.js';
+import { PROBLEM_CONTENT_TYPE } from './problem.js';
+import type { ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken } from './schemas.js';
+
+export interface ApiClientOptions {
+  /** Where the server is, e.g. http://127.0.0.1:5480 (a path prefix is kept). */
+  readonly baseUrl: string;
+  /** `pgb_…` API token; without one every call but health is refused (UNAUTHENTICATED). */
+  readonly token?: string | undefined;
+  /** Gives up on a request after this long (default: no limit; a create from a dump can take minutes). */
+  readonly timeoutMs?: number;
+  /** For tests and custom agents; default the global fetch. */
+  readonly fetch?: typeof fetch;
+}
+
+/** A `BranchService` over the REST API: same methods and results as `Host`, same error codes. */
+export interface ApiClient extends BranchService {
+  readonly baseUrl: string;
+}
+
+interface RequestSpec {
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  readonly path: string;
+  readonly body?: unknown;
+}
+
+const isErrorCode = (code: unknown): code is ErrorCode => typeof code === 'string' && Object.hasOwn(ERROR_CATALOGUE, code);
+const PROBLEM_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'code', 'instance']);
+
+export function createApiClient(options: ApiClientOptions): ApiClient {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const fetchImpl = options.fetch ?? fetch;
+  const branchPath = (name: string, suffix = '') => `/v1/branches/${encodeURIComponent(name)}${suffix}`;
+
+  async function request<T>(spec: RequestSpec): Promise<T> {
+    const headers: Record<string, string> = { accept: `application/json, ${PROBLEM_CONTENT_TYPE}` };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (spec.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetchImpl(`${baseUrl}${spec.path}`, {
+        method: spec.method,
+        headers,
+        body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+        signal: options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs),
+      });
+    } catch (cause) {
+      throw unreachable(baseUrl, cause);
+    }
+    if (!response.ok) throw await errorFromResponse(baseUrl, response);
+    if (response.status === 204) return undefined as T;
+    try {
+      return (await response.json()) as T;
+    } catch (cause) {
+      throw new PgbranchError('INTERNAL', `the pgbranch server at ${baseUrl} sent a response that is not JSON`, { cause });
+    }
+  }
+
+  return {
+    baseUrl,
+    async status(): Promise<HostStatus> {
+      return fromApiHostStatus(await request<ApiHostStatus>({ method: 'GET', path: '/v1/host' }));
+    },
+    async listBranches(opts: { withUsage?: boolean } = {}): Promise<BranchView[]> {
+      const query = opts.withUsage === false ? '?with_usage=false' : '';
+      const { branches } = await request<{ branches: ApiBranch[] }>({ method: 'GET', path: `/v1/branches${query}` });
+      return branches.map(fromApiBranch);
+    },
+    async getBranch(name: string): Promise<BranchView> {
+      return fromApiBranch(await request<ApiBranch>({ method: 'GET', path: branchPath(name) }));
+    },
+    async connectionInfo(name: string): Promise<ConnectionInfo> {
+      return fromApiConnection(await request<ApiConnection>({ method: 'GET', path: branchPath(name, '/connection') }));
+    },
+    async createBranch(name: string, opts: CreateOptions = {}): Promise<{ branch: BranchView; created: boolean }> {
+      const body = {
+        name,
+        ...(opts.from !== undefined ? { parent: opts.from } : {}),
+        ...(opts.source !== undefined ? { source: opts.source } : {}),
+        ...(opts.ifNotExists !== undefined ? { if_not_exists: opts.ifNotExists } : {}),
+      };
+      const { created, ...branch } = await request<ApiCreatedBranch>({ method: 'POST', path: '/v1/branches', body });
+      return { branch: fromApiBranch(branch), created };
+    },
+    async resetBranch(name: string): Promise<BranchView> {
+      return fromApiBranch(await request<ApiBranch>({ method: 'POST', path: branchPath(name, '/reset') }));
+    },
+    async deleteBranch(name: string): Promise<void> {
+      await request<void>({ method: 'DELETE', path: branchPath(name) });
+    },
+    async startBranch(name: string): Promise<BranchView> {
+      return fromApiBranch(await request<ApiBranch>({ method: 'POST', path: branchPath(name, '/start') }));
+    },
+    async stopBranch(name: string): Promise<BranchView> {
+      return fromApiBranch(await request<ApiBranch>({ method: 'POST', path: branchPath(name, '/stop') }));
+    },
+    async suspendBranch(name: string): Promise<BranchView> {
+      return fromApiBranch(await request<ApiBranch>({ method: 'POST', path: branchPath(name, '/suspend') }));
+    },
+    async rotatePassword(name: string): Promise<ConnectionInfo> {
+      return fromApiConnection(await request<ApiConnection>({ method: 'POST', path: branchPath(name, '/rotate-password') }));
+    },
+    async updateBranch(name: string, change: { idleTimeoutMs?: number | null }): Promise<BranchView> {
+      // Like Host: nothing to change is not an error (the API refuses an empty PATCH).
+      if (change.idleTimeoutMs === undefined) return this.getBranch(name);
+      return fromApiBranch(await request<ApiBranch>({ method: 'PATCH', path: branchPath(name), body: { idle_timeout_ms: change.idleTimeoutMs } }));
+    },
+    async createToken(req): Promise<{ token: string; info: TokenInfo }> {
+      const body = { name: req.name, role: req.role, ...(req.branchPatterns !== undefined ? { branch_patterns: [...req.branchPatterns] } : {}) };
+      const { token, ...info } = await request<ApiCreatedToken>({ method: 'POST', path: '/v1/tokens', body });
+      return { token, info: fromApiToken(info) };
+    },
+    async listTokens(): Promise<TokenInfo[]> {
+      const { tokens } = await request<{ tokens: ApiToken[] }>({ method: 'GET', path: '/v1/tokens' });
+      return tokens.map(fromApiToken);
+    },
+    async revokeToken(id: string): Promise<void> {
+      await request<void>({ method: 'DELETE', path: `/v1/tokens/${encodeURIComponent(id)}` });
+    },
+    close(): void {
+      // Nothing held: each request is its own fetch.
+    },
+  };
+}
+
+function unreachable(baseUrl: string, cause: unknown): PgbranchError {
+  const err = cause as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const reason = err.name === 'TimeoutError' ? 'timed out' : (err.cause?.code ?? err.cause?.message ?? err.message ?? String(cause));
+  return new PgbranchError('API_UNREACHABLE', `cannot reach the pgbranch server at ${baseUrl}: ${reason}`, { cause, details: { baseUrl } });
+}
+
+/** A problem+json answer becomes the PgbranchError the server threw: same code, message and details. */
+async function errorFromResponse(baseUrl: string, response: Response): Promise<PgbranchError> {
+  const text = await response.text().catch(() => '');
+  let problem: Record<string, unknown> | undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) problem = parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON: a proxy in front of pgbranch, or something else on that port.
+  }
+  if (problem && isErrorCode(problem.code)) {
+    const details = Object.fromEntries(Object.entries(problem).filter(([key]) => !PROBLEM_MEMBERS.has(key)));
+    const message = typeof problem.detail === 'string' ? problem.detail : ERROR_CATALOGUE[problem.code].title;
+    return new PgbranchError(problem.code, message, { details: Object.keys(details).length > 0 ? details : undefined });
+  }
+  const details = { baseUrl, status: response.status };
+  if ([502, 503, 504].includes(response.status)) {
+    return new PgbranchError('API_UNREACHABLE', `the pgbranch server at ${baseUrl} is not available (HTTP ${response.status})`, { details });
+  }
+  return new PgbranchError('INTERNAL', `unexpected HTTP ${response.status} from ${baseUrl} (not a pgbranch error response)`, { details });
+}

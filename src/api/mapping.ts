@@ -1,0 +1,145 @@
+import type { BranchView, ConnectionInfo, HostStatus, TokenInfo } from '../branches/index.js';
+import type { ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from './schemas.js';
+
+/**
+ * The one place where the domain's camelCase views meet the API's snake_case fields, in both
+ * directions: `toApi*` for the server, `fromApi*` for the remote client. Keep each pair
+ * symmetrical: fromApiX(toApiX(v)) must give v back.
+ */
+
+export function toApiBranch(b: BranchView): ApiBranch {
+  return {
+    id: b.id,
+    name: b.name,
+    parent: b.parent,
+    parent_deleted: b.parentDeleted,
+    state: b.state,
+    desired_state: b.desiredState,
+    idle_timeout_ms: b.idleTimeoutMs,
+    port: b.port,
+    database: b.database,
+    user: b.user,
+    source: b.source as ApiBranch['source'],
+    branch_point: { lsn: b.branchPoint.lsn, time: b.branchPoint.time },
+    created_at: b.createdAt,
+    reset_at: b.resetAt,
+    own_bytes: b.ownBytes,
+    total_bytes: b.totalBytes,
+  };
+}
+
+export function fromApiBranch(b: ApiBranch): BranchView {
+  return {
+    id: b.id,
+    name: b.name,
+    parent: b.parent,
+    parentDeleted: b.parent_deleted,
+    state: b.state,
+    desiredState: b.desired_state,
+    idleTimeoutMs: b.idle_timeout_ms,
+    port: b.port,
+    database: b.database,
+    user: b.user,
+    source: b.source,
+    branchPoint: { lsn: b.branch_point.lsn, time: b.branch_point.time },
+    createdAt: b.created_at,
+    resetAt: b.reset_at,
+    ownBytes: b.own_bytes,
+    totalBytes: b.total_bytes,
+  };
+}
+
+export function toApiConnection(c: ConnectionInfo): ApiConnection {
+  return {
+    branch: c.branch,
+    url: c.endpoint?.url ?? null,
+    url_unpooled: c.url,
+    host: c.host,
+    port: c.port,
+    user: c.user,
+    database: c.database,
+    password: c.password,
+    endpoint: c.endpoint && { host: c.endpoint.host, port: c.endpoint.port, user: c.endpoint.user },
+  };
+}
+
+export function fromApiConnection(c: ApiConnection): ConnectionInfo {
+  return {
+    branch: c.branch,
+    host: c.host,
+    port: c.port,
+    user: c.user,
+    database: c.database,
+    password: c.password,
+    url: c.url_unpooled,
+    endpoint: c.endpoint && c.url !== null ? { host: c.endpoint.host, port: c.endpoint.port, user: c.endpoint.user, url: c.url } : null,
+  };
+}
+
+export function toApiHostStatus(s: HostStatus): ApiHostStatus {
+  return {
+    home: s.home,
+    driver: s.driver,
+    pool_path: s.poolPath,
+    loop_image: s.loopImage,
+    capabilities: {
+      atomic_snapshot: s.capabilities.atomicSnapshot,
+      constant_time_clone: s.capabilities.constantTimeClone,
+      own_bytes: s.capabilities.ownBytes,
+    },
+    pool: { total_bytes: s.pool.totalBytes, used_bytes: s.pool.usedBytes, free_bytes: s.pool.freeBytes },
+    postgres: {
+      version: s.postgres.version,
+      major: s.postgres.major,
+      bin_dir: s.postgres.binDir,
+      source: s.postgres.source,
+      os_user: s.postgres.osUser,
+    },
+    branches: s.branches,
+  };
+}
+
+export function fromApiHostStatus(s: ApiHostStatus): HostStatus {
+  return {
+    home: s.home,
+    driver: s.driver,
+    poolPath: s.pool_path,
+    loopImage: s.loop_image,
+    capabilities: {
+      atomicSnapshot: s.capabilities.atomic_snapshot,
+      constantTimeClone: s.capabilities.constant_time_clone,
+      ownBytes: s.capabilities.own_bytes,
+    },
+    pool: { totalBytes: s.pool.total_bytes, usedBytes: s.pool.used_bytes, freeBytes: s.pool.free_bytes },
+    postgres: {
+      version: s.postgres.version,
+      major: s.postgres.major,
+      binDir: s.postgres.bin_dir,
+      source: s.postgres.source,
+      osUser: s.postgres.os_user,
+    },
+    branches: s.branches,
+  };
+}
+
+export function toApiToken(t: TokenInfo): ApiToken {
+  return {
+    id: t.tokenId,
+    name: t.name,
+    role: t.role,
+    branch_patterns: [...t.branchPatterns],
+    created_at: t.createdAt,
+    last_used_at: t.lastUsedAt,
+  };
+}
+
+export function fromApiToken(t: ApiToken): TokenInfo {
+  return {
+    tokenId: t.id,
+    name: t.name,
+    role: t.role,
+    branchPatterns: t.branch_patterns,
+    createdAt: t.created_at,
+    lastUsedAt: t.last_used_at,
+  };
+}

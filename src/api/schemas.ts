@@ -1,0 +1,234 @@
+import { z } from '@hono/zod-openapi';
+import { BRANCH_NAME_PATTERN, BRANCH_NAME_RULE, assertBranchName, type BranchState, type TokenInfo } from '../branches/index.js';
+import { ERROR_CATALOGUE, type ErrorCode } from '../errors.js';
+
+/**
+ * The wire format of the API: snake_case, every schema named so that the OpenAPI document
+ * references it. Request schemas are strict (an unknown field such as `ifNotExists` is a 400,
+ * not silently ignored); response schemas are strict too, so the document lists every field
+ * a client can receive.
+ */
+
+/** Marks an issue as a bad branch name, so that it is reported as INVALID_BRANCH_NAME. */
+export const BRANCH_NAME_ISSUE = 'INVALID_BRANCH_NAME';
+
+function isBranchName(value: string): boolean {
+  try {
+    assertBranchName(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The domain's own rule (not a copy of it), with the pattern shown in the document. */
+export const BranchName = z
+  .string()
+  .superRefine((value, ctx) => {
+    if (!isBranchName(value)) ctx.addIssue({ code: 'custom', message: BRANCH_NAME_RULE, params: { pgbranch: BRANCH_NAME_ISSUE } });
+  })
+  .openapi({ description: BRANCH_NAME_RULE, pattern: BRANCH_NAME_PATTERN.source, minLength: 1, maxLength: 63, example: 'pr-123' });
+
+const BRANCH_STATES = ['running', 'suspended', 'stopped'] as const satisfies readonly BranchState[];
+const TOKEN_ROLE_VALUES = ['read', 'write', 'admin'] as const satisfies readonly TokenInfo['role'][];
+const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as [ErrorCode, ...ErrorCode[]];
+
+const Timestamp = z.iso.datetime();
+
+// --- parameters ---
+
+export const BranchParams = z.object({
+  name: BranchName.openapi({
+    param: { name: 'name', in: 'path', required: true },
+    description: `${BRANCH_NAME_RULE}. Percent-encode it in the path: feature/login is sent as feature%2Flogin.`,
+    example: 'feature/login',
+  }),
+});
+
+export const TokenParams = z.object({
+  id: z
+    .string()
+    .regex(/^[a-z0-9]{12}$/, 'a token id is 12 characters of a-z and 0-9')
+    .openapi({ param: { name: 'id', in: 'path', required: true }, example: '3f9a0c1b2d4e' }),
+});
+
+export const ListBranchesQuery = z.object({
+  with_usage: z
+    .enum(['true', 'false'])
+    .optional()
+    .openapi({
+      param: { name: 'with_usage', in: 'query', required: false },
+      description: 'measure own_bytes/total_bytes (default true; false is faster on large pools)',
+    }),
+});
+
+// --- request bodies ---
+
+export const RootSourceSchema = z
+  .discriminatedUnion('kind', [
+    z.strictObject({ kind: z.literal('empty') }),
+    z.strictObject({
+      kind: z.literal('dump'),
+      file: z
+        .string()
+        .min(1)
+        .refine((p) => p.startsWith('/'), 'an absolute path on the pgbranch host')
+        .openapi({ description: 'pg_dump file (custom, tar, directory or plain SQL, gzip too) on the pgbranch host' }),
+    }),
+    z.strictObject({
+      kind: z.literal('url'),
+      url: z
+        .string()
+        .regex(/^postgres(?:ql)?:\/\//, 'a postgresql:// URL')
+        .openapi({ description: 'live PostgreSQL server (15 or older) copied logically; never logged or stored with its password' }),
+    }),
+  ])
+  .openapi('RootSource', { description: 'What fills a new root branch. Dump and URL sources need an admin token.' });
+
+export const CreateBranchBody = z
+  .strictObject({
+    name: BranchName,
+    parent: BranchName.optional().openapi({ description: 'parent branch; omit (with or without `source`) to make a root branch' }),
+    if_not_exists: z.boolean().optional().openapi({ description: 'return an existing branch of the same name and origin (200, created: false) instead of 409' }),
+    source: RootSourceSchema.optional(),
+  })
+  .refine((b) => b.parent === undefined || b.source === undefined, { message: 'give either parent or source, not both', path: ['source'] })
+  .openapi('CreateBranchRequest');
+
+export const UpdateBranchBody = z
+  .strictObject({
+    idle_timeout_ms: z
+      .number()
+      .int()
+      .min(0)
+      .nullable()
+      .optional()
+      .openapi({ description: 'idle time before the branch is suspended: 0 = never, null = host default' }),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change: give idle_timeout_ms' })
+  .openapi('UpdateBranchRequest');
+
+export const CreateTokenBody = z
+  .strictObject({
+    name: z.string().min(1).max(64),
+    role: z.enum(TOKEN_ROLE_VALUES),
+    branch_patterns: z
+      .array(z.string().min(1).max(63))
+      .max(64)
+      .optional()
+      .openapi({ description: 'branch-name patterns (`*` any run, `?` one character) the token may act on; empty or absent = all branches', example: ['pr-*'] }),
+  })
+  .openapi('CreateTokenRequest');
+
+// --- responses ---
+
+export const HealthSchema = z.strictObject({ status: z.literal('ok') }).openapi('Health');
+
+export const OpenApiDocumentSchema = z.looseObject({ openapi: z.string() }).openapi('OpenApiDocument');
+
+export const BranchSchema = z
+  .strictObject({
+    id: z.string(),
+    name: z.string(),
+    parent: z.string().nullable(),
+    parent_deleted: z.boolean().openapi({ description: 'the parent was deleted after this branch was made (the branch keeps working)' }),
+    state: z.enum(BRANCH_STATES),
+    desired_state: z.enum(BRANCH_STATES),
+    idle_timeout_ms: z.number().int().min(0).openapi({ description: 'effective idle timeout (0 = never suspended)' }),
+    port: z.number().int(),
+    database: z.string(),
+    user: z.string(),
+    source: z.looseObject({ kind: z.string() }).openapi({ description: 'where the data came from: branch, empty, dump, url (password redacted)' }),
+    branch_point: z.strictObject({ lsn: z.string().nullable(), time: Timestamp.nullable() }),
+    created_at: Timestamp,
+    reset_at: Timestamp.nullable(),
+    own_bytes: z.number().int().min(0).nullable().openapi({ description: 'bytes shared with no other branch (null if not measured)' }),
+    total_bytes: z.number().int().min(0).nullable(),
+  })
+  .openapi('Branch');
+
+export const CreatedBranchSchema = BranchSchema.extend({
+  created: z.boolean().openapi({ description: 'false when if_not_exists found the branch already there' }),
+}).openapi('CreatedBranch');
+
+export const BranchListSchema = z.strictObject({ branches: z.array(BranchSchema) }).openapi('BranchList');
+
+export const ConnectionSchema = z
+  .strictObject({
+    branch: z.string(),
+    url: z
+      .string()
+      .nullable()
+      .openapi({ description: "DATABASE_URL: through the host's Postgres endpoint (wakes suspended branches); null when the endpoint port is not known" }),
+    url_unpooled: z.string().openapi({ description: "DATABASE_URL_UNPOOLED: direct to the branch's own instance, loopback only" }),
+    host: z.string().openapi({ description: 'direct (unpooled) host' }),
+    port: z.number().int().openapi({ description: 'direct (unpooled) port' }),
+    user: z.string(),
+    database: z.string(),
+    password: z.string(),
+    endpoint: z
+      .strictObject({
+        host: z.string(),
+        port: z.number().int(),
+        user: z.string().openapi({ description: '`<role>.<branch>`: routes the connection to the branch' }),
+      })
+      .nullable(),
+  })
+  .openapi('Connection');
+
+export const HostStatusSchema = z
+  .strictObject({
+    home: z.string(),
+    driver: z.enum(['btrfs', 'reflink', 'copy']),
+    pool_path: z.string(),
+    loop_image: z.string().nullable(),
+    capabilities: z.strictObject({
+      atomic_snapshot: z.boolean(),
+      constant_time_clone: z.boolean(),
+      own_bytes: z.enum(['exact', 'full-copy']),
+    }),
+    pool: z.strictObject({ total_bytes: z.number().int(), used_bytes: z.number().int(), free_bytes: z.number().int() }),
+    postgres: z.strictObject({ version: z.string(), major: z.number().int(), bin_dir: z.string(), source: z.string(), os_user: z.string() }),
+    branches: z.number().int().min(0),
+  })
+  .openapi('HostStatus');
+
+export const TokenSchema = z
+  .strictObject({
+    id: z.string(),
+    name: z.string(),
+    role: z.enum(TOKEN_ROLE_VALUES),
+    branch_patterns: z.array(z.string()),
+    created_at: Timestamp,
+    last_used_at: Timestamp.nullable(),
+  })
+  .openapi('Token');
+
+export const CreatedTokenSchema = TokenSchema.extend({
+  token: z.string().openapi({ description: 'the secret, shown in this response only: send it as `Authorization: Bearer <token>`' }),
+}).openapi('CreatedToken');
+
+export const TokenListSchema = z.strictObject({ tokens: z.array(TokenSchema) }).openapi('TokenList');
+
+export const ProblemSchema = z
+  .looseObject({
+    type: z.string().openapi({ example: 'https://pgbranch.dev/errors/branch-not-found' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.enum(ERROR_CODES).openapi({ description: 'stable error code, the same the CLI prints' }),
+    issues: z
+      .array(z.strictObject({ in: z.string(), path: z.string(), message: z.string() }))
+      .optional()
+      .openapi({ description: 'what was wrong with the request (400 only)' }),
+  })
+  .openapi('Problem', { description: 'RFC 9457 problem details; other members carry machine-readable context of the error' });
+
+export type ApiBranch = z.infer<typeof BranchSchema>;
+export type ApiCreatedBranch = z.infer<typeof CreatedBranchSchema>;
+export type ApiConnection = z.infer<typeof ConnectionSchema>;
+export type ApiHostStatus = z.infer<typeof HostStatusSchema>;
+export type ApiToken = z.infer<typeof TokenSchema>;
+export type ApiCreatedToken = z.infer<typeof CreatedTokenSchema>;
+export type ApiProblem = z.infer<typeof ProblemSchema>;
+export type ApiRootSource = z.infer<typeof RootSourceSchema>;

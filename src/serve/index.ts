@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+import { Host } from '../branches/index.js';
+import { startApiServer } from '../api/index.js';
+import { createProxyServer, ensureCertificate, type EnsuredCertificate } from '../proxy/index.js';
+import { log } from '../util/log.js';
+
+/** The configured certificate, or a self-signed one made once in <home>/tls/ (at init). */
+export function ensureEndpointCertificate(host: Host): Promise<EnsuredCertificate> {
+  const config = host.serveConfig;
+  const files = config.tls ?? { certFile: join(host.paths.tlsDir, 'server.crt'), keyFile: join(host.paths.tlsDir, 'server.key') };
+  return ensureCertificate({ ...files, hostNames: [config.publicHost, `*.${config.publicHost}`, 'localhost'], ips: ['127.0.0.1'] });
+}
+
+export interface ServeOptions {
+  readonly home?: string;
+  /** How often idle branches are looked for (default: a quarter of the idle timeout, 1-30 s). */
+  readonly sweepIntervalMs?: number;
+}
+
+export interface RunningServer {
+  readonly apiUrl: string;
+  readonly endpoint: { readonly host: string; readonly port: number };
+  /** Graceful stop: no new requests or connections, open ones drained, instances stopped cleanly. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `pgbranch serve`: one process with the HTTP API, the Postgres endpoint and the background job
+ * that suspends idle branches. This is composition only; every rule lives in the domain.
+ */
+export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
+  const host = await Host.open({ home: options.home });
+  const config = host.serveConfig;
+  const tls = await ensureEndpointCertificate(host);
+
+  const proxy = createProxyServer({ router: host, tls, publicHost: config.publicHost, drainTimeoutMs: config.drainTimeoutMs });
+  const proxyPort = await proxy.listen(config.proxy.host, config.proxy.port);
+  host.setBoundEndpoint(proxyPort);
+  const api = await startApiServer({ host, listen: config.api });
+
+  const idle = config.idleTimeoutMs;
+  const sweepMs = options.sweepIntervalMs ?? Math.min(30_000, Math.max(1_000, Math.floor((idle || 120_000) / 4)));
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweeper = setInterval(() => {
+    sweeping = host
+      .suspendIdleBranches()
+      .then((names) => names.length > 0 && log.info({ branches: names }, 'suspended idle branches'))
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'idle sweep failed'));
+  }, sweepMs);
+  sweeper.unref();
+
+  log.info({ api: api.port, endpoint: proxyPort }, 'pgbranch serving');
+  let stopping: Promise<void> | undefined;
+  return {
+    apiUrl: `http://${config.api.host}:${api.port}`,
+    endpoint: { host: config.publicHost, port: proxyPort },
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(sweeper);
+        await sweeping;
+        await Promise.all([api.close(), proxy.close()]);
+        await host.stopAllInstances();
+        host.close();
+        log.info('pgbranch stopped');
+      })();
+      return stopping;
+    },
+  };
+}
