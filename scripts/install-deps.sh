@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(btrfs-progs xfsprogs e2fsprogs util-linux mount passwd openssl postgresql-15 postgresql-client-15)
+packages=(btrfs-progs xfsprogs e2fsprogs util-linux mount passwd openssl postgresql-15 postgresql-client-15
+  python3-psycopg libpostgresql-jdbc-java)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -7,8 +7,12 @@
  * Everything runs on a throwaway host (sparse loop-mounted btrfs pool in a temp dir, removed at
  * the end, also on failure and SIGINT/SIGTERM). Progress goes to stderr, the result to stdout.
  *
+ * The saturated runs use every core (pgbench, postgres and the endpoint compete for them), so
+ * they show the endpoint's CPU cost as lost throughput. A second set runs at a fixed rate
+ * (`-R`), below saturation, where the difference in latency is what one client would notice.
+ *
  *   npm run bench:proxy -- [--scale 10] [--seconds 15] [--rounds 3] [--clients 4] [--threads 2]
- *                          [--modes simple,prepared] [--tls] [--pg-major N] [--json]
+ *                          [--modes simple,prepared] [--rate 2000] [--tls] [--pg-major N] [--json]
  */
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +26,7 @@ const USAGE = `usage: node dist/bench/proxy-bench.js [options]
   --clients N     pgbench -c (default 4)
   --threads N     pgbench -j (default 2)
   --modes LIST    pgbench -M modes, comma separated (default simple,prepared)
+  --rate N        TPS of the fixed-rate latency runs (-R, simple protocol; default 2000; 0 skips)
   --tls           also measure the endpoint with TLS (sslmode=require)
   --pg-major N    server major (default: the bundled one)
   --json          print the results as JSON
@@ -59,7 +64,7 @@ const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { minim
 async function main(): Promise<number> {
   let args: Map<string, string>;
   try {
-    args = parseArgs(process.argv.slice(2), { scale: 'value', seconds: 'value', rounds: 'value', clients: 'value', threads: 'value', modes: 'value', tls: 'flag', 'pg-major': 'value', json: 'flag' }, USAGE);
+    args = parseArgs(process.argv.slice(2), { scale: 'value', seconds: 'value', rounds: 'value', clients: 'value', threads: 'value', modes: 'value', rate: 'value', tls: 'flag', 'pg-major': 'value', json: 'flag' }, USAGE);
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}`);
     return 2;
@@ -77,6 +82,7 @@ async function main(): Promise<number> {
   for (const m of modes) if (!['simple', 'extended', 'prepared'].includes(m)) throw new Error(`unknown pgbench mode ${m}`);
   const pgMajor = args.has('pg-major') ? positiveInt(args, 'pg-major', 18) : undefined;
   const withTls = args.has('tls');
+  const rate = args.get('rate') === '0' ? 0 : positiveInt(args, 'rate', 2000);
 
   let bench: BenchHost | undefined;
   let proxy: ReturnType<typeof createProxyServer> | undefined;
@@ -102,10 +108,11 @@ async function main(): Promise<number> {
     const { stdout: version } = await runChild('/usr/bin/psql', ['-X', '-A', '-t', '-c', 'SHOW server_version'], targets.direct);
     const paths: Path[] = withTls ? ['direct', 'endpoint', 'endpoint+tls'] : ['direct', 'endpoint'];
 
-    const run = async (path: Path, mode: string): Promise<RunResult> => {
+    const run = async (path: Path, mode: string, fixedRate = 0): Promise<RunResult> => {
       const cpuBefore = process.cpuUsage();
       const started = performance.now();
-      const { stdout } = await runChild(PGBENCH, ['-S', '-n', '-M', mode, '-c', String(clients), '-j', String(threads), '-T', String(seconds)], targets[path]);
+      const rateArgs = fixedRate > 0 ? ['-R', String(fixedRate)] : [];
+      const { stdout } = await runChild(PGBENCH, ['-S', '-n', '-M', mode, '-c', String(clients), '-j', String(threads), '-T', String(seconds), ...rateArgs], targets[path]);
       const cpu = process.cpuUsage(cpuBefore);
       const wallMs = performance.now() - started;
       return { ...parsePgbench(stdout), endpointCpuPercent: ((cpu.user + cpu.system) / 1000 / wallMs) * 100 };
@@ -129,6 +136,16 @@ async function main(): Promise<number> {
       }
       results.push({ mode, runs });
     }
+    const fixed: Record<Path, RunResult[]> = { direct: [], endpoint: [], 'endpoint+tls': [] };
+    for (let round = 0; rate > 0 && round < rounds; round++) {
+      const order = round % 2 === 0 ? paths : [...paths].reverse();
+      for (const path of order) {
+        progress(`-R ${rate} (fixed rate), round ${round + 1}/${rounds}: ${path}, ${seconds} s`);
+        const r = await run(path, 'simple', rate);
+        fixed[path].push(r);
+        progress(`  ${fmt(r.tps)} tps, ${r.latencyMs.toFixed(3)} ms average latency`);
+      }
+    }
 
     const goals: { goal: string; actual: string; pass: boolean }[] = [];
     const summary = results.map((r) => {
@@ -151,9 +168,22 @@ async function main(): Promise<number> {
       return { mode: r.mode, direct, paths: perPath, runs: r.runs };
     });
 
+    const fixedSummary =
+      rate > 0
+        ? paths.map((p) => ({ path: p, tps: median(fixed[p].map((x) => x.tps)), latencyMs: median(fixed[p].map((x) => x.latencyMs)), runs: fixed[p] }))
+        : [];
+    if (rate > 0) {
+      const added = fixedSummary.find((f) => f.path === 'endpoint')!.latencyMs - fixedSummary.find((f) => f.path === 'direct')!.latencyMs;
+      goals.push({
+        goal: `-R ${rate} (below saturation): added average latency ≤ ${ADDED_LATENCY_GOAL_MS} ms`,
+        actual: `${added >= 0 ? '+' : ''}${added.toFixed(3)} ms`,
+        pass: added <= ADDED_LATENCY_GOAL_MS,
+      });
+    }
+
     const machine = `${cpus().length} CPUs, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`;
     if (args.has('json')) {
-      process.stdout.write(`${JSON.stringify({ server: version.trim(), machine, scale, seconds, rounds, clients, threads, summary, goals }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ server: version.trim(), machine, scale, seconds, rounds, clients, threads, summary, fixedRate: { rate, paths: fixedSummary }, goals }, null, 2)}\n`);
     } else {
       const out: string[] = [];
       out.push(`pgbranch endpoint benchmark — PostgreSQL ${version.trim()}, pgbench -S -c ${clients} -j ${threads} -T ${seconds}, scale ${scale}, ${rounds} rounds (medians)`);
@@ -176,6 +206,18 @@ async function main(): Promise<number> {
         }
         const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
         for (const r of rows) out.push(`  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')}`.trimEnd());
+      }
+      if (rate > 0) {
+        out.push('');
+        out.push(`-M simple -R ${rate} (fixed rate, below saturation)`);
+        const direct = fixedSummary.find((f) => f.path === 'direct')!;
+        for (const f of fixedSummary) {
+          const delta = f.latencyMs - direct.latencyMs;
+          out.push(
+            `  ${f.path.padEnd(12)}  ${fmt(f.tps).padStart(6)} tps  avg latency ${f.latencyMs.toFixed(3)} ms (runs ${f.runs.map((x) => x.latencyMs.toFixed(3)).join(' / ')})` +
+              (f.path === 'direct' ? '' : `  added ${delta >= 0 ? '+' : ''}${delta.toFixed(3)} ms`),
+          );
+        }
       }
       out.push('');
       out.push('goals (plain endpoint):');

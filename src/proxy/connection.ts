@@ -208,19 +208,18 @@ export class ClientConnection {
     const backend = connect({ host: this.ctx.backendHost, port: session.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: this.ctx.keepAliveInitialDelayMs });
     this.backend = backend;
     backend.on('error', (err) => this.onSocketError('backend', err));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        backend.once('connect', resolve);
-        backend.once('error', reject);
-        backend.once('close', () => reject(new Error('closed')));
-      });
-    } catch (err) {
-      if (this.clientClosed) return;
-      this.ctx.log.warn({ branch: route.branch, port: session.port, err: (err as Error).message }, 'endpoint: branch instance unreachable');
-      return this.fail(backendUnreachable(route.branch, err));
-    }
     backend.on('close', (hadError) => this.onBackendClose(hadError));
+    const failure = await new Promise<Error | undefined>((resolve) => {
+      backend.once('connect', () => resolve(undefined));
+      backend.once('error', resolve);
+      backend.once('close', () => resolve(new Error('closed before connecting')));
+    });
     if (this.clientClosed) return void backend.destroy();
+    if (failure) {
+      this.ctx.log.warn({ branch: route.branch, port: session.port, err: failure.message }, 'endpoint: branch instance unreachable');
+      return this.fail(backendUnreachable(route.branch, failure));
+    }
+    this.ctx.log.debug({ branch: route.branch, routedBy: route.via, tls: this.tls }, 'endpoint: connection routed');
 
     this.phase = 'authenticating';
     const rewriter = new BackendKeyRewriter((backendKey) => this.issueCancelKey(session.port, backendKey));
@@ -293,7 +292,9 @@ export class ClientConnection {
     clearTimeout(this.startupTimer);
     const backend = this.backend;
     if (backend && !backend.destroyed) {
-      if (hadError) backend.destroy();
+      // Mid-session a clean hang-up is passed on (a Terminate may still be in flight); before
+      // that, or after an error, there is nothing to finish.
+      if (hadError || (this.phase !== 'authenticating' && this.phase !== 'relaying')) backend.destroy();
       else {
         backend.end();
         this.linger(backend);
@@ -306,9 +307,10 @@ export class ClientConnection {
     if (this.backendClosed) return;
     this.backendClosed = true;
     const client = this.client;
-    if (!client.destroyed) {
+    // While connecting, open() reports the failure to the client itself.
+    if (this.phase === 'authenticating' || this.phase === 'relaying') {
       if (hadError) client.destroy();
-      else {
+      else if (!client.destroyed) {
         client.end();
         this.linger(client);
       }
@@ -321,7 +323,7 @@ export class ClientConnection {
   }
 
   private maybeFinish(): void {
-    if (this.finished || !this.clientClosed || (this.backend !== undefined && !this.backendClosed && !this.backend.destroyed)) return;
+    if (this.finished || !this.clientClosed || (this.backend !== undefined && !this.backendClosed)) return;
     this.finished = true;
     this.phase = 'closed';
     this.revokeCancelKey?.();

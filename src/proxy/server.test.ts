@@ -188,6 +188,41 @@ describe('the endpoint speaking the startup protocol (real sockets, no PostgreSQ
     expect(closed.data).toHaveLength(0);
   });
 
+  it('releases the session when the client hangs up while its branch is being woken, or the backend drops it', async () => {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let released = 0;
+    const dropper = createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve));
+    const dropperPort = (dropper.address() as AddressInfo).port;
+    const slow: BranchRouter = {
+      async openSession(branch) {
+        if (branch === 'slow') await woken;
+        return { port: dropperPort, release: () => void released++ };
+      },
+    };
+    const p = createProxyServer({ router: slow, publicHost: 'localhost', drainTimeoutMs: 1000 });
+    const proxyPort = await p.listen('127.0.0.1', 0);
+    try {
+      const impatient = connect({ host: '127.0.0.1', port: proxyPort });
+      const r = collect(impatient);
+      impatient.write(startupMessage({ user: 'postgres.slow' }));
+      await waitFor(() => (p.connections() === 1 ? true : undefined), { timeoutMs: 2000, what: 'the connection' });
+      impatient.destroy();
+      await r.closed;
+      await waitFor(() => (p.connections() === 0 ? true : undefined), { timeoutMs: 2000, what: 'the connection to be gone' });
+      wake();
+      await waitFor(() => (released === 1 ? true : undefined), { timeoutMs: 2000, what: 'the late session to be released' });
+
+      const dropped = await exchange(startupMessage({ user: 'postgres.any' }), proxyPort);
+      expect(dropped).toHaveLength(0); // what the backend said: nothing
+      await waitFor(() => (released === 2 && p.connections() === 0 ? true : undefined), { timeoutMs: 2000, what: 'the dropped session to be released' });
+    } finally {
+      await p.close();
+      await new Promise<void>((resolve) => dropper.close(() => resolve()));
+    }
+  });
+
   it('close() stops accepting, waits for open connections, then cuts them after the drain timeout', async () => {
     const draining = createProxyServer({ router, publicHost: 'localhost', drainTimeoutMs: 200, startupTimeoutMs: 60_000 });
     const p = await draining.listen('127.0.0.1', 0);
