@@ -1,0 +1,144 @@
+import { Command } from 'commander';
+import { PgbranchError } from '../../errors.js';
+import type { CliContext } from '../context.js';
+import { branchFields, endpointUrl } from '../fields.js';
+import { asTree, formatAge, formatBytes } from '../format.js';
+import { parseIdleTimeout, rootSource } from '../parse.js';
+import { renderFields, renderTable } from '../writer.js';
+
+/** `branch …`: create, list, connect to, reset, delete and tune branches. */
+export function registerBranchCommands(program: Command, ctx: CliContext): void {
+  const { writerFor, progressFor, withHost } = ctx;
+  const branch = program.command('branch').alias('branches').description('create, list, connect to, reset and delete branches');
+
+  branch
+    .command('create <name>')
+    .description('create a branch from a parent (copy-on-write), or a new root branch from a dump, a URL or empty')
+    .option('--from <parent>', 'parent branch (default "main" unless a root source is given)')
+    .option('--from-dump <file>', 'make a root branch from a pg_dump file')
+    .option('--from-url <url>', 'make a root branch from a live PostgreSQL server (logical copy)')
+    .option('--empty', 'make an empty root branch')
+    .option('--if-not-exists', 'return the existing branch if it has the same parent (for CI retries)')
+    .action(async (name: string, opts, cmd: Command) => {
+      const writer = writerFor(cmd);
+      const source = opts.empty ? ({ kind: 'empty' } as const) : rootSource(opts);
+      if (opts.empty && (opts.fromDump || opts.fromUrl)) throw new PgbranchError('INVALID_ARGUMENT', '--empty excludes --from-dump and --from-url');
+      const from: string | undefined = opts.from ?? (source ? undefined : 'main');
+      const result = await withHost(cmd, (host) =>
+        host.createBranch(name, { from, source, ifNotExists: opts.ifNotExists, onProgress: progressFor(cmd) }),
+      );
+      writer.data({ ...result.branch, created: result.created }, () =>
+        [`${result.created ? 'created' : 'exists'}: ${name}`, renderFields(branchFields(result.branch))].join('\n'),
+      );
+    });
+
+  branch
+    .command('list')
+    .alias('ls')
+    .description('list branches as a tree with state, own data size and age')
+    .option('--no-size', 'skip measuring data sizes (faster on large pools)')
+    .action(async (opts, cmd: Command) => {
+      const writer = writerFor(cmd);
+      const branches = await withHost(cmd, (host) => host.listBranches({ withUsage: opts.size }));
+      writer.data(branches, () =>
+        renderTable(
+          ['NAME', 'STATE', 'PORT', 'OWN DATA', 'TOTAL', 'AGE', 'BRANCH POINT'],
+          asTree(branches).map(({ branch: b, prefix }) => [
+            `${prefix}${b.name}${b.parentDeleted ? ` (parent ${b.parent} deleted)` : ''}`,
+            b.state,
+            String(b.port),
+            formatBytes(b.ownBytes),
+            formatBytes(b.totalBytes),
+            formatAge(b.resetAt ?? b.createdAt),
+            b.branchPoint.lsn ?? '-',
+          ]),
+        ),
+      );
+    });
+
+  branch
+    .command('get <name>')
+    .alias('show')
+    .description('show one branch')
+    .action(async (name: string, _opts, cmd: Command) => {
+      const writer = writerFor(cmd);
+      const view = await withHost(cmd, (host) => host.getBranch(name));
+      writer.data(view, () => renderFields(branchFields(view)));
+    });
+
+  branch
+    .command('url <name>')
+    .alias('connection-string')
+    .description('print the direct postgresql:// connection string (starts the branch if it is stopped); -o json shows both URLs')
+    .option('--endpoint', "print the URL through the host's Postgres endpoint (pgbranch serve) instead")
+    .action(async (name: string, opts: { endpoint?: boolean }, cmd: Command) => {
+      const writer = writerFor(cmd);
+      const info = await withHost(cmd, (host) => host.connectionInfo(name));
+      writer.data(info, () => (opts.endpoint ? endpointUrl(info) : info.url));
+    });
+
+  branch
+    .command('rotate-password <name>')
+    .description('give the branch a new password (the old one stops working); prints the new direct URL')
+    .action(async (name: string, _opts, cmd: Command) => {
+      const writer = writerFor(cmd);
+      const info = await withHost(cmd, (host) => host.rotatePassword(name));
+      writer.data(info, () => info.url);
+    });
+
+  branch
+    .command('set <name>')
+    .description('change branch settings')
+    .requiredOption('--idle-timeout <duration>', 'suspend after this long without connections: 5m, 90s, 2h, 0 = never, default = host default', parseIdleTimeout)
+    .action(async (name: string, opts: { idleTimeout: number | null }, cmd: Command) => {
+      const writer = writerFor(cmd);
+      const view = await withHost(cmd, (host) => host.updateBranch(name, { idleTimeoutMs: opts.idleTimeout }));
+      writer.data(view, () => renderFields(branchFields(view)));
+    });
+
+  branch
+    .command('suspend <name>')
+    .description('stop the instance until the next connection through the endpoint wakes it')
+    .action(async (name: string, _opts, cmd: Command) => {
+      const writer = writerFor(cmd);
+      const view = await withHost(cmd, (host) => host.suspendBranch(name));
+      writer.data(view, () => `${name}: ${view.state}`);
+    });
+
+  branch
+    .command('reset <name>')
+    .description("replace the branch's data with its parent's current state; name, port, password and URL stay")
+    .action(async (name: string, _opts, cmd: Command) => {
+      const writer = writerFor(cmd);
+      const view = await withHost(cmd, (host) => host.resetBranch(name));
+      writer.data(view, () => [`reset: ${name}`, renderFields(branchFields(view))].join('\n'));
+    });
+
+  branch
+    .command('delete <name>')
+    .alias('rm')
+    .description('stop the branch and remove its data (its children keep working)')
+    .action(async (name: string, _opts, cmd: Command) => {
+      const writer = writerFor(cmd);
+      await withHost(cmd, (host) => host.deleteBranch(name));
+      writer.data({ name, deleted: true }, () => `deleted: ${name}`);
+    });
+
+  branch
+    .command('start <name>')
+    .description('start the branch instance')
+    .action(async (name: string, _opts, cmd: Command) => {
+      const writer = writerFor(cmd);
+      const view = await withHost(cmd, (host) => host.startBranch(name));
+      writer.data(view, () => `${name}: ${view.state}`);
+    });
+
+  branch
+    .command('stop <name>')
+    .description('stop the branch instance (data is kept)')
+    .action(async (name: string, _opts, cmd: Command) => {
+      const writer = writerFor(cmd);
+      const view = await withHost(cmd, (host) => host.stopBranch(name));
+      writer.data(view, () => `${name}: ${view.state}`);
+    });
+}

@@ -1,0 +1,83 @@
+import { Command, Option } from 'commander';
+import { Host } from '../../branches/index.js';
+import { log } from '../../util/log.js';
+import type { CliContext } from '../context.js';
+import { branchFields, statusFields } from '../fields.js';
+import { parseMajor, parseSize, rootSource } from '../parse.js';
+import { renderFields } from '../writer.js';
+
+/** `init`, `serve` and `status`: the host as a whole. */
+export function registerHostCommands(program: Command, ctx: CliContext): void {
+  const { env, globals, writerFor, progressFor, withHost } = ctx;
+  program
+    .command('init')
+    .description('create the host: pick or make a CoW pool, write the config, create the root branch "main"')
+    .addOption(new Option('--driver <driver>', 'storage driver').choices(['auto', 'btrfs', 'reflink', 'copy']).default('auto'))
+    .option('--pool-path <dir>', 'directory for the pool (default <home>/pool)')
+    .option('--pool-size <size>', 'size of the sparse loop image when one is made', parseSize)
+    .option('--pg-major <n>', 'PostgreSQL major version (18 is bundled)', parseMajor)
+    .option('--pg-bin-dir <dir>', 'use PostgreSQL server binaries from this directory')
+    .option('--os-user <name>', 'unprivileged OS user that runs the instances', 'pgbranch')
+    .option('--database <name>', 'database name of the branches', 'app')
+    .option('--user <name>', 'database superuser of the branches', 'postgres')
+    .option('--root <name>', 'name of the root branch', 'main')
+    .option('--from-dump <file>', 'fill the root branch from a pg_dump file (custom, tar, directory or plain SQL)')
+    .option('--from-url <url>', 'fill the root branch with a logical copy of a live PostgreSQL server')
+    .option('--if-not-exists', 'succeed without changes if the host already exists')
+    .action(async (opts, cmd: Command) => {
+      const writer = writerFor(cmd);
+      const { host, root, created, adminToken } = await Host.init({
+        home: globals(cmd).home,
+        driver: opts.driver,
+        poolPath: opts.poolPath,
+        poolSizeBytes: opts.poolSize,
+        pgMajor: opts.pgMajor,
+        pgBinDir: opts.pgBinDir,
+        osUser: opts.osUser,
+        dbName: opts.database,
+        dbUser: opts.user,
+        rootName: opts.root,
+        source: rootSource(opts),
+        ifNotExists: opts.ifNotExists,
+        onProgress: progressFor(cmd),
+      });
+      try {
+        // The endpoint's TLS certificate is made now, so clients can pin it before the first serve.
+        const { ensureEndpointCertificate } = await import('../../serve/index.js');
+        await ensureEndpointCertificate(host);
+        const status = await host.status();
+        const tokenNote = adminToken ? ['', `admin API token (shown once, keep it secret): ${adminToken}`] : [];
+        writer.data({ created, host: status, root, ...(adminToken ? { adminToken } : {}) }, () =>
+          [created ? 'host initialised' : 'host already initialised', renderFields(statusFields(status)), '', renderFields(branchFields(root)), ...tokenNote].join('\n'),
+        );
+      } finally {
+        host.close();
+      }
+    });
+
+  program
+    .command('serve')
+    .description('run the host: HTTP API, the Postgres endpoint for every branch, idle suspension; stops cleanly on SIGTERM/SIGINT')
+    .action(async (_opts, cmd: Command) => {
+      const writer = writerFor(cmd);
+      if (!env.PGBRANCH_LOG_LEVEL) log.level = 'info';
+      const { startServer } = await import('../../serve/index.js');
+      const server = await startServer({ home: globals(cmd).home });
+      const endpoint = `${server.endpoint.host}:${server.endpoint.port}`;
+      writer.data({ api: server.apiUrl, endpoint }, () => `api:      ${server.apiUrl}\nendpoint: ${endpoint}`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
+      });
+      await server.stop();
+    });
+
+  program
+    .command('status')
+    .description('show the host: pool, driver, PostgreSQL, number of branches')
+    .action(async (_opts, cmd: Command) => {
+      const writer = writerFor(cmd);
+      const status = await withHost(cmd, (host) => host.status());
+      writer.data(status, () => renderFields(statusFields(status)));
+    });
+}

@@ -1,0 +1,48 @@
+import type { BranchView, ConnectionInfo, HostStatus, TokenInfo } from '../branches/index.js';
+import { PgbranchError } from '../errors.js';
+import { formatBytes } from './format.js';
+import { formatDuration } from './parse.js';
+
+export function branchFields(b: BranchView): [string, string][] {
+  return [
+    ['name', b.name],
+    ['id', b.id],
+    ['parent', b.parent ? `${b.parent}${b.parentDeleted ? ' (deleted)' : ''}` : '-'],
+    ['state', b.state],
+    ['idle timeout', formatDuration(b.idleTimeoutMs)],
+    ['port', String(b.port)],
+    ['database', b.database],
+    ['user', b.user],
+    ['branch point', b.branchPoint.lsn ? `${b.branchPoint.lsn} at ${b.branchPoint.time}` : '-'],
+    ['created', b.createdAt],
+    ['reset', b.resetAt ?? '-'],
+    ['own data', formatBytes(b.ownBytes)],
+    ['total data', formatBytes(b.totalBytes)],
+  ];
+}
+
+export function statusFields(s: HostStatus): [string, string][] {
+  return [
+    ['home', s.home],
+    ['driver', `${s.driver}${s.loopImage ? ` (loop image ${s.loopImage})` : ''}`],
+    ['pool', s.poolPath],
+    ['pool used', `${formatBytes(s.pool.usedBytes)} of ${formatBytes(s.pool.totalBytes)} (${formatBytes(s.pool.freeBytes)} free)`],
+    ['postgres', `${s.postgres.version} (${s.postgres.source}, ${s.postgres.binDir}) as OS user ${s.postgres.osUser}`],
+    ['branches', String(s.branches)],
+  ];
+}
+
+export function tokenFields(t: TokenInfo): [string, string][] {
+  return [
+    ['id', t.tokenId],
+    ['name', t.name],
+    ['role', t.role],
+    ['branches', t.branchPatterns.join(', ') || '* (all)'],
+    ['created', t.createdAt],
+  ];
+}
+
+export function endpointUrl(info: ConnectionInfo): string {
+  if (!info.endpoint) throw new PgbranchError('INVALID_ARGUMENT', 'the endpoint port is not known (configured as 0): ask the running server, or use the direct URL');
+  return info.endpoint.url;
+}

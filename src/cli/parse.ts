@@ -1,0 +1,43 @@
+import { InvalidArgumentError } from 'commander';
+import type { RootSource } from '../branches/index.js';
+import { PgbranchError } from '../errors.js';
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "5m", "90s", "2h", "0" (never) → milliseconds; "default" → null (the host's default). */
+export function parseIdleTimeout(value: string): number | null {
+  if (value === 'default') return null;
+  if (value === '0' || value === 'never') return 0;
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`"${value}" is not a duration (examples: 5m, 90s, 2h, 0 = never, default)`);
+  return Number(match[1]) * DURATION_UNITS[match[2]!]!;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms === 0) return 'never';
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+export function parseSize(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`"${value}" is not a size (examples: 20G, 512M)`);
+  return Math.round(Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]!);
+}
+
+export function parseMajor(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 14 || n > 18) throw new InvalidArgumentError('PostgreSQL major must be 14 to 18');
+  return n;
+}
+
+export function rootSource(opts: { fromDump?: string; fromUrl?: string }): RootSource | undefined {
+  if (opts.fromDump && opts.fromUrl) throw new PgbranchError('INVALID_ARGUMENT', 'give --from-dump or --from-url, not both');
+  if (opts.fromDump) return { kind: 'dump', file: opts.fromDump };
+  if (opts.fromUrl) return { kind: 'url', url: opts.fromUrl };
+  return undefined;
+}
