@@ -21,6 +21,7 @@ export const ERROR_CATALOGUE = {
   PARENT_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: 'Parent branch not found' },
   BRANCH_EXISTS: { httpStatus: 409, exitCode: 4, title: 'Branch already exists' },
   BRANCH_STOPPED: { httpStatus: 409, exitCode: 4, title: 'Branch is stopped' },
+  BRANCH_PROTECTED: { httpStatus: 409, exitCode: 4, title: 'Branch is protected' },
   ROOT_BRANCH_RESET: { httpStatus: 409, exitCode: 4, title: 'A root branch has no parent to reset from' },
   HOST_NOT_INITIALIZED: { httpStatus: 503, exitCode: 5, title: 'Host not initialised' },
   HOST_ALREADY_INITIALIZED: { httpStatus: 409, exitCode: 5, title: 'Host already initialised' },
@@ -41,6 +42,7 @@ export const ERROR_CATALOGUE = {
   PORT_IN_USE: { httpStatus: 409, exitCode: 11, title: 'Port already in use' },
   IMPORT_FAILED: { httpStatus: 500, exitCode: 12, title: 'Import failed' },
   CLIENT_TOOL_UNSUITABLE: { httpStatus: 500, exitCode: 12, title: 'No suitable PostgreSQL client tool' },
+  HOOK_FAILED: { httpStatus: 422, exitCode: 13, title: 'Post-create hook failed' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

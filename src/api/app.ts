@@ -13,6 +13,7 @@ import { httpProblem, problemFromError, problemResponse, validationProblem } fro
 import { requestLog } from './request-log.js';
 import { BEARER_AUTH, jsonContent, problems } from './route-support.js';
 import { OpenApiDocumentSchema } from './schemas.js';
+import { registerGovernanceRoutes } from './governance-routes.js';
 import { registerTokenRoutes } from './token-routes.js';
 
 export const OPENAPI_PATH = '/v1/openapi.json';
@@ -51,6 +52,7 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
   registerHostRoutes(app, host);
   registerBranchRoutes(app, host);
   registerTokenRoutes(app, host);
+  registerGovernanceRoutes(app, host);
 
   app.openAPIRegistry.registerComponent('securitySchemes', BEARER_AUTH, {
     type: 'http',
@@ -79,6 +81,7 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
       { name: 'branches', description: 'create, inspect, connect to, reset and delete branches' },
       { name: 'tokens', description: 'API tokens (admin)' },
       { name: 'host', description: 'the host' },
+      { name: 'governance', description: 'audit log and garbage collection' },
       { name: 'meta', description: 'health and this document' },
     ],
   });

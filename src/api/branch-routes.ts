@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { authorize, canAccessBranch, type Access } from '../branches/index.js';
+import type { Context } from 'hono';
+import { authorize, canAccessBranch, tokenActor, type Access, type BranchService } from '../branches/index.js';
 import { requireRole, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
 import { toApiBranch, toApiConnection } from './mapping.js';
@@ -65,7 +66,8 @@ const updateBranch = createRoute({
   path: BRANCH,
   operationId: 'updateBranch',
   tags,
-  summary: 'Change per-branch settings (idle timeout)',
+  summary: 'Change per-branch settings (idle timeout, protection, expiry)',
+  description: 'Protecting needs a write token; unprotecting needs an admin token (protection guards against automation mistakes).',
   middleware: requireRole('write'),
   request: { params: BranchParams, body: { required: true, content: { 'application/json': { schema: UpdateBranchBody } } } },
   responses: { 200: jsonContent(BranchSchema, 'the changed branch'), ...problems(400, 401, 403, 404) },
@@ -76,10 +78,10 @@ const deleteBranch = createRoute({
   path: BRANCH,
   operationId: 'deleteBranch',
   tags,
-  summary: 'Stop the branch and remove its data (its children keep working)',
+  summary: 'Stop the branch and remove its data (its children keep working); refused for a protected branch',
   middleware: requireRole('write'),
   request: { params: BranchParams },
-  responses: { 204: { description: 'deleted' }, ...problems(400, 401, 403, 404) },
+  responses: { 204: { description: 'deleted' }, ...problems(400, 401, 403, 404, 409) },
 });
 
 function branchAction(action: 'reset' | 'start' | 'stop' | 'suspend', operationId: string, summary: string) {
@@ -127,11 +129,14 @@ function accessForSource(source: ApiRootSource | undefined): Access {
   return source === undefined || source.kind === 'empty' ? 'write' : 'admin';
 }
 
-export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, host: ApiHost): void {
+export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost): void {
+  // Every call goes through a per-request view of the host that names the token in the audit log.
+  const as = (c: Context<ApiEnv>): BranchService => apiHost.as(tokenActor(c.get('principal')));
+
   app.openapi(listBranches, async (c) => {
     const principal = c.get('principal');
     const { with_usage } = c.req.valid('query');
-    const branches = await host.listBranches({ withUsage: with_usage !== 'false' });
+    const branches = await as(c).listBranches({ withUsage: with_usage !== 'false' });
     const visible = branches.filter((b) => canAccessBranch(principal, b.name)).map(toApiBranch);
     return c.json(out(BranchListSchema, { branches: visible }), 200);
   });
@@ -139,7 +144,13 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, host: ApiHost): v
   app.openapi(createBranch, async (c) => {
     const body = c.req.valid('json');
     authorize(c.get('principal'), accessForSource(body.source), body.name);
-    const result = await host.createBranch(body.name, { from: body.parent, source: body.source, ifNotExists: body.if_not_exists });
+    const result = await as(c).createBranch(body.name, {
+      from: body.parent,
+      source: body.source,
+      ifNotExists: body.if_not_exists,
+      ttlMs: body.ttl_ms,
+      expiresAt: body.expires_at,
+    });
     const payload = out(CreatedBranchSchema, { ...toApiBranch(result.branch), created: result.created });
     return result.created ? c.json(payload, 201) : c.json(payload, 200);
   });
@@ -147,47 +158,47 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, host: ApiHost): v
   app.openapi(getBranch, async (c) => {
     const { name } = c.req.valid('param');
     authorize(c.get('principal'), 'read', name);
-    return c.json(out(BranchSchema, toApiBranch(await host.getBranch(name))), 200);
+    return c.json(out(BranchSchema, toApiBranch(await as(c).getBranch(name))), 200);
   });
 
   app.openapi(updateBranch, async (c) => {
     const { name } = c.req.valid('param');
     const body = c.req.valid('json');
-    authorize(c.get('principal'), 'write', name);
-    const view = await host.updateBranch(name, { idleTimeoutMs: body.idle_timeout_ms });
+    authorize(c.get('principal'), body.protected === false ? 'admin' : 'write', name);
+    const view = await as(c).updateBranch(name, { idleTimeoutMs: body.idle_timeout_ms, protected: body.protected, ttlMs: body.ttl_ms, expiresAt: body.expires_at });
     return c.json(out(BranchSchema, toApiBranch(view)), 200);
   });
 
   app.openapi(deleteBranch, async (c) => {
     const { name } = c.req.valid('param');
     authorize(c.get('principal'), 'write', name);
-    await host.deleteBranch(name);
+    await as(c).deleteBranch(name);
     return c.body(null, 204);
   });
 
   const actions = [
-    [resetBranch, (name: string) => host.resetBranch(name)],
-    [startBranch, (name: string) => host.startBranch(name)],
-    [stopBranch, (name: string) => host.stopBranch(name)],
-    [suspendBranch, (name: string) => host.suspendBranch(name)],
+    [resetBranch, (host: BranchService, name: string) => host.resetBranch(name)],
+    [startBranch, (host: BranchService, name: string) => host.startBranch(name)],
+    [stopBranch, (host: BranchService, name: string) => host.stopBranch(name)],
+    [suspendBranch, (host: BranchService, name: string) => host.suspendBranch(name)],
   ] as const;
   for (const [route, run] of actions) {
     app.openapi(route, async (c) => {
       const { name } = c.req.valid('param');
       authorize(c.get('principal'), 'write', name);
-      return c.json(out(BranchSchema, toApiBranch(await run(name))), 200);
+      return c.json(out(BranchSchema, toApiBranch(await run(as(c), name))), 200);
     });
   }
 
   app.openapi(rotatePassword, async (c) => {
     const { name } = c.req.valid('param');
     authorize(c.get('principal'), 'write', name);
-    return c.json(out(ConnectionSchema, toApiConnection(await host.rotatePassword(name))), 200);
+    return c.json(out(ConnectionSchema, toApiConnection(await as(c).rotatePassword(name))), 200);
   });
 
   app.openapi(getConnection, async (c) => {
     const { name } = c.req.valid('param');
     authorize(c.get('principal'), 'read', name);
-    return c.json(out(ConnectionSchema, toApiConnection(await host.connectionInfo(name))), 200);
+    return c.json(out(ConnectionSchema, toApiConnection(await as(c).connectionInfo(name))), 200);
   });
 }

@@ -1,9 +1,9 @@
-import type { BranchView, ConnectionInfo, CreateOptions, HostStatus, TokenInfo } from '../branches/index.js';
+import type { AuditEntry, AuditFilter, BranchChange, BranchView, ConnectionInfo, CreateOptions, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
 import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from '../errors.js';
 import type { BranchService } from './branch-service.js';
-import { fromApiBranch, fromApiConnection, fromApiHostStatus, fromApiToken } from './mapping.js';
-import { PROBLEM_CONTENT_TYPE } from './problem.js';
-import type { ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken } from './schemas.js';
+import { fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiToken } from './mapping.js';
+import { PROBLEM_CONTENT_TYPE } from './media-types.js';
+import type { ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken } from './schemas.js';
 
 export interface ApiClientOptions {
   /** Where the server is, e.g. http://127.0.0.1:5480 (a path prefix is kept). */
@@ -81,6 +81,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         ...(opts.from !== undefined ? { parent: opts.from } : {}),
         ...(opts.source !== undefined ? { source: opts.source } : {}),
         ...(opts.ifNotExists !== undefined ? { if_not_exists: opts.ifNotExists } : {}),
+        ...(opts.ttlMs !== undefined ? { ttl_ms: opts.ttlMs } : {}),
+        ...(opts.expiresAt !== undefined ? { expires_at: opts.expiresAt } : {}),
       };
       const { created, ...branch } = await request<ApiCreatedBranch>({ method: 'POST', path: '/v1/branches', body });
       return { branch: fromApiBranch(branch), created };
@@ -103,10 +105,28 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     async rotatePassword(name: string): Promise<ConnectionInfo> {
       return fromApiConnection(await request<ApiConnection>({ method: 'POST', path: branchPath(name, '/rotate-password') }));
     },
-    async updateBranch(name: string, change: { idleTimeoutMs?: number | null }): Promise<BranchView> {
+    async updateBranch(name: string, change: BranchChange): Promise<BranchView> {
+      const body = {
+        ...(change.idleTimeoutMs !== undefined ? { idle_timeout_ms: change.idleTimeoutMs } : {}),
+        ...(change.protected !== undefined ? { protected: change.protected } : {}),
+        ...(change.ttlMs !== undefined ? { ttl_ms: change.ttlMs } : {}),
+        ...(change.expiresAt !== undefined ? { expires_at: change.expiresAt } : {}),
+      };
       // Like Host: nothing to change is not an error (the API refuses an empty PATCH).
-      if (change.idleTimeoutMs === undefined) return this.getBranch(name);
-      return fromApiBranch(await request<ApiBranch>({ method: 'PATCH', path: branchPath(name), body: { idle_timeout_ms: change.idleTimeoutMs } }));
+      if (Object.keys(body).length === 0) return this.getBranch(name);
+      return fromApiBranch(await request<ApiBranch>({ method: 'PATCH', path: branchPath(name), body }));
+    },
+    async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+      const query = new URLSearchParams();
+      for (const key of ['branch', 'since', 'until', 'limit'] as const) {
+        if (filter[key] !== undefined) query.set(key, String(filter[key]));
+      }
+      const qs = query.size > 0 ? `?${query.toString()}` : '';
+      const { entries } = await request<{ entries: ApiAuditEntry[] }>({ method: 'GET', path: `/v1/audit${qs}` });
+      return entries.map(fromApiAuditEntry);
+    },
+    async gc(opts: { dryRun?: boolean } = {}): Promise<GcReport> {
+      return fromApiGcReport(await request<ApiGcReport>({ method: 'POST', path: '/v1/gc', body: { dry_run: opts.dryRun ?? false } }));
     },
     async createToken(req): Promise<{ token: string; info: TokenInfo }> {
       const body = { name: req.name, role: req.role, ...(req.branchPatterns !== undefined ? { branch_patterns: [...req.branchPatterns] } : {}) };

@@ -96,6 +96,16 @@ const VALID_CALLS: Record<string, ValidCall> = {
     },
     status: 204,
   },
+  listAudit: {
+    query: `?branch=${encodeURIComponent(BRANCH)}&limit=5`,
+    status: 200,
+    check: (res) => {
+      expect(res.body.entries.length).toBeGreaterThan(0);
+      expect(res.body.entries.length).toBeLessThanOrEqual(5);
+      expect(res.body.entries[0]).toMatchObject({ target_kind: 'branch', target: BRANCH, actor: expect.stringMatching(/^token:/) });
+    },
+  },
+  runGc: { body: { dry_run: true }, status: 200, check: (res) => expect(res.body).toMatchObject({ dry_run: true, actions: expect.any(Array) }) },
 };
 
 /** Values that pass validation for every path parameter (the operation may still 404). */

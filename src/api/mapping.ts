@@ -1,5 +1,6 @@
-import type { BranchView, ConnectionInfo, HostStatus, TokenInfo } from '../branches/index.js';
-import type { ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from './schemas.js';
+import type { AuditEntry, BranchView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
+import type { ErrorCode } from '../errors.js';
+import type { ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from './schemas.js';
 
 /**
  * The one place where the domain's camelCase views meet the API's snake_case fields, in both
@@ -23,6 +24,8 @@ export function toApiBranch(b: BranchView): ApiBranch {
     branch_point: { lsn: b.branchPoint.lsn, time: b.branchPoint.time },
     created_at: b.createdAt,
     reset_at: b.resetAt,
+    protected: b.protected,
+    expires_at: b.expiresAt,
     own_bytes: b.ownBytes,
     total_bytes: b.totalBytes,
   };
@@ -44,6 +47,8 @@ export function fromApiBranch(b: ApiBranch): BranchView {
     branchPoint: { lsn: b.branch_point.lsn, time: b.branch_point.time },
     createdAt: b.created_at,
     resetAt: b.reset_at,
+    protected: b.protected,
+    expiresAt: b.expires_at,
     ownBytes: b.own_bytes,
     totalBytes: b.total_bytes,
   };
@@ -142,4 +147,44 @@ export function fromApiToken(t: ApiToken): TokenInfo {
     createdAt: t.created_at,
     lastUsedAt: t.last_used_at,
   };
+}
+
+export function toApiAuditEntry(e: AuditEntry): ApiAuditEntry {
+  return {
+    id: e.id,
+    at: e.at,
+    actor: e.actor,
+    actor_name: e.actorName,
+    operation: e.operation,
+    target_kind: e.targetKind,
+    target: e.target,
+    result: e.result,
+    error_code: e.errorCode as ErrorCode | null,
+    duration_ms: e.durationMs,
+    details: e.details,
+  };
+}
+
+export function fromApiAuditEntry(e: ApiAuditEntry): AuditEntry {
+  return {
+    id: e.id,
+    at: e.at,
+    actor: e.actor,
+    actorName: e.actor_name,
+    operation: e.operation,
+    targetKind: e.target_kind,
+    target: e.target,
+    result: e.result,
+    errorCode: e.error_code,
+    durationMs: e.duration_ms,
+    details: e.details,
+  };
+}
+
+export function toApiGcReport(r: GcReport): ApiGcReport {
+  return { dry_run: r.dryRun, actions: r.actions.map((a) => ({ kind: a.kind, target: a.target, done: a.done })) };
+}
+
+export function fromApiGcReport(r: ApiGcReport): GcReport {
+  return { dryRun: r.dry_run, actions: r.actions.map((a) => ({ kind: a.kind, target: a.target, done: a.done })) };
 }

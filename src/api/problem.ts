@@ -1,8 +1,9 @@
 import type { z } from '@hono/zod-openapi';
 import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from '../errors.js';
+import { PROBLEM_CONTENT_TYPE } from './media-types.js';
 import { BRANCH_NAME_ISSUE, type ApiProblem } from './schemas.js';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+export { PROBLEM_CONTENT_TYPE };
 
 /** `BRANCH_NOT_FOUND` → https://pgbranch.dev/errors/branch-not-found */
 export function problemType(code: ErrorCode): string {

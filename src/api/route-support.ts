@@ -15,7 +15,7 @@ const PROBLEM_DESCRIPTIONS = {
   401: 'missing, invalid or revoked token (UNAUTHENTICATED)',
   403: "the token's role or branch patterns do not allow this (PERMISSION_DENIED)",
   404: 'not found (BRANCH_NOT_FOUND, PARENT_NOT_FOUND, TOKEN_NOT_FOUND)',
-  409: 'conflict with the current state (BRANCH_EXISTS, ROOT_BRANCH_RESET, BRANCH_STOPPED, PORT_IN_USE)',
+  409: 'conflict with the current state (BRANCH_EXISTS, BRANCH_PROTECTED, ROOT_BRANCH_RESET, BRANCH_STOPPED, PORT_IN_USE)',
   500: 'the operation failed (INTERNAL, STORAGE_*, POSTGRES_*, IMPORT_FAILED, …)',
   503: 'host busy or not available (HOST_BUSY, STORAGE_UNAVAILABLE, …)',
 } as const;

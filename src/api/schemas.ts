@@ -33,7 +33,7 @@ const BRANCH_STATES = ['running', 'suspended', 'stopped'] as const satisfies rea
 const TOKEN_ROLE_VALUES = ['read', 'write', 'admin'] as const satisfies readonly TokenInfo['role'][];
 const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as [ErrorCode, ...ErrorCode[]];
 
-const Timestamp = z.iso.datetime();
+const Timestamp = z.iso.datetime({ offset: true });
 
 // --- parameters ---
 
@@ -91,8 +91,11 @@ export const CreateBranchBody = z
     parent: BranchName.optional().openapi({ description: 'parent branch; omit (with or without `source`) to make a root branch' }),
     if_not_exists: z.boolean().optional().openapi({ description: 'return an existing branch of the same name and origin (200, created: false) instead of 409' }),
     source: RootSourceSchema.optional(),
+    ttl_ms: z.number().int().positive().optional().openapi({ description: "delete the branch this long after creation (default: the host's per-pattern expiry, if any)" }),
+    expires_at: Timestamp.optional().openapi({ description: 'delete the branch at this time (instead of ttl_ms)' }),
   })
   .refine((b) => b.parent === undefined || b.source === undefined, { message: 'give either parent or source, not both', path: ['source'] })
+  .refine((b) => b.ttl_ms === undefined || b.expires_at === undefined, { message: 'give either ttl_ms or expires_at, not both', path: ['expires_at'] })
   .openapi('CreateBranchRequest');
 
 export const UpdateBranchBody = z
@@ -104,8 +107,12 @@ export const UpdateBranchBody = z
       .nullable()
       .optional()
       .openapi({ description: 'idle time before the branch is suspended: 0 = never, null = host default' }),
+    protected: z.boolean().optional().openapi({ description: 'protected branches refuse delete, reset and expiry; unprotecting needs an admin token' }),
+    ttl_ms: z.number().int().positive().nullable().optional().openapi({ description: 'expire this long from now; null = never' }),
+    expires_at: Timestamp.nullable().optional().openapi({ description: 'expire at this time; null = never' }),
   })
-  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change: give idle_timeout_ms' })
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change: give idle_timeout_ms, protected, ttl_ms or expires_at' })
+  .refine((b) => b.ttl_ms === undefined || b.expires_at === undefined, { message: 'give either ttl_ms or expires_at, not both', path: ['expires_at'] })
   .openapi('UpdateBranchRequest');
 
 export const CreateTokenBody = z
@@ -142,6 +149,8 @@ export const BranchSchema = z
     branch_point: z.strictObject({ lsn: z.string().nullable(), time: Timestamp.nullable() }),
     created_at: Timestamp,
     reset_at: Timestamp.nullable(),
+    protected: z.boolean().openapi({ description: 'delete, reset and expiry are refused until unprotected' }),
+    expires_at: Timestamp.nullable().openapi({ description: 'when the host deletes the branch; null = never' }),
     own_bytes: z.number().int().min(0).nullable().openapi({ description: 'bytes shared with no other branch (null if not measured)' }),
     total_bytes: z.number().int().min(0).nullable(),
   })
@@ -210,6 +219,49 @@ export const CreatedTokenSchema = TokenSchema.extend({
 
 export const TokenListSchema = z.strictObject({ tokens: z.array(TokenSchema) }).openapi('TokenList');
 
+export const AuditQuerySchema = z.object({
+  branch: BranchName.optional().openapi({ param: { name: 'branch', in: 'query', required: false }, description: 'entries about this branch only' }),
+  since: Timestamp.optional().openapi({ param: { name: 'since', in: 'query', required: false }, description: 'entries at or after this time' }),
+  until: Timestamp.optional().openapi({ param: { name: 'until', in: 'query', required: false }, description: 'entries before this time' }),
+  limit: z.coerce.number().int().min(1).max(10_000).optional().openapi({ param: { name: 'limit', in: 'query', required: false }, description: 'at most this many (newest first; default 100)' }),
+});
+
+export const AuditEntrySchema = z
+  .strictObject({
+    id: z.number().int(),
+    at: Timestamp,
+    actor: z.string().openapi({ description: '`token:<id>`, `local:<os user>` (CLI on the host) or `host` (background jobs)', example: 'token:3f9a0c1b2d4e' }),
+    actor_name: z.string().nullable().openapi({ description: "the token's name" }),
+    operation: z.string().openapi({ example: 'create' }),
+    target_kind: z.enum(['branch', 'token', 'host']),
+    target: z.string().openapi({ description: 'branch name, token id, or volume / "gc" for host entries' }),
+    result: z.enum(['started', 'ok', 'error', 'interrupted']).openapi({ description: 'started: still running; interrupted: its process died' }),
+    error_code: z.enum(ERROR_CODES).nullable(),
+    duration_ms: z.number().int().min(0).nullable(),
+    details: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .openapi('AuditEntry');
+
+export const AuditListSchema = z.strictObject({ entries: z.array(AuditEntrySchema) }).openapi('AuditList');
+
+export const GcBody = z
+  // Required, not defaulted: an empty body must not quietly start deleting things.
+  .strictObject({ dry_run: z.boolean().openapi({ description: 'true: only report what would be done; false: do it' }) })
+  .openapi('GcRequest');
+
+export const GcReportSchema = z
+  .strictObject({
+    dry_run: z.boolean(),
+    actions: z.array(
+      z.strictObject({
+        kind: z.enum(['orphan-staging', 'orphan-volume', 'orphan-instance', 'missing-volume', 'expired', 'idle-suspend']),
+        target: z.string().openapi({ description: 'volume name for orphans, branch name otherwise' }),
+        done: z.boolean().openapi({ description: 'false in a dry run' }),
+      }),
+    ),
+  })
+  .openapi('GcReport');
+
 export const ProblemSchema = z
   .looseObject({
     type: z.string().openapi({ example: 'https://pgbranch.dev/errors/branch-not-found' }),
@@ -231,4 +283,6 @@ export type ApiHostStatus = z.infer<typeof HostStatusSchema>;
 export type ApiToken = z.infer<typeof TokenSchema>;
 export type ApiCreatedToken = z.infer<typeof CreatedTokenSchema>;
 export type ApiProblem = z.infer<typeof ProblemSchema>;
+export type ApiAuditEntry = z.infer<typeof AuditEntrySchema>;
+export type ApiGcReport = z.infer<typeof GcReportSchema>;
 export type ApiRootSource = z.infer<typeof RootSourceSchema>;

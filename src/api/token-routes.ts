@@ -1,4 +1,5 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { tokenActor } from '../branches/index.js';
 import { requireRole, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
 import { toApiToken } from './mapping.js';
@@ -47,12 +48,12 @@ export function registerTokenRoutes(app: OpenAPIHono<ApiEnv>, host: ApiHost): vo
 
   app.openapi(createToken, async (c) => {
     const body = c.req.valid('json');
-    const { token, info } = await host.createToken({ name: body.name, role: body.role, branchPatterns: body.branch_patterns }, c.get('principal'));
+    const { token, info } = await host.as(tokenActor(c.get('principal'))).createToken({ name: body.name, role: body.role, branchPatterns: body.branch_patterns }, c.get('principal'));
     return c.json(out(CreatedTokenSchema, { ...toApiToken(info), token }), 201);
   });
 
   app.openapi(revokeToken, async (c) => {
-    await host.revokeToken(c.req.valid('param').id);
+    await host.as(tokenActor(c.get('principal'))).revokeToken(c.req.valid('param').id);
     return c.body(null, 204);
   });
 }

@@ -53,6 +53,10 @@ export function libpqEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 export interface BenchHost {
   readonly dir: string;
+  readonly home: string;
+  readonly mountPoint: string;
+  readonly poolPath: string;
+  readonly poolSizeBytes: number;
   readonly host: Host;
   /** Stops every instance on the pool, unmounts it, removes the temp dir. Idempotent. */
   cleanup(): Promise<void>;
@@ -117,7 +121,7 @@ export async function createBenchHost(options: { poolSizeGiB: number; init?: Par
     await chmod(poolPath, 0o755);
     ({ host } = await Host.init({ home, driver: 'btrfs', poolPath, ...options.init }));
     await chmod(home, 0o755);
-    return { dir, host, cleanup };
+    return { dir, home, mountPoint, poolPath, poolSizeBytes: options.poolSizeGiB * GIB, host, cleanup };
   } catch (err) {
     await cleanup();
     throw err;

@@ -14,13 +14,12 @@
  *   npm run bench:branch -- [--sizes 1,4] [--runs 5] [--template-runs N] [--dump-runs N]
  *                           [--cli-runs 3] [--pg-major 15|18] [--no-breakdown] [--json]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
-import { Host, type ConnectionInfo } from '../branches/index.js';
+import type { ConnectionInfo, Host } from '../branches/index.js';
 import {
   checkpoint,
   clientTools,
@@ -42,8 +41,9 @@ import {
   type PgBinaries,
 } from '../postgres/index.js';
 import { StateStore } from '../state/index.js';
-import { createLoopPool, createStorageDriver, unmountLoopPool, type StorageDriver } from '../storage/index.js';
+import { createStorageDriver, type StorageDriver } from '../storage/index.js';
 import { run } from '../util/exec.js';
+import { createBenchHost, libpqEnv, median, progress, runChild, type BenchHost as Bench } from './bench-support.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -155,10 +155,6 @@ const FIRST_QUERY = 'SELECT count(*) FROM pgbench_branches';
 const startedAt = performance.now();
 const loadAvg = (): number[] => loadavg().map((l) => Math.round(l * 100) / 100);
 const loadStart = loadAvg();
-function progress(message: string): void {
-  const t = ((performance.now() - startedAt) / 1000).toFixed(1).padStart(7);
-  process.stderr.write(`[${t}s] ${message}\n`);
-}
 
 interface Stats {
   readonly medianMs: number;
@@ -168,11 +164,6 @@ interface Stats {
   readonly samplesMs: readonly number[];
 }
 
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 function stats(samples: readonly number[]): Stats {
   return {
@@ -208,41 +199,9 @@ function fmtRatio(r: number): string {
 const sizeLabel = (gib: number): string => `${gib} GiB`;
 const branchSafe = (gib: number): string => `${gib}g`.replace(/[^a-z0-9.]/g, '');
 
-/** Interrupt flag: set by SIGINT/SIGTERM, checked between steps. */
-let aborted = false;
-function checkAborted(): void {
-  if (aborted) throw new Error('interrupted');
-}
-
-/** Child processes we started (pgbench, pg_dump, CLI): killed on interruption. */
-const children = new Set<ChildProcess>();
-
-/** Runs a program to completion; rejects with its stderr on a non-zero exit. */
-function runChild(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) => {
-      children.delete(child);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      children.delete(child);
-      if (code === 0) resolvePromise({ stdout, stderr });
-      else reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim().split('\n').slice(-8).join('\n')}`));
-    });
-  });
-}
-
 /** Environment for libpq tools: nothing of the caller's PG* variables, credentials of `info`. */
-function libpqEnv(info: ConnectionInfo): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PG')) env[k] = v;
-  return { ...env, PGHOST: info.host, PGPORT: String(info.port), PGUSER: info.user, PGPASSWORD: info.password, PGAPPNAME: 'pgbranch-bench' };
+function branchEnv(info: ConnectionInfo): NodeJS.ProcessEnv {
+  return libpqEnv({ PGHOST: info.host, PGPORT: String(info.port), PGUSER: info.user, PGPASSWORD: info.password, PGAPPNAME: 'pgbranch-bench' });
 }
 
 function tcpClient(info: ConnectionInfo, database = info.database): pg.Client {
@@ -300,74 +259,6 @@ function urlFor(info: ConnectionInfo, database: string): string {
 // ---------------------------------------------------------------------------------------------
 // The throwaway host
 
-interface Bench {
-  readonly dir: string;
-  readonly mountPoint: string;
-  readonly poolPath: string;
-  readonly home: string;
-  readonly poolSizeBytes: number;
-  host?: Host;
-}
-
-async function makePool(sizesGiB: readonly number[]): Promise<Bench> {
-  const largest = Math.max(...sizesGiB);
-  // Parent + a template copy or a restored copy at a time (dropped between runs) + WAL and
-  // btrfs metadata (DUP); sparse, so only what is written costs disk.
-  const poolSizeBytes = Math.max(8, Math.ceil(largest * 6 + 4)) * GIB;
-  const dir = await mkdtemp(join(tmpdir(), 'pgbranch-bench-'));
-  // Instances run as the unprivileged pgbranch user, who must reach the pool and the home.
-  await chmod(dir, 0o755);
-  const mountPoint = join(dir, 'mnt');
-  const poolPath = join(mountPoint, 'volumes');
-  const home = join(dir, 'home');
-  const bench: Bench = { dir, mountPoint, poolPath, home, poolSizeBytes };
-  progress(`creating a ${poolSizeBytes / GIB} GiB sparse btrfs loop pool in ${dir}`);
-  await createLoopPool({ imagePath: join(dir, 'pool.img'), mountPoint, sizeBytes: poolSizeBytes, fsType: 'btrfs' });
-  await chmod(mountPoint, 0o755);
-  await mkdir(poolPath, { mode: 0o755 });
-  await chmod(poolPath, 0o755);
-  return bench;
-}
-
-let cleanupPromise: Promise<void> | undefined;
-
-/** Stops every instance on the pool, unmounts it, removes the temp dir. Idempotent. */
-function cleanup(bench: Bench | undefined): Promise<void> {
-  cleanupPromise ??= (async () => {
-    for (const child of children) child.kill('SIGKILL');
-    if (!bench) return;
-    try {
-      bench.host?.close();
-    } catch {
-      // already closed
-    }
-    // Twice: an operation interrupted mid-way may start an instance after the first pass.
-    for (let pass = 0; pass < 2; pass++) {
-      const volumes = existsSync(bench.poolPath) ? await readdir(bench.poolPath).catch(() => []) : [];
-      for (const volume of volumes) {
-        const dataDir = join(bench.poolPath, volume, 'pgdata');
-        if (!existsSync(join(dataDir, 'postmaster.pid'))) continue;
-        await stopInstance(dataDir, { mode: 'immediate', timeoutMs: 10_000 }).catch(() => killInstance(dataDir).catch(() => undefined));
-      }
-    }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await unmountLoopPool(bench.mountPoint);
-        break;
-      } catch (err) {
-        if (attempt >= 20) {
-          process.stderr.write(`cleanup: cannot unmount ${bench.mountPoint}: ${(err as Error).message}\n`);
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
-    await rm(bench.dir, { recursive: true, force: true });
-    progress('cleaned up (instances stopped, pool unmounted, temp dir removed)');
-  })();
-  return cleanupPromise;
-}
-
 /** Waits until btrfs has really removed deleted subvolumes, so one run's delete does not slow the next create. */
 async function settlePool(bench: Bench): Promise<void> {
   // The cleaner only runs after a transaction commit (every 30 s by default): commit now.
@@ -400,9 +291,8 @@ async function buildParent(host: Host, sizeGiB: number, pgbench: string, first: 
   }
   const info = await host.connectionInfo(name);
   progress(`${name}: pgbench -i -s ${scale} -I dtGvp (server-side generation) …`);
-  await runChild(pgbench, ['-i', '-s', String(scale), '-I', 'dtGvp', info.database], libpqEnv(info));
-  checkAborted();
-  progress(`${name}: VACUUM ANALYZE, CHECKPOINT`);
+  await runChild(pgbench, ['-i', '-s', String(scale), '-I', 'dtGvp', info.database], branchEnv(info));
+    progress(`${name}: VACUUM ANALYZE, CHECKPOINT`);
   const databaseBytes = await withTcp(info, info.database, async (c) => {
     await c.query('VACUUM ANALYZE');
     await c.query('CHECKPOINT');
@@ -490,8 +380,7 @@ async function measureBranch(bench: Bench, host: Host, parent: Parent, runs: num
   const inSitu = Object.fromEntries(IN_SITU.map(([k]) => [k, [] as number[]])) as Record<InSituPhase, number[]>;
   const inSituLog: Partial<Record<LogPhase, number[]>> = {};
   for (let i = 0; i <= runs; i++) {
-    checkAborted();
-    const name = `${parent.name}-b${i}`;
+        const name = `${parent.name}-b${i}`;
     if (marks) for (const k of Object.keys(marks) as (keyof Marks)[]) delete marks[k];
     const t0 = performance.now();
     await host.createBranch(name, { from: parent.name });
@@ -548,8 +437,7 @@ async function measureCli(bench: Bench, host: Host, parent: Parent, runs: number
   const totals: number[] = [];
   const procs: number[] = [];
   for (let i = 1; i <= runs; i++) {
-    checkAborted();
-    const name = `${parent.name}-c${i}`;
+        const name = `${parent.name}-c${i}`;
     const t0 = performance.now();
     const { stdout } = await runChild(process.execPath, [CLI_BIN, '--home', bench.home, 'branch', 'create', name, '--from', parent.name, '-o', 'json'], process.env);
     const t1 = performance.now();
@@ -761,8 +649,7 @@ async function measureBreakdown(bench: Bench, parent: Parent, runs: number, majo
   const logSamples: Partial<Record<LogPhase, number[]>> = {};
   const logins: number[] = [];
   for (let i = 0; i <= runs; i++) {
-    checkAborted();
-    const r = await replayOnce(bench, ctx, String(i));
+        const r = await replayOnce(bench, ctx, String(i));
     const line = STEPS.map(([k]) => `${k} ${fmtMs(r.steps[k])}`).join(', ');
     if (i === 0) {
       progress(`  breakdown warm-up (not counted): ${line}`);
@@ -781,8 +668,7 @@ async function measureBreakdown(bench: Bench, parent: Parent, runs: number, majo
     const starts: number[] = [];
     const phases: Partial<Record<LogPhase, number[]>> = {};
     for (let i = 1; i <= runs; i++) {
-      checkAborted();
-      const r = await replayOnce(bench, ctx, `w${i}`, candidate.settings);
+            const r = await replayOnce(bench, ctx, `w${i}`, candidate.settings);
       starts.push(r.steps.start);
       for (const [k, v] of Object.entries(r.phases) as [LogPhase, number][]) (phases[k] ??= []).push(v);
       progress(`  what-if ${candidate.label} run ${i}/${runs}: start ${fmtMs(r.steps.start)}`);
@@ -820,8 +706,7 @@ async function measureTemplate(bench: Bench, parent: Parent, runs: number, fileC
   const samples: number[] = [];
   await dropDatabase(info, 'bench_copy');
   for (let i = 1; i <= runs; i++) {
-    checkAborted();
-    // The template must have no other sessions: this client talks to "postgres", and nothing of
+        // The template must have no other sessions: this client talks to "postgres", and nothing of
     // ours is connected to the parent's database any more.
     const t0 = performance.now();
     await withTcp(info, 'postgres', async (c) => {
@@ -842,11 +727,10 @@ async function measureTemplate(bench: Bench, parent: Parent, runs: number, fileC
 async function measureDump(bench: Bench, parent: Parent, runs: number, tools: { pgDump: string; pgRestore: string }): Promise<Stats> {
   const { info } = parent;
   const samples: number[] = [];
-  const env = libpqEnv(info);
+  const env = branchEnv(info);
   await dropDatabase(info, 'bench_restore');
   for (let i = 1; i <= runs; i++) {
-    checkAborted();
-    await withTcp(info, 'postgres', (c) => c.query('CREATE DATABASE bench_restore'));
+        await withTcp(info, 'postgres', (c) => c.query('CREATE DATABASE bench_restore'));
     const t0 = performance.now();
     // One shell pipeline: the dump flows through a kernel pipe, no temp file, no copy through Node.
     await runChild(
@@ -1070,15 +954,6 @@ async function main(): Promise<number> {
   }
 
   let bench: Bench | undefined;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (aborted) return;
-    aborted = true;
-    process.stderr.write(`\n${signal}: stopping and cleaning up …\n`);
-    void cleanup(bench).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
   try {
     const tools = await clientTools();
     const pgbench = join(dirname(tools.psql), 'pgbench');
@@ -1090,19 +965,14 @@ async function main(): Promise<number> {
         : undefined;
     progress(`server: PostgreSQL ${binaries.version} (${binaries.source}, ${binaries.binDir}); sizes ${opts.sizesGiB.map(sizeLabel).join(', ')}`);
 
-    bench = await makePool(opts.sizesGiB);
-    checkAborted();
     const first = opts.sizesGiB[0]!;
-    progress(`initialising the host in ${bench.home} with root branch main-${branchSafe(first)}`);
-    const { host } = await Host.init({
-      home: bench.home,
-      driver: 'btrfs',
-      poolPath: bench.poolPath,
-      pgMajor: opts.pgMajor,
-      rootName: `main-${branchSafe(first)}`,
+    // Parent + a template copy or a restored copy at a time (dropped between runs) + WAL and
+    // btrfs metadata (DUP); sparse, so only what is written costs disk.
+    bench = await createBenchHost({
+      poolSizeGiB: Math.max(8, Math.ceil(Math.max(...opts.sizesGiB) * 6 + 4)),
+      init: { pgMajor: opts.pgMajor, rootName: `main-${branchSafe(first)}` },
     });
-    bench.host = host;
-    await chmod(bench.home, 0o755);
+    const { host } = bench;
     const version = await withTcp(await host.connectionInfo(`main-${branchSafe(first)}`), 'postgres', async (c) => {
       const { rows } = await c.query<{ v: string }>('SELECT version() AS v');
       return rows[0]!.v;
@@ -1111,8 +981,7 @@ async function main(): Promise<number> {
 
     const sizes: SizeResult[] = [];
     for (const [index, sizeGiB] of opts.sizesGiB.entries()) {
-      checkAborted();
-      const parent = await buildParent(host, sizeGiB, pgbench, index === 0);
+            const parent = await buildParent(host, sizeGiB, pgbench, index === 0);
       await settlePool(bench);
 
       progress(`${parent.name}: branch create → first query, ${opts.runs} runs + 1 warm-up`);
@@ -1165,6 +1034,8 @@ async function main(): Promise<number> {
       });
       // The parent has been measured: free its disk and memory before the next (bigger) one.
       progress(`${parent.name}: deleting`);
+      // init protects its root; the benchmark's parents are throwaway.
+      await host.updateBranch(parent.name, { protected: false });
       await host.deleteBranch(parent.name);
       await settlePool(bench);
     }
@@ -1183,10 +1054,10 @@ async function main(): Promise<number> {
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderText(report));
     return 0;
   } catch (err) {
-    if (!aborted) process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
   } finally {
-    if (!aborted) await cleanup(bench);
+    await bench?.cleanup();
   }
 }
 

@@ -89,6 +89,14 @@ const HostConfigSchema = z.object({
       drainTimeoutMs: z.number().int().min(0).default(10_000),
     })
     .prefault({}),
+  /**
+   * Default expiry by branch-name pattern (`*` any run, `?` one character), first match wins;
+   * e.g. [{ "pattern": "pr-*", "ttlMs": 259200000 }] deletes PR branches 3 days after creation.
+   * An explicit TTL or expiry time at create wins over these.
+   */
+  expiry: z
+    .array(z.object({ pattern: z.string().min(1).max(63), ttlMs: z.number().int().positive() }))
+    .default([]),
 });
 
 export type HostConfig = z.infer<typeof HostConfigSchema>;

@@ -3,7 +3,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PgbranchError, isPgbranchError, toPgbranchError } from '../errors.js';
 import { assertReachable, ensureOsUser, instanceStatus, resolveBinaries } from '../postgres/index.js';
-import { StateStore, type BranchRecord, type TokenRole } from '../state/index.js';
+import { StateStore, type AuditQuery, type BranchRecord, type TokenRole } from '../state/index.js';
 import {
   chooseDriver,
   createLoopPool,
@@ -19,6 +19,8 @@ import { withMutex } from '../util/mutex.js';
 import { waitFor } from '../util/wait.js';
 import { hostPaths, readConfig, resolveHome, writeConfig, type HostConfig, type HostConfigInput, type HostPaths } from './config.js';
 import { ActivityTracker } from './activity.js';
+import { HOST_ACTOR, audited, localActor, type Actor, type AuditEntry, type AuditTarget } from './audit.js';
+import { assertNotProtected, canonicalTime, expiryChange, isExpired, planGc, resolveExpiry, type ExpiryRequest, type GcAction, type GcReport, type PlannedGc } from './governance.js';
 import { branchStopped, effectiveIdleTimeoutMs, idleCandidates, rotatePassword, suspend, wake } from './serving.js';
 import { authenticate, createToken, tokenInfo, type Principal, type TokenInfo } from './tokens.js';
 import { createChild, createRoot, type RootSource } from './create.js';
@@ -56,7 +58,7 @@ export interface InitOptions extends OpenOptions {
   readonly serve?: HostConfigInput['serve'];
 }
 
-export interface CreateOptions {
+export interface CreateOptions extends ExpiryRequest {
   /** Parent branch; omit with a root source to make another root branch. */
   readonly from?: string;
   readonly source?: RootSource;
@@ -64,6 +66,20 @@ export interface CreateOptions {
   readonly ifNotExists?: boolean;
   readonly onProgress?: ProgressSink;
 }
+
+/** Per-branch settings; every field is optional, absent = unchanged. */
+export interface BranchChange {
+  /** null = host default, 0 = never suspend. */
+  readonly idleTimeoutMs?: number | null;
+  readonly protected?: boolean;
+  /** Expire this long from now; null = never. */
+  readonly ttlMs?: number | null;
+  /** Expire at this ISO-8601 time; null = never. */
+  readonly expiresAt?: string | null;
+}
+
+/** Filters of `listAudit`; `since`/`until` are ISO-8601 times. */
+export type AuditFilter = AuditQuery;
 
 export interface HostStatus {
   readonly home: string;
@@ -94,6 +110,8 @@ function isAlive(pid: number): boolean {
 export class Host {
   private readonly activity = new ActivityTracker();
   private boundEndpoint: EndpointAddress | null = null;
+  /** Who the audit log names for calls through this object (see `as`). */
+  private actor: Actor = localActor();
 
   private constructor(
     private readonly rt: Runtime,
@@ -109,7 +127,11 @@ export class Host {
     const paths = hostPaths(resolveHome(options.home));
     const config = readConfig(paths);
     const host = new Host(await buildRuntime(paths, config), options.lockTimeoutMs ?? 60_000);
-    await host.withLock(() => reconcile(host.rt));
+    await host.withLock(async () => {
+      await reconcile(host.rt);
+      // Calls whose process died before finishing: their entries stay, marked as such.
+      host.rt.store.markInterruptedAudit(isAlive);
+    });
     return host;
   }
 
@@ -131,8 +153,9 @@ export class Host {
         throw new PgbranchError('HOST_ALREADY_INITIALIZED', `a pgbranch host already exists at ${paths.home} (without a "${rootName}" branch)`);
       }
       // An init that died before its root branch was made: finish it.
-      const root = await host.withLock(() => createRoot(host.rt, rootName, options.source ?? { kind: 'empty' }, options.onProgress));
-      return { host, root: await host.view(root), created: true };
+      const made = await host.withLock(() => createRoot(host.rt, rootName, options.source ?? { kind: 'empty' }, options.onProgress));
+      host.rt.store.setProtected(made.id, true);
+      return { host, root: await host.view(host.rt.store.getBranchById(made.id)!), created: true };
     }
 
     await mkdir(paths.home, { recursive: true, mode: 0o755 });
@@ -160,7 +183,13 @@ export class Host {
     writeConfig(paths, input);
     const config = readConfig(paths);
     const host = new Host(await buildRuntime(paths, config), options.lockTimeoutMs ?? 60_000);
-    const root = await host.withLock(() => createRoot(host.rt, rootName, options.source ?? { kind: 'empty' }, options.onProgress));
+    const source = options.source ?? { kind: 'empty' };
+    const made = await host.audit('create', host.branchTarget(rootName, { parent: null, source: source.kind, init: true }), () =>
+      host.withLock(() => createRoot(host.rt, rootName, source, options.onProgress)),
+    );
+    // The root made by init is what every branch comes from: protected until someone says otherwise.
+    host.rt.store.setProtected(made.id, true);
+    const root = host.rt.store.getBranchById(made.id)!;
     // The first admin token, shown once: the way to reach this host remotely.
     const { token: adminToken } = createToken(host.rt.store, { name: 'init-admin', role: 'admin' });
     return { host, root: await host.view(root), created: true, adminToken };
@@ -168,6 +197,40 @@ export class Host {
 
   close(): void {
     this.rt.store.close();
+  }
+
+  /**
+   * The same host, recording `actor` in the audit log for every call made through the returned
+   * object (the API makes one per request with the token; the CLI's default is the local OS
+   * user). It shares everything with this host, lock and activity included: only the actor
+   * differs, so no method signature has to carry it.
+   */
+  as(actor: Actor): Host {
+    const view = Object.create(this) as Host;
+    view.actor = actor;
+    return view;
+  }
+
+  /** The audit log, newest first. */
+  async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    if (filter.limit !== undefined && (!Number.isInteger(filter.limit) || filter.limit < 1)) {
+      throw new PgbranchError('INVALID_ARGUMENT', 'limit must be a positive whole number');
+    }
+    if (filter.branch !== undefined) assertBranchName(filter.branch);
+    return this.rt.store.listAudit({
+      ...filter,
+      since: filter.since === undefined ? undefined : canonicalTime(filter.since, 'since'),
+      until: filter.until === undefined ? undefined : canonicalTime(filter.until, 'until'),
+    });
+  }
+
+  /** Records one mutating call of this object's actor (failures included). */
+  private audit<T>(operation: string, target: AuditTarget, fn: () => Promise<T>, targetAfter?: (result: T) => string): Promise<T> {
+    return audited(this.rt.store, this.actor, operation, target, fn, targetAfter);
+  }
+
+  private branchTarget(name: string, details?: Record<string, unknown>): AuditTarget {
+    return { kind: 'branch', name, details };
   }
 
   async status(): Promise<HostStatus> {
@@ -253,31 +316,116 @@ export class Host {
         const branch = this.rt.store.getBranchById(candidate.id);
         // A connection may have arrived while we looked: the lock orders us against its wake.
         if (!branch || branch.desiredState !== 'running' || this.activity.connections(branch.id) > 0) return;
-        await suspend(this.rt, branch);
+        await audited(this.rt.store, HOST_ACTOR, 'suspend', this.branchTarget(branch.name, { reason: 'idle' }), () => suspend(this.rt, branch));
         suspended.push(branch.name);
       });
     }
     return suspended;
   }
 
+  /**
+   * Deletes branches past their expiry, protected ones excepted (they wait until unprotected).
+   * Run periodically by serve; returns the names deleted.
+   */
+  async deleteExpiredBranches(nowMs = Date.now()): Promise<string[]> {
+    const deleted: string[] = [];
+    for (const candidate of this.rt.store.listBranches().filter((b) => !b.protected && isExpired(b, nowMs))) {
+      await this.withLock(async () => {
+        // Re-read under the lock: the expiry may have been extended or the branch protected since.
+        const branch = this.rt.store.getBranchById(candidate.id);
+        if (!branch || branch.protected || !isExpired(branch, nowMs)) return;
+        await audited(this.rt.store, HOST_ACTOR, 'expire', this.branchTarget(branch.name, { expiresAt: branch.expiresAt }), () => this.deleteRecord(branch));
+        deleted.push(branch.name);
+      });
+    }
+    return deleted;
+  }
+
+  /**
+   * Removes what the metadata and the pool disagree on, expired branches and idle instances
+   * (see GcActionKind). A dry run only reports; a real run audits each action.
+   */
+  async gc(options: { dryRun?: boolean } = {}, nowMs = Date.now()): Promise<GcReport> {
+    const dryRun = options.dryRun ?? false;
+    const run = () =>
+      this.withLock(async () => {
+        const planned = await planGc(this.rt, this.activity, nowMs);
+        if (dryRun) return { dryRun, actions: planned.map((p): GcAction => ({ kind: p.kind, target: p.target, done: false })) };
+        const actions: GcAction[] = [];
+        for (const p of planned) {
+          const target: AuditTarget = p.branch ? this.branchTarget(p.target) : { kind: 'host', name: p.target, details: { volume: p.target } };
+          await this.audit(`gc:${p.kind}`, target, () => this.applyGc(p));
+          actions.push({ kind: p.kind, target: p.target, done: true });
+        }
+        return { dryRun, actions };
+      });
+    // A dry run changes nothing, so it is not an audited mutation.
+    return dryRun ? run() : this.audit('gc', { kind: 'host', name: 'gc' }, run);
+  }
+
+  private async applyGc(p: PlannedGc): Promise<void> {
+    switch (p.kind) {
+      case 'orphan-staging':
+        await this.rt.storage.removeStaging(p.target);
+        return;
+      case 'orphan-volume':
+      case 'orphan-instance':
+        await this.rt.kill(p.target);
+        await this.rt.storage.deleteVolume(p.target);
+        {
+          // Volumes are named `<branch id>.<suffix>` (volumeName): the socket dir and log of the
+          // instance that ran on it go too, unless a branch still has that id.
+          const branchId = p.target.split('.')[0]!;
+          if (!this.rt.store.getBranchById(branchId)) await this.rt.removeBranchFiles(branchId);
+        }
+        return;
+      case 'missing-volume':
+        // One row delete: atomic without an intent; its run files are debris reconcile also removes.
+        this.rt.store.deleteBranch(p.branch!.id);
+        this.activity.forget(p.branch!.id);
+        await this.rt.removeBranchFiles(p.branch!.id);
+        return;
+      case 'expired':
+        await this.deleteRecord(p.branch!);
+        return;
+      case 'idle-suspend': {
+        const branch = this.rt.store.getBranchById(p.branch!.id);
+        if (branch && branch.desiredState === 'running' && this.activity.connections(branch.id) === 0) await suspend(this.rt, branch);
+        return;
+      }
+    }
+  }
+
   async suspendBranch(name: string): Promise<BranchView> {
-    await this.withLock(() => suspend(this.rt, this.find(name)));
+    await this.audit('suspend', this.branchTarget(name), () => this.withLock(() => suspend(this.rt, this.find(name))));
     return this.getBranch(name);
   }
 
   async rotatePassword(name: string): Promise<ConnectionInfo> {
-    await this.withLock(() => rotatePassword(this.rt, this.find(name)));
+    await this.audit('rotate-password', this.branchTarget(name), () => this.withLock(() => rotatePassword(this.rt, this.find(name))));
     return this.connectionInfo(name);
   }
 
-  /** Changes per-branch settings. `idleTimeoutMs`: null = host default, 0 = never suspend. */
-  async updateBranch(name: string, change: { idleTimeoutMs?: number | null }): Promise<BranchView> {
-    if (change.idleTimeoutMs !== undefined && change.idleTimeoutMs !== null && (!Number.isInteger(change.idleTimeoutMs) || change.idleTimeoutMs < 0)) {
-      throw new PgbranchError('INVALID_ARGUMENT', 'idle timeout must be a whole number of milliseconds, 0 (never) or null (host default)');
-    }
-    await this.withLock(async () => {
-      const branch = this.find(name);
-      if (change.idleTimeoutMs !== undefined) this.rt.store.setIdleTimeout(branch.id, change.idleTimeoutMs);
+  /**
+   * Changes per-branch settings: idle timeout (null = host default, 0 = never suspend),
+   * protection, and expiry (a TTL from now or an absolute time; null = never).
+   */
+  async updateBranch(name: string, change: BranchChange): Promise<BranchView> {
+    // The requested values are recorded as given (none is secret): the entry says what was asked.
+    const details = Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined));
+    await this.audit('update', this.branchTarget(name, details), async () => {
+      if (change.idleTimeoutMs !== undefined && change.idleTimeoutMs !== null && (!Number.isInteger(change.idleTimeoutMs) || change.idleTimeoutMs < 0)) {
+        throw new PgbranchError('INVALID_ARGUMENT', 'idle timeout must be a whole number of milliseconds, 0 (never) or null (host default)');
+      }
+      const expiresAt = expiryChange(change);
+      await this.withLock(async () => {
+        const branch = this.find(name);
+        this.rt.store.transaction(() => {
+          if (change.idleTimeoutMs !== undefined) this.rt.store.setIdleTimeout(branch.id, change.idleTimeoutMs);
+          if (change.protected !== undefined) this.rt.store.setProtected(branch.id, change.protected);
+          if (expiresAt !== undefined) this.rt.store.setExpiresAt(branch.id, expiresAt);
+        });
+      });
     });
     return this.getBranch(name);
   }
@@ -295,7 +443,13 @@ export class Host {
 
   /** `creator`: the token asking (API); a token never creates one with more power than itself. */
   async createToken(request: { name: string; role: TokenRole; branchPatterns?: readonly string[] }, creator?: Principal): Promise<{ token: string; info: TokenInfo }> {
-    return createToken(this.rt.store, request, creator);
+    // The audit names the token's id once it exists; never its secret.
+    return this.audit(
+      'token-create',
+      { kind: 'token', name: request.name, details: { name: request.name, role: request.role, branchPatterns: request.branchPatterns ?? [] } },
+      async () => createToken(this.rt.store, request, creator),
+      (result) => result.info.tokenId,
+    );
   }
 
   async listTokens(): Promise<TokenInfo[]> {
@@ -303,7 +457,9 @@ export class Host {
   }
 
   async revokeToken(id: string): Promise<void> {
-    if (!this.rt.store.deleteToken(id)) throw new PgbranchError('TOKEN_NOT_FOUND', `no token with id "${id}"`, { details: { id } });
+    await this.audit('token-revoke', { kind: 'token', name: id }, async () => {
+      if (!this.rt.store.deleteToken(id)) throw new PgbranchError('TOKEN_NOT_FOUND', `no token with id "${id}"`, { details: { id } });
+    });
   }
 
   authenticate(token: string | undefined): Principal {
@@ -311,7 +467,14 @@ export class Host {
   }
 
   async createBranch(name: string, options: CreateOptions = {}): Promise<{ branch: BranchView; created: boolean }> {
+    const details = { parent: options.from ?? null, source: options.source?.kind ?? (options.from === undefined ? 'empty' : 'branch') };
+    return this.audit('create', this.branchTarget(name, details), () => this.createBranchUnaudited(name, options));
+  }
+
+  private async createBranchUnaudited(name: string, options: CreateOptions): Promise<{ branch: BranchView; created: boolean }> {
     assertBranchName(name);
+    // Resolved before anything is made: a bad expiry must not leave a branch behind.
+    const expiresAt = resolveExpiry(this.rt.config, name, options);
     if (options.from !== undefined) assertBranchName(options.from);
     if (options.from !== undefined && options.source !== undefined) {
       throw new PgbranchError('INVALID_ARGUMENT', 'give either a parent branch or a root source (dump file / URL / empty), not both');
@@ -325,39 +488,60 @@ export class Host {
         const origin = parent ? `from "${parent}"` : 'as a root branch';
         throw new PgbranchError('BRANCH_EXISTS', `branch "${name}" already exists (${origin})`, { details: { name, parent: parent ?? null } });
       }
+      let made: BranchRecord;
       if (options.from === undefined) {
-        return { record: await createRoot(this.rt, name, options.source ?? { kind: 'empty' }, options.onProgress), created: true };
+        made = await createRoot(this.rt, name, options.source ?? { kind: 'empty' }, options.onProgress);
+      } else {
+        const parent = this.rt.store.getBranchByName(options.from);
+        if (!parent) {
+          throw new PgbranchError('PARENT_NOT_FOUND', `cannot create "${name}": no branch named "${options.from}"`, { details: { parent: options.from } });
+        }
+        made = await createChild(this.rt, name, parent);
       }
-      const parent = this.rt.store.getBranchByName(options.from);
-      if (!parent) {
-        throw new PgbranchError('PARENT_NOT_FOUND', `cannot create "${name}": no branch named "${options.from}"`, { details: { parent: options.from } });
-      }
-      return { record: await createChild(this.rt, name, parent), created: true };
+      // Set after the create commits: a crash in between leaves a branch that never expires,
+      // the safe side (nothing is deleted that the caller may still want).
+      if (expiresAt !== null) this.rt.store.setExpiresAt(made.id, expiresAt);
+      return { record: this.rt.store.getBranchById(made.id)!, created: true };
     });
     return { branch: await this.view(record.record, false), created: record.created };
   }
 
   async resetBranch(name: string): Promise<BranchView> {
-    const record = await this.withLock(() => resetBranch(this.rt, this.find(name)));
+    const record = await this.audit('reset', this.branchTarget(name), () =>
+      this.withLock(async () => {
+        const branch = this.find(name);
+        // A root branch has nothing to reset from whatever its protection: that error says more.
+        if (branch.parentId !== null) assertNotProtected(branch, 'reset');
+        return resetBranch(this.rt, branch);
+      }),
+    );
     return this.view(record, false);
   }
 
   async deleteBranch(name: string): Promise<void> {
-    await this.withLock(async () => {
-      const branch = this.find(name);
-      await deleteBranch(this.rt, branch);
-      this.activity.forget(branch.id);
-    });
+    await this.audit('delete', this.branchTarget(name), () =>
+      this.withLock(async () => {
+        const branch = this.find(name);
+        assertNotProtected(branch, 'delete');
+        await this.deleteRecord(branch);
+      }),
+    );
   }
 
   async startBranch(name: string): Promise<BranchView> {
-    await this.withLock(() => startBranch(this.rt, this.find(name)));
+    await this.audit('start', this.branchTarget(name), () => this.withLock(() => startBranch(this.rt, this.find(name))));
     return this.getBranch(name);
   }
 
   async stopBranch(name: string): Promise<BranchView> {
-    await this.withLock(() => stopBranch(this.rt, this.find(name)));
+    await this.audit('stop', this.branchTarget(name), () => this.withLock(() => stopBranch(this.rt, this.find(name))));
     return this.getBranch(name);
+  }
+
+  /** Under the lock: deletes a branch (children keep working) and forgets its activity. */
+  private async deleteRecord(branch: BranchRecord): Promise<void> {
+    await deleteBranch(this.rt, branch);
+    this.activity.forget(branch.id);
   }
 
   /** Runs reconcile on demand (normally done at open). */

@@ -1,6 +1,8 @@
 export { Host } from './host.js';
 export type { BranchService } from './service.js';
-export type { CreateOptions, HostStatus, InitOptions, OpenOptions } from './host.js';
+export type { AuditFilter, BranchChange, CreateOptions, HostStatus, InitOptions, OpenOptions } from './host.js';
+export { HOST_ACTOR, localActor, tokenActor, type Actor, type AuditEntry } from './audit.js';
+export type { GcAction, GcActionKind, GcReport } from './governance.js';
 export type { RootSource } from './create.js';
 export type { ProgressEvent, ProgressSink } from './runtime.js';
 export type { BranchState, BranchView, ConnectionInfo, EndpointAddress } from './view.js';

@@ -33,13 +33,13 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
     report.orphanVolumesRemoved.push(name);
   }
 
+  // Volumes no branch owns outside any operation were not made by an interrupted pgbranch call
+  // (those are settled above): someone put them there or removed a branch's metadata by hand.
+  // They are only reported here; `pgbranch gc` shows and removes them, so that a dry run can
+  // show them first and an open never deletes data nobody asked to delete.
   const owned = new Set(rt.store.listBranches().map((b) => b.volume));
-  for (const volume of await rt.storage.listVolumes()) {
-    if (owned.has(volume)) continue;
-    await rt.kill(volume);
-    await rt.storage.deleteVolume(volume);
-    report.orphanVolumesRemoved.push(volume);
-  }
+  const orphans = (await rt.storage.listVolumes()).filter((v) => !owned.has(v));
+  if (orphans.length > 0) log.warn({ volumes: orphans }, 'volumes without a branch: `pgbranch gc` removes them');
 
   const known = new Set(rt.store.listBranches().map((b) => b.id));
   for (const entry of await readdir(rt.paths.runDir).catch(() => [] as string[])) {

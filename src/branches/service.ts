@@ -21,5 +21,7 @@ export type BranchService = Pick<
   | 'createToken'
   | 'listTokens'
   | 'revokeToken'
+  | 'listAudit'
+  | 'gc'
   | 'close'
 >;

@@ -24,6 +24,10 @@ export interface BranchView {
   readonly branchPoint: { readonly lsn: string | null; readonly time: string | null };
   readonly createdAt: string;
   readonly resetAt: string | null;
+  /** Delete, reset and expiry are refused until unprotected. */
+  readonly protected: boolean;
+  /** When the host deletes the branch (ISO-8601); null = never. */
+  readonly expiresAt: string | null;
   /** Bytes this branch does not share with any other branch (null if not measured). */
   readonly ownBytes: number | null;
   readonly totalBytes: number | null;
@@ -83,6 +87,8 @@ export function toView(
     branchPoint: { lsn: record.branchLsn, time: record.branchTime },
     createdAt: record.createdAt,
     resetAt: record.resetAt,
+    protected: record.protected,
+    expiresAt: record.expiresAt,
     ownBytes: usage?.ownBytes ?? null,
     totalBytes: usage?.totalBytes ?? null,
   };

@@ -1,6 +1,6 @@
 import type { BranchView, ConnectionInfo, HostStatus, TokenInfo } from '../branches/index.js';
 import { PgbranchError } from '../errors.js';
-import { formatBytes } from './format.js';
+import { formatBytes, formatTimeLeft } from './format.js';
 import { formatDuration } from './parse.js';
 
 export function branchFields(b: BranchView): [string, string][] {
@@ -16,6 +16,8 @@ export function branchFields(b: BranchView): [string, string][] {
     ['branch point', b.branchPoint.lsn ? `${b.branchPoint.lsn} at ${b.branchPoint.time}` : '-'],
     ['created', b.createdAt],
     ['reset', b.resetAt ?? '-'],
+    ['protected', b.protected ? 'yes' : 'no'],
+    ['expires', b.expiresAt ? `${b.expiresAt} (${formatTimeLeft(b.expiresAt)})` : 'never'],
     ['own data', formatBytes(b.ownBytes)],
     ['total data', formatBytes(b.totalBytes)],
   ];

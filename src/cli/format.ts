@@ -45,3 +45,15 @@ export function asTree(branches: readonly BranchView[]): { branch: BranchView; p
   walk(null, '');
   return out;
 }
+
+/** Time left until an expiry: "2d 3h", "45m", "expired"; "-" when the branch never expires. */
+export function formatTimeLeft(iso: string | null, now = Date.now()): string {
+  if (iso === null) return '-';
+  const left = Date.parse(iso) - now;
+  if (left <= 0) return 'expired';
+  const minutes = Math.floor(left / 60_000);
+  if (minutes < 60) return `${Math.max(1, minutes)}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return `${hours}h ${minutes % 60}m`;
+  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+}

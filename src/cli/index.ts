@@ -1,7 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { toPgbranchError } from '../errors.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerBranchCommands } from './commands/branch.js';
+import { registerGcCommands } from './commands/gc.js';
+import { registerEnvCommand } from './commands/env.js';
 import { registerHostCommands } from './commands/host.js';
+import { registerPsqlCommand } from './commands/psql.js';
 import { registerTokenCommands } from './commands/token.js';
 import { createCliContext, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, Writer, parseOutputFormat, type Streams } from './writer.js';
@@ -30,6 +34,10 @@ export function buildProgram(streams: Streams, env: NodeJS.ProcessEnv = process.
   registerHostCommands(program, ctx);
   registerBranchCommands(program, ctx);
   registerTokenCommands(program, ctx);
+  registerAuditCommands(program, ctx);
+  registerGcCommands(program, ctx);
+  registerEnvCommand(program, ctx);
+  registerPsqlCommand(program, ctx);
   return program;
 }
 

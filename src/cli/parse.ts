@@ -41,3 +41,32 @@ export function rootSource(opts: { fromDump?: string; fromUrl?: string }): RootS
   if (opts.fromUrl) return { kind: 'url', url: opts.fromUrl };
   return undefined;
 }
+
+/** "3d", "2h", "90m" → milliseconds (a TTL: must be positive). */
+export function parseTtl(value: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
+  if (!match || Number(match[1]) === 0) throw new InvalidArgumentError(`"${value}" is not a positive duration (examples: 3d, 2h, 90m)`);
+  return Number(match[1]) * DURATION_UNITS[match[2]!]!;
+}
+
+/**
+ * `--ttl` of `branch set`: a duration, or "none"/"never" → 'none' (never expires). Not null:
+ * commander turns an option parser's null into `true`.
+ */
+export function parseTtlOrNone(value: string): number | 'none' {
+  return value === 'none' || value === 'never' ? 'none' : parseTtl(value);
+}
+
+/** An ISO-8601 time, or a duration meaning that long ago ("1h" → an hour before now). */
+export function parseTimeOrAgo(value: string, nowMs = Date.now()): string {
+  if (/^\d+(ms|s|m|h|d)$/.test(value.trim())) return new Date(nowMs - parseTtl(value)).toISOString();
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`"${value}" is neither an ISO-8601 time nor a duration like 1h or 7d`);
+  return new Date(ms).toISOString();
+}
+
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${value}" is not a positive whole number`);
+  return n;
+}

@@ -26,7 +26,7 @@ export interface RunningServer {
 
 /**
  * `pgbranch serve`: one process with the HTTP API, the Postgres endpoint and the background job
- * that suspends idle branches. This is composition only; every rule lives in the domain.
+ * that deletes expired branches and suspends idle ones. This is composition only; every rule lives in the domain.
  */
 export async function startServer(options: ServeOptions = {}): Promise<RunningServer> {
   const host = await Host.open({ home: options.home });
@@ -42,8 +42,13 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const sweepMs = options.sweepIntervalMs ?? Math.min(30_000, Math.max(1_000, Math.floor((idle || 120_000) / 4)));
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweeper = setInterval(() => {
+    // Expiry first: no point suspending a branch that is about to be deleted. One failing sweep
+    // never stops the other.
     sweeping = host
-      .suspendIdleBranches()
+      .deleteExpiredBranches()
+      .then((names) => names.length > 0 && log.info({ branches: names }, 'deleted expired branches'))
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'expiry sweep failed'))
+      .then(() => host.suspendIdleBranches())
       .then((names) => names.length > 0 && log.info({ branches: names }, 'suspended idle branches'))
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'idle sweep failed'));
   }, sweepMs);

@@ -133,6 +133,25 @@ describe.skipIf(skip !== undefined)('pgbranch serve', () => {
     await fresh.end();
   });
 
+  it('deletes an expired branch in the background sweep, audited as the host; protected ones stay', async () => {
+    for (const name of ['ttl-short', 'ttl-protected']) {
+      const r = await remote(adminToken, 'branch', 'create', name, '--from', 'main', '--ttl', '1500ms');
+      expect(r.code, r.stderr).toBe(0);
+    }
+    expect((await remote(adminToken, 'branch', 'protect', 'ttl-protected')).code).toBe(0);
+    await waitFor(async () => ((await remote(adminToken, 'branch', 'get', 'ttl-short')).code === 3 ? true : undefined), {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      what: 'the expired branch to be deleted',
+    });
+    const audit = await remote(adminToken, 'audit', '--branch', 'ttl-short', '-o', 'json');
+    expect(JSON.parse(audit.stdout)[0]).toMatchObject({ actor: 'host', operation: 'expire', result: 'ok' });
+    expect((await remote(adminToken, 'branch', 'get', 'ttl-protected')).code).toBe(0);
+    expect((await remote(adminToken, 'branch', 'unprotect', 'ttl-protected')).code).toBe(0);
+    // Expired and unprotected: the sweep may get there first.
+    expect([0, 3]).toContain((await remote(adminToken, 'branch', 'delete', 'ttl-protected')).code);
+  });
+
   it('stops gracefully on SIGTERM: exit 0, every instance stopped cleanly', async () => {
     const exited = new Promise<number | null>((done) => server.once('exit', (code) => done(code)));
     server.kill('SIGTERM');

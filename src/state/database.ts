@@ -7,7 +7,7 @@ export type Db = Database.Database;
  * Schema migrations, applied in order and recorded in `user_version`. Append only: a released
  * migration is never edited, so every host can be upgraded from any earlier version.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE branches (
     id            TEXT PRIMARY KEY,
@@ -65,6 +65,32 @@ const MIGRATIONS: readonly string[] = [
     pid         INTEGER NOT NULL,
     acquired_at TEXT NOT NULL
   );
+  `,
+  `
+  -- Governance. protected: refuses delete, reset and expiry until unprotected.
+  -- expires_at: when the host deletes the branch (NULL = never).
+  ALTER TABLE branches ADD COLUMN protected INTEGER NOT NULL DEFAULT 0 CHECK (protected IN (0, 1));
+  ALTER TABLE branches ADD COLUMN expires_at TEXT;
+
+  -- Audit log: one row per mutating call, written before the call runs (result 'started') and
+  -- completed after it, so a call that dies part-way still leaves its trace ('interrupted' once
+  -- its process is gone). Never holds secrets: only names, ids and error codes.
+  CREATE TABLE audit (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    actor_name  TEXT,
+    operation   TEXT NOT NULL,
+    target_kind TEXT NOT NULL CHECK (target_kind IN ('branch', 'token', 'host')),
+    target      TEXT NOT NULL,
+    result      TEXT NOT NULL CHECK (result IN ('started', 'ok', 'error', 'interrupted')),
+    error_code  TEXT,
+    duration_ms INTEGER,
+    details     TEXT,
+    pid         INTEGER NOT NULL
+  );
+  CREATE INDEX audit_at ON audit(at);
+  CREATE INDEX audit_target ON audit(target_kind, target);
   `,
 ];
 

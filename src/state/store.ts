@@ -24,6 +24,10 @@ export interface BranchRecord {
   readonly createdAt: string;
   readonly resetAt: string | null;
   readonly updatedAt: string;
+  /** Refuses delete, reset and expiry until cleared. */
+  readonly protected: boolean;
+  /** When the host deletes the branch (ISO-8601 UTC); null = never. */
+  readonly expiresAt: string | null;
 }
 
 export type OperationKind = 'create' | 'reset' | 'delete' | 'rotate';
@@ -58,6 +62,8 @@ interface BranchRow {
   created_at: string;
   reset_at: string | null;
   updated_at: string;
+  protected: number;
+  expires_at: string | null;
 }
 
 interface OperationRow {
@@ -92,6 +98,8 @@ function toBranch(row: BranchRow): BranchRecord {
     createdAt: row.created_at,
     resetAt: row.reset_at,
     updatedAt: row.updated_at,
+    protected: row.protected === 1,
+    expiresAt: row.expires_at,
   };
 }
 
@@ -108,7 +116,70 @@ function toOperation(row: OperationRow): OperationRecord {
   };
 }
 
-export type NewBranch = Omit<BranchRecord, 'createdAt' | 'updatedAt' | 'resetAt' | 'idleTimeoutMs'> & { readonly idleTimeoutMs?: number | null };
+export type NewBranch = Omit<BranchRecord, 'createdAt' | 'updatedAt' | 'resetAt' | 'idleTimeoutMs' | 'protected' | 'expiresAt'> & {
+  readonly idleTimeoutMs?: number | null;
+  readonly protected?: boolean;
+  readonly expiresAt?: string | null;
+};
+
+export type AuditResult = 'started' | 'ok' | 'error' | 'interrupted';
+export type AuditTargetKind = 'branch' | 'token' | 'host';
+
+/** One audited call. `actor`: `token:<id>`, `local:<os user>` or `host`. */
+export interface AuditRecord {
+  readonly id: number;
+  readonly at: string;
+  readonly actor: string;
+  readonly actorName: string | null;
+  readonly operation: string;
+  readonly targetKind: AuditTargetKind;
+  readonly target: string;
+  readonly result: AuditResult;
+  readonly errorCode: string | null;
+  readonly durationMs: number | null;
+  readonly details: Record<string, unknown> | null;
+}
+
+export interface AuditQuery {
+  /** Entries whose target is this branch. */
+  readonly branch?: string;
+  readonly targetKind?: AuditTargetKind;
+  /** ISO-8601 bounds on `at`: since inclusive, until exclusive. */
+  readonly since?: string;
+  readonly until?: string;
+  /** Newest entries first, at most this many. */
+  readonly limit?: number;
+}
+
+interface AuditRow {
+  id: number;
+  at: string;
+  actor: string;
+  actor_name: string | null;
+  operation: string;
+  target_kind: AuditTargetKind;
+  target: string;
+  result: AuditResult;
+  error_code: string | null;
+  duration_ms: number | null;
+  details: string | null;
+}
+
+function toAudit(row: AuditRow): AuditRecord {
+  return {
+    id: row.id,
+    at: row.at,
+    actor: row.actor,
+    actorName: row.actor_name,
+    operation: row.operation,
+    targetKind: row.target_kind,
+    target: row.target,
+    result: row.result,
+    errorCode: row.error_code,
+    durationMs: row.duration_ms,
+    details: row.details === null ? null : (JSON.parse(row.details) as Record<string, unknown>),
+  };
+}
 
 export type TokenRole = 'read' | 'write' | 'admin';
 
@@ -186,11 +257,11 @@ export class StateStore {
     this.db
       .prepare(
         `INSERT INTO branches (id, name, parent_id, parent_name, volume, port, db_user, db_name, password,
-           desired_state, idle_timeout_ms, source, branch_lsn, branch_time, created_at, reset_at, updated_at)
+           desired_state, idle_timeout_ms, source, branch_lsn, branch_time, created_at, reset_at, updated_at, protected, expires_at)
          VALUES (@id, @name, @parentId, @parentName, @volume, @port, @dbUser, @dbName, @password,
-           @desiredState, @idleTimeoutMs, @source, @branchLsn, @branchTime, @ts, NULL, @ts)`,
+           @desiredState, @idleTimeoutMs, @source, @branchLsn, @branchTime, @ts, NULL, @ts, @protected, @expiresAt)`,
       )
-      .run({ idleTimeoutMs: null, ...branch, ts });
+      .run({ idleTimeoutMs: null, expiresAt: null, ...branch, protected: branch.protected ? 1 : 0, ts });
   }
 
   /** Points a branch at a new volume after a reset. */
@@ -207,6 +278,14 @@ export class StateStore {
 
   setIdleTimeout(id: string, idleTimeoutMs: number | null): void {
     this.db.prepare('UPDATE branches SET idle_timeout_ms = ?, updated_at = ? WHERE id = ?').run(idleTimeoutMs, now(), id);
+  }
+
+  setProtected(id: string, value: boolean): void {
+    this.db.prepare('UPDATE branches SET protected = ?, updated_at = ? WHERE id = ?').run(value ? 1 : 0, now(), id);
+  }
+
+  setExpiresAt(id: string, expiresAt: string | null): void {
+    this.db.prepare('UPDATE branches SET expires_at = ?, updated_at = ? WHERE id = ?').run(expiresAt, now(), id);
   }
 
   setPassword(id: string, password: string): void {
@@ -277,6 +356,58 @@ export class StateStore {
 
   touchToken(id: string): void {
     this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(now(), id);
+  }
+
+  // --- audit log ---
+
+  /** Records that a call starts; returns the entry's id for `finishAudit`. */
+  beginAudit(entry: { actor: string; actorName: string | null; operation: string; targetKind: AuditTargetKind; target: string; details?: Record<string, unknown> }): number {
+    const result = this.db
+      .prepare(
+        `INSERT INTO audit (at, actor, actor_name, operation, target_kind, target, result, details, pid)
+         VALUES (?, ?, ?, ?, ?, ?, 'started', ?, ?)`,
+      )
+      .run(now(), entry.actor, entry.actorName, entry.operation, entry.targetKind, entry.target, entry.details ? JSON.stringify(entry.details) : null, process.pid);
+    return Number(result.lastInsertRowid);
+  }
+
+  /** `target`: set when it is only known afterwards (the id of a new token). */
+  finishAudit(id: number, outcome: { result: 'ok' | 'error'; errorCode?: string; durationMs: number; target?: string }): void {
+    this.db
+      .prepare('UPDATE audit SET result = ?, error_code = ?, duration_ms = ?, target = COALESCE(?, target) WHERE id = ?')
+      .run(outcome.result, outcome.errorCode ?? null, outcome.durationMs, outcome.target ?? null, id);
+  }
+
+  /** Entries still 'started' whose process is gone died with it; returns how many. */
+  markInterruptedAudit(isAlive: (pid: number) => boolean): number {
+    const rows = this.db.prepare("SELECT id, pid FROM audit WHERE result = 'started'").all() as { id: number; pid: number }[];
+    const dead = rows.filter((r) => r.pid !== process.pid && !isAlive(r.pid));
+    const mark = this.db.prepare("UPDATE audit SET result = 'interrupted' WHERE id = ?");
+    this.transaction(() => dead.forEach((r) => mark.run(r.id)));
+    return dead.length;
+  }
+
+  listAudit(query: AuditQuery = {}): AuditRecord[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.branch !== undefined) {
+      where.push("target_kind = 'branch' AND target = ?");
+      params.push(query.branch);
+    }
+    if (query.targetKind !== undefined) {
+      where.push('target_kind = ?');
+      params.push(query.targetKind);
+    }
+    if (query.since !== undefined) {
+      where.push('at >= ?');
+      params.push(query.since);
+    }
+    if (query.until !== undefined) {
+      where.push('at < ?');
+      params.push(query.until);
+    }
+    const sql = `SELECT * FROM audit ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...params, query.limit ?? -1) as AuditRow[]).map(toAudit);
   }
 
   // --- host lock ---

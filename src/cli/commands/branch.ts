@@ -1,9 +1,10 @@
 import { Command } from 'commander';
 import { PgbranchError } from '../../errors.js';
 import type { CliContext } from '../context.js';
+import { runCreateHooks } from '../hooks.js';
 import { branchFields, endpointUrl } from '../fields.js';
-import { asTree, formatAge, formatBytes } from '../format.js';
-import { parseIdleTimeout, rootSource } from '../parse.js';
+import { asTree, formatAge, formatBytes, formatTimeLeft } from '../format.js';
+import { parseIdleTimeout, parseTtl, parseTtlOrNone, rootSource } from '../parse.js';
 import { renderFields, renderTable } from '../writer.js';
 
 /** `branch …`: create, list, connect to, reset, delete and tune branches. */
@@ -19,16 +20,31 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
     .option('--from-url <url>', 'make a root branch from a live PostgreSQL server (logical copy)')
     .option('--empty', 'make an empty root branch')
     .option('--if-not-exists', 'return the existing branch if it has the same parent (for CI retries)')
+    .option('--run <command>', 'post-create hook run with `sh -c` and DATABASE_URL set (repeatable, in order; not re-run for an existing branch)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--keep-on-failure', 'keep the branch when a --run hook fails (default: delete it)')
+    .option('--ttl <duration>', "delete the branch this long after creation: 3d, 12h, 90m (default: the host's expiry rule for the name, if any)", parseTtl)
+    .option('--expires-at <time>', 'delete the branch at this ISO-8601 time')
     .action(async (name: string, opts, cmd: Command) => {
       const writer = writerFor(cmd);
       const source = opts.empty ? ({ kind: 'empty' } as const) : rootSource(opts);
       if (opts.empty && (opts.fromDump || opts.fromUrl)) throw new PgbranchError('INVALID_ARGUMENT', '--empty excludes --from-dump and --from-url');
       const from: string | undefined = opts.from ?? (source ? undefined : 'main');
-      const result = await withHost(cmd, (host) =>
-        host.createBranch(name, { from, source, ifNotExists: opts.ifNotExists, onProgress: progressFor(cmd) }),
-      );
-      writer.data({ ...result.branch, created: result.created }, () =>
-        [`${result.created ? 'created' : 'exists'}: ${name}`, renderFields(branchFields(result.branch))].join('\n'),
+      const commands = opts.run as string[];
+      const globals = ctx.globals(cmd);
+      const { result, hooks } = await withHost(cmd, async (host) => {
+        const result = await host.createBranch(name, { from, source, ifNotExists: opts.ifNotExists, ttlMs: opts.ttl, expiresAt: opts.expiresAt, onProgress: progressFor(cmd) });
+        // An existing branch (--if-not-exists) already ran its hooks: running migrations twice is not a retry.
+        const hooks = commands.length > 0 && result.created
+          ? await runCreateHooks(host, { branch: name, commands, remote: Boolean(globals.apiUrl ?? ctx.env.PGBRANCH_API_URL), keepOnFailure: Boolean(opts.keepOnFailure), streams: ctx.streams, quiet: Boolean(globals.quiet) })
+          : undefined;
+        return { result, hooks };
+      });
+      writer.data({ ...result.branch, created: result.created, ...(hooks ? { ready: true, hooks } : {}) }, () =>
+        [
+          `${result.created ? 'created' : 'exists'}: ${name}`,
+          renderFields(branchFields(result.branch)),
+          ...(hooks ?? []).map((h) => `hook: ${h.command} (${h.durationMs} ms)`),
+        ].join('\n'),
       );
     });
 
@@ -42,14 +58,15 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
       const branches = await withHost(cmd, (host) => host.listBranches({ withUsage: opts.size }));
       writer.data(branches, () =>
         renderTable(
-          ['NAME', 'STATE', 'PORT', 'OWN DATA', 'TOTAL', 'AGE', 'BRANCH POINT'],
+          ['NAME', 'STATE', 'PORT', 'OWN DATA', 'TOTAL', 'AGE', 'EXPIRES', 'BRANCH POINT'],
           asTree(branches).map(({ branch: b, prefix }) => [
-            `${prefix}${b.name}${b.parentDeleted ? ` (parent ${b.parent} deleted)` : ''}`,
+            `${prefix}${b.name}${b.protected ? ' (protected)' : ''}${b.parentDeleted ? ` (parent ${b.parent} deleted)` : ''}`,
             b.state,
             String(b.port),
             formatBytes(b.ownBytes),
             formatBytes(b.totalBytes),
             formatAge(b.resetAt ?? b.createdAt),
+            formatTimeLeft(b.expiresAt),
             b.branchPoint.lsn ?? '-',
           ]),
         ),
@@ -89,12 +106,31 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
   branch
     .command('set <name>')
     .description('change branch settings')
-    .requiredOption('--idle-timeout <duration>', 'suspend after this long without connections: 5m, 90s, 2h, 0 = never, default = host default', parseIdleTimeout)
-    .action(async (name: string, opts: { idleTimeout: number | null }, cmd: Command) => {
+    .option('--idle-timeout <duration>', 'suspend after this long without connections: 5m, 90s, 2h, 0 = never, default = host default', parseIdleTimeout)
+    .option('--ttl <duration>', 'expire this long from now (3d, 2h), or "none" to never expire', parseTtlOrNone)
+    .option('--expires-at <time>', 'expire at this ISO-8601 time')
+    .action(async (name: string, opts: { idleTimeout?: number | null; ttl?: number | 'none'; expiresAt?: string }, cmd: Command) => {
+      if (opts.idleTimeout === undefined && opts.ttl === undefined && opts.expiresAt === undefined) {
+        throw new PgbranchError('INVALID_ARGUMENT', 'nothing to change: give --idle-timeout, --ttl or --expires-at');
+      }
       const writer = writerFor(cmd);
-      const view = await withHost(cmd, (host) => host.updateBranch(name, { idleTimeoutMs: opts.idleTimeout }));
+      const view = await withHost(cmd, (host) => host.updateBranch(name, { idleTimeoutMs: opts.idleTimeout, ttlMs: opts.ttl === 'none' ? null : opts.ttl, expiresAt: opts.expiresAt }));
       writer.data(view, () => renderFields(branchFields(view)));
     });
+
+  for (const [command, value, description] of [
+    ['protect', true, 'refuse delete, reset and expiry of the branch until it is unprotected'],
+    ['unprotect', false, 'allow delete, reset and expiry again (over the API: admin tokens only)'],
+  ] as const) {
+    branch
+      .command(`${command} <name>`)
+      .description(description)
+      .action(async (name: string, _opts, cmd: Command) => {
+        const writer = writerFor(cmd);
+        const view = await withHost(cmd, (host) => host.updateBranch(name, { protected: value }));
+        writer.data(view, () => `${name}: ${view.protected ? 'protected' : 'not protected'}`);
+      });
+  }
 
   branch
     .command('suspend <name>')

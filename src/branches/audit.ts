@@ -1,0 +1,70 @@
+import { userInfo } from 'node:os';
+import { isPgbranchError } from '../errors.js';
+import type { AuditRecord, AuditTargetKind, StateStore } from '../state/index.js';
+import type { Principal } from './tokens.js';
+
+/**
+ * Who asked for a mutation, as the audit log records it. `id` is stable and machine-readable
+ * (`token:<token id>`, `local:<os user>`, `host`); `name` is for humans (the token's name).
+ */
+export interface Actor {
+  readonly id: string;
+  readonly name: string | null;
+}
+
+/** Background jobs of the host itself (expiry, idle suspension, the scheduler's gc). */
+export const HOST_ACTOR: Actor = { id: 'host', name: null };
+
+/** Someone running the CLI in-process on the host, as the OS user they are. */
+export function localActor(user = safeUserName()): Actor {
+  return { id: `local:${user}`, name: null };
+}
+
+export function tokenActor(principal: Pick<Principal, 'tokenId' | 'name'>): Actor {
+  return { id: `token:${principal.tokenId}`, name: principal.name };
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    // No passwd entry for this uid (containers): the number still identifies the caller.
+    return String(process.getuid?.() ?? 'unknown');
+  }
+}
+
+export interface AuditTarget {
+  readonly kind: AuditTargetKind;
+  readonly name: string;
+  /** Extra non-secret facts (the parent of a new branch, the role of a new token…). */
+  readonly details?: Record<string, unknown>;
+}
+
+/** What the domain reports about an audit entry. */
+export type AuditEntry = AuditRecord;
+
+/**
+ * Runs `fn` as one audited call. The entry is written before `fn` starts, so even a process
+ * killed mid-call leaves a trace, and completed afterwards with the result and duration; a
+ * failure is recorded with its error code and rethrown unchanged.
+ */
+export async function audited<T>(
+  store: StateStore,
+  actor: Actor,
+  operation: string,
+  target: AuditTarget,
+  fn: () => Promise<T>,
+  targetAfter?: (result: T) => string,
+): Promise<T> {
+  const started = performance.now();
+  const id = store.beginAudit({ actor: actor.id, actorName: actor.name, operation, targetKind: target.kind, target: target.name, details: target.details });
+  const durationMs = () => Math.round(performance.now() - started);
+  try {
+    const result = await fn();
+    store.finishAudit(id, { result: 'ok', durationMs: durationMs(), target: targetAfter?.(result) });
+    return result;
+  } catch (err) {
+    store.finishAudit(id, { result: 'error', errorCode: isPgbranchError(err) ? err.code : 'INTERNAL', durationMs: durationMs() });
+    throw err;
+  }
+}

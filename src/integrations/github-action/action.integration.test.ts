@@ -1,0 +1,154 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { parse as parseYaml } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testPoolSkipReason } from '../../branches/test-support/test-host.js';
+import { startServedHost, type ServedHost } from '../test-support/serve.js';
+
+const REPO = resolve(import.meta.dirname, '../../..');
+const ACTION_DIR = join(REPO, 'actions', 'branch');
+const built = existsSync(join(REPO, 'dist', 'cli', 'index.js'));
+const skip = (await testPoolSkipReason('btrfs')) ?? (built ? undefined : 'dist/ missing: run `npm run build` (npm test does)');
+if (skip) console.warn(`GitHub Action tests skipped: ${skip}`);
+
+interface ActionRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly outputs: Record<string, string>;
+  readonly summary: string;
+}
+
+/** GitHub's file-command format: `name<<delimiter`, value lines, `delimiter`. */
+function parseGithubOutput(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const match = /^([^<]+)<<(.+)$/.exec(lines[i]!);
+    if (!match) continue;
+    const end = lines.indexOf(match[2]!, i + 1);
+    outputs[match[1]!] = lines.slice(i + 1, end).join('\n');
+    i = end;
+  }
+  return outputs;
+}
+
+/** The bundled entrypoint as the runner starts it: INPUT_* (name upper-cased, dashes kept), file commands, event payload. */
+async function runAction(inputs: Record<string, string>, prNumber = 42): Promise<ActionRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'pgbranch-action-'));
+  const files = { output: join(dir, 'output'), summary: join(dir, 'summary'), event: join(dir, 'event.json') };
+  writeFileSync(files.output, '');
+  writeFileSync(files.summary, '');
+  writeFileSync(files.event, JSON.stringify({ action: 'opened', number: prNumber, pull_request: { number: prNumber, state: 'open', head: { ref: 'feature' } } }));
+  const action = parseYaml(readFileSync(join(ACTION_DIR, 'action.yml'), 'utf8')) as { inputs: Record<string, { default?: string }>; runs: { main: string } };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: files.output, GITHUB_STEP_SUMMARY: files.summary, GITHUB_EVENT_PATH: files.event, GITHUB_EVENT_NAME: 'pull_request' };
+  // The runner sets every declared input, with its default when the workflow gives none.
+  for (const [name, spec] of Object.entries(action.inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = inputs[name] ?? spec.default ?? '';
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [join(ACTION_DIR, action.runs.main)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stdout += String(d)));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, outputs: parseGithubOutput(readFileSync(files.output, 'utf8')), summary: readFileSync(files.summary, 'utf8') }));
+  });
+}
+
+/** Each secret's `::add-mask::` line comes before any other line that contains it. */
+function expectMaskedFirst(stdout: string, secrets: string[]): void {
+  const lines = stdout.split('\n');
+  for (const secret of secrets) {
+    const maskAt = lines.indexOf(`::add-mask::${secret}`);
+    expect(maskAt, `no ::add-mask:: for a secret`).toBeGreaterThanOrEqual(0);
+    const firstUse = lines.findIndex((l) => l.includes(secret) && !l.startsWith('::add-mask::'));
+    if (firstUse !== -1) expect(firstUse, 'a secret was printed before it was masked').toBeGreaterThan(maskAt);
+  }
+}
+
+describe.skipIf(skip !== undefined)('GitHub Action (bundled entrypoint)', () => {
+  let served: ServedHost;
+
+  beforeAll(async () => {
+    // The committed bundle must be what the sources say: rebuild it (esbuild takes a second).
+    const r = spawnSync('npm', ['run', 'build:action'], { cwd: REPO, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`build:action failed: ${r.stderr}`);
+    served = await startServedHost();
+  });
+  afterAll(async () => {
+    await served?.stop();
+  });
+
+  it('creates pr-<n> from main, runs the hooks, writes outputs and masks every secret first', async () => {
+    const run = await runAction({
+      'api-url': served.apiUrl,
+      token: served.ciToken,
+      run: [`psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -qc 'CREATE TABLE migrated (id int)'`, 'echo "seed sees $DATABASE_URL"'].join('\n'),
+    });
+    expect(run.code, run.stdout).toBe(0);
+    const view = await served.t.host.getBranch('pr-42');
+    const info = await served.t.host.connectionInfo('pr-42');
+    expect(run.outputs).toMatchObject({ branch: 'pr-42', 'branch-id': view.id, created: 'true', db_url_unpooled: info.url, port: expect.stringMatching(/^\d+$/) });
+    expect(run.outputs.db_url).toMatch(/^postgresql:\/\/postgres\.pr-42:/);
+    expect(run.stdout).toContain('seed sees postgresql://');
+    expectMaskedFirst(run.stdout, [served.ciToken, info.password, run.outputs.db_url!, run.outputs.db_url_unpooled!]);
+    // The URL works from outside (through the endpoint) and the hook's migration is there.
+    const client = new pg.Client({ connectionString: run.outputs.db_url });
+    await client.connect();
+    expect((await client.query(`SELECT to_regclass('public.migrated') IS NOT NULL AS ok`)).rows[0].ok).toBe(true);
+    await client.end();
+    expect(run.summary).toContain('pr-42');
+    expect(run.summary).toContain('main');
+    expect(run.summary).toContain(view.branchPoint.lsn!);
+    expect(run.summary).toMatch(/hook: psql[^<]*<\/td><td>\d+ ms/);
+    expect(run.summary).toMatch(/create<\/td><td>\d+ ms/);
+    expect(run.summary).not.toContain(info.password);
+  });
+
+  it('a second run for the same PR reuses the branch and does not re-run hooks', async () => {
+    const run = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, run: 'echo must-not-run; exit 1' });
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.outputs.created).toBe('false');
+    expect(run.outputs['branch-id']).toBe((await served.t.host.getBranch('pr-42')).id);
+    expect(run.stdout).not.toContain('must-not-run');
+    expect(run.summary).toContain('no (reused)');
+  });
+
+  it('a failed create deletes the branch and reports the hook output', async () => {
+    const run = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, run: 'echo "migration 003 failed: syntax error" >&2; exit 4' }, 43);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/::error::hook .*exit code 4.*migration 003 failed: syntax error/s);
+    expect(run.outputs.db_url).toBeUndefined();
+    await expect(served.t.host.getBranch('pr-43')).rejects.toMatchObject({ code: 'BRANCH_NOT_FOUND' });
+    expect(run.summary).toContain('failed');
+  });
+
+  it('keep-on-failure keeps the branch', async () => {
+    const run = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, run: 'exit 1', 'keep-on-failure': 'true' }, 44);
+    expect(run.code).toBe(1);
+    expect((await served.t.host.getBranch('pr-44')).name).toBe('pr-44');
+  });
+
+  it('reset and delete; deleting again is not an error', async () => {
+    const reset = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, command: 'reset' });
+    expect(reset.code, reset.stdout).toBe(0);
+    const client = new pg.Client({ connectionString: reset.outputs.db_url });
+    await client.connect();
+    expect((await client.query(`SELECT to_regclass('public.migrated') IS NULL AS gone`)).rows[0].gone).toBe(true);
+    await client.end();
+    const deleted = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, command: 'delete' });
+    expect(deleted.code, deleted.stdout).toBe(0);
+    expect(deleted.outputs.deleted).toBe('true');
+    await expect(served.t.host.getBranch('pr-42')).rejects.toMatchObject({ code: 'BRANCH_NOT_FOUND' });
+    const again = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, command: 'delete' });
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.outputs.deleted).toBe('false');
+  });
+
+  it('rejects an unknown command with a clear error', async () => {
+    const run = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, command: 'bogus' });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('::error::input "command" must be one of create, reset, delete');
+  });
+});

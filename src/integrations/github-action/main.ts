@@ -1,0 +1,171 @@
+import { readFileSync } from 'node:fs';
+import * as core from '@actions/core';
+import { createApiClient } from '../../api/client.js';
+import type { BranchView, ConnectionInfo } from '../../branches/index.js';
+import { isPgbranchError, PgbranchError } from '../../errors.js';
+import { hookEnvironment, hookFailedError, runHooks, type HookStep } from '../hooks.js';
+
+/**
+ * The pgbranch GitHub Action (actions/branch/action.yml): create, reset or delete the branch of
+ * a pull request on a `pgbranch serve` host. Every password and URL is registered with
+ * `setSecret` before anything that could print it, so the runner masks it in every later line.
+ */
+
+const COMMANDS = ['create', 'reset', 'delete'] as const;
+type ActionCommand = (typeof COMMANDS)[number];
+
+interface Inputs {
+  readonly command: ActionCommand;
+  readonly apiUrl: string;
+  readonly token: string;
+  readonly branch: string;
+  readonly parent: string;
+  readonly run: string[];
+  readonly keepOnFailure: boolean;
+}
+
+function readInputs(): Inputs {
+  const token = core.getInput('token', { required: true });
+  core.setSecret(token);
+  const command = (core.getInput('command') || 'create') as ActionCommand;
+  if (!COMMANDS.includes(command)) throw new PgbranchError('INVALID_ARGUMENT', `input "command" must be one of ${COMMANDS.join(', ')}, not "${command}"`);
+  return {
+    command,
+    apiUrl: core.getInput('api-url', { required: true }),
+    token,
+    branch: core.getInput('branch') || defaultBranchName(),
+    parent: core.getInput('parent') || 'main',
+    run: core.getMultilineInput('run'),
+    keepOnFailure: core.getInput('keep-on-failure').toLowerCase() === 'true',
+  };
+}
+
+/** `pr-<number>` from the event payload (pull_request, pull_request_target, issue_comment on a PR). */
+function defaultBranchName(): string {
+  const path = process.env.GITHUB_EVENT_PATH;
+  const payload = path ? (JSON.parse(readFileSync(path, 'utf8')) as { pull_request?: { number?: number }; issue?: { number?: number; pull_request?: unknown }; number?: number }) : {};
+  const number = payload.pull_request?.number ?? (payload.issue?.pull_request ? payload.issue.number : undefined);
+  if (!number) throw new PgbranchError('INVALID_ARGUMENT', `no pull request in the ${process.env.GITHUB_EVENT_NAME ?? 'unknown'} event: set the "branch" input`);
+  return `pr-${number}`;
+}
+
+function maskConnection(info: ConnectionInfo): void {
+  core.setSecret(info.password);
+  core.setSecret(encodeURIComponent(info.password));
+  core.setSecret(info.url);
+  if (info.endpoint) core.setSecret(info.endpoint.url);
+}
+
+function setConnectionOutputs(view: BranchView, info: ConnectionInfo, created: boolean | undefined): void {
+  // A runner reaches the host through its endpoint; the direct address is loopback-only there.
+  const target = info.endpoint ?? info;
+  core.setOutput('branch', view.name);
+  core.setOutput('branch-id', view.id);
+  core.setOutput('db_url', info.endpoint?.url ?? info.url);
+  core.setOutput('db_url_unpooled', info.url);
+  core.setOutput('host', target.host);
+  core.setOutput('port', String(target.port));
+  if (created !== undefined) core.setOutput('created', String(created));
+}
+
+async function runHookSteps(inputs: Inputs, info: ConnectionInfo): Promise<{ steps: HookStep[]; error: PgbranchError | null }> {
+  const steps: HookStep[] = [];
+  for (const command of inputs.run) {
+    const run = await core.group(`hook: ${command}`, () =>
+      runHooks({ commands: [command], env: hookEnvironment(info, { preferEndpoint: true }), output: process.stdout }),
+    );
+    steps.push(...run.steps);
+    if (run.failure) return { steps, error: hookFailedError(run.failure, info.branch, inputs.keepOnFailure || inputs.command !== 'create') };
+  }
+  return { steps, error: null };
+}
+
+async function writeSummary(rows: { view?: BranchView; inputs: Inputs; created?: boolean; timings: [string, number][]; outcome: string }): Promise<void> {
+  const { view, inputs, created, timings, outcome } = rows;
+  const point = view?.branchPoint.lsn ? `${view.branchPoint.lsn} at ${view.branchPoint.time}` : '-';
+  await core.summary
+    .addHeading(`pgbranch ${inputs.command}: ${inputs.branch}`, 3)
+    .addTable([
+      [{ data: 'branch', header: true }, { data: 'value', header: true }],
+      ['branch', inputs.branch],
+      ['parent', view?.parent ?? inputs.parent],
+      ['branch point', point],
+      ...(created === undefined ? [] : [['created', created ? 'yes' : 'no (reused)']]),
+      ['outcome', outcome],
+    ])
+    .addHeading('timings', 4)
+    .addTable([[{ data: 'step', header: true }, { data: 'duration', header: true }], ...timings.map(([step, ms]) => [step, `${ms} ms`])])
+    .write();
+}
+
+async function run(): Promise<void> {
+  const inputs = readInputs();
+  const client = createApiClient({ baseUrl: inputs.apiUrl, token: inputs.token });
+  const timings: [string, number][] = [];
+  const timed = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      return await fn();
+    } finally {
+      timings.push([step, Math.round(performance.now() - started)]);
+    }
+  };
+
+  if (inputs.command === 'delete') {
+    let deleted = true;
+    await timed('delete', () =>
+      client.deleteBranch(inputs.branch).catch((err: unknown) => {
+        // A re-run after the branch is gone is a success: the goal state is reached.
+        if (!isPgbranchError(err, 'BRANCH_NOT_FOUND')) throw err;
+        deleted = false;
+      }),
+    );
+    core.setOutput('branch', inputs.branch);
+    core.setOutput('deleted', String(deleted));
+    core.info(deleted ? `deleted ${inputs.branch}` : `${inputs.branch} did not exist`);
+    await writeSummary({ inputs, timings, outcome: deleted ? 'deleted' : 'already gone' });
+    return;
+  }
+
+  let view: BranchView;
+  let created: boolean | undefined;
+  if (inputs.command === 'create') {
+    const result = await timed('create', () => client.createBranch(inputs.branch, { from: inputs.parent, ifNotExists: true }));
+    view = result.branch;
+    created = result.created;
+  } else {
+    view = await timed('reset', () => client.resetBranch(inputs.branch));
+  }
+
+  // From here a new branch is ours to clean up: a half-made branch would be reused by the next run.
+  const cleanUp = async (error: unknown): Promise<never> => {
+    if (created && !inputs.keepOnFailure) {
+      await client.deleteBranch(inputs.branch).catch((err: unknown) => core.warning(`could not delete ${inputs.branch} after the failure: ${(err as Error).message}`));
+      core.info(`deleted ${inputs.branch} after the failure`);
+    }
+    throw error;
+  };
+  try {
+    const info = await timed('connection', () => client.connectionInfo(inputs.branch));
+    maskConnection(info);
+    core.info(`${created === false ? 'reusing' : inputs.command === 'reset' ? 'reset' : 'created'} ${inputs.branch} from ${view.parent ?? '-'} (id ${view.id})`);
+    // Hooks run for a new branch and after a reset (the data went back to the parent's); a reused branch already ran them.
+    if (created !== false && inputs.run.length > 0) {
+      const { steps, error } = await runHookSteps(inputs, info);
+      for (const step of steps) timings.push([`hook: ${step.command}`, step.durationMs]);
+      if (error) {
+        await writeSummary({ view, inputs, created, timings, outcome: `failed: ${error.message.split('\n')[0]}` });
+        await cleanUp(error);
+      }
+    }
+    setConnectionOutputs(view, info, created);
+    await writeSummary({ view, inputs, created, timings, outcome: 'ready' });
+  } catch (err) {
+    if (created && !(isPgbranchError(err, 'HOOK_FAILED'))) await cleanUp(err);
+    throw err;
+  }
+}
+
+run().catch((err: unknown) => {
+  core.setFailed(err instanceof Error ? err.message : String(err));
+});
