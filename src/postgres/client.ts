@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { loadPg } from './pg-driver.js';
 import { PgbranchError } from '../errors.js';
 import { log } from '../util/log.js';
 import type { ConnectionTarget } from './types.js';
@@ -10,7 +11,8 @@ export type Client = pg.Client;
  * client is connected; the caller ends it (or use withClient).
  */
 export async function connect(target: ConnectionTarget, options: { connectTimeoutMs?: number } = {}): Promise<pg.Client> {
-  const client = new pg.Client({
+  const { Client } = await loadPg();
+  const client = new Client({
     host: target.socketDir,
     port: target.port,
     user: target.user,

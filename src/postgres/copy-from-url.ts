@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { loadPg } from './pg-driver.js';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PgbranchError } from '../errors.js';
@@ -51,7 +52,8 @@ export function versionCheckUrl(sourceUrl: string, sslmode?: string): string {
 }
 
 async function askServerVersion(connectionString: string): Promise<number> {
-  const client = new pg.Client({ connectionString, application_name: 'pgbranch', connectionTimeoutMillis: 15_000 });
+  const { Client } = await loadPg();
+  const client = new Client({ connectionString, application_name: 'pgbranch', connectionTimeoutMillis: 15_000 });
   client.on('error', () => undefined);
   try {
     await client.connect();

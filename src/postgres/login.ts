@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { loadPg } from './pg-driver.js';
 import { PgbranchError } from '../errors.js';
 import { waitFor } from '../util/wait.js';
 import { scrubSecret } from './redact-url.js';
@@ -13,7 +14,8 @@ export interface TcpLogin {
 
 /** One password login over TCP; resolves with the error if it fails. */
 async function tryLogin(login: TcpLogin, connectTimeoutMs: number): Promise<Error | undefined> {
-  const client = new pg.Client({ ...login, application_name: 'pgbranch', connectionTimeoutMillis: connectTimeoutMs });
+  const { Client } = await loadPg();
+  const client = new Client({ ...login, application_name: 'pgbranch', connectionTimeoutMillis: connectTimeoutMs });
   client.on('error', () => undefined);
   try {
     await client.connect();
