@@ -20,6 +20,8 @@ export const ERROR_CATALOGUE = {
   BRANCH_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: 'Branch not found' },
   PARENT_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: 'Parent branch not found' },
   BRANCH_EXISTS: { httpStatus: 409, exitCode: 4, title: 'Branch already exists' },
+  SNAPSHOT_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: 'Snapshot not found' },
+  SNAPSHOT_EXISTS: { httpStatus: 409, exitCode: 4, title: 'Snapshot already exists' },
   BRANCH_STOPPED: { httpStatus: 409, exitCode: 4, title: 'Branch is stopped' },
   BRANCH_PROTECTED: { httpStatus: 409, exitCode: 4, title: 'Branch is protected' },
   ROOT_BRANCH_RESET: { httpStatus: 409, exitCode: 4, title: 'A root branch has no parent to reset from' },

@@ -10,10 +10,12 @@ import { registerBranchRoutes } from './branch-routes.js';
 import type { ApiHost } from './branch-service.js';
 import { HEALTH_PATH, registerHostRoutes } from './host-routes.js';
 import { httpProblem, problemFromError, problemResponse, validationProblem } from './problem.js';
+import type { ApiMetrics } from './metrics.js';
 import { requestLog } from './request-log.js';
 import { BEARER_AUTH, jsonContent, problems } from './route-support.js';
 import { OpenApiDocumentSchema } from './schemas.js';
 import { registerGovernanceRoutes } from './governance-routes.js';
+import { registerSnapshotRoutes } from './snapshot-routes.js';
 import { registerTokenRoutes } from './token-routes.js';
 
 export const OPENAPI_PATH = '/v1/openapi.json';
@@ -27,6 +29,8 @@ export interface ApiAppOptions {
   readonly logger?: Logger;
   /** Largest request body accepted (default 64 KiB; bodies are small JSON objects). */
   readonly maxBodyBytes?: number;
+  /** Prometheus metrics: counts requests and serves GET /metrics (the server passes one). */
+  readonly metrics?: ApiMetrics;
 }
 
 export type ApiApp = OpenAPIHono<ApiEnv>;
@@ -46,13 +50,16 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
   });
 
   app.use('*', requestLog(logger));
+  if (options.metrics) app.use('*', options.metrics.middleware);
   app.use('*', authenticateRequests(host, new Set([`GET ${HEALTH_PATH}`, `HEAD ${HEALTH_PATH}`])));
   app.use('*', limitBody(options.maxBodyBytes ?? 64 * 1024));
 
   registerHostRoutes(app, host);
   registerBranchRoutes(app, host);
+  registerSnapshotRoutes(app, host);
   registerTokenRoutes(app, host);
   registerGovernanceRoutes(app, host);
+  options.metrics?.register(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', BEARER_AUTH, {
     type: 'http',
@@ -79,6 +86,7 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
     security: [{ [BEARER_AUTH]: [] }],
     tags: [
       { name: 'branches', description: 'create, inspect, connect to, reset and delete branches' },
+      { name: 'snapshots', description: 'named, immutable points of branches to create branches from' },
       { name: 'tokens', description: 'API tokens (admin)' },
       { name: 'host', description: 'the host' },
       { name: 'governance', description: 'audit log and garbage collection' },

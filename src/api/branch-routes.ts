@@ -146,6 +146,7 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
     authorize(c.get('principal'), accessForSource(body.source), body.name);
     const result = await as(c).createBranch(body.name, {
       from: body.parent,
+      fromSnapshot: body.snapshot,
       source: body.source,
       ifNotExists: body.if_not_exists,
       ttlMs: body.ttl_ms,

@@ -1,9 +1,9 @@
-import type { AuditEntry, AuditFilter, BranchChange, BranchView, ConnectionInfo, CreateOptions, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
+import type { SnapshotView, AuditEntry, AuditFilter, BranchChange, BranchView, ConnectionInfo, CreateOptions, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
 import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from '../errors.js';
 import type { BranchService } from './branch-service.js';
-import { fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiToken } from './mapping.js';
+import { fromApiSnapshot, fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiToken } from './mapping.js';
 import { PROBLEM_CONTENT_TYPE } from './media-types.js';
-import type { ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken } from './schemas.js';
+import type { ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken } from './schemas.js';
 
 export interface ApiClientOptions {
   /** Where the server is, e.g. http://127.0.0.1:5480 (a path prefix is kept). */
@@ -80,6 +80,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         name,
         ...(opts.from !== undefined ? { parent: opts.from } : {}),
         ...(opts.source !== undefined ? { source: opts.source } : {}),
+        ...(opts.fromSnapshot !== undefined ? { snapshot: opts.fromSnapshot } : {}),
         ...(opts.ifNotExists !== undefined ? { if_not_exists: opts.ifNotExists } : {}),
         ...(opts.ttlMs !== undefined ? { ttl_ms: opts.ttlMs } : {}),
         ...(opts.expiresAt !== undefined ? { expires_at: opts.expiresAt } : {}),
@@ -127,6 +128,19 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     },
     async gc(opts: { dryRun?: boolean } = {}): Promise<GcReport> {
       return fromApiGcReport(await request<ApiGcReport>({ method: 'POST', path: '/v1/gc', body: { dry_run: opts.dryRun ?? false } }));
+    },
+    async createSnapshot(branch: string, name: string): Promise<SnapshotView> {
+      return fromApiSnapshot(await request<ApiSnapshot>({ method: 'POST', path: '/v1/snapshots', body: { branch, name } }));
+    },
+    async listSnapshots(): Promise<SnapshotView[]> {
+      const { snapshots } = await request<{ snapshots: ApiSnapshot[] }>({ method: 'GET', path: '/v1/snapshots' });
+      return snapshots.map(fromApiSnapshot);
+    },
+    async getSnapshot(name: string): Promise<SnapshotView> {
+      return fromApiSnapshot(await request<ApiSnapshot>({ method: 'GET', path: `/v1/snapshots/${encodeURIComponent(name)}` }));
+    },
+    async deleteSnapshot(name: string): Promise<void> {
+      await request<void>({ method: 'DELETE', path: `/v1/snapshots/${encodeURIComponent(name)}` });
     },
     async createToken(req): Promise<{ token: string; info: TokenInfo }> {
       const body = { name: req.name, role: req.role, ...(req.branchPatterns !== undefined ? { branch_patterns: [...req.branchPatterns] } : {}) };

@@ -19,6 +19,8 @@ if (skip) console.warn(`API contract tests skipped: ${skip}`);
 /** A branch name with "/" exercises percent-encoded path parameters on every branch route. */
 const BRANCH = 'feature/contract';
 const DELETE_ME = 'feature/delete-me';
+const SNAPSHOT = 'snap/contract';
+const DELETE_SNAPSHOT = 'snap/delete-me';
 
 interface ValidCall {
   readonly params?: Record<string, string | (() => string)>;
@@ -82,6 +84,22 @@ const VALID_CALLS: Record<string, ValidCall> = {
     setup: async (f) => void (await f.t.host.createBranch(DELETE_ME, { from: 'main' })),
     status: 204,
     check: async (_res, f) => await expect(f.t.host.getBranch(DELETE_ME)).rejects.toMatchObject({ code: 'BRANCH_NOT_FOUND' }),
+  },
+  createSnapshot: {
+    body: { branch: BRANCH, name: SNAPSHOT },
+    status: 201,
+    check: (res) => expect(res.body).toMatchObject({ name: SNAPSHOT, branch: BRANCH, branch_deleted: false }),
+  },
+  listSnapshots: {
+    status: 200,
+    check: (res) => expect((res.body.snapshots as { name: string }[]).map((s) => s.name)).toContain(SNAPSHOT),
+  },
+  getSnapshot: { params: { name: SNAPSHOT }, status: 200, check: (res) => expect(res.body).toMatchObject({ name: SNAPSHOT, branch: BRANCH }) },
+  deleteSnapshot: {
+    params: { name: DELETE_SNAPSHOT },
+    setup: async (f) => void (await f.t.host.createSnapshot('main', DELETE_SNAPSHOT)),
+    status: 204,
+    check: async (_res, f) => await expect(f.t.host.getSnapshot(DELETE_SNAPSHOT)).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' }),
   },
   listTokens: { status: 200, check: (res) => expect(res.body.tokens.length).toBeGreaterThan(0) },
   createToken: {
@@ -285,6 +303,22 @@ describe.skipIf(skip !== undefined)('REST API contract: the OpenAPI document, wa
     expectProblemShape(conflict);
     expect(conflict.body).toMatchObject({ code: 'BRANCH_EXISTS', type: 'https://pgbranch.dev/errors/branch-exists', title: 'Branch already exists', parent: 'main' });
     expectDocumented(op, conflict);
+  });
+
+  it('creates a branch from a snapshot (snapshot excludes parent/source; unknown snapshot is 404, duplicate 409)', async () => {
+    const op = operations(doc).find((o) => o.op.operationId === 'createBranch')!.op;
+    const made = await f.call('POST', '/v1/branches', { token: f.adminToken, body: { name: 'from-snap', snapshot: SNAPSHOT } });
+    expect(made.status, made.text).toBe(201);
+    expect(made.body).toMatchObject({ name: 'from-snap', parent: null, source: { kind: 'snapshot', snapshot: SNAPSHOT }, created: true });
+    expectDocumented(op, made);
+    const both = await f.call('POST', '/v1/branches', { token: f.adminToken, body: { name: 'from-snap-2', snapshot: SNAPSHOT, parent: 'main' } });
+    expect(both.status).toBe(400);
+    const unknown = await f.call('POST', '/v1/branches', { token: f.adminToken, body: { name: 'from-snap-3', snapshot: 'no-such-snap' } });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.code).toBe('SNAPSHOT_NOT_FOUND');
+    const dup = await f.call('POST', '/v1/snapshots', { token: f.adminToken, body: { branch: 'main', name: SNAPSHOT } });
+    expect(dup.status).toBe(409);
+    expect(dup.body.code).toBe('SNAPSHOT_EXISTS');
   });
 
   it('domain errors keep their catalogue status and code (404 BRANCH_NOT_FOUND, 409 ROOT_BRANCH_RESET)', async () => {

@@ -1,6 +1,6 @@
-import type { AuditEntry, BranchView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
+import type { AuditEntry, BranchView, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
 import type { ErrorCode } from '../errors.js';
-import type { ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from './schemas.js';
+import type { ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from './schemas.js';
 
 /**
  * The one place where the domain's camelCase views meet the API's snake_case fields, in both
@@ -27,6 +27,7 @@ export function toApiBranch(b: BranchView): ApiBranch {
     protected: b.protected,
     expires_at: b.expiresAt,
     own_bytes: b.ownBytes,
+    shared_bytes: b.sharedBytes,
     total_bytes: b.totalBytes,
   };
 }
@@ -50,6 +51,7 @@ export function fromApiBranch(b: ApiBranch): BranchView {
     protected: b.protected,
     expiresAt: b.expires_at,
     ownBytes: b.own_bytes,
+    sharedBytes: b.shared_bytes,
     totalBytes: b.total_bytes,
   };
 }
@@ -187,4 +189,12 @@ export function toApiGcReport(r: GcReport): ApiGcReport {
 
 export function fromApiGcReport(r: ApiGcReport): GcReport {
   return { dryRun: r.dry_run, actions: r.actions.map((a) => ({ kind: a.kind, target: a.target, done: a.done })) };
+}
+
+export function toApiSnapshot(s: SnapshotView): ApiSnapshot {
+  return { id: s.id, name: s.name, branch: s.branch, branch_id: s.branchId, branch_deleted: s.branchDeleted, time: s.time, lsn: s.lsn, created_at: s.createdAt };
+}
+
+export function fromApiSnapshot(s: ApiSnapshot): SnapshotView {
+  return { id: s.id, name: s.name, branch: s.branch, branchId: s.branch_id, branchDeleted: s.branch_deleted, time: s.time, lsn: s.lsn, createdAt: s.created_at };
 }

@@ -91,12 +91,32 @@ export const CreateBranchBody = z
     parent: BranchName.optional().openapi({ description: 'parent branch; omit (with or without `source`) to make a root branch' }),
     if_not_exists: z.boolean().optional().openapi({ description: 'return an existing branch of the same name and origin (200, created: false) instead of 409' }),
     source: RootSourceSchema.optional(),
+    snapshot: BranchName.optional().openapi({ description: 'make the branch from this snapshot (instead of parent or source)' }),
     ttl_ms: z.number().int().positive().optional().openapi({ description: "delete the branch this long after creation (default: the host's per-pattern expiry, if any)" }),
     expires_at: Timestamp.optional().openapi({ description: 'delete the branch at this time (instead of ttl_ms)' }),
   })
   .refine((b) => b.parent === undefined || b.source === undefined, { message: 'give either parent or source, not both', path: ['source'] })
+  .refine((b) => b.snapshot === undefined || (b.parent === undefined && b.source === undefined), {
+    message: 'give one of snapshot, parent or source',
+    path: ['snapshot'],
+  })
   .refine((b) => b.ttl_ms === undefined || b.expires_at === undefined, { message: 'give either ttl_ms or expires_at, not both', path: ['expires_at'] })
   .openapi('CreateBranchRequest');
+
+export const SnapshotParams = z.object({
+  name: BranchName.openapi({
+    param: { name: 'name', in: 'path', required: true },
+    description: `snapshot name: ${BRANCH_NAME_RULE}. Percent-encode "/" in the path.`,
+    example: 'before-migration',
+  }),
+});
+
+export const CreateSnapshotBody = z
+  .strictObject({
+    branch: BranchName.openapi({ description: 'the branch to snapshot (running or stopped)' }),
+    name: BranchName.openapi({ description: 'snapshot name (branch-name rules), unique among snapshots' }),
+  })
+  .openapi('CreateSnapshotRequest');
 
 export const UpdateBranchBody = z
   .strictObject({
@@ -152,6 +172,7 @@ export const BranchSchema = z
     protected: z.boolean().openapi({ description: 'delete, reset and expiry are refused until unprotected' }),
     expires_at: Timestamp.nullable().openapi({ description: 'when the host deletes the branch; null = never' }),
     own_bytes: z.number().int().min(0).nullable().openapi({ description: 'bytes shared with no other branch (null if not measured)' }),
+    shared_bytes: z.number().int().min(0).nullable().openapi({ description: 'bytes shared with other branches by copy-on-write (null if not measured)' }),
     total_bytes: z.number().int().min(0).nullable(),
   })
   .openapi('Branch');
@@ -262,6 +283,21 @@ export const GcReportSchema = z
   })
   .openapi('GcReport');
 
+export const SnapshotSchema = z
+  .strictObject({
+    id: z.string(),
+    name: z.string(),
+    branch: z.string().openapi({ description: 'the branch it was taken of' }),
+    branch_id: z.string(),
+    branch_deleted: z.boolean().openapi({ description: 'the source branch was deleted since (the snapshot stays usable)' }),
+    time: Timestamp.openapi({ description: "when the branch's data was captured" }),
+    lsn: z.string().nullable().openapi({ description: "approximate: the source's WAL position right after the capture; null if it was stopped" }),
+    created_at: Timestamp,
+  })
+  .openapi('Snapshot');
+
+export const SnapshotListSchema = z.strictObject({ snapshots: z.array(SnapshotSchema) }).openapi('SnapshotList');
+
 export const ProblemSchema = z
   .looseObject({
     type: z.string().openapi({ example: 'https://pgbranch.dev/errors/branch-not-found' }),
@@ -285,4 +321,5 @@ export type ApiCreatedToken = z.infer<typeof CreatedTokenSchema>;
 export type ApiProblem = z.infer<typeof ProblemSchema>;
 export type ApiAuditEntry = z.infer<typeof AuditEntrySchema>;
 export type ApiGcReport = z.infer<typeof GcReportSchema>;
+export type ApiSnapshot = z.infer<typeof SnapshotSchema>;
 export type ApiRootSource = z.infer<typeof RootSourceSchema>;

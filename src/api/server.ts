@@ -4,6 +4,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { PgbranchError, toPgbranchError } from '../errors.js';
 import { createApiApp } from './app.js';
+import { createApiMetrics } from './metrics.js';
 import type { ApiHost } from './branch-service.js';
 
 export interface ApiServerOptions {
@@ -23,7 +24,8 @@ export interface ApiServer {
 }
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const app = createApiApp({ host: options.host, logger: options.logger });
+  const metrics = createApiMetrics(options.host);
+  const app = createApiApp({ host: options.host, logger: options.logger, metrics });
   // overrideGlobalObjects: false — the server shares its process with other code (the endpoint,
   // tests) that must keep Node's own Request/Response.
   const server = createAdaptorServer({ fetch: app.fetch, overrideGlobalObjects: false }) as Server;
@@ -49,6 +51,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     url: `http://${urlHost}:${bound}`,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        metrics.close();
         server.close((err) => (err ? reject(err) : resolve()));
         // Keep-alive connections with no request in flight would hold close() open.
         server.closeIdleConnections();

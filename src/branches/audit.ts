@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { userInfo } from 'node:os';
 import { isPgbranchError } from '../errors.js';
 import type { AuditRecord, AuditTargetKind, StateStore } from '../state/index.js';
@@ -40,6 +41,24 @@ export interface AuditTarget {
   readonly details?: Record<string, unknown>;
 }
 
+/** One finished domain operation, for metrics: what, how it ended, how long it took. */
+export interface OperationObservation {
+  readonly operation: string;
+  readonly result: 'ok' | 'error';
+  readonly errorCode?: string;
+  readonly durationMs: number;
+}
+
+/**
+ * Every audited operation (and every wake of a suspended branch) is reported here once it ends.
+ * Edges that export metrics listen; the domain does not know who does.
+ */
+export const operationEvents = new EventEmitter<{ operation: [OperationObservation] }>();
+
+export function observeOperation(observation: OperationObservation): void {
+  operationEvents.emit('operation', observation);
+}
+
 /** What the domain reports about an audit entry. */
 export type AuditEntry = AuditRecord;
 
@@ -61,10 +80,15 @@ export async function audited<T>(
   const durationMs = () => Math.round(performance.now() - started);
   try {
     const result = await fn();
-    store.finishAudit(id, { result: 'ok', durationMs: durationMs(), target: targetAfter?.(result) });
+    const ms = durationMs();
+    store.finishAudit(id, { result: 'ok', durationMs: ms, target: targetAfter?.(result) });
+    observeOperation({ operation, result: 'ok', durationMs: ms });
     return result;
   } catch (err) {
-    store.finishAudit(id, { result: 'error', errorCode: isPgbranchError(err) ? err.code : 'INTERNAL', durationMs: durationMs() });
+    const ms = durationMs();
+    const errorCode = isPgbranchError(err) ? err.code : 'INTERNAL';
+    store.finishAudit(id, { result: 'error', errorCode, durationMs: ms });
+    observeOperation({ operation, result: 'error', errorCode, durationMs: ms });
     throw err;
   }
 }

@@ -102,7 +102,8 @@ export async function planGc(rt: Runtime, activity: ActivityTracker, nowMs: numb
   const planned: PlannedGc[] = [];
   for (const name of await rt.storage.listStaging()) planned.push({ kind: 'orphan-staging', target: name });
   const branches = rt.store.listBranches();
-  const owned = new Set(branches.map((b) => b.volume));
+  // Snapshot volumes are owned too (by their snapshot row), never orphans.
+  const owned = new Set([...branches.map((b) => b.volume), ...rt.store.listSnapshots().map((s) => s.volume)]);
   const volumes = await rt.storage.listVolumes();
   for (const volume of volumes) {
     if (owned.has(volume)) continue;

@@ -19,7 +19,7 @@ import { withMutex } from '../util/mutex.js';
 import { waitFor } from '../util/wait.js';
 import { hostPaths, readConfig, resolveHome, writeConfig, type HostConfig, type HostConfigInput, type HostPaths } from './config.js';
 import { ActivityTracker } from './activity.js';
-import { HOST_ACTOR, audited, localActor, type Actor, type AuditEntry, type AuditTarget } from './audit.js';
+import { HOST_ACTOR, audited, localActor, observeOperation, type Actor, type AuditEntry, type AuditTarget } from './audit.js';
 import { assertNotProtected, canonicalTime, expiryChange, isExpired, planGc, resolveExpiry, type ExpiryRequest, type GcAction, type GcReport, type PlannedGc } from './governance.js';
 import { branchStopped, effectiveIdleTimeoutMs, idleCandidates, rotatePassword, suspend, wake } from './serving.js';
 import { authenticate, createToken, tokenInfo, type Principal, type TokenInfo } from './tokens.js';
@@ -27,6 +27,7 @@ import { createChild, createRoot, type RootSource } from './create.js';
 import { deleteBranch, resetBranch, startBranch, stopBranch } from './lifecycle.js';
 import { assertBranchName } from './names.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
+import { createFromSnapshot, createSnapshot, deleteSnapshot, findSnapshot, toSnapshotView, type SnapshotView } from './snapshot.js';
 import { Runtime, type ProgressSink } from './runtime.js';
 import { connectionInfo, toView, type BranchView, type ConnectionInfo, type EndpointAddress } from './view.js';
 
@@ -61,6 +62,8 @@ export interface InitOptions extends OpenOptions {
 export interface CreateOptions extends ExpiryRequest {
   /** Parent branch; omit with a root source to make another root branch. */
   readonly from?: string;
+  /** Snapshot to make the branch from (instead of a parent or a root source). */
+  readonly fromSnapshot?: string;
   readonly source?: RootSource;
   /** CI retries: an existing branch with the same name and parent is returned, not an error. */
   readonly ifNotExists?: boolean;
@@ -296,10 +299,12 @@ export class Host {
     const release = this.activity.acquire(branch.id);
     try {
       if (branch.desiredState !== 'running' || !(await this.rt.isRunning(branch.volume))) {
+        const started = performance.now();
         await this.withLock(async () => {
           branch = this.find(name);
           await wake(this.rt, branch);
         });
+        observeOperation({ operation: 'wake', result: 'ok', durationMs: Math.round(performance.now() - started) });
       }
       return { port: branch.port, release };
     } catch (err) {
@@ -466,8 +471,48 @@ export class Host {
     return authenticate(this.rt.store, token);
   }
 
+  // --- snapshots ---
+
+  /** A named, immutable, consistent point of `branch` that branches can be created from. */
+  async createSnapshot(branch: string, name: string): Promise<SnapshotView> {
+    // Audited against the branch: a snapshot is its data, and token patterns filter on branch names.
+    const record = await this.audit('snapshot-create', this.branchTarget(branch, { snapshot: name }), async () => {
+      assertBranchName(name);
+      return this.withLock(async () => {
+        const source = this.find(branch);
+        if (this.rt.store.getSnapshotByName(name)) {
+          throw new PgbranchError('SNAPSHOT_EXISTS', `snapshot "${name}" already exists`, { details: { name } });
+        }
+        return createSnapshot(this.rt, name, source);
+      });
+    });
+    return toSnapshotView(this.rt, record);
+  }
+
+  async listSnapshots(): Promise<SnapshotView[]> {
+    return this.rt.store.listSnapshots().map((s) => toSnapshotView(this.rt, s));
+  }
+
+  async getSnapshot(name: string): Promise<SnapshotView> {
+    assertBranchName(name);
+    return toSnapshotView(this.rt, findSnapshot(this.rt, name));
+  }
+
+  /** Removes the snapshot; branches made from it keep working (but cannot be reset any more). */
+  async deleteSnapshot(name: string): Promise<void> {
+    assertBranchName(name);
+    const known = this.rt.store.getSnapshotByName(name);
+    await this.audit('snapshot-delete', this.branchTarget(known?.sourceBranchName ?? name, { snapshot: name }), () =>
+      this.withLock(async () => deleteSnapshot(this.rt, findSnapshot(this.rt, name))),
+    );
+  }
+
   async createBranch(name: string, options: CreateOptions = {}): Promise<{ branch: BranchView; created: boolean }> {
-    const details = { parent: options.from ?? null, source: options.source?.kind ?? (options.from === undefined ? 'empty' : 'branch') };
+    const details = {
+      parent: options.from ?? null,
+      ...(options.fromSnapshot !== undefined ? { snapshot: options.fromSnapshot } : {}),
+      source: options.source?.kind ?? (options.fromSnapshot !== undefined ? 'snapshot' : options.from === undefined ? 'empty' : 'branch'),
+    };
     return this.audit('create', this.branchTarget(name, details), () => this.createBranchUnaudited(name, options));
   }
 
@@ -479,17 +524,30 @@ export class Host {
     if (options.from !== undefined && options.source !== undefined) {
       throw new PgbranchError('INVALID_ARGUMENT', 'give either a parent branch or a root source (dump file / URL / empty), not both');
     }
+    if (options.fromSnapshot !== undefined) {
+      assertBranchName(options.fromSnapshot);
+      if (options.from !== undefined || options.source !== undefined) {
+        throw new PgbranchError('INVALID_ARGUMENT', 'give a snapshot, a parent branch or a root source, not more than one');
+      }
+    }
     const record = await this.withLock(async () => {
       const existing = this.rt.store.getBranchByName(name);
+      if (existing && options.fromSnapshot !== undefined) {
+        const snapshot = this.rt.store.getSnapshotByName(options.fromSnapshot);
+        if (options.ifNotExists && snapshot && existing.parentSnapshotId === snapshot.id) return { record: existing, created: false };
+        throw new PgbranchError('BRANCH_EXISTS', `branch "${name}" already exists`, { details: { name } });
+      }
       if (existing) {
         const parent = existing.parentId ? this.rt.store.getBranchById(existing.parentId)?.name : undefined;
-        const sameOrigin = options.from !== undefined ? parent === options.from : existing.parentId === null;
+        const sameOrigin = options.from !== undefined ? parent === options.from : existing.parentId === null && existing.parentSnapshotId === null;
         if (options.ifNotExists && sameOrigin) return { record: existing, created: false };
         const origin = parent ? `from "${parent}"` : 'as a root branch';
         throw new PgbranchError('BRANCH_EXISTS', `branch "${name}" already exists (${origin})`, { details: { name, parent: parent ?? null } });
       }
       let made: BranchRecord;
-      if (options.from === undefined) {
+      if (options.fromSnapshot !== undefined) {
+        made = await createFromSnapshot(this.rt, name, findSnapshot(this.rt, options.fromSnapshot));
+      } else if (options.from === undefined) {
         made = await createRoot(this.rt, name, options.source ?? { kind: 'empty' }, options.onProgress);
       } else {
         const parent = this.rt.store.getBranchByName(options.from);
@@ -511,7 +569,7 @@ export class Host {
       this.withLock(async () => {
         const branch = this.find(name);
         // A root branch has nothing to reset from whatever its protection: that error says more.
-        if (branch.parentId !== null) assertNotProtected(branch, 'reset');
+        if (branch.parentId !== null || branch.parentSnapshotId !== null) assertNotProtected(branch, 'reset');
         return resetBranch(this.rt, branch);
       }),
     );

@@ -1,7 +1,7 @@
 export { Host } from './host.js';
 export type { BranchService } from './service.js';
 export type { AuditFilter, BranchChange, CreateOptions, HostStatus, InitOptions, OpenOptions } from './host.js';
-export { HOST_ACTOR, localActor, tokenActor, type Actor, type AuditEntry } from './audit.js';
+export { HOST_ACTOR, localActor, operationEvents, tokenActor, type Actor, type AuditEntry, type OperationObservation } from './audit.js';
 export type { GcAction, GcActionKind, GcReport } from './governance.js';
 export type { RootSource } from './create.js';
 export type { ProgressEvent, ProgressSink } from './runtime.js';
@@ -12,3 +12,4 @@ export type { ReconcileReport } from './reconcile.js';
 export { BRANCH_NAME_PATTERN, BRANCH_NAME_RULE, assertBranchName } from './names.js';
 export { CRASH_POINTS } from './lifecycle.js';
 export { resolveHome } from './config.js';
+export type { SnapshotView } from './snapshot.js';

@@ -13,7 +13,14 @@ import type { Runtime } from './runtime.js';
  */
 export async function resetBranch(rt: Runtime, branch: BranchRecord): Promise<BranchRecord> {
   const parent = branch.parentId ? rt.store.getBranchById(branch.parentId) : undefined;
-  if (!parent) {
+  // A branch made from a snapshot resets to that snapshot (immutable: always the same data).
+  const snapshot = branch.parentSnapshotId ? rt.store.getSnapshotById(branch.parentSnapshotId) : undefined;
+  if (branch.parentSnapshotId && !snapshot) {
+    throw new PgbranchError('SNAPSHOT_NOT_FOUND', `cannot reset "${branch.name}": the snapshot it was made from was deleted`, {
+      details: { branch: branch.name, snapshotId: branch.parentSnapshotId },
+    });
+  }
+  if (!parent && !snapshot) {
     if (branch.parentName) {
       throw new PgbranchError('PARENT_NOT_FOUND', `cannot reset "${branch.name}": its parent "${branch.parentName}" was deleted`, {
         details: { branch: branch.name, parent: branch.parentName },
@@ -33,11 +40,19 @@ export async function resetBranch(rt: Runtime, branch: BranchRecord): Promise<Br
     data: { oldVolume, newVolume },
   });
   failpoint('reset:intent');
-  const { branchTime } = await cloneConsistent(rt, parent, newVolume);
+  let branchTime: string;
+  if (snapshot) {
+    // No instance runs on a snapshot: a plain clone is consistent.
+    await rt.storage.cloneVolume(snapshot.volume, newVolume);
+    branchTime = snapshot.time;
+  } else {
+    ({ branchTime } = await cloneConsistent(rt, parent!, newVolume));
+  }
   failpoint('reset:cloned');
   await rt.stop(oldVolume);
   failpoint('reset:old-stopped');
-  const { branchLsn } = await bringUpClone(rt, branch, newVolume);
+  const { branchLsn: recoveredLsn } = await bringUpClone(rt, branch, newVolume);
+  const branchLsn = snapshot?.lsn ?? recoveredLsn;
   failpoint('reset:new-started');
   rt.store.transaction(() => {
     rt.store.replaceVolume(branch.id, { volume: newVolume, branchLsn, branchTime });
@@ -98,4 +113,6 @@ export const CRASH_POINTS = {
   reset: ['reset:intent', 'clone:after-backup-stop', 'reset:cloned', 'reset:old-stopped', 'clone:after-start', 'reset:new-started', 'reset:swapped', 'reset:old-deleted'],
   delete: ['delete:intent', 'delete:stopped', 'delete:volume-deleted'],
   rotate: ['rotate:intent', 'rotate:applied'],
+  snapshotCreate: ['snapshot-create:intent', 'clone:after-backup-stop', 'snapshot-create:cloned', 'snapshot-create:committed'],
+  snapshotDelete: ['snapshot-delete:intent', 'snapshot-delete:volume-deleted'],
 } as const;

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import type { OperationRecord } from '../state/index.js';
 import { log } from '../util/log.js';
 import { finishDelete } from './lifecycle.js';
+import { finishSnapshotDelete } from './snapshot.js';
 import { applyPassword } from './serving.js';
 import type { Runtime } from './runtime.js';
 
@@ -37,7 +38,7 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
   // (those are settled above): someone put them there or removed a branch's metadata by hand.
   // They are only reported here; `pgbranch gc` shows and removes them, so that a dry run can
   // show them first and an open never deletes data nobody asked to delete.
-  const owned = new Set(rt.store.listBranches().map((b) => b.volume));
+  const owned = ownedVolumes(rt);
   const orphans = (await rt.storage.listVolumes()).filter((v) => !owned.has(v));
   if (orphans.length > 0) log.warn({ volumes: orphans }, 'volumes without a branch: `pgbranch gc` removes them');
 
@@ -72,6 +73,11 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
     log.info({ report }, 'reconciled host after an interrupted operation');
   }
   return report;
+}
+
+/** Volumes metadata accounts for: every branch's and every snapshot's. */
+export function ownedVolumes(rt: Runtime): Set<string> {
+  return new Set([...rt.store.listBranches().map((b) => b.volume), ...rt.store.listSnapshots().map((s) => s.volume)]);
 }
 
 async function settleOperation(rt: Runtime, op: OperationRecord, report: ReconcileReport): Promise<void> {
@@ -115,6 +121,20 @@ async function settleOperation(rt: Runtime, op: OperationRecord, report: Reconci
     }
     case 'delete': {
       await finishDelete(rt, op.branchId, String(op.data.volume), op.id);
+      report.rolledForward.push(label);
+      return;
+    }
+    case 'snapshot-create': {
+      // Row and end of operation commit together: still in the log means never finished. No
+      // instance ever runs on a snapshot volume (and the lock file it may still hold names the
+      // source's postmaster): delete only, never kill.
+      await rt.storage.deleteVolume(String(op.data.volume));
+      rt.store.finishOperation(op.id);
+      report.rolledBack.push(label);
+      return;
+    }
+    case 'snapshot-delete': {
+      await finishSnapshotDelete(rt, op.branchId, String(op.data.volume), op.id);
       report.rolledForward.push(label);
       return;
     }

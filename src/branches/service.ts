@@ -23,5 +23,9 @@ export type BranchService = Pick<
   | 'revokeToken'
   | 'listAudit'
   | 'gc'
+  | 'createSnapshot'
+  | 'listSnapshots'
+  | 'getSnapshot'
+  | 'deleteSnapshot'
   | 'close'
 >;

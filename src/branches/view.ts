@@ -30,6 +30,8 @@ export interface BranchView {
   readonly expiresAt: string | null;
   /** Bytes this branch does not share with any other branch (null if not measured). */
   readonly ownBytes: number | null;
+  /** Bytes shared with other branches (copy-on-write): total minus own; null if not measured. */
+  readonly sharedBytes: number | null;
   readonly totalBytes: number | null;
 }
 
@@ -90,6 +92,7 @@ export function toView(
     protected: record.protected,
     expiresAt: record.expiresAt,
     ownBytes: usage?.ownBytes ?? null,
+    sharedBytes: usage ? Math.max(0, usage.totalBytes - usage.ownBytes) : null,
     totalBytes: usage?.totalBytes ?? null,
   };
 }

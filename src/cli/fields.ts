@@ -19,6 +19,7 @@ export function branchFields(b: BranchView): [string, string][] {
     ['protected', b.protected ? 'yes' : 'no'],
     ['expires', b.expiresAt ? `${b.expiresAt} (${formatTimeLeft(b.expiresAt)})` : 'never'],
     ['own data', formatBytes(b.ownBytes)],
+    ['shared data', formatBytes(b.sharedBytes)],
     ['total data', formatBytes(b.totalBytes)],
   ];
 }

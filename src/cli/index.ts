@@ -6,6 +6,7 @@ import { registerGcCommands } from './commands/gc.js';
 import { registerEnvCommand } from './commands/env.js';
 import { registerHostCommands } from './commands/host.js';
 import { registerPsqlCommand } from './commands/psql.js';
+import { registerSnapshotCommands } from './commands/snapshot.js';
 import { registerTokenCommands } from './commands/token.js';
 import { createCliContext, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, Writer, parseOutputFormat, type Streams } from './writer.js';
@@ -33,6 +34,7 @@ export function buildProgram(streams: Streams, env: NodeJS.ProcessEnv = process.
   const ctx = createCliContext(streams, env);
   registerHostCommands(program, ctx);
   registerBranchCommands(program, ctx);
+  registerSnapshotCommands(program, ctx);
   registerTokenCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerGcCommands(program, ctx);

@@ -92,6 +92,26 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_at ON audit(at);
   CREATE INDEX audit_target ON audit(target_kind, target);
   `,
+  `
+  -- Snapshots: named, read-only, immutable points of a branch (a volume no instance ever runs
+  -- on). The source branch is remembered by id and name; it may be deleted later, the snapshot
+  -- stays usable. lsn is approximate (the source's current WAL position read right after the
+  -- clone) or NULL when the source was stopped.
+  CREATE TABLE snapshots (
+    id                 TEXT PRIMARY KEY,
+    name               TEXT NOT NULL UNIQUE,
+    volume             TEXT NOT NULL UNIQUE,
+    source_branch_id   TEXT NOT NULL,
+    source_branch_name TEXT NOT NULL,
+    db_user            TEXT NOT NULL,
+    db_name            TEXT NOT NULL,
+    lsn                TEXT,
+    snapshot_time      TEXT NOT NULL,
+    created_at         TEXT NOT NULL
+  );
+  -- A branch made from a snapshot resets to that snapshot.
+  ALTER TABLE branches ADD COLUMN parent_snapshot_id TEXT;
+  `,
 ];
 
 export function openDatabase(file: string): Db {

@@ -28,9 +28,54 @@ export interface BranchRecord {
   readonly protected: boolean;
   /** When the host deletes the branch (ISO-8601 UTC); null = never. */
   readonly expiresAt: string | null;
+  /** The snapshot this branch was made from (reset returns to it); null otherwise. */
+  readonly parentSnapshotId: string | null;
 }
 
-export type OperationKind = 'create' | 'reset' | 'delete' | 'rotate';
+export type OperationKind = 'create' | 'reset' | 'delete' | 'rotate' | 'snapshot-create' | 'snapshot-delete';
+
+/** A snapshot as stored: a volume no instance runs on. */
+export interface SnapshotRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly volume: string;
+  readonly sourceBranchId: string;
+  readonly sourceBranchName: string;
+  readonly dbUser: string;
+  readonly dbName: string;
+  /** Approximate (the source's WAL position right after the clone); null when not known. */
+  readonly lsn: string | null;
+  readonly time: string;
+  readonly createdAt: string;
+}
+
+interface SnapshotRow {
+  id: string;
+  name: string;
+  volume: string;
+  source_branch_id: string;
+  source_branch_name: string;
+  db_user: string;
+  db_name: string;
+  lsn: string | null;
+  snapshot_time: string;
+  created_at: string;
+}
+
+function toSnapshot(row: SnapshotRow): SnapshotRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    volume: row.volume,
+    sourceBranchId: row.source_branch_id,
+    sourceBranchName: row.source_branch_name,
+    dbUser: row.db_user,
+    dbName: row.db_name,
+    lsn: row.lsn,
+    time: row.snapshot_time,
+    createdAt: row.created_at,
+  };
+}
 
 export interface OperationRecord {
   readonly id: number;
@@ -64,6 +109,7 @@ interface BranchRow {
   updated_at: string;
   protected: number;
   expires_at: string | null;
+  parent_snapshot_id: string | null;
 }
 
 interface OperationRow {
@@ -100,6 +146,7 @@ function toBranch(row: BranchRow): BranchRecord {
     updatedAt: row.updated_at,
     protected: row.protected === 1,
     expiresAt: row.expires_at,
+    parentSnapshotId: row.parent_snapshot_id,
   };
 }
 
@@ -116,7 +163,8 @@ function toOperation(row: OperationRow): OperationRecord {
   };
 }
 
-export type NewBranch = Omit<BranchRecord, 'createdAt' | 'updatedAt' | 'resetAt' | 'idleTimeoutMs' | 'protected' | 'expiresAt'> & {
+export type NewBranch = Omit<BranchRecord, 'createdAt' | 'updatedAt' | 'resetAt' | 'idleTimeoutMs' | 'protected' | 'expiresAt' | 'parentSnapshotId'> & {
+  readonly parentSnapshotId?: string | null;
   readonly idleTimeoutMs?: number | null;
   readonly protected?: boolean;
   readonly expiresAt?: string | null;
@@ -257,11 +305,11 @@ export class StateStore {
     this.db
       .prepare(
         `INSERT INTO branches (id, name, parent_id, parent_name, volume, port, db_user, db_name, password,
-           desired_state, idle_timeout_ms, source, branch_lsn, branch_time, created_at, reset_at, updated_at, protected, expires_at)
+           desired_state, idle_timeout_ms, source, branch_lsn, branch_time, created_at, reset_at, updated_at, protected, expires_at, parent_snapshot_id)
          VALUES (@id, @name, @parentId, @parentName, @volume, @port, @dbUser, @dbName, @password,
-           @desiredState, @idleTimeoutMs, @source, @branchLsn, @branchTime, @ts, NULL, @ts, @protected, @expiresAt)`,
+           @desiredState, @idleTimeoutMs, @source, @branchLsn, @branchTime, @ts, NULL, @ts, @protected, @expiresAt, @parentSnapshotId)`,
       )
-      .run({ idleTimeoutMs: null, expiresAt: null, ...branch, protected: branch.protected ? 1 : 0, ts });
+      .run({ idleTimeoutMs: null, expiresAt: null, parentSnapshotId: null, ...branch, protected: branch.protected ? 1 : 0, ts });
   }
 
   /** Points a branch at a new volume after a reset. */
@@ -300,6 +348,35 @@ export class StateStore {
 
   usedPorts(): Set<number> {
     return new Set((this.db.prepare('SELECT port FROM branches').all() as { port: number }[]).map((r) => r.port));
+  }
+
+  // --- snapshots ---
+
+  listSnapshots(): SnapshotRecord[] {
+    return (this.db.prepare('SELECT * FROM snapshots ORDER BY created_at, name').all() as SnapshotRow[]).map(toSnapshot);
+  }
+
+  getSnapshotByName(name: string): SnapshotRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM snapshots WHERE name = ?').get(name) as SnapshotRow | undefined;
+    return row && toSnapshot(row);
+  }
+
+  getSnapshotById(id: string): SnapshotRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM snapshots WHERE id = ?').get(id) as SnapshotRow | undefined;
+    return row && toSnapshot(row);
+  }
+
+  insertSnapshot(snapshot: Omit<SnapshotRecord, 'createdAt'>): void {
+    this.db
+      .prepare(
+        `INSERT INTO snapshots (id, name, volume, source_branch_id, source_branch_name, db_user, db_name, lsn, snapshot_time, created_at)
+         VALUES (@id, @name, @volume, @sourceBranchId, @sourceBranchName, @dbUser, @dbName, @lsn, @time, @createdAt)`,
+      )
+      .run({ ...snapshot, createdAt: now() });
+  }
+
+  deleteSnapshot(id: string): void {
+    this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(id);
   }
 
   // --- operations (intent log) ---

@@ -19715,6 +19715,8 @@ var ERROR_CATALOGUE = {
   BRANCH_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: "Branch not found" },
   PARENT_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: "Parent branch not found" },
   BRANCH_EXISTS: { httpStatus: 409, exitCode: 4, title: "Branch already exists" },
+  SNAPSHOT_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: "Snapshot not found" },
+  SNAPSHOT_EXISTS: { httpStatus: 409, exitCode: 4, title: "Snapshot already exists" },
   BRANCH_STOPPED: { httpStatus: 409, exitCode: 4, title: "Branch is stopped" },
   BRANCH_PROTECTED: { httpStatus: 409, exitCode: 4, title: "Branch is protected" },
   ROOT_BRANCH_RESET: { httpStatus: 409, exitCode: 4, title: "A root branch has no parent to reset from" },
@@ -19842,6 +19844,9 @@ function fromApiAuditEntry(e) {
 function fromApiGcReport(r) {
   return { dryRun: r.dry_run, actions: r.actions.map((a) => ({ kind: a.kind, target: a.target, done: a.done })) };
 }
+function fromApiSnapshot(s) {
+  return { id: s.id, name: s.name, branch: s.branch, branchId: s.branch_id, branchDeleted: s.branch_deleted, time: s.time, lsn: s.lsn, createdAt: s.created_at };
+}
 
 // src/api/media-types.ts
 var PROBLEM_CONTENT_TYPE = "application/problem+json";
@@ -19897,6 +19902,7 @@ function createApiClient(options) {
         name,
         ...opts.from !== void 0 ? { parent: opts.from } : {},
         ...opts.source !== void 0 ? { source: opts.source } : {},
+        ...opts.fromSnapshot !== void 0 ? { snapshot: opts.fromSnapshot } : {},
         ...opts.ifNotExists !== void 0 ? { if_not_exists: opts.ifNotExists } : {},
         ...opts.ttlMs !== void 0 ? { ttl_ms: opts.ttlMs } : {},
         ...opts.expiresAt !== void 0 ? { expires_at: opts.expiresAt } : {}
@@ -19943,6 +19949,19 @@ function createApiClient(options) {
     },
     async gc(opts = {}) {
       return fromApiGcReport(await request({ method: "POST", path: "/v1/gc", body: { dry_run: opts.dryRun ?? false } }));
+    },
+    async createSnapshot(branch, name) {
+      return fromApiSnapshot(await request({ method: "POST", path: "/v1/snapshots", body: { branch, name } }));
+    },
+    async listSnapshots() {
+      const { snapshots } = await request({ method: "GET", path: "/v1/snapshots" });
+      return snapshots.map(fromApiSnapshot);
+    },
+    async getSnapshot(name) {
+      return fromApiSnapshot(await request({ method: "GET", path: `/v1/snapshots/${encodeURIComponent(name)}` }));
+    },
+    async deleteSnapshot(name) {
+      await request({ method: "DELETE", path: `/v1/snapshots/${encodeURIComponent(name)}` });
     },
     async createToken(req) {
       const body = { name: req.name, role: req.role, ...req.branchPatterns !== void 0 ? { branch_patterns: [...req.branchPatterns] } : {} };
@@ -20059,6 +20078,7 @@ function readInputs() {
     token,
     branch: getInput("branch") || defaultBranchName(),
     parent: getInput("parent") || "main",
+    snapshot: getInput("snapshot") || void 0,
     run: getMultilineInput("run"),
     keepOnFailure: getInput("keep-on-failure").toLowerCase() === "true"
   };
@@ -20104,7 +20124,7 @@ async function writeSummary(rows) {
   await summary.addHeading(`pgbranch ${inputs.command}: ${inputs.branch}`, 3).addTable([
     [{ data: "branch", header: true }, { data: "value", header: true }],
     ["branch", inputs.branch],
-    ["parent", view?.parent ?? inputs.parent],
+    inputs.snapshot !== void 0 ? ["snapshot", inputs.snapshot] : ["parent", view?.parent ?? inputs.parent],
     ["branch point", point],
     ...created === void 0 ? [] : [["created", created ? "yes" : "no (reused)"]],
     ["outcome", outcome]
@@ -20140,7 +20160,7 @@ async function run() {
   let view;
   let created;
   if (inputs.command === "create") {
-    const result = await timed("create", () => client.createBranch(inputs.branch, { from: inputs.parent, ifNotExists: true }));
+    const result = await timed("create", () => client.createBranch(inputs.branch, inputs.snapshot !== void 0 ? { fromSnapshot: inputs.snapshot, ifNotExists: true } : { from: inputs.parent, ifNotExists: true }));
     view = result.branch;
     created = result.created;
   } else {
@@ -20156,7 +20176,7 @@ async function run() {
   try {
     const info2 = await timed("connection", () => client.connectionInfo(inputs.branch));
     maskConnection(info2);
-    info(`${created === false ? "reusing" : inputs.command === "reset" ? "reset" : "created"} ${inputs.branch} from ${view.parent ?? "-"} (id ${view.id})`);
+    info(`${created === false ? "reusing" : inputs.command === "reset" ? "reset" : "created"} ${inputs.branch} from ${inputs.snapshot !== void 0 ? `snapshot ${inputs.snapshot}` : view.parent ?? "-"} (id ${view.id})`);
     if (created !== false && inputs.run.length > 0) {
       const { steps, error: error2 } = await runHookSteps(inputs, info2);
       for (const step of steps) timings.push([`hook: ${step.command}`, step.durationMs]);

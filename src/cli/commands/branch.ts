@@ -19,7 +19,8 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
     .option('--from-dump <file>', 'make a root branch from a pg_dump file')
     .option('--from-url <url>', 'make a root branch from a live PostgreSQL server (logical copy)')
     .option('--empty', 'make an empty root branch')
-    .option('--if-not-exists', 'return the existing branch if it has the same parent (for CI retries)')
+    .option('--from-snapshot <snapshot>', 'make the branch from a snapshot (`pgbranch snapshot create`); reset returns it to the snapshot')
+    .option('--if-not-exists', 'return the existing branch if it has the same parent or snapshot (for CI retries)')
     .option('--run <command>', 'post-create hook run with `sh -c` and DATABASE_URL set (repeatable, in order; not re-run for an existing branch)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--keep-on-failure', 'keep the branch when a --run hook fails (default: delete it)')
     .option('--ttl <duration>', "delete the branch this long after creation: 3d, 12h, 90m (default: the host's expiry rule for the name, if any)", parseTtl)
@@ -28,11 +29,15 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
       const writer = writerFor(cmd);
       const source = opts.empty ? ({ kind: 'empty' } as const) : rootSource(opts);
       if (opts.empty && (opts.fromDump || opts.fromUrl)) throw new PgbranchError('INVALID_ARGUMENT', '--empty excludes --from-dump and --from-url');
-      const from: string | undefined = opts.from ?? (source ? undefined : 'main');
+      const fromSnapshot: string | undefined = opts.fromSnapshot;
+      if (fromSnapshot !== undefined && (opts.from !== undefined || source)) {
+        throw new PgbranchError('INVALID_ARGUMENT', '--from-snapshot excludes --from, --from-dump, --from-url and --empty');
+      }
+      const from: string | undefined = fromSnapshot !== undefined ? undefined : (opts.from ?? (source ? undefined : 'main'));
       const commands = opts.run as string[];
       const globals = ctx.globals(cmd);
       const { result, hooks } = await withHost(cmd, async (host) => {
-        const result = await host.createBranch(name, { from, source, ifNotExists: opts.ifNotExists, ttlMs: opts.ttl, expiresAt: opts.expiresAt, onProgress: progressFor(cmd) });
+        const result = await host.createBranch(name, { from, fromSnapshot, source, ifNotExists: opts.ifNotExists, ttlMs: opts.ttl, expiresAt: opts.expiresAt, onProgress: progressFor(cmd) });
         // An existing branch (--if-not-exists) already ran its hooks: running migrations twice is not a retry.
         const hooks = commands.length > 0 && result.created
           ? await runCreateHooks(host, { branch: name, commands, remote: Boolean(globals.apiUrl ?? ctx.env.PGBRANCH_API_URL), keepOnFailure: Boolean(opts.keepOnFailure), streams: ctx.streams, quiet: Boolean(globals.quiet) })
@@ -58,12 +63,13 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
       const branches = await withHost(cmd, (host) => host.listBranches({ withUsage: opts.size }));
       writer.data(branches, () =>
         renderTable(
-          ['NAME', 'STATE', 'PORT', 'OWN DATA', 'TOTAL', 'AGE', 'EXPIRES', 'BRANCH POINT'],
+          ['NAME', 'STATE', 'PORT', 'OWN DATA', 'SHARED', 'TOTAL', 'AGE', 'EXPIRES', 'BRANCH POINT'],
           asTree(branches).map(({ branch: b, prefix }) => [
             `${prefix}${b.name}${b.protected ? ' (protected)' : ''}${b.parentDeleted ? ` (parent ${b.parent} deleted)` : ''}`,
             b.state,
             String(b.port),
             formatBytes(b.ownBytes),
+            formatBytes(b.sharedBytes),
             formatBytes(b.totalBytes),
             formatAge(b.resetAt ?? b.createdAt),
             formatTimeLeft(b.expiresAt),

@@ -20,6 +20,8 @@ interface Inputs {
   readonly token: string;
   readonly branch: string;
   readonly parent: string;
+  /** Create from this snapshot instead of `parent` (empty = from parent). */
+  readonly snapshot: string | undefined;
   readonly run: string[];
   readonly keepOnFailure: boolean;
 }
@@ -35,6 +37,7 @@ function readInputs(): Inputs {
     token,
     branch: core.getInput('branch') || defaultBranchName(),
     parent: core.getInput('parent') || 'main',
+    snapshot: core.getInput('snapshot') || undefined,
     run: core.getMultilineInput('run'),
     keepOnFailure: core.getInput('keep-on-failure').toLowerCase() === 'true',
   };
@@ -88,7 +91,7 @@ async function writeSummary(rows: { view?: BranchView; inputs: Inputs; created?:
     .addTable([
       [{ data: 'branch', header: true }, { data: 'value', header: true }],
       ['branch', inputs.branch],
-      ['parent', view?.parent ?? inputs.parent],
+      inputs.snapshot !== undefined ? ['snapshot', inputs.snapshot] : ['parent', view?.parent ?? inputs.parent],
       ['branch point', point],
       ...(created === undefined ? [] : [['created', created ? 'yes' : 'no (reused)']]),
       ['outcome', outcome],
@@ -130,7 +133,7 @@ async function run(): Promise<void> {
   let view: BranchView;
   let created: boolean | undefined;
   if (inputs.command === 'create') {
-    const result = await timed('create', () => client.createBranch(inputs.branch, { from: inputs.parent, ifNotExists: true }));
+    const result = await timed('create', () => client.createBranch(inputs.branch, inputs.snapshot !== undefined ? { fromSnapshot: inputs.snapshot, ifNotExists: true } : { from: inputs.parent, ifNotExists: true }));
     view = result.branch;
     created = result.created;
   } else {
@@ -148,7 +151,7 @@ async function run(): Promise<void> {
   try {
     const info = await timed('connection', () => client.connectionInfo(inputs.branch));
     maskConnection(info);
-    core.info(`${created === false ? 'reusing' : inputs.command === 'reset' ? 'reset' : 'created'} ${inputs.branch} from ${view.parent ?? '-'} (id ${view.id})`);
+    core.info(`${created === false ? 'reusing' : inputs.command === 'reset' ? 'reset' : 'created'} ${inputs.branch} from ${inputs.snapshot !== undefined ? `snapshot ${inputs.snapshot}` : (view.parent ?? '-')} (id ${view.id})`);
     // Hooks run for a new branch and after a reset (the data went back to the parent's); a reused branch already ran them.
     if (created !== false && inputs.run.length > 0) {
       const { steps, error } = await runHookSteps(inputs, info);

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from '../branches/test-support/host-invariants.js';
+import { createTestHost, testPoolSkipReason, type TestHost } from '../branches/test-support/test-host.js';
+import { startApiServer, type ApiServer } from './index.js';
+
+const skip = await testPoolSkipReason('btrfs');
+if (skip) console.warn(`metrics tests skipped: ${skip}`);
+
+const MIB = 1024 * 1024;
+
+/** Reads one sample value from Prometheus text, e.g. `pgbranch_branches{state="running"}`. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** Divergence (own vs shared bytes) and the Prometheus /metrics endpoint, on a real btrfs host. */
+describe.skipIf(skip !== undefined)('divergence and /metrics', () => {
+  let t: TestHost;
+  let api: ApiServer;
+  let token: string;
+
+  beforeAll(async () => {
+    t = await createTestHost('btrfs');
+    api = await startApiServer({ host: t.host, listen: { host: '127.0.0.1', port: 0 } });
+    token = (await t.host.createToken({ name: 'prometheus', role: 'read' })).token;
+    const main = (await t.host.connectionInfo('main')).url;
+    // Shared data every branch starts with.
+    await sql(main, "CREATE TABLE base AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 40000) g; CHECKPOINT");
+    await t.host.createBranch('writer', { from: 'main' });
+    await t.host.createBranch('untouched', { from: 'main' });
+  });
+  afterAll(async () => {
+    await api?.close();
+    await t?.cleanup();
+  });
+
+  it('own bytes grow with writes to a branch and stay near zero for an untouched one', async () => {
+    const before = await t.host.getBranch('writer');
+    expect(before.ownBytes).toBeLessThan(MIB);
+    const url = (await t.host.connectionInfo('writer')).url;
+    await sql(url, "CREATE TABLE fresh AS SELECT g AS id, md5(g::text) || repeat('y', 400) AS pad FROM generate_series(1, 60000) g; CHECKPOINT");
+    const after = await t.host.getBranch('writer');
+    const untouched = await t.host.getBranch('untouched');
+    expect(after.ownBytes! - before.ownBytes!).toBeGreaterThan(20 * MIB);
+    expect(untouched.ownBytes).toBeLessThan(MIB);
+    expect(untouched.sharedBytes).toBeGreaterThan(15 * MIB);
+    expect(untouched.sharedBytes! + untouched.ownBytes!).toBe(untouched.totalBytes);
+  });
+
+  it('serves Prometheus metrics to a token only: branch states, operation latencies, own bytes, pool, API requests', async () => {
+    expect((await fetch(`${api.url}/metrics`)).status).toBe(401);
+    await t.host.stopBranch('untouched');
+    const res = await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(sample(text, 'pgbranch_branches{state="running"}')).toBe(2);
+    expect(sample(text, 'pgbranch_branches{state="stopped"}')).toBe(1);
+    expect(sample(text, 'pgbranch_operation_duration_seconds_count{operation="create",result="ok"}')).toBeGreaterThanOrEqual(2);
+    expect(sample(text, 'pgbranch_operation_duration_seconds_count{operation="stop",result="ok"}')).toBe(1);
+    expect(sample(text, 'pgbranch_branch_own_bytes{branch="writer"}')).toBeGreaterThan(20 * MIB);
+    expect(sample(text, 'pgbranch_branch_shared_bytes{branch="untouched"}')).toBeGreaterThan(15 * MIB);
+    expect(sample(text, 'pgbranch_pool_bytes{kind="free"}')).toBeGreaterThan(0);
+    expect(sample(text, 'pgbranch_api_requests_total{method="GET",route="/metrics",code="401"}')).toBe(1);
+    expect(text).not.toContain(token);
+  });
+});
