@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { copyFromUrl, initCluster, prepareDirectory, restoreDump, redactUrl, writeHba } from '../postgres/index.js';
-import type { BranchRecord } from '../state/index.js';
+import type { BranchRecord, NewBranch } from '../state/index.js';
 import { failpoint } from '../util/failpoint.js';
 import { bringUpClone, cloneConsistent, openTcp } from './clone.js';
 import type { ProgressSink, Runtime } from './runtime.js';
@@ -32,7 +32,7 @@ interface Planned {
   readonly dbName: string;
 }
 
-async function plan(rt: Runtime, name: string, from?: BranchRecord): Promise<Planned> {
+async function plan(rt: Runtime, name: string, from?: { dbUser: string; dbName: string }): Promise<Planned> {
   const id = newBranchId();
   return {
     id,
@@ -45,36 +45,56 @@ async function plan(rt: Runtime, name: string, from?: BranchRecord): Promise<Pla
   };
 }
 
-/** Child branch: a consistent CoW clone of `parent`, with its own port and password. */
-export async function createChild(rt: Runtime, name: string, parent: BranchRecord): Promise<BranchRecord> {
-  const p = await plan(rt, name, parent);
+/** What a cloned branch records besides its plan: where it came from and its branch point. */
+export type CloneOrigin = Pick<NewBranch, 'parentId' | 'parentName' | 'source'> & Partial<Pick<NewBranch, 'parentSnapshotId'>>;
+
+/**
+ * The one create path for every clone (from a parent branch or a snapshot): intent, clone, bring
+ * up with its own port and password, then branch row and end of intent in one transaction.
+ * `clone` fills the planned volume and tells when the data was captured; `branchPoint` may
+ * override the LSN and time the new instance reports.
+ */
+export async function createClone(
+  rt: Runtime,
+  name: string,
+  from: { dbUser: string; dbName: string },
+  origin: CloneOrigin,
+  intentData: Record<string, unknown>,
+  clone: (volume: string) => Promise<{ branchTime: string }>,
+  branchPoint: (reported: { branchLsn: string; branchTime: string }) => { branchLsn: string; branchTime: string } = (r) => r,
+): Promise<BranchRecord> {
+  const p = await plan(rt, name, from);
   const opId = rt.store.beginOperation({
     kind: 'create',
     branchId: p.id,
     branchName: name,
     step: 'intent',
-    data: { volume: p.volume, port: p.port, parentId: parent.id },
+    data: { volume: p.volume, port: p.port, ...intentData },
   });
   failpoint('create:intent');
-  const { branchTime } = await cloneConsistent(rt, parent, p.volume);
+  const { branchTime } = await clone(p.volume);
   rt.store.advanceOperation(opId, 'cloned');
   failpoint('create:cloned');
   const { branchLsn } = await bringUpClone(rt, p, p.volume);
   failpoint('create:started');
   rt.store.transaction(() => {
-    rt.store.insertBranch({
-      ...p,
-      parentId: parent.id,
-      parentName: parent.name,
-      desiredState: 'running',
-      source: JSON.stringify({ kind: 'branch' }),
-      branchLsn,
-      branchTime,
-    });
+    rt.store.insertBranch({ ...p, ...origin, desiredState: 'running', ...branchPoint({ branchLsn, branchTime }) });
     rt.store.finishOperation(opId);
   });
   failpoint('create:committed');
   return rt.store.getBranchById(p.id)!;
+}
+
+/** Child branch: a consistent CoW clone of `parent`, with its own port and password. */
+export function createChild(rt: Runtime, name: string, parent: BranchRecord): Promise<BranchRecord> {
+  return createClone(
+    rt,
+    name,
+    parent,
+    { parentId: parent.id, parentName: parent.name, source: JSON.stringify({ kind: 'branch' }) },
+    { parentId: parent.id },
+    (volume) => cloneConsistent(rt, parent, volume),
+  );
 }
 
 /** Root branch: a new cluster (initdb), optionally filled from a dump file or a live server. */

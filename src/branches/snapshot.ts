@@ -6,8 +6,8 @@ import { withClient } from '../postgres/index.js';
 import type { BranchRecord, SnapshotRecord } from '../state/index.js';
 import { failpoint } from '../util/failpoint.js';
 import { log } from '../util/log.js';
-import { bringUpClone, cloneConsistent } from './clone.js';
-import { newBranchId, newPassword, volumeName } from './create.js';
+import { cloneConsistent } from './clone.js';
+import { createClone, volumeName } from './create.js';
 import type { Runtime } from './runtime.js';
 
 /** What the domain reports about a snapshot. */
@@ -116,45 +116,24 @@ export async function finishSnapshotDelete(rt: Runtime, snapshotId: string, volu
  * brought up with its own port and password. Its branch point is the snapshot's time (and LSN
  * when known, else the point recovery ended at); reset returns it to the snapshot.
  */
-export async function createFromSnapshot(rt: Runtime, name: string, snapshot: SnapshotRecord): Promise<BranchRecord> {
-  const id = newBranchId();
-  const p = {
-    id,
+export function createFromSnapshot(rt: Runtime, name: string, snapshot: SnapshotRecord): Promise<BranchRecord> {
+  return createClone(
+    rt,
     name,
-    volume: volumeName(id),
-    port: await rt.allocatePort(),
-    password: newPassword(),
-    dbUser: snapshot.dbUser,
-    dbName: snapshot.dbName,
-  };
-  const opId = rt.store.beginOperation({
-    kind: 'create',
-    branchId: p.id,
-    branchName: name,
-    step: 'intent',
-    data: { volume: p.volume, port: p.port, snapshotId: snapshot.id },
-  });
-  failpoint('create:intent');
-  await rt.storage.cloneVolume(snapshot.volume, p.volume);
-  rt.store.advanceOperation(opId, 'cloned');
-  failpoint('create:cloned');
-  const { branchLsn } = await bringUpClone(rt, p, p.volume);
-  failpoint('create:started');
-  rt.store.transaction(() => {
-    rt.store.insertBranch({
-      ...p,
+    snapshot,
+    {
       parentId: null,
       parentName: null,
       parentSnapshotId: snapshot.id,
-      desiredState: 'running',
       source: JSON.stringify({ kind: 'snapshot', snapshot: snapshot.name, branch: snapshot.sourceBranchName }),
-      branchLsn: snapshot.lsn ?? branchLsn,
-      branchTime: snapshot.time,
-    });
-    rt.store.finishOperation(opId);
-  });
-  failpoint('create:committed');
-  return rt.store.getBranchById(p.id)!;
+    },
+    { snapshotId: snapshot.id },
+    async (volume) => {
+      await rt.storage.cloneVolume(snapshot.volume, volume);
+      return { branchTime: snapshot.time };
+    },
+    ({ branchLsn }) => ({ branchLsn: snapshot.lsn ?? branchLsn, branchTime: snapshot.time }),
+  );
 }
 
 export function findSnapshot(rt: Runtime, name: string): SnapshotRecord {
