@@ -19779,6 +19779,7 @@ function fromApiBranch(b) {
     protected: b.protected,
     expiresAt: b.expires_at,
     ownBytes: b.own_bytes,
+    sharedBytes: b.shared_bytes,
     totalBytes: b.total_bytes
   };
 }

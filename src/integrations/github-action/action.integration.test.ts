@@ -124,6 +124,24 @@ describe.skipIf(skip !== undefined)('GitHub Action (bundled entrypoint)', () => 
     expect(run.summary).toContain('failed');
   });
 
+  it('creates pr-<n> from a snapshot when the snapshot input is set', async () => {
+    const main = (await served.t.host.connectionInfo('main')).url;
+    const seed = new pg.Client({ connectionString: main });
+    await seed.connect();
+    await seed.query("CREATE TABLE IF NOT EXISTS fixture (v text); INSERT INTO fixture VALUES ('nightly')");
+    await served.t.host.createSnapshot('main', 'nightly');
+    await seed.query("INSERT INTO fixture VALUES ('after the snapshot')");
+    await seed.end();
+    const run = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, snapshot: 'nightly' }, 45);
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.outputs).toMatchObject({ branch: 'pr-45', created: 'true' });
+    expect((await served.t.host.getBranch('pr-45')).source).toMatchObject({ kind: 'snapshot', snapshot: 'nightly' });
+    const client = new pg.Client({ connectionString: run.outputs.db_url });
+    await client.connect();
+    expect((await client.query('SELECT v FROM fixture ORDER BY v')).rows).toEqual([{ v: 'nightly' }]);
+    await client.end();
+  });
+
   it('keep-on-failure keeps the branch', async () => {
     const run = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, run: 'exit 1', 'keep-on-failure': 'true' }, 44);
     expect(run.code).toBe(1);
