@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -52,7 +52,12 @@ async function runAction(inputs: Record<string, string>, prNumber = 42): Promise
     child.stdout.on('data', (d) => (stdout += String(d)));
     child.stderr.on('data', (d) => (stdout += String(d)));
     child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, outputs: parseGithubOutput(readFileSync(files.output, 'utf8')), summary: readFileSync(files.summary, 'utf8') }));
+    child.on('close', (code) => {
+      const run = { code, stdout, outputs: parseGithubOutput(readFileSync(files.output, 'utf8')), summary: readFileSync(files.summary, 'utf8') };
+      // The runner's file-command files are throwaway: leave nothing in /tmp.
+      rmSync(dir, { recursive: true, force: true });
+      done(run);
+    });
   });
 }
 
