@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -20,6 +20,7 @@ describe.skipIf(skip !== undefined)('post-create hooks, env and psql', () => {
   });
   afterAll(async () => {
     await t?.cleanup();
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('runs migrate then seed with DATABASE_URL and reports each step as ready', async () => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -45,6 +45,7 @@ describe.skipIf(skip !== undefined)('examples/node-app on pr-* branches', () => 
   });
   afterAll(async () => {
     await t?.cleanup();
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   /** Creates the branch the way CI does: migrate, then seed, as post-create hooks. */

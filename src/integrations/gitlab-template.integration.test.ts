@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -57,6 +57,7 @@ describe.skipIf(skip !== undefined)('GitLab include template (run)', () => {
   });
   afterAll(async () => {
     await served?.stop();
+    if (workdir) rmSync(workdir, { recursive: true, force: true });
   });
 
   const runJob = (job: Job, extra: Record<string, string> = {}) => {
