@@ -9,7 +9,7 @@ import type { Runtime } from './runtime.js';
 export interface ReconcileReport {
   readonly rolledBack: string[];
   readonly rolledForward: string[];
-  readonly orphanVolumesRemoved: string[];
+  readonly stagingRemoved: string[];
   readonly instancesStarted: string[];
 }
 
@@ -17,11 +17,11 @@ export interface ReconcileReport {
  * Brings metadata, volumes and processes back into agreement after a crash or a reboot. Runs
  * under the host lock, so every operation row found belongs to a process that died part-way.
  * Order matters: finish or undo interrupted operations first (they know which volumes are
- * theirs), then remove volumes no branch owns, then start what should be running and stop what
- * should not.
+ * theirs), then remove staging debris and report (not remove: that is `gc`'s job) volumes no
+ * branch owns, then start what should be running and stop what should not.
  */
 export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
-  const report: ReconcileReport = { rolledBack: [], rolledForward: [], orphanVolumesRemoved: [], instancesStarted: [] };
+  const report: ReconcileReport = { rolledBack: [], rolledForward: [], stagingRemoved: [], instancesStarted: [] };
 
   for (const op of rt.store.listOperations()) {
     await settleOperation(rt, op, report);
@@ -31,7 +31,7 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
   // any left are debris of a crash. No instance ever runs on a staging entry.
   for (const name of await rt.storage.listStaging()) {
     await rt.storage.removeStaging(name);
-    report.orphanVolumesRemoved.push(name);
+    report.stagingRemoved.push(name);
   }
 
   // Volumes no branch owns outside any operation were not made by an interrupted pgbranch call
@@ -69,7 +69,7 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
       log.warn({ branch: branch.name, err: (err as Error).message }, 'could not start branch during reconcile');
     }
   }
-  if (report.rolledBack.length + report.rolledForward.length + report.orphanVolumesRemoved.length > 0) {
+  if (report.rolledBack.length + report.rolledForward.length + report.stagingRemoved.length > 0) {
     log.info({ report }, 'reconciled host after an interrupted operation');
   }
   return report;
