@@ -45,6 +45,9 @@ export const ERROR_CATALOGUE = {
   IMPORT_FAILED: { httpStatus: 500, exitCode: 12, title: 'Import failed' },
   CLIENT_TOOL_UNSUITABLE: { httpStatus: 500, exitCode: 12, title: 'No suitable PostgreSQL client tool' },
   HOOK_FAILED: { httpStatus: 422, exitCode: 13, title: 'Post-create hook failed' },
+  QUOTA_EXCEEDED: { httpStatus: 422, exitCode: 14, title: 'Quota exceeded' },
+  POOL_FULL: { httpStatus: 507, exitCode: 14, title: 'Pool below its free-space floor' },
+  LIMIT_UNSUPPORTED: { httpStatus: 422, exitCode: 14, title: 'Storage cannot enforce a size limit' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -46,7 +46,7 @@ const createBranch = createRoute({
   responses: {
     201: jsonContent(CreatedBranchSchema, 'created'),
     200: jsonContent(CreatedBranchSchema, 'already there (if_not_exists)'),
-    ...problems(400, 401, 403, 404, 409),
+    ...problems(400, 401, 403, 404, 409, 422, 507),
   },
 });
 
@@ -66,11 +66,13 @@ const updateBranch = createRoute({
   path: BRANCH,
   operationId: 'updateBranch',
   tags,
-  summary: 'Change per-branch settings (idle timeout, protection, expiry)',
-  description: 'Protecting needs a write token; unprotecting needs an admin token (protection guards against automation mistakes).',
+  summary: 'Change per-branch settings (idle timeout, protection, expiry, size cap)',
+  description:
+    'Protecting needs a write token; unprotecting and changing max_own_bytes need an admin token (protection and caps guard against ' +
+    'automation mistakes and runaway tests).',
   middleware: requireRole('write'),
   request: { params: BranchParams, body: { required: true, content: { 'application/json': { schema: UpdateBranchBody } } } },
-  responses: { 200: jsonContent(BranchSchema, 'the changed branch'), ...problems(400, 401, 403, 404) },
+  responses: { 200: jsonContent(BranchSchema, 'the changed branch'), ...problems(400, 401, 403, 404, 422) },
 });
 
 const deleteBranch = createRoute({
@@ -151,6 +153,7 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
       ifNotExists: body.if_not_exists,
       ttlMs: body.ttl_ms,
       expiresAt: body.expires_at,
+      maxOwnBytes: body.max_own_bytes,
     });
     const payload = out(CreatedBranchSchema, { ...toApiBranch(result.branch), created: result.created });
     return result.created ? c.json(payload, 201) : c.json(payload, 200);
@@ -165,8 +168,16 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
   app.openapi(updateBranch, async (c) => {
     const { name } = c.req.valid('param');
     const body = c.req.valid('json');
-    authorize(c.get('principal'), body.protected === false ? 'admin' : 'write', name);
-    const view = await as(c).updateBranch(name, { idleTimeoutMs: body.idle_timeout_ms, protected: body.protected, ttlMs: body.ttl_ms, expiresAt: body.expires_at });
+    // Unprotecting and changing a size cap are the admin's: a write token could otherwise lift
+    // the very limits set to contain it.
+    authorize(c.get('principal'), body.protected === false || body.max_own_bytes !== undefined ? 'admin' : 'write', name);
+    const view = await as(c).updateBranch(name, {
+      idleTimeoutMs: body.idle_timeout_ms,
+      protected: body.protected,
+      ttlMs: body.ttl_ms,
+      expiresAt: body.expires_at,
+      maxOwnBytes: body.max_own_bytes,
+    });
     return c.json(out(BranchSchema, toApiBranch(view)), 200);
   });
 

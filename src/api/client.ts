@@ -84,6 +84,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         ...(opts.ifNotExists !== undefined ? { if_not_exists: opts.ifNotExists } : {}),
         ...(opts.ttlMs !== undefined ? { ttl_ms: opts.ttlMs } : {}),
         ...(opts.expiresAt !== undefined ? { expires_at: opts.expiresAt } : {}),
+        ...(opts.maxOwnBytes !== undefined ? { max_own_bytes: opts.maxOwnBytes } : {}),
       };
       const { created, ...branch } = await request<ApiCreatedBranch>({ method: 'POST', path: '/v1/branches', body });
       return { branch: fromApiBranch(branch), created };
@@ -112,6 +113,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         ...(change.protected !== undefined ? { protected: change.protected } : {}),
         ...(change.ttlMs !== undefined ? { ttl_ms: change.ttlMs } : {}),
         ...(change.expiresAt !== undefined ? { expires_at: change.expiresAt } : {}),
+        ...(change.maxOwnBytes !== undefined ? { max_own_bytes: change.maxOwnBytes } : {}),
       };
       // Like Host: nothing to change is not an error (the API refuses an empty PATCH).
       if (Object.keys(body).length === 0) return this.getBranch(name);

@@ -29,6 +29,8 @@ export function toApiBranch(b: BranchView): ApiBranch {
     own_bytes: b.ownBytes,
     shared_bytes: b.sharedBytes,
     total_bytes: b.totalBytes,
+    max_own_bytes: b.maxOwnBytes,
+    created_by: b.createdBy,
   };
 }
 
@@ -53,6 +55,8 @@ export function fromApiBranch(b: ApiBranch): BranchView {
     ownBytes: b.own_bytes,
     sharedBytes: b.shared_bytes,
     totalBytes: b.total_bytes,
+    maxOwnBytes: b.max_own_bytes,
+    createdBy: b.created_by,
   };
 }
 
@@ -95,6 +99,13 @@ export function toApiHostStatus(s: HostStatus): ApiHostStatus {
       own_bytes: s.capabilities.ownBytes,
     },
     pool: { total_bytes: s.pool.totalBytes, used_bytes: s.pool.usedBytes, free_bytes: s.pool.freeBytes },
+    branch_limits: { kind: s.branchLimits.kind, reason: s.branchLimits.reason ?? null },
+    quotas: {
+      max_branches: s.quotas.maxBranches ?? null,
+      max_branches_per_token: s.quotas.maxBranchesPerToken ?? null,
+      max_own_bytes_per_branch: s.quotas.maxOwnBytesPerBranch ?? null,
+      min_pool_free_bytes: s.quotas.minPoolFreeBytes ?? null,
+    },
     postgres: {
       version: s.postgres.version,
       major: s.postgres.major,
@@ -118,6 +129,13 @@ export function fromApiHostStatus(s: ApiHostStatus): HostStatus {
       ownBytes: s.capabilities.own_bytes,
     },
     pool: { totalBytes: s.pool.total_bytes, usedBytes: s.pool.used_bytes, freeBytes: s.pool.free_bytes },
+    branchLimits: { kind: s.branch_limits.kind, ...(s.branch_limits.reason !== null ? { reason: s.branch_limits.reason } : {}) },
+    quotas: {
+      ...(s.quotas.max_branches !== null ? { maxBranches: s.quotas.max_branches } : {}),
+      ...(s.quotas.max_branches_per_token !== null ? { maxBranchesPerToken: s.quotas.max_branches_per_token } : {}),
+      ...(s.quotas.max_own_bytes_per_branch !== null ? { maxOwnBytesPerBranch: s.quotas.max_own_bytes_per_branch } : {}),
+      ...(s.quotas.min_pool_free_bytes !== null ? { minPoolFreeBytes: s.quotas.min_pool_free_bytes } : {}),
+    },
     postgres: {
       version: s.postgres.version,
       major: s.postgres.major,

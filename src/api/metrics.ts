@@ -80,6 +80,16 @@ export function createApiMetrics(host: ApiHost): ApiMetrics {
     },
   });
   new Gauge({
+    name: 'pgbranch_branch_max_own_bytes',
+    help: 'Cap on the bytes a branch may own (branches with a cap only); alert on own_bytes / max_own_bytes',
+    labelNames: ['branch'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const b of await host.listBranches({ withUsage: false })) if (b.maxOwnBytes !== null) this.set({ branch: b.name }, b.maxOwnBytes);
+    },
+  });
+  new Gauge({
     name: 'pgbranch_pool_bytes',
     help: 'Pool space: total, used and free',
     labelNames: ['kind'],

@@ -16,6 +16,8 @@ const PROBLEM_DESCRIPTIONS = {
   403: "the token's role or branch patterns do not allow this (PERMISSION_DENIED)",
   404: 'not found (BRANCH_NOT_FOUND, PARENT_NOT_FOUND, TOKEN_NOT_FOUND)',
   409: 'conflict with the current state (BRANCH_EXISTS, BRANCH_PROTECTED, ROOT_BRANCH_RESET, BRANCH_STOPPED, PORT_IN_USE)',
+  422: 'refused by a quota or limit (QUOTA_EXCEEDED, LIMIT_UNSUPPORTED) or a post-create hook failed (HOOK_FAILED)',
+  507: 'the pool is below its free-space floor (POOL_FULL)',
   500: 'the operation failed (INTERNAL, STORAGE_*, POSTGRES_*, IMPORT_FAILED, …)',
   503: 'host busy or not available (HOST_BUSY, STORAGE_UNAVAILABLE, …)',
 } as const;

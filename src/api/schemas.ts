@@ -85,6 +85,9 @@ export const RootSourceSchema = z
   ])
   .openapi('RootSource', { description: 'What fills a new root branch. Dump and URL sources need an admin token.' });
 
+/** Bytes; the schema's minimum is the domain's (MIN_OWN_BYTES_LIMIT), checked there with a clearer message. */
+const MaxOwnBytes = z.number().int().positive().nullable();
+
 export const CreateBranchBody = z
   .strictObject({
     name: BranchName,
@@ -94,6 +97,10 @@ export const CreateBranchBody = z
     snapshot: BranchName.optional().openapi({ description: 'make the branch from this snapshot (instead of parent or source)' }),
     ttl_ms: z.number().int().positive().optional().openapi({ description: "delete the branch this long after creation (default: the host's per-pattern expiry, if any)" }),
     expires_at: Timestamp.optional().openapi({ description: 'delete the branch at this time (instead of ttl_ms)' }),
+    max_own_bytes: MaxOwnBytes.optional().openapi({
+      description:
+        "cap on the bytes the branch may own (written since it was branched); writes past it fail with PostgreSQL's disk-full error (53100) in this branch only. Absent = the host's quotas.maxOwnBytesPerBranch for branches from a parent or snapshot; null = none (refused when the host has a ceiling)",
+    }),
   })
   .refine((b) => b.parent === undefined || b.source === undefined, { message: 'give either parent or source, not both', path: ['source'] })
   .refine((b) => b.snapshot === undefined || (b.parent === undefined && b.source === undefined), {
@@ -130,8 +137,9 @@ export const UpdateBranchBody = z
     protected: z.boolean().optional().openapi({ description: 'protected branches refuse delete, reset and expiry; unprotecting needs an admin token' }),
     ttl_ms: z.number().int().positive().nullable().optional().openapi({ description: 'expire this long from now; null = never' }),
     expires_at: Timestamp.nullable().optional().openapi({ description: 'expire at this time; null = never' }),
+    max_own_bytes: MaxOwnBytes.optional().openapi({ description: 'cap on the bytes the branch may own, effective at once; null = none' }),
   })
-  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change: give idle_timeout_ms, protected, ttl_ms or expires_at' })
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change: give idle_timeout_ms, protected, ttl_ms, expires_at or max_own_bytes' })
   .refine((b) => b.ttl_ms === undefined || b.expires_at === undefined, { message: 'give either ttl_ms or expires_at, not both', path: ['expires_at'] })
   .openapi('UpdateBranchRequest');
 
@@ -174,6 +182,8 @@ export const BranchSchema = z
     own_bytes: z.number().int().min(0).nullable().openapi({ description: 'bytes shared with no other branch (null if not measured)' }),
     shared_bytes: z.number().int().min(0).nullable().openapi({ description: 'bytes shared with other branches by copy-on-write (null if not measured)' }),
     total_bytes: z.number().int().min(0).nullable(),
+    max_own_bytes: z.number().int().positive().nullable().openapi({ description: 'cap on own_bytes enforced by the storage driver; null = none' }),
+    created_by: z.string().nullable().openapi({ description: 'who created the branch: `token:<id>`, `local:<os user>` or `host` (null for branches older than quotas)' }),
   })
   .openapi('Branch');
 
@@ -218,6 +228,17 @@ export const HostStatusSchema = z
       own_bytes: z.enum(['exact', 'full-copy']),
     }),
     pool: z.strictObject({ total_bytes: z.number().int(), used_bytes: z.number().int(), free_bytes: z.number().int() }),
+    branch_limits: z
+      .strictObject({ kind: z.enum(['exclusive', 'growth', 'none']), reason: z.string().nullable() })
+      .openapi({ description: 'what the pool can cap per branch: exclusive (btrfs qgroups: exactly own bytes), growth (XFS project quotas), none (reason says why)' }),
+    quotas: z
+      .strictObject({
+        max_branches: z.number().int().nullable(),
+        max_branches_per_token: z.number().int().nullable(),
+        max_own_bytes_per_branch: z.number().int().nullable(),
+        min_pool_free_bytes: z.number().int().nullable(),
+      })
+      .openapi({ description: "the host's configured quotas; null = unlimited" }),
     postgres: z.strictObject({ version: z.string(), major: z.number().int(), bin_dir: z.string(), source: z.string(), os_user: z.string() }),
     branches: z.number().int().min(0),
   })

@@ -19,7 +19,7 @@ const createSnapshot = createRoute({
   description: 'Needs write access to the branch.',
   middleware: requireRole('write'),
   request: { body: { required: true, content: { 'application/json': { schema: CreateSnapshotBody } } } },
-  responses: { 201: jsonContent(SnapshotSchema, 'created'), ...problems(400, 401, 403, 404, 409) },
+  responses: { 201: jsonContent(SnapshotSchema, 'created'), ...problems(400, 401, 403, 404, 409, 507) },
 });
 
 const listSnapshots = createRoute({

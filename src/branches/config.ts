@@ -43,6 +43,13 @@ export function hostPaths(home: string): HostPaths {
   };
 }
 
+/**
+ * The smallest own-bytes cap: below it a branch cannot even finish its first checkpoint and
+ * switch WAL segments (16 MiB each), and it would fail in ways that look like crashes rather
+ * than a clean "disk full".
+ */
+export const MIN_OWN_BYTES_LIMIT = 64 * 1024 * 1024;
+
 const ListenSchema = z.object({
   host: z.string().min(1),
   /** 0 = any free port (tests). */
@@ -97,6 +104,24 @@ const HostConfigSchema = z.object({
   expiry: z
     .array(z.object({ pattern: z.string().min(1).max(63), ttlMs: z.number().int().positive() }))
     .default([]),
+  /**
+   * Limits; every one is optional (absent = unlimited).
+   * - maxBranches: branches on the host, roots included.
+   * - maxBranchesPerToken: branches an API token may have created and not yet deleted.
+   * - maxOwnBytesPerBranch: cap on the bytes a branch made from a parent or a snapshot may own
+   *   (written since it was branched); the default for such branches and the most a caller may
+   *   ask for. Enforced by the storage driver where it can (btrfs qgroups, XFS project quotas).
+   * - minPoolFreeBytes: new branches and snapshots are refused while the pool has less free.
+   */
+  quotas: z
+    .object({
+      maxBranches: z.number().int().positive().optional(),
+      maxBranchesPerToken: z.number().int().positive().optional(),
+      maxOwnBytesPerBranch: z.number().int().min(MIN_OWN_BYTES_LIMIT).optional(),
+      minPoolFreeBytes: z.number().int().min(0).optional(),
+    })
+    .strict()
+    .prefault({}),
 });
 
 export type HostConfig = z.infer<typeof HostConfigSchema>;

@@ -3,6 +3,7 @@ import { copyFromUrl, initCluster, prepareDirectory, restoreDump, redactUrl, wri
 import type { BranchRecord, NewBranch } from '../state/index.js';
 import { failpoint } from '../util/failpoint.js';
 import { bringUpClone, cloneConsistent, openTcp } from './clone.js';
+import { applyVolumeLimit } from './quotas.js';
 import type { ProgressSink, Runtime } from './runtime.js';
 
 /** Where a root branch's data comes from. */
@@ -48,6 +49,14 @@ async function plan(rt: Runtime, name: string, from?: { dbUser: string; dbName: 
 /** What a cloned branch records besides its plan: where it came from and its branch point. */
 export type CloneOrigin = Pick<NewBranch, 'parentId' | 'parentName' | 'source'> & Partial<Pick<NewBranch, 'parentSnapshotId'>>;
 
+/** Settings every new branch is made with, resolved by the caller before anything is made. */
+export interface NewBranchSettings {
+  /** Audit actor id of the caller (counted by per-token quotas). */
+  readonly createdBy: string;
+  /** Cap on the bytes the branch may own; set on its volume before any instance runs on it. */
+  readonly maxOwnBytes: number | null;
+}
+
 /**
  * The one create path for every clone (from a parent branch or a snapshot): intent, clone, bring
  * up with its own port and password, then branch row and end of intent in one transaction.
@@ -59,6 +68,7 @@ export async function createClone(
   name: string,
   from: { dbUser: string; dbName: string },
   origin: CloneOrigin,
+  settings: NewBranchSettings,
   intentData: Record<string, unknown>,
   clone: (volume: string) => Promise<{ branchTime: string }>,
   branchPoint: (reported: { branchLsn: string; branchTime: string }) => { branchLsn: string; branchTime: string } = (r) => r,
@@ -73,12 +83,13 @@ export async function createClone(
   });
   failpoint('create:intent');
   const { branchTime } = await clone(p.volume);
+  await applyVolumeLimit(rt, p.volume, settings.maxOwnBytes);
   rt.store.advanceOperation(opId, 'cloned');
   failpoint('create:cloned');
   const { branchLsn } = await bringUpClone(rt, p, p.volume);
   failpoint('create:started');
   rt.store.transaction(() => {
-    rt.store.insertBranch({ ...p, ...origin, desiredState: 'running', ...branchPoint({ branchLsn, branchTime }) });
+    rt.store.insertBranch({ ...p, ...origin, ...settings, desiredState: 'running', ...branchPoint({ branchLsn, branchTime }) });
     rt.store.finishOperation(opId);
   });
   failpoint('create:committed');
@@ -86,19 +97,26 @@ export async function createClone(
 }
 
 /** Child branch: a consistent CoW clone of `parent`, with its own port and password. */
-export function createChild(rt: Runtime, name: string, parent: BranchRecord): Promise<BranchRecord> {
+export function createChild(rt: Runtime, name: string, parent: BranchRecord, settings: NewBranchSettings): Promise<BranchRecord> {
   return createClone(
     rt,
     name,
     parent,
     { parentId: parent.id, parentName: parent.name, source: JSON.stringify({ kind: 'branch' }) },
+    settings,
     { parentId: parent.id },
     (volume) => cloneConsistent(rt, parent, volume),
   );
 }
 
 /** Root branch: a new cluster (initdb), optionally filled from a dump file or a live server. */
-export async function createRoot(rt: Runtime, name: string, source: RootSource, onProgress?: ProgressSink): Promise<BranchRecord> {
+export async function createRoot(
+  rt: Runtime,
+  name: string,
+  source: RootSource,
+  settings: NewBranchSettings,
+  onProgress?: ProgressSink,
+): Promise<BranchRecord> {
   const p = await plan(rt, name);
   const opId = rt.store.beginOperation({
     kind: 'create',
@@ -109,6 +127,7 @@ export async function createRoot(rt: Runtime, name: string, source: RootSource, 
   });
   failpoint('create:intent');
   await rt.storage.createVolume(p.volume);
+  await applyVolumeLimit(rt, p.volume, settings.maxOwnBytes);
   const dataDir = rt.dataDir(p.volume);
   await prepareDirectory(dataDir, rt.osUser, 0o700);
   onProgress?.({ phase: 'initdb', message: `initialising PostgreSQL ${rt.binaries.version} cluster` });
@@ -140,6 +159,7 @@ export async function createRoot(rt: Runtime, name: string, source: RootSource, 
   rt.store.transaction(() => {
     rt.store.insertBranch({
       ...p,
+      ...settings,
       parentId: null,
       parentName: null,
       desiredState: 'running',

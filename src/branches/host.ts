@@ -13,6 +13,7 @@ import {
   probeDirectory,
   type DriverName,
   type PoolUsage,
+  type VolumeLimitSupport,
 } from '../storage/index.js';
 import { log } from '../util/log.js';
 import { withMutex } from '../util/mutex.js';
@@ -24,6 +25,7 @@ import { assertNotProtected, canonicalTime, expiryChange, isExpired, planGc, res
 import { branchStopped, effectiveIdleTimeoutMs, idleCandidates, rotatePassword, suspend, wake } from './serving.js';
 import { authenticate, createToken, tokenInfo, type Principal, type TokenInfo } from './tokens.js';
 import { createChild, createRoot, type RootSource } from './create.js';
+import { assertBranchCountQuota, assertPoolFloor, changeOwnBytesLimit, resolveOwnBytesLimit } from './quotas.js';
 import { deleteBranch, resetBranch, startBranch, stopBranch } from './lifecycle.js';
 import { assertBranchName } from './names.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
@@ -67,6 +69,12 @@ export interface CreateOptions extends ExpiryRequest {
   readonly source?: RootSource;
   /** CI retries: an existing branch with the same name and parent is returned, not an error. */
   readonly ifNotExists?: boolean;
+  /**
+   * Cap on the bytes the branch may own (written since it was branched). Absent = the host's
+   * `quotas.maxOwnBytesPerBranch` for clones, none for roots; null = none (refused when the host
+   * has a ceiling).
+   */
+  readonly maxOwnBytes?: number | null;
   readonly onProgress?: ProgressSink;
 }
 
@@ -79,6 +87,8 @@ export interface BranchChange {
   readonly ttlMs?: number | null;
   /** Expire at this ISO-8601 time; null = never. */
   readonly expiresAt?: string | null;
+  /** Cap on the bytes the branch may own; null = none. Takes effect at once, on the running branch. */
+  readonly maxOwnBytes?: number | null;
 }
 
 /** Filters of `listAudit`; `since`/`until` are ISO-8601 times. */
@@ -91,6 +101,9 @@ export interface HostStatus {
   readonly loopImage: string | null;
   readonly capabilities: Runtime['storage']['capabilities'];
   readonly pool: PoolUsage;
+  /** What the pool can cap per branch (see VolumeLimitKind) and why not, if it cannot. */
+  readonly branchLimits: VolumeLimitSupport;
+  readonly quotas: HostConfig['quotas'];
   readonly postgres: { readonly version: string; readonly major: number; readonly binDir: string; readonly source: string; readonly osUser: string };
   readonly branches: number;
 }
@@ -156,7 +169,9 @@ export class Host {
         throw new PgbranchError('HOST_ALREADY_INITIALIZED', `a pgbranch host already exists at ${paths.home} (without a "${rootName}" branch)`);
       }
       // An init that died before its root branch was made: finish it.
-      const made = await host.withLock(() => createRoot(host.rt, rootName, options.source ?? { kind: 'empty' }, options.onProgress));
+      const made = await host.withLock(() =>
+        createRoot(host.rt, rootName, options.source ?? { kind: 'empty' }, { createdBy: host.actor.id, maxOwnBytes: null }, options.onProgress),
+      );
       host.rt.store.setProtected(made.id, true);
       return { host, root: await host.view(host.rt.store.getBranchById(made.id)!), created: true };
     }
@@ -188,7 +203,7 @@ export class Host {
     const host = new Host(await buildRuntime(paths, config), options.lockTimeoutMs ?? 60_000);
     const source = options.source ?? { kind: 'empty' };
     const made = await host.audit('create', host.branchTarget(rootName, { parent: null, source: source.kind, init: true }), () =>
-      host.withLock(() => createRoot(host.rt, rootName, source, options.onProgress)),
+      host.withLock(() => createRoot(host.rt, rootName, source, { createdBy: host.actor.id, maxOwnBytes: null }, options.onProgress)),
     );
     // The root made by init is what every branch comes from: protected until someone says otherwise.
     host.rt.store.setProtected(made.id, true);
@@ -245,6 +260,8 @@ export class Host {
       loopImage: config.storage.loop?.imagePath ?? null,
       capabilities: storage.capabilities,
       pool: await storage.poolUsage(),
+      branchLimits: await storage.limitSupport(),
+      quotas: config.quotas,
       postgres: { version: binaries.version, major: binaries.major, binDir: binaries.binDir, source: binaries.source, osUser: this.rt.osUser.name },
       branches: this.rt.store.listBranches().length,
     };
@@ -425,6 +442,9 @@ export class Host {
       const expiresAt = expiryChange(change);
       await this.withLock(async () => {
         const branch = this.find(name);
+        // The cap first: it is the one change that can be refused (ceiling, pool support), and
+        // then nothing else has changed either.
+        if (change.maxOwnBytes !== undefined) await changeOwnBytesLimit(this.rt, branch, change.maxOwnBytes);
         this.rt.store.transaction(() => {
           if (change.idleTimeoutMs !== undefined) this.rt.store.setIdleTimeout(branch.id, change.idleTimeoutMs);
           if (change.protected !== undefined) this.rt.store.setProtected(branch.id, change.protected);
@@ -483,6 +503,7 @@ export class Host {
         if (this.rt.store.getSnapshotByName(name)) {
           throw new PgbranchError('SNAPSHOT_EXISTS', `snapshot "${name}" already exists`, { details: { name } });
         }
+        await assertPoolFloor(this.rt, `snapshot "${name}"`);
         return createSnapshot(this.rt, name, source);
       });
     });
@@ -544,17 +565,26 @@ export class Host {
         const origin = parent ? `from "${parent}"` : 'as a root branch';
         throw new PgbranchError('BRANCH_EXISTS', `branch "${name}" already exists (${origin})`, { details: { name, parent: parent ?? null } });
       }
+      const isRoot = options.fromSnapshot === undefined && options.from === undefined;
+      // Quotas after the existing-branch answer (a CI retry must not be refused) and before
+      // anything is made.
+      assertBranchCountQuota(this.rt, this.actor);
+      const settings = { createdBy: this.actor.id, maxOwnBytes: await resolveOwnBytesLimit(this.rt, options.maxOwnBytes, isRoot ? 'root' : 'clone') };
       let made: BranchRecord;
       if (options.fromSnapshot !== undefined) {
-        made = await createFromSnapshot(this.rt, name, findSnapshot(this.rt, options.fromSnapshot));
-      } else if (options.from === undefined) {
-        made = await createRoot(this.rt, name, options.source ?? { kind: 'empty' }, options.onProgress);
+        const snapshot = findSnapshot(this.rt, options.fromSnapshot);
+        await assertPoolFloor(this.rt, `branch "${name}"`);
+        made = await createFromSnapshot(this.rt, name, snapshot, settings);
+      } else if (isRoot) {
+        await assertPoolFloor(this.rt, `branch "${name}"`);
+        made = await createRoot(this.rt, name, options.source ?? { kind: 'empty' }, settings, options.onProgress);
       } else {
-        const parent = this.rt.store.getBranchByName(options.from);
+        const parent = this.rt.store.getBranchByName(options.from!);
         if (!parent) {
           throw new PgbranchError('PARENT_NOT_FOUND', `cannot create "${name}": no branch named "${options.from}"`, { details: { parent: options.from } });
         }
-        made = await createChild(this.rt, name, parent);
+        await assertPoolFloor(this.rt, `branch "${name}"`);
+        made = await createChild(this.rt, name, parent, settings);
       }
       // Set after the create commits: a crash in between leaves a branch that never expires,
       // the safe side (nothing is deleted that the caller may still want).

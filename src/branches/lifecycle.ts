@@ -3,6 +3,7 @@ import type { BranchRecord } from '../state/index.js';
 import { failpoint } from '../util/failpoint.js';
 import { bringUpClone, cloneConsistent } from './clone.js';
 import { volumeName } from './create.js';
+import { applyVolumeLimit } from './quotas.js';
 import type { Runtime } from './runtime.js';
 
 /**
@@ -48,6 +49,8 @@ export async function resetBranch(rt: Runtime, branch: BranchRecord): Promise<Br
   } else {
     ({ branchTime } = await cloneConsistent(rt, parent!, newVolume));
   }
+  // The new generation is capped like the old one before anything writes to it.
+  await applyVolumeLimit(rt, newVolume, branch.maxOwnBytes);
   failpoint('reset:cloned');
   await rt.stop(oldVolume);
   failpoint('reset:old-stopped');

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import type { OperationRecord } from '../state/index.js';
 import { log } from '../util/log.js';
 import { finishDelete } from './lifecycle.js';
+import { settleLimit } from './quotas.js';
 import { finishSnapshotDelete } from './snapshot.js';
 import { applyPassword } from './serving.js';
 import type { Runtime } from './runtime.js';
@@ -122,6 +123,10 @@ async function settleOperation(rt: Runtime, op: OperationRecord, report: Reconci
     case 'delete': {
       await finishDelete(rt, op.branchId, String(op.data.volume), op.id);
       report.rolledForward.push(label);
+      return;
+    }
+    case 'limit': {
+      ((await settleLimit(rt, op)) ? report.rolledForward : report.rolledBack).push(label);
       return;
     }
     case 'snapshot-create': {

@@ -7,7 +7,7 @@ import type { BranchRecord, SnapshotRecord } from '../state/index.js';
 import { failpoint } from '../util/failpoint.js';
 import { log } from '../util/log.js';
 import { cloneConsistent } from './clone.js';
-import { createClone, volumeName } from './create.js';
+import { createClone, volumeName, type NewBranchSettings } from './create.js';
 import type { Runtime } from './runtime.js';
 
 /** What the domain reports about a snapshot. */
@@ -116,7 +116,7 @@ export async function finishSnapshotDelete(rt: Runtime, snapshotId: string, volu
  * brought up with its own port and password. Its branch point is the snapshot's time (and LSN
  * when known, else the point recovery ended at); reset returns it to the snapshot.
  */
-export function createFromSnapshot(rt: Runtime, name: string, snapshot: SnapshotRecord): Promise<BranchRecord> {
+export function createFromSnapshot(rt: Runtime, name: string, snapshot: SnapshotRecord, settings: NewBranchSettings): Promise<BranchRecord> {
   return createClone(
     rt,
     name,
@@ -127,6 +127,7 @@ export function createFromSnapshot(rt: Runtime, name: string, snapshot: Snapshot
       parentSnapshotId: snapshot.id,
       source: JSON.stringify({ kind: 'snapshot', snapshot: snapshot.name, branch: snapshot.sourceBranchName }),
     },
+    settings,
     { snapshotId: snapshot.id },
     async (volume) => {
       await rt.storage.cloneVolume(snapshot.volume, volume);

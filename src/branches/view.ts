@@ -33,6 +33,10 @@ export interface BranchView {
   /** Bytes shared with other branches (copy-on-write): total minus own; null if not measured. */
   readonly sharedBytes: number | null;
   readonly totalBytes: number | null;
+  /** Cap on ownBytes, enforced by the storage driver (writes past it fail as "disk full"); null = none. */
+  readonly maxOwnBytes: number | null;
+  /** Audit actor that created the branch (`token:<id>`, `local:<user>`, `host`); null if unknown. */
+  readonly createdBy: string | null;
 }
 
 export interface EndpointAddress {
@@ -94,6 +98,8 @@ export function toView(
     ownBytes: usage?.ownBytes ?? null,
     sharedBytes: usage ? Math.max(0, usage.totalBytes - usage.ownBytes) : null,
     totalBytes: usage?.totalBytes ?? null,
+    maxOwnBytes: record.maxOwnBytes,
+    createdBy: record.createdBy,
   };
 }
 

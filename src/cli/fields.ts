@@ -19,6 +19,7 @@ export function branchFields(b: BranchView): [string, string][] {
     ['protected', b.protected ? 'yes' : 'no'],
     ['expires', b.expiresAt ? `${b.expiresAt} (${formatTimeLeft(b.expiresAt)})` : 'never'],
     ['own data', formatBytes(b.ownBytes)],
+    ['size cap', b.maxOwnBytes !== null ? formatBytes(b.maxOwnBytes) : 'none'],
     ['shared data', formatBytes(b.sharedBytes)],
     ['total data', formatBytes(b.totalBytes)],
   ];
@@ -31,7 +32,11 @@ export function statusFields(s: HostStatus): [string, string][] {
     ['pool', s.poolPath],
     ['pool used', `${formatBytes(s.pool.usedBytes)} of ${formatBytes(s.pool.totalBytes)} (${formatBytes(s.pool.freeBytes)} free)`],
     ['postgres', `${s.postgres.version} (${s.postgres.source}, ${s.postgres.binDir}) as OS user ${s.postgres.osUser}`],
-    ['branches', String(s.branches)],
+    ['branches', `${s.branches}${s.quotas.maxBranches !== undefined ? ` of at most ${s.quotas.maxBranches}` : ''}`],
+    ['branches per token', s.quotas.maxBranchesPerToken !== undefined ? `at most ${s.quotas.maxBranchesPerToken}` : 'unlimited'],
+    ['size cap per branch', s.quotas.maxOwnBytesPerBranch !== undefined ? formatBytes(s.quotas.maxOwnBytesPerBranch) : 'none'],
+    ['pool free floor', s.quotas.minPoolFreeBytes !== undefined ? formatBytes(s.quotas.minPoolFreeBytes) : 'none'],
+    ['size caps enforced', s.branchLimits.kind === 'none' ? `no (${s.branchLimits.reason ?? 'not supported'})` : `yes (${s.branchLimits.kind === 'exclusive' ? 'btrfs qgroups, exact own bytes' : 'XFS project quotas, growth'})`],
   ];
 }
 

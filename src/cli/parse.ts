@@ -29,6 +29,11 @@ export function parseSize(value: string): number {
   return Math.round(Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]!);
 }
 
+/** `--max-own-bytes`: a size (512M, 2G), or "none" → null (no cap). */
+export function parseSizeOrNone(value: string): number | 'none' {
+  return value === 'none' || value === 'unlimited' ? 'none' : parseSize(value);
+}
+
 export function parseMajor(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 14 || n > 18) throw new InvalidArgumentError('PostgreSQL major must be 14 to 18');

@@ -112,6 +112,14 @@ export const MIGRATIONS: readonly string[] = [
   -- A branch made from a snapshot resets to that snapshot.
   ALTER TABLE branches ADD COLUMN parent_snapshot_id TEXT;
   `,
+  `
+  -- Quotas. created_by: the audit actor that made the branch (\`token:<id>\`, \`local:<user>\`,
+  -- \`host\`), counted for per-token branch limits. max_own_bytes: the cap on bytes the branch
+  -- may own (written since it was branched), enforced by the storage driver; NULL = none.
+  ALTER TABLE branches ADD COLUMN created_by TEXT;
+  ALTER TABLE branches ADD COLUMN max_own_bytes INTEGER CHECK (max_own_bytes IS NULL OR max_own_bytes > 0);
+  CREATE INDEX branches_created_by ON branches(created_by);
+  `,
 ];
 
 export function openDatabase(file: string): Db {

@@ -30,9 +30,13 @@ export interface BranchRecord {
   readonly expiresAt: string | null;
   /** The snapshot this branch was made from (reset returns to it); null otherwise. */
   readonly parentSnapshotId: string | null;
+  /** Audit actor that created the branch (`token:<id>`, `local:<user>`, `host`); null before quotas existed. */
+  readonly createdBy: string | null;
+  /** Cap on the bytes the branch may own, enforced by the storage driver; null = no cap. */
+  readonly maxOwnBytes: number | null;
 }
 
-export type OperationKind = 'create' | 'reset' | 'delete' | 'rotate' | 'snapshot-create' | 'snapshot-delete';
+export type OperationKind = 'create' | 'reset' | 'delete' | 'rotate' | 'limit' | 'snapshot-create' | 'snapshot-delete';
 
 /** A snapshot as stored: a volume no instance runs on. */
 export interface SnapshotRecord {
@@ -110,6 +114,8 @@ interface BranchRow {
   protected: number;
   expires_at: string | null;
   parent_snapshot_id: string | null;
+  created_by: string | null;
+  max_own_bytes: number | null;
 }
 
 interface OperationRow {
@@ -147,6 +153,8 @@ function toBranch(row: BranchRow): BranchRecord {
     protected: row.protected === 1,
     expiresAt: row.expires_at,
     parentSnapshotId: row.parent_snapshot_id,
+    createdBy: row.created_by,
+    maxOwnBytes: row.max_own_bytes,
   };
 }
 
@@ -163,8 +171,13 @@ function toOperation(row: OperationRow): OperationRecord {
   };
 }
 
-export type NewBranch = Omit<BranchRecord, 'createdAt' | 'updatedAt' | 'resetAt' | 'idleTimeoutMs' | 'protected' | 'expiresAt' | 'parentSnapshotId'> & {
+export type NewBranch = Omit<
+  BranchRecord,
+  'createdAt' | 'updatedAt' | 'resetAt' | 'idleTimeoutMs' | 'protected' | 'expiresAt' | 'parentSnapshotId' | 'createdBy' | 'maxOwnBytes'
+> & {
   readonly parentSnapshotId?: string | null;
+  readonly createdBy?: string | null;
+  readonly maxOwnBytes?: number | null;
   readonly idleTimeoutMs?: number | null;
   readonly protected?: boolean;
   readonly expiresAt?: string | null;
@@ -305,11 +318,22 @@ export class StateStore {
     this.db
       .prepare(
         `INSERT INTO branches (id, name, parent_id, parent_name, volume, port, db_user, db_name, password,
-           desired_state, idle_timeout_ms, source, branch_lsn, branch_time, created_at, reset_at, updated_at, protected, expires_at, parent_snapshot_id)
+           desired_state, idle_timeout_ms, source, branch_lsn, branch_time, created_at, reset_at, updated_at, protected, expires_at, parent_snapshot_id,
+           created_by, max_own_bytes)
          VALUES (@id, @name, @parentId, @parentName, @volume, @port, @dbUser, @dbName, @password,
-           @desiredState, @idleTimeoutMs, @source, @branchLsn, @branchTime, @ts, NULL, @ts, @protected, @expiresAt, @parentSnapshotId)`,
+           @desiredState, @idleTimeoutMs, @source, @branchLsn, @branchTime, @ts, NULL, @ts, @protected, @expiresAt, @parentSnapshotId,
+           @createdBy, @maxOwnBytes)`,
       )
-      .run({ idleTimeoutMs: null, expiresAt: null, parentSnapshotId: null, ...branch, protected: branch.protected ? 1 : 0, ts });
+      .run({
+        idleTimeoutMs: null,
+        expiresAt: null,
+        parentSnapshotId: null,
+        createdBy: null,
+        maxOwnBytes: null,
+        ...branch,
+        protected: branch.protected ? 1 : 0,
+        ts,
+      });
   }
 
   /** Points a branch at a new volume after a reset. */
@@ -334,6 +358,20 @@ export class StateStore {
 
   setExpiresAt(id: string, expiresAt: string | null): void {
     this.db.prepare('UPDATE branches SET expires_at = ?, updated_at = ? WHERE id = ?').run(expiresAt, now(), id);
+  }
+
+  setMaxOwnBytes(id: string, maxOwnBytes: number | null): void {
+    this.db.prepare('UPDATE branches SET max_own_bytes = ?, updated_at = ? WHERE id = ?').run(maxOwnBytes, now(), id);
+  }
+
+  /** Number of branches, all of them or those `createdBy` one actor. */
+  countBranches(createdBy?: string): number {
+    const row = (
+      createdBy === undefined
+        ? this.db.prepare('SELECT count(*) AS n FROM branches').get()
+        : this.db.prepare('SELECT count(*) AS n FROM branches WHERE created_by = ?').get(createdBy)
+    ) as { n: number };
+    return row.n;
   }
 
   setPassword(id: string, password: string): void {

@@ -1,8 +1,9 @@
-import { chmod, lstat, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, chown, lstat, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { PgbranchError } from '../errors.js';
 import { parseBtrfsDuSummary } from './btrfs-du.js';
 import { replaceWithClone } from './clone-path.js';
+import { cloneTree } from './clone-tree.js';
 import {
   assertPoolExists,
   isDirectory,
@@ -18,11 +19,19 @@ import {
 import { errnoCode, storageError } from './storage-errors.js';
 import { listTreeFiles } from './tree-files.js';
 import { requireTool, runTool } from './tools.js';
-import type { StorageDriver, VolumeUsage } from './types.js';
-import { assertStagingName } from './volume-names.js';
+import { run } from '../util/exec.js';
+import type { StorageDriver, VolumeLimitSupport, VolumeUsage } from './types.js';
+import { assertStagingName, normaliseRelativePath, STAGING_PREFIX } from './volume-names.js';
 
 /** Inode number of every btrfs subvolume's root directory (BTRFS_FIRST_FREE_OBJECTID). */
 const SUBVOLUME_ROOT_INO = 256;
+
+/**
+ * At a volume's root: the relative paths that are nested subvolumes exempt from its cap (JSON
+ * array). A snapshot leaves a nested subvolume out (an empty directory in its place), so clones
+ * read this to fill those paths in.
+ */
+const EXEMPT_MARKER = '.pgbranch-exempt.json';
 
 const btrfsTool = (): Promise<string> => requireTool('btrfs', 'btrfs-progs', 'manage btrfs subvolumes');
 
@@ -33,6 +42,24 @@ const btrfsTool = (): Promise<string> => requireTool('btrfs', 'btrfs-progs', 'ma
  * the snapshot *inside* dst if dst appeared meanwhile, which a rename cannot do.
  */
 export function createBtrfsDriver(poolPath: string): StorageDriver {
+  let quotasOn: Promise<void> | undefined;
+  // Quotas are switched on only when the first cap is set: qgroup accounting makes every
+  // snapshot and delete do more work, and it applies to the whole filesystem, which a pool may
+  // share with other data.
+  const enableQuotas = (): Promise<void> => {
+    quotasOn ??= (async () => {
+      const btrfs = await btrfsTool();
+      // Enabling is a no-op when quotas are already on; a first enable starts a rescan whose
+      // numbers (and so the caps) are wrong until it ends, hence the wait.
+      await runTool(btrfs, ['quota', 'enable', poolPath], 'cannot enable btrfs quotas on the pool');
+      await runTool(btrfs, ['quota', 'rescan', '-W', poolPath], 'cannot wait for the btrfs quota rescan');
+    })().catch((err: unknown) => {
+      quotasOn = undefined;
+      throw err;
+    });
+    return quotasOn;
+  };
+
   return {
     name: 'btrfs',
     capabilities: { atomicSnapshot: true, constantTimeClone: true, ownBytes: 'exact' },
@@ -66,6 +93,17 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
       const btrfs = await btrfsTool();
       const staging = stagingPathIn(poolPath, 'clone', target);
       await runTool(btrfs, ['subvolume', 'snapshot', sourcePath, staging], `cannot snapshot volume ${source}`);
+      try {
+        // Exempt paths are nested subvolumes, which the snapshot left out: fill them in as plain
+        // directories (a clone does not inherit the cap, nor so the exemption). They are cloned
+        // after the snapshot, so they are at least as new as it: for a write-ahead log that is
+        // what recovery needs (it replays to the end of the log it finds).
+        for (const rel of await readExempt(sourcePath)) await replaceWithClone(sourcePath, staging, rel, 'reflink');
+        await rm(join(staging, EXEMPT_MARKER), { force: true });
+      } catch (err) {
+        await deleteSubvolumeTree(staging).catch(() => undefined);
+        throw storageError(`cannot fill in the exempt paths of the snapshot of ${source}`, err, { source, target });
+      }
       try {
         await rename(staging, targetPath);
       } catch (err) {
@@ -118,7 +156,83 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
     },
 
     poolUsage: () => poolUsageOf(poolPath),
+
+    limitSupport: async (): Promise<VolumeLimitSupport> =>
+      // Enabling quotas and setting limits are CAP_SYS_ADMIN ioctls.
+      process.geteuid?.() === 0 ? { kind: 'exclusive' } : { kind: 'none', reason: 'btrfs qgroup limits need root' },
+
+    async setVolumeLimit(volume, bytes, options = {}) {
+      const path = await requireVolume(poolPath, volume);
+      if (process.geteuid?.() !== 0) {
+        throw new PgbranchError('STORAGE_UNAVAILABLE', `cannot cap volume ${volume}: btrfs qgroup limits need root`, {
+          cause: new Error(`effective uid is ${process.geteuid?.()}`),
+          details: { volume },
+        });
+      }
+      await assertSubvolume(path, volume);
+      if (bytes === null && !quotasOn) {
+        // Lifting a cap never needs quotas switched on; if they are off there is no cap.
+        const btrfs = await btrfsTool();
+        const shown = await run(btrfs, ['qgroup', 'show', path], { env: { ...process.env, LC_ALL: 'C' } }).catch((err: unknown) => err);
+        if (shown instanceof Error) return;
+      }
+      await enableQuotas();
+      const btrfs = await btrfsTool();
+      // Before the limit: once capped, copying the exempt data into its own subvolume could
+      // itself be refused.
+      if (bytes !== null) await exemptFromCap(btrfs, path, options.exemptPaths ?? []);
+      // -e: the exclusive limit counts only extents no other subvolume references, i.e. what the
+      // branch wrote itself; the data it shares with its parent is not charged to it.
+      await runTool(btrfs, ['qgroup', 'limit', '-e', bytes === null ? 'none' : String(bytes), path], `cannot cap volume ${volume}`);
+    },
   };
+}
+
+async function readExempt(volumePath: string): Promise<string[]> {
+  try {
+    return JSON.parse(await readFile(join(volumePath, EXEMPT_MARKER), 'utf8')) as string[];
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return [];
+    throw storageError(`cannot read ${EXEMPT_MARKER} of ${volumePath}`, err);
+  }
+}
+
+/**
+ * Turns each exempt directory into a nested subvolume: qgroup limits count a subvolume's own
+ * extents only, so what is written there is not charged to the volume. Idempotent, and a crash
+ * part-way is repaired by the next call (the original stays under `.tmp-exempt-old-…` until the
+ * new subvolume is in place).
+ */
+async function exemptFromCap(btrfs: string, volumePath: string, exemptPaths: readonly string[]): Promise<void> {
+  const recorded = await readExempt(volumePath);
+  const done = new Set(recorded);
+  for (const raw of exemptPaths) {
+    const rel = normaliseRelativePath(raw);
+    const dir = join(volumePath, rel);
+    const building = join(dirname(dir), `${STAGING_PREFIX}exempt-${basename(dir)}`);
+    const old = join(dirname(dir), `${STAGING_PREFIX}exempt-old-${basename(dir)}`);
+    const dirStat = await lstat(dir).catch(() => undefined);
+    if (!dirStat && (await lstat(old).catch(() => undefined))) await rename(old, dir);
+    else if (dirStat?.ino === SUBVOLUME_ROOT_INO) {
+      await rm(old, { recursive: true, force: true });
+      done.add(rel);
+      continue;
+    }
+    await deleteSubvolumeTree(building);
+    const st = await lstat(dir).catch((err: unknown) => {
+      throw storageError(`cannot exempt ${rel} of ${volumePath} from its cap`, err, { relativePath: rel });
+    });
+    await runTool(btrfs, ['subvolume', 'create', building], `cannot create a subvolume for ${rel}`);
+    await chown(building, st.uid, st.gid);
+    await chmod(building, st.mode & 0o7777);
+    for (const entry of await readdir(dir)) await cloneTree(join(dir, entry), join(building, entry), { method: 'reflink' });
+    await rename(dir, old);
+    await rename(building, dir);
+    await rm(old, { recursive: true, force: true });
+    done.add(rel);
+  }
+  // Only when it changed: a volume at its cap cannot take even this small write.
+  if (done.size !== recorded.length) await writeFile(join(volumePath, EXEMPT_MARKER), JSON.stringify([...done]));
 }
 
 async function assertSubvolume(path: string, volume: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { createDirectoryDriver } from './directory-driver.js';
+import { createDirectoryDriver, noVolumeLimits } from './directory-driver.js';
 import type { StorageDriver } from './types.js';
 
 /**
@@ -12,5 +12,8 @@ export function createCopyDriver(poolPath: string): StorageDriver {
     capabilities: { atomicSnapshot: false, constantTimeClone: false, ownBytes: 'full-copy' },
     method: 'copy',
     ownBytes: async (files) => files.totalBytes,
+    // A copy owns every byte it holds from the start, so a cap on own bytes would be a cap on the
+    // database's size; that is a quota on the whole tree, which this driver leaves to the admin.
+    limits: noVolumeLimits('the copy driver shares nothing, so there are no own bytes to cap separately from the whole copy'),
   });
 }

@@ -1,5 +1,6 @@
 import { chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PgbranchError } from '../errors.js';
 import { cloneTree, type CloneMethod } from './clone-tree.js';
 import { replaceWithClone } from './clone-path.js';
 import {
@@ -16,7 +17,7 @@ import {
 } from './pool.js';
 import { errnoCode, storageError } from './storage-errors.js';
 import { listTreeFiles, type TreeFiles } from './tree-files.js';
-import type { CloneOptions, StorageCapabilities, StorageDriver, VolumeUsage } from './types.js';
+import type { CloneOptions, StorageCapabilities, StorageDriver, VolumeLimitOptions, VolumeLimitSupport, VolumeUsage } from './types.js';
 import { assertStagingName } from './volume-names.js';
 
 export interface DirectoryDriverSpec {
@@ -24,6 +25,24 @@ export interface DirectoryDriverSpec {
   readonly capabilities: StorageCapabilities;
   readonly method: CloneMethod;
   readonly ownBytes: (files: TreeFiles) => Promise<number>;
+  /** Per-volume caps, when the filesystem under the pool can enforce them. */
+  readonly limits: VolumeLimiter;
+}
+
+/** How a directory driver caps volumes; `volumePath` is an existing volume's directory. */
+export interface VolumeLimiter {
+  support(): Promise<VolumeLimitSupport>;
+  set(volumePath: string, bytes: number | null, options: VolumeLimitOptions): Promise<void>;
+}
+
+/** For drivers that cannot cap a volume at all. */
+export function noVolumeLimits(reason: string): VolumeLimiter {
+  return {
+    support: async () => ({ kind: 'none', reason }),
+    async set() {
+      throw new PgbranchError('STORAGE_UNAVAILABLE', `this pool cannot cap a volume's size: ${reason}`, { cause: new Error(reason) });
+    },
+  };
 }
 
 /**
@@ -107,5 +126,11 @@ export function createDirectoryDriver(poolPath: string, spec: DirectoryDriverSpe
     },
 
     poolUsage: () => poolUsageOf(poolPath),
+
+    limitSupport: () => spec.limits.support(),
+
+    async setVolumeLimit(volume, bytes, options = {}) {
+      await spec.limits.set(await requireVolume(poolPath, volume), bytes, options);
+    },
   };
 }

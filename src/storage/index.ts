@@ -12,6 +12,9 @@ export type {
   StorageCapabilities,
   StorageConfig,
   StorageDriver,
+  VolumeLimitKind,
+  VolumeLimitOptions,
+  VolumeLimitSupport,
   VolumeUsage,
 } from './types.js';
 export { chooseDriver, driverSupported, probeDirectory, type ProbeResult } from './probe.js';

@@ -29,6 +29,24 @@ export interface VolumeUsage {
   readonly totalBytes: number;
 }
 
+/**
+ * What a pool can cap per volume, enforced by the filesystem itself (a write past the cap fails
+ * with EDQUOT in that volume only; every other volume keeps writing):
+ * - `exclusive`: bytes the volume does not share with any other volume — exactly its own bytes
+ *   (btrfs qgroup exclusive limits).
+ * - `growth`: blocks the volume allocates beyond what it shared when the cap was set (XFS project
+ *   quotas: a reflinked file is charged in full, so the cap is set above the current charge;
+ *   rewriting an already-charged shared block in place is not counted).
+ * - `none`: this pool cannot enforce a cap (`reason` says why).
+ */
+export type VolumeLimitKind = 'exclusive' | 'growth' | 'none';
+
+export interface VolumeLimitSupport {
+  readonly kind: VolumeLimitKind;
+  /** Human reason when `kind` is `none` (missing mount option, not root, driver cannot). */
+  readonly reason?: string;
+}
+
 export interface PoolUsage {
   readonly totalBytes: number;
   readonly usedBytes: number;
@@ -89,6 +107,25 @@ export interface StorageDriver {
   removeStaging(name: string): Promise<void>;
   usage(volume: string): Promise<VolumeUsage>;
   poolUsage(): Promise<PoolUsage>;
+  /** What `setVolumeLimit` can enforce on this pool; probed on first call, then cached. */
+  limitSupport(): Promise<VolumeLimitSupport>;
+  /**
+   * Caps how many bytes of its own `volume` may hold (see VolumeLimitKind for what counts);
+   * `null` lifts the cap. Idempotent. A clone never inherits its source's cap, so callers set it
+   * again on every new volume. Throws STORAGE_UNAVAILABLE when `limitSupport()` is `none`,
+   * VOLUME_NOT_FOUND for a missing volume.
+   */
+  setVolumeLimit(volume: string, bytes: number | null, options?: VolumeLimitOptions): Promise<void>;
+}
+
+export interface VolumeLimitOptions {
+  /**
+   * Directories (relative to the volume, existing) whose contents are neither counted against
+   * the cap nor refused by it: data whose writes must never fail, such as a write-ahead log
+   * (a database panics when its log cannot be written, but reports a clean "disk full" for its
+   * tables). The caller bounds their size some other way. Kept by the volume once set.
+   */
+  readonly exemptPaths?: readonly string[];
 }
 
 export interface StorageConfig {

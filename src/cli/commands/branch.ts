@@ -4,7 +4,7 @@ import type { CliContext } from '../context.js';
 import { runCreateHooks } from '../hooks.js';
 import { branchFields, endpointUrl } from '../fields.js';
 import { asTree, formatAge, formatBytes, formatTimeLeft } from '../format.js';
-import { parseIdleTimeout, parseTtl, parseTtlOrNone, rootSource } from '../parse.js';
+import { parseIdleTimeout, parseSizeOrNone, parseTtl, parseTtlOrNone, rootSource } from '../parse.js';
 import { renderFields, renderTable } from '../writer.js';
 
 /** `branch …`: create, list, connect to, reset, delete and tune branches. */
@@ -25,6 +25,11 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
     .option('--keep-on-failure', 'keep the branch when a --run hook fails (default: delete it)')
     .option('--ttl <duration>', "delete the branch this long after creation: 3d, 12h, 90m (default: the host's expiry rule for the name, if any)", parseTtl)
     .option('--expires-at <time>', 'delete the branch at this ISO-8601 time')
+    .option(
+      '--max-own-bytes <size>',
+      "cap on the data the branch may write (512M, 2G; \"none\" = no cap): past it writes fail as disk full in this branch only (default: the host's quotas.maxOwnBytesPerBranch)",
+      parseSizeOrNone,
+    )
     .action(async (name: string, opts, cmd: Command) => {
       const writer = writerFor(cmd);
       const source = opts.empty ? ({ kind: 'empty' } as const) : rootSource(opts);
@@ -37,7 +42,16 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
       const commands = opts.run as string[];
       const globals = ctx.globals(cmd);
       const { result, hooks } = await withHost(cmd, async (host) => {
-        const result = await host.createBranch(name, { from, fromSnapshot, source, ifNotExists: opts.ifNotExists, ttlMs: opts.ttl, expiresAt: opts.expiresAt, onProgress: progressFor(cmd) });
+        const result = await host.createBranch(name, {
+          from,
+          fromSnapshot,
+          source,
+          ifNotExists: opts.ifNotExists,
+          ttlMs: opts.ttl,
+          expiresAt: opts.expiresAt,
+          maxOwnBytes: opts.maxOwnBytes === 'none' ? null : opts.maxOwnBytes,
+          onProgress: progressFor(cmd),
+        });
         // An existing branch (--if-not-exists) already ran its hooks: running migrations twice is not a retry.
         const hooks = commands.length > 0 && result.created
           ? await runCreateHooks(host, { branch: name, commands, remote: Boolean(globals.apiUrl ?? ctx.env.PGBRANCH_API_URL), keepOnFailure: Boolean(opts.keepOnFailure), streams: ctx.streams, quiet: Boolean(globals.quiet) })
@@ -115,12 +129,20 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
     .option('--idle-timeout <duration>', 'suspend after this long without connections: 5m, 90s, 2h, 0 = never, default = host default', parseIdleTimeout)
     .option('--ttl <duration>', 'expire this long from now (3d, 2h), or "none" to never expire', parseTtlOrNone)
     .option('--expires-at <time>', 'expire at this ISO-8601 time')
-    .action(async (name: string, opts: { idleTimeout?: number | null; ttl?: number | 'none'; expiresAt?: string }, cmd: Command) => {
-      if (opts.idleTimeout === undefined && opts.ttl === undefined && opts.expiresAt === undefined) {
-        throw new PgbranchError('INVALID_ARGUMENT', 'nothing to change: give --idle-timeout, --ttl or --expires-at');
+    .option('--max-own-bytes <size>', 'cap on the data the branch may write (512M, 2G), effective at once, or "none" (over the API: admin tokens only)', parseSizeOrNone)
+    .action(async (name: string, opts: { idleTimeout?: number | null; ttl?: number | 'none'; expiresAt?: string; maxOwnBytes?: number | 'none' }, cmd: Command) => {
+      if (opts.idleTimeout === undefined && opts.ttl === undefined && opts.expiresAt === undefined && opts.maxOwnBytes === undefined) {
+        throw new PgbranchError('INVALID_ARGUMENT', 'nothing to change: give --idle-timeout, --ttl, --expires-at or --max-own-bytes');
       }
       const writer = writerFor(cmd);
-      const view = await withHost(cmd, (host) => host.updateBranch(name, { idleTimeoutMs: opts.idleTimeout, ttlMs: opts.ttl === 'none' ? null : opts.ttl, expiresAt: opts.expiresAt }));
+      const view = await withHost(cmd, (host) =>
+        host.updateBranch(name, {
+          idleTimeoutMs: opts.idleTimeout,
+          ttlMs: opts.ttl === 'none' ? null : opts.ttl,
+          expiresAt: opts.expiresAt,
+          maxOwnBytes: opts.maxOwnBytes === 'none' ? null : opts.maxOwnBytes,
+        }),
+      );
       writer.data(view, () => renderFields(branchFields(view)));
     });
 

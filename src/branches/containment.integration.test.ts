@@ -1,0 +1,108 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PoolKind } from './test-support/test-host.js';
+import { waitFor } from '../util/wait.js';
+import { sql } from './test-support/host-invariants.js';
+import { createTestHost, testPoolSkipReason, type TestHost } from './test-support/test-host.js';
+
+const MIB = 1024 * 1024;
+/** One batch of new rows: about 8 MiB of heap, plus its WAL. */
+const BATCH = "INSERT INTO filler SELECT g, repeat(md5(g::text), 30) FROM generate_series(1, 8000) g";
+
+/** Inserts batches until the server refuses one; returns the error and how many batches went in. */
+async function writeUntilRefused(url: string, maxBatches: number): Promise<{ error: (Error & { code?: string }) | undefined; batches: number }> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    await client.query('CREATE TABLE IF NOT EXISTS filler (id int, pad text)');
+    for (let i = 0; i < maxBatches; i++) {
+      try {
+        await client.query(BATCH);
+      } catch (err) {
+        return { error: err as Error & { code?: string }, batches: i };
+      }
+    }
+    return { error: undefined, batches: maxBatches };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+for (const kind of ['btrfs', 'xfs', 'ext4'] as const satisfies readonly PoolKind[]) {
+  const skip = await testPoolSkipReason(kind);
+  describe.skipIf(skip !== undefined)(`disk-full containment on ${kind}`, () => {
+    let t: TestHost;
+    beforeAll(async () => {
+      t = await createTestHost(kind);
+    });
+    afterAll(async () => t?.cleanup());
+
+    it('caps one branch: it gets disk full, root and sibling keep writing, space comes back on delete', async () => {
+      const limits = (await t.host.status()).branchLimits;
+      if (kind === 'ext4') {
+        // The copy driver shares nothing: no cap to enforce, and an explicit one is refused.
+        expect(limits).toMatchObject({ kind: 'none', reason: expect.any(String) });
+        const r = await t.cli('branch', 'create', 'capped', '--from', 'main', '--max-own-bytes', '96M');
+        expect(r.code).toBe(14);
+        expect(r.stderr).toContain('[LIMIT_UNSUPPORTED]');
+        return;
+      }
+      expect(limits.kind).toBe(kind === 'btrfs' ? 'exclusive' : 'growth');
+      const main = (await t.host.connectionInfo('main')).url;
+      await sql(main, 'CREATE TABLE seed AS SELECT g AS id, repeat(md5(g::text), 30) AS pad FROM generate_series(1, 20000) g');
+      await sql(main, 'CHECKPOINT');
+
+      const cap = 96 * MIB;
+      const made = await t.cli('branch', 'create', 'runaway', '--from', 'main', '--max-own-bytes', '96M', '-o', 'json');
+      expect(made.code, made.stderr).toBe(0);
+      expect(JSON.parse(made.stdout)).toMatchObject({ name: 'runaway', maxOwnBytes: cap });
+      await t.host.createBranch('sibling', { from: 'main' });
+      const runaway = (await t.host.connectionInfo('runaway')).url;
+      const sibling = (await t.host.connectionInfo('sibling')).url;
+
+      // Far more than the cap: 60 batches are about 480 MiB of table data.
+      const result = await writeUntilRefused(runaway, 60);
+      expect(result.error, 'the capped branch accepted 480 MiB').toBeDefined();
+      if (kind === 'xfs') {
+        // A project quota answers ENOSPC, which PostgreSQL reports as disk full.
+        expect(result.error).toMatchObject({ code: '53100', message: expect.stringContaining('No space left on device') });
+      } else {
+        // A qgroup answers EDQUOT; PostgreSQL maps only ENOSPC to 53100, so this is its
+        // "could not extend file …: Disk quota exceeded" with SQLSTATE XX000.
+        expect(result.error).toMatchObject({ code: 'XX000', message: expect.stringMatching(/could not extend file .*: Disk quota exceeded/) });
+      }
+      // Refused at about the cap: not before half of it, and no further than the cap allows.
+      expect(result.batches * 8 * MIB).toBeGreaterThan(cap / 4);
+      expect(result.batches * 8 * MIB).toBeLessThanOrEqual(cap);
+      const own = (await t.host.getBranch('runaway')).ownBytes!;
+      // Own bytes include the WAL, which is exempt from the cap (bounded by max_wal_size, 256 MB).
+      expect(own).toBeGreaterThan(cap / 2);
+      expect(own).toBeLessThanOrEqual(cap + 256 * MIB);
+      // Raising the cap lets the branch work again at once. (Until then a btrfs branch at its cap
+      // cannot write at all — every btrfs write needs new space, even writing back pages changed
+      // before the refusal — so even new sessions may fail; an XFS branch can still rewrite.)
+      const raised = await t.cli('branch', 'set', 'runaway', '--max-own-bytes', '192M', '-o', 'json');
+      expect(raised.code, raised.stderr).toBe(0);
+      expect(JSON.parse(raised.stdout).maxOwnBytes).toBe(192 * MIB);
+      expect(await sql(runaway, 'SELECT count(*)::int AS n FROM seed')).toEqual([{ n: 20000 }]);
+      expect((await writeUntilRefused(runaway, 2)).error).toBeUndefined();
+
+      // Root and sibling keep accepting writes (64 MiB each, more than the runaway could add).
+      for (const url of [main, sibling]) expect((await writeUntilRefused(url, 8)).error).toBeUndefined();
+
+      const freeBefore = (await t.host.status()).pool.freeBytes;
+      const del = await t.cli('branch', 'delete', 'runaway');
+      expect(del.code, del.stderr).toBe(0);
+      // The filesystem frees a deleted volume's extents in the background (btrfs cleaner).
+      const freed = await waitFor(
+        async () => {
+          const free = (await t.host.status()).pool.freeBytes;
+          return free - freeBefore >= own / 2 ? free - freeBefore : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, what: 'the runaway branch\'s space to come back' },
+      );
+      console.log(`${kind}: refused after ${result.batches} batches, own ${own} bytes at refusal, ${freed} bytes came back on delete`);
+    });
+  });
+}
