@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { z } from 'zod';
@@ -34,9 +36,17 @@ export interface ApiFixture {
   cleanup(): Promise<void>;
 }
 
-/** A real host on a btrfs loop pool, its API on a free loopback port, and an admin token. */
-export async function startApiFixture(): Promise<ApiFixture> {
+/**
+ * A real host on a btrfs loop pool, its API on a free loopback port, and an admin token.
+ * `config` changes the host's config file before the API opens it (quotas, expiry rules).
+ */
+export async function startApiFixture(options: { config?: (config: Record<string, unknown>) => Record<string, unknown> } = {}): Promise<ApiFixture> {
   const t = await createTestHost('btrfs');
+  if (options.config) {
+    const file = join(t.home, 'config.json');
+    writeFileSync(file, JSON.stringify(options.config(JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)));
+    await t.reopen();
+  }
   const logLines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
