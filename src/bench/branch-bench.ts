@@ -61,6 +61,8 @@ interface Options {
   readonly pgMajor: number;
   readonly breakdown: boolean;
   readonly json: boolean;
+  /** Cap every measured branch (switches btrfs quotas on: what qgroup accounting costs). */
+  readonly maxOwnBytes: number | undefined;
 }
 
 const USAGE = `usage: node dist/bench/branch-bench.js [options]
@@ -75,6 +77,8 @@ const USAGE = `usage: node dist/bench/branch-bench.js [options]
                         time the steps of a branch create by replaying them with the mechanisms
                         directly (default on)
   --json                print the results as JSON instead of tables
+  --max-own-bytes MIB   create the measured branches with this size cap in MiB, which switches
+                        btrfs quotas (qgroups) on: compare with a run without it
 `;
 
 function parseOptions(argv: readonly string[]): Options {
@@ -86,6 +90,7 @@ function parseOptions(argv: readonly string[]): Options {
   let pgMajor = 15;
   let breakdown = true;
   let json = false;
+  let maxOwnBytes: number | undefined;
   const count = (flag: string, value: string | undefined, min: number): number => {
     const n = Number(value);
     if (value === undefined || !Number.isInteger(n) || n < min) throw new UsageError(`${flag} needs an integer ≥ ${min}`);
@@ -128,6 +133,9 @@ function parseOptions(argv: readonly string[]): Options {
       case '--json':
         json = true;
         break;
+      case '--max-own-bytes':
+        maxOwnBytes = count(flag, value(), 64) * 1024 * 1024;
+        break;
       case '-h':
       case '--help':
         process.stdout.write(USAGE);
@@ -137,7 +145,7 @@ function parseOptions(argv: readonly string[]): Options {
         throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
-  return { sizesGiB: [...new Set(sizes)].sort((a, b) => a - b), runs, cliRuns, templateRuns, dumpRuns, pgMajor, breakdown, json };
+  return { sizesGiB: [...new Set(sizes)].sort((a, b) => a - b), runs, cliRuns, templateRuns, dumpRuns, pgMajor, breakdown, json, maxOwnBytes };
 }
 
 class UsageError extends Error {}
@@ -369,7 +377,7 @@ interface BranchResult {
   readonly inSituLog?: Partial<Record<LogPhase, Stats>>;
 }
 
-async function measureBranch(bench: Bench, host: Host, parent: Parent, runs: number): Promise<BranchResult> {
+async function measureBranch(bench: Bench, host: Host, parent: Parent, runs: number, maxOwnBytes?: number): Promise<BranchResult> {
   const totals: number[] = [];
   const creates: number[] = [];
   const queries: number[] = [];
@@ -383,7 +391,7 @@ async function measureBranch(bench: Bench, host: Host, parent: Parent, runs: num
         const name = `${parent.name}-b${i}`;
     if (marks) for (const k of Object.keys(marks) as (keyof Marks)[]) delete marks[k];
     const t0 = performance.now();
-    await host.createBranch(name, { from: parent.name });
+    await host.createBranch(name, { from: parent.name, ...(maxOwnBytes !== undefined ? { maxOwnBytes } : {}) });
     const t1 = performance.now();
     const info = await host.connectionInfo(name);
     retries += await firstQuery(info.url);
@@ -985,7 +993,7 @@ async function main(): Promise<number> {
       await settlePool(bench);
 
       progress(`${parent.name}: branch create → first query, ${opts.runs} runs + 1 warm-up`);
-      const branch = await measureBranch(bench, host, parent, opts.runs);
+      const branch = await measureBranch(bench, host, parent, opts.runs, opts.maxOwnBytes);
 
       let cli: SizeResult['cli'] = { skipped: '--cli-runs 0' };
       if (opts.cliRuns > 0) {

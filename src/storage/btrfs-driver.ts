@@ -27,9 +27,10 @@ import { assertStagingName, normaliseRelativePath, STAGING_PREFIX } from './volu
 const SUBVOLUME_ROOT_INO = 256;
 
 /**
- * At a volume's root: the relative paths that are nested subvolumes exempt from its cap (JSON
- * array). A snapshot leaves a nested subvolume out (an empty directory in its place), so clones
- * read this to fill those paths in.
+ * At a volume's root of a volume that was ever capped: the relative paths that are nested
+ * subvolumes exempt from its cap (JSON array). A snapshot leaves a nested subvolume out (an
+ * empty directory in its place), so clones read this to fill those paths in; and a snapshot
+ * inherits its source's qgroup limit, which clones lift.
  */
 const EXEMPT_MARKER = '.pgbranch-exempt.json';
 
@@ -98,8 +99,13 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
         // directories (a clone does not inherit the cap, nor so the exemption). They are cloned
         // after the snapshot, so they are at least as new as it: for a write-ahead log that is
         // what recovery needs (it replays to the end of the log it finds).
-        for (const rel of await readExempt(sourcePath)) await replaceWithClone(sourcePath, staging, rel, 'reflink');
-        await rm(join(staging, EXEMPT_MARKER), { force: true });
+        const exempt = await readExempt(sourcePath);
+        if (exempt !== undefined) {
+          // The kernel copies the source's limits to the snapshot's qgroup; a clone starts uncapped.
+          await runTool(btrfs, ['qgroup', 'limit', '-e', 'none', staging], `cannot lift the inherited cap of the snapshot of ${source}`);
+          for (const rel of exempt) await replaceWithClone(sourcePath, staging, rel, 'reflink');
+          await rm(join(staging, EXEMPT_MARKER), { force: true });
+        }
       } catch (err) {
         await deleteSubvolumeTree(staging).catch(() => undefined);
         throw storageError(`cannot fill in the exempt paths of the snapshot of ${source}`, err, { source, target });
@@ -188,11 +194,12 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
   };
 }
 
-async function readExempt(volumePath: string): Promise<string[]> {
+/** The exempt paths of a volume that was ever capped; undefined for one that never was. */
+async function readExempt(volumePath: string): Promise<string[] | undefined> {
   try {
     return JSON.parse(await readFile(join(volumePath, EXEMPT_MARKER), 'utf8')) as string[];
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return [];
+    if (errnoCode(err) === 'ENOENT') return undefined;
     throw storageError(`cannot read ${EXEMPT_MARKER} of ${volumePath}`, err);
   }
 }
@@ -205,7 +212,7 @@ async function readExempt(volumePath: string): Promise<string[]> {
  */
 async function exemptFromCap(btrfs: string, volumePath: string, exemptPaths: readonly string[]): Promise<void> {
   const recorded = await readExempt(volumePath);
-  const done = new Set(recorded);
+  const done = new Set(recorded ?? []);
   for (const raw of exemptPaths) {
     const rel = normaliseRelativePath(raw);
     const dir = join(volumePath, rel);
@@ -232,7 +239,7 @@ async function exemptFromCap(btrfs: string, volumePath: string, exemptPaths: rea
     done.add(rel);
   }
   // Only when it changed: a volume at its cap cannot take even this small write.
-  if (done.size !== recorded.length) await writeFile(join(volumePath, EXEMPT_MARKER), JSON.stringify([...done]));
+  if (recorded === undefined || done.size !== recorded.length) await writeFile(join(volumePath, EXEMPT_MARKER), JSON.stringify([...done]));
 }
 
 async function assertSubvolume(path: string, volume: string): Promise<void> {

@@ -4,6 +4,7 @@ import { waitFor } from '../util/wait.js';
 import { findMount, isMountPoint } from './mounts.js';
 import { errnoCode, storageError } from './storage-errors.js';
 import { requireTool, runTool } from './tools.js';
+import { kernelLacksXfsQuota } from './xfs-project-quota.js';
 
 export { isMountPoint };
 
@@ -34,6 +35,8 @@ interface FsSpec {
   /** Below this mkfs refuses (xfsprogs ≥ 5.19 wants 300 MiB) or needs special modes. */
   readonly minSizeBytes: number;
   readonly mountOptions: string;
+  /** Added to mountOptions where the kernel supports it; without it the pool works, uncapped. */
+  readonly quotaMountOption?: string;
 }
 
 const FS_SPECS: Readonly<Record<LoopFsType, FsSpec>> = {
@@ -52,6 +55,8 @@ const FS_SPECS: Readonly<Record<LoopFsType, FsSpec>> = {
     mkfsArgs: ['-f', '-q', '-m', 'reflink=1'],
     minSizeBytes: 300 * MIB,
     mountOptions: 'loop,noatime',
+    // Project quotas cap reflink volumes; XFS can only switch them on at mount, not on remount.
+    quotaMountOption: 'prjquota',
   },
   ext4: {
     mkfs: 'mkfs.ext4',
@@ -220,7 +225,18 @@ export async function unmountLoopPool(mountPoint: string): Promise<void> {
 
 async function mountImage(imagePath: string, mountPoint: string, fsType: LoopFsType): Promise<void> {
   const mount = await requireTool('mount', 'mount', 'mount the pool');
-  await runTool(mount, ['-t', fsType, '-o', FS_SPECS[fsType].mountOptions, imagePath, mountPoint], `cannot mount ${imagePath} at ${mountPoint}`);
+  const { mountOptions, quotaMountOption } = FS_SPECS[fsType];
+  const mountWith = (options: string) =>
+    runTool(mount, ['-t', fsType, '-o', options, imagePath, mountPoint], `cannot mount ${imagePath} at ${mountPoint}`);
+  if (quotaMountOption === undefined) return void (await mountWith(mountOptions));
+  try {
+    await mountWith(`${mountOptions},${quotaMountOption}`);
+  } catch (err) {
+    // A kernel without CONFIG_XFS_QUOTA refuses the option; the pool is still usable, only uncapped
+    // (limitSupport() then says why). Any other failure is real.
+    if (!(await kernelLacksXfsQuota())) throw err;
+    await mountWith(mountOptions);
+  }
 }
 
 /** The file behind /dev/loopN, or undefined when `device` is not an attached loop device. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMountInfo } from './mounts.js';
+import { mountContaining, parseMountInfo } from './mounts.js';
 
 // Shape of /proc/self/mountinfo (proc(5)), including optional fields and an escaped space.
 const MOUNTINFO = `22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
@@ -16,5 +16,21 @@ describe('parseMountInfo', () => {
       { mountPoint: '/tmp/my pool', fsType: 'btrfs', source: '/dev/loop1' },
       { mountPoint: '/run', fsType: 'tmpfs', source: 'tmpfs' },
     ]);
+  });
+});
+
+describe('mountContaining', () => {
+  const mounts = parseMountInfo(MOUNTINFO);
+
+  it('picks the deepest mount point that is a whole-component prefix', () => {
+    expect(mountContaining(mounts, '/tmp/pgbranch-xfs-pool-Ab/mnt/volumes/a')?.fsType).toBe('xfs');
+    expect(mountContaining(mounts, '/tmp/pgbranch-xfs-pool-Ab/mnt')?.fsType).toBe('xfs');
+    expect(mountContaining(mounts, '/tmp/pgbranch-xfs-pool-Ab/mntx')?.fsType).toBe('ext4');
+    expect(mountContaining(mounts, '/tmp/my pool/v')?.fsType).toBe('btrfs');
+  });
+
+  it('takes the last of several mounts stacked on one point', () => {
+    const stacked = parseMountInfo(`${MOUNTINFO}39 36 0:35 / /run rw - ramfs none rw\n`);
+    expect(mountContaining(stacked, '/run/x')?.fsType).toBe('ramfs');
   });
 });

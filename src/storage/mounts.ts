@@ -57,6 +57,26 @@ export async function findMount(path: string): Promise<MountEntry | undefined> {
   return (await readMounts()).findLast((m) => m.mountPoint === real);
 }
 
+/**
+ * The mount `realPath` (absolute, symlinks resolved) lives on: the longest mount point that is a
+ * prefix of it, the last one stacked there when several are.
+ */
+export function mountContaining(mounts: readonly MountEntry[], realPath: string): MountEntry | undefined {
+  let best: MountEntry | undefined;
+  for (const m of mounts) {
+    const inside = m.mountPoint === '/' || realPath === m.mountPoint || realPath.startsWith(`${m.mountPoint}/`);
+    if (inside && (best === undefined || m.mountPoint.length >= best.mountPoint.length)) best = m;
+  }
+  return best;
+}
+
+/** The mount holding `path`, or undefined when `path` does not exist. */
+export async function findMountContaining(path: string): Promise<MountEntry | undefined> {
+  const real = await resolved(path);
+  if (real === undefined) return undefined;
+  return mountContaining(await readMounts(), real);
+}
+
 export async function isMountPoint(path: string): Promise<boolean> {
   return (await findMount(path)) !== undefined;
 }

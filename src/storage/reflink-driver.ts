@@ -1,6 +1,7 @@
 import { createDirectoryDriver } from './directory-driver.js';
 import { measureExtents } from './filefrag.js';
 import type { StorageDriver } from './types.js';
+import { xfsProjectQuotaLimiter } from './xfs-project-quota.js';
 
 /**
  * Volumes are directories; a clone shares every file's extents through FICLONE (XFS reflink=1,
@@ -18,5 +19,7 @@ export function createReflinkDriver(poolPath: string): StorageDriver {
       const extents = await measureExtents(files.dataFiles);
       return extents.allocatedBytes - extents.sharedBytes;
     },
+    // Caps need XFS project quotas; on btrfs or without prjquota the limiter reports `none`.
+    limits: xfsProjectQuotaLimiter(poolPath),
   });
 }

@@ -19739,7 +19739,10 @@ var ERROR_CATALOGUE = {
   PORT_IN_USE: { httpStatus: 409, exitCode: 11, title: "Port already in use" },
   IMPORT_FAILED: { httpStatus: 500, exitCode: 12, title: "Import failed" },
   CLIENT_TOOL_UNSUITABLE: { httpStatus: 500, exitCode: 12, title: "No suitable PostgreSQL client tool" },
-  HOOK_FAILED: { httpStatus: 422, exitCode: 13, title: "Post-create hook failed" }
+  HOOK_FAILED: { httpStatus: 422, exitCode: 13, title: "Post-create hook failed" },
+  QUOTA_EXCEEDED: { httpStatus: 422, exitCode: 14, title: "Quota exceeded" },
+  POOL_FULL: { httpStatus: 507, exitCode: 14, title: "Pool below its free-space floor" },
+  LIMIT_UNSUPPORTED: { httpStatus: 422, exitCode: 14, title: "Storage cannot enforce a size limit" }
 };
 var PgbranchError = class extends Error {
   code;
@@ -19780,7 +19783,9 @@ function fromApiBranch(b) {
     expiresAt: b.expires_at,
     ownBytes: b.own_bytes,
     sharedBytes: b.shared_bytes,
-    totalBytes: b.total_bytes
+    totalBytes: b.total_bytes,
+    maxOwnBytes: b.max_own_bytes,
+    createdBy: b.created_by
   };
 }
 function fromApiConnection(c) {
@@ -19807,6 +19812,13 @@ function fromApiHostStatus(s) {
       ownBytes: s.capabilities.own_bytes
     },
     pool: { totalBytes: s.pool.total_bytes, usedBytes: s.pool.used_bytes, freeBytes: s.pool.free_bytes },
+    branchLimits: { kind: s.branch_limits.kind, ...s.branch_limits.reason !== null ? { reason: s.branch_limits.reason } : {} },
+    quotas: {
+      ...s.quotas.max_branches !== null ? { maxBranches: s.quotas.max_branches } : {},
+      ...s.quotas.max_branches_per_token !== null ? { maxBranchesPerToken: s.quotas.max_branches_per_token } : {},
+      ...s.quotas.max_own_bytes_per_branch !== null ? { maxOwnBytesPerBranch: s.quotas.max_own_bytes_per_branch } : {},
+      ...s.quotas.min_pool_free_bytes !== null ? { minPoolFreeBytes: s.quotas.min_pool_free_bytes } : {}
+    },
     postgres: {
       version: s.postgres.version,
       major: s.postgres.major,
@@ -19906,7 +19918,8 @@ function createApiClient(options) {
         ...opts.fromSnapshot !== void 0 ? { snapshot: opts.fromSnapshot } : {},
         ...opts.ifNotExists !== void 0 ? { if_not_exists: opts.ifNotExists } : {},
         ...opts.ttlMs !== void 0 ? { ttl_ms: opts.ttlMs } : {},
-        ...opts.expiresAt !== void 0 ? { expires_at: opts.expiresAt } : {}
+        ...opts.expiresAt !== void 0 ? { expires_at: opts.expiresAt } : {},
+        ...opts.maxOwnBytes !== void 0 ? { max_own_bytes: opts.maxOwnBytes } : {}
       };
       const { created, ...branch } = await request({ method: "POST", path: "/v1/branches", body });
       return { branch: fromApiBranch(branch), created };
@@ -19934,7 +19947,8 @@ function createApiClient(options) {
         ...change.idleTimeoutMs !== void 0 ? { idle_timeout_ms: change.idleTimeoutMs } : {},
         ...change.protected !== void 0 ? { protected: change.protected } : {},
         ...change.ttlMs !== void 0 ? { ttl_ms: change.ttlMs } : {},
-        ...change.expiresAt !== void 0 ? { expires_at: change.expiresAt } : {}
+        ...change.expiresAt !== void 0 ? { expires_at: change.expiresAt } : {},
+        ...change.maxOwnBytes !== void 0 ? { max_own_bytes: change.maxOwnBytes } : {}
       };
       if (Object.keys(body).length === 0) return this.getBranch(name);
       return fromApiBranch(await request({ method: "PATCH", path: branchPath(name), body }));
