@@ -98,6 +98,10 @@ for (const kind of ['btrfs', 'xfs', 'ext4'] as const satisfies readonly PoolKind
       // Root and sibling keep accepting writes (64 MiB each, more than the runaway could add).
       for (const url of [main, sibling]) expect((await writeUntilRefused(url, 8)).error).toBeUndefined();
 
+      // Settle the other branches' writes first (checkpoint, then commit), so that what the pool
+      // gains below is the runaway's space and not offset by their write-back.
+      for (const url of [main, sibling]) await sql(url, 'CHECKPOINT');
+      execFileSync('sync', ['-f', t.pool.mountPoint]);
       const freeBefore = (await t.host.status()).pool.freeBytes;
       const del = await t.cli('branch', 'delete', 'runaway');
       expect(del.code, del.stderr).toBe(0);
@@ -110,7 +114,7 @@ for (const kind of ['btrfs', 'xfs', 'ext4'] as const satisfies readonly PoolKind
           const free = (await t.host.status()).pool.freeBytes;
           return free - freeBefore >= own / 2 ? free - freeBefore : undefined;
         },
-        { timeoutMs: 30_000, intervalMs: 100, what: 'the runaway branch\'s space to come back' },
+        { timeoutMs: 30_000, intervalMs: 100, what: `the runaway branch's ${own} bytes to come back (free before: ${freeBefore})` },
       );
       console.log(`${kind}: refused after ${result.batches} batches, own ${own} bytes at refusal, ${freed} bytes came back on delete`);
     });
