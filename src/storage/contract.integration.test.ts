@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, chown, lchown, lstat, mkdir, open, readdir, readFile, readlink, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPgbranchError, type ErrorCode } from '../errors.js';
+import { expectCode } from './test-support/expect-code.js';
 import { createStorageDriver, type DriverName, type StorageDriver } from './index.js';
 import { createTestPool, testPoolSkipReason, type TestPool, type TestPoolKind } from './test-support/loop-pools.js';
 
@@ -19,18 +19,6 @@ const MIB = 1024 * KIB;
 /** A fresh clone owns only metadata-ish leftovers; anything near a data block count would be a real copy. */
 const FRESH_CLONE_OWN_BYTES_TOLERANCE = 256 * KIB;
 const POOL_SIZE_MB = 512;
-
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected ${code}`).toBeDefined();
-  expect(isPgbranchError(caught) ? caught.code : caught).toBe(code);
-  expect((caught as Error).cause, 'every PgbranchError carries a cause').toBeDefined();
-}
 
 interface EntryDigest {
   readonly path: string;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chown, mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPgbranchError, type ErrorCode } from '../errors.js';
+import { expectCode } from './test-support/expect-code.js';
 import { createStorageDriver, type DriverName, type StorageDriver, type VolumeLimitKind } from './index.js';
 import { createTestPool, testPoolSkipReason, type TestPool, type TestPoolKind } from './test-support/loop-pools.js';
 import { kernelLacksXfsQuota } from './xfs-project-quota.js';
@@ -22,18 +22,6 @@ const WRITE_BYTES = 32 * MIB;
 const MIN_WRITTEN_WHEN_CAPPED = 4 * MIB;
 const MAX_WRITTEN_WHEN_CAPPED = 16 * MIB;
 const POOL_SIZE_MB = 512;
-
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected ${code}`).toBeDefined();
-  expect(isPgbranchError(caught) ? caught.code : caught).toBe(code);
-  expect((caught as Error).cause, 'every PgbranchError carries a cause').toBeDefined();
-}
 
 /**
  * Writes up to `bytes` of random data in 1 MiB chunks, each synced: delayed allocation and
