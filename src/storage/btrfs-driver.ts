@@ -19,7 +19,6 @@ import {
 import { errnoCode, storageError } from './storage-errors.js';
 import { listTreeFiles } from './tree-files.js';
 import { requireTool, runTool } from './tools.js';
-import { run } from '../util/exec.js';
 import type { StorageDriver, VolumeLimitSupport, VolumeUsage } from './types.js';
 import { assertStagingName, normaliseRelativePath, STAGING_PREFIX } from './volume-names.js';
 
@@ -176,12 +175,9 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
         });
       }
       await assertSubvolume(path, volume);
-      if (bytes === null && !quotasOn) {
-        // Lifting a cap never needs quotas switched on; if they are off there is no cap.
-        const btrfs = await btrfsTool();
-        const shown = await run(btrfs, ['qgroup', 'show', path], { env: { ...process.env, LC_ALL: 'C' } }).catch((err: unknown) => err);
-        if (shown instanceof Error) return;
-      }
+      // Every cap leaves the exempt marker, and clones lift inherited caps: a volume without the
+      // marker was never capped, so lifting its cap needs neither quotas nor a tool call.
+      if (bytes === null && (await readExempt(path)) === undefined) return;
       await enableQuotas();
       const btrfs = await btrfsTool();
       // Before the limit: once capped, copying the exempt data into its own subvolume could
