@@ -3,7 +3,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import { PgbranchError } from '../errors.js';
-import { log } from '../util/log.js';
+import { log } from '../util/index.js';
 import { authenticateRequests, type ApiEnv } from './auth.js';
 import { limitBody } from './body-limit.js';
 import { registerBranchRoutes } from './branch-routes.js';

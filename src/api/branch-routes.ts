@@ -1,9 +1,9 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { authorize, canAccessBranch, tokenActor, type Access, type BranchService } from '../branches/index.js';
+import { authorize, canAccessBranch, tokenActor, type Access, type BranchService, type CreateOrigin } from '../branches/index.js';
 import { requireRole, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
-import { toApiBranch, toApiConnection } from './mapping.js';
+import { fromApiCreateBody, toApiBranch, toApiConnection } from '../client/index.js';
 import { jsonContent, out, problems } from './route-support.js';
 import {
   BranchListSchema,
@@ -14,7 +14,6 @@ import {
   CreatedBranchSchema,
   ListBranchesQuery,
   UpdateBranchBody,
-  type ApiRootSource,
 } from './schemas.js';
 
 const tags = ['branches'];
@@ -127,8 +126,8 @@ const getConnection = createRoute({
 });
 
 /** Importing from a file or a server makes the host read its own files or connect out: admin only. */
-function accessForSource(source: ApiRootSource | undefined): Access {
-  return source === undefined || source.kind === 'empty' ? 'write' : 'admin';
+function accessFor(origin: CreateOrigin): Access {
+  return origin.kind === 'source' && origin.source.kind !== 'empty' ? 'admin' : 'write';
 }
 
 export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost): void {
@@ -144,17 +143,9 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
   });
 
   app.openapi(createBranch, async (c) => {
-    const body = c.req.valid('json');
-    authorize(c.get('principal'), accessForSource(body.source), body.name);
-    const result = await as(c).createBranch(body.name, {
-      from: body.parent,
-      fromSnapshot: body.snapshot,
-      source: body.source,
-      ifNotExists: body.if_not_exists,
-      ttlMs: body.ttl_ms,
-      expiresAt: body.expires_at,
-      maxOwnBytes: body.max_own_bytes,
-    });
+    const { name, request } = fromApiCreateBody(c.req.valid('json'));
+    authorize(c.get('principal'), accessFor(request.origin), name);
+    const result = await as(c).createBranch(name, request);
     const payload = out(CreatedBranchSchema, { ...toApiBranch(result.branch), created: result.created });
     return result.created ? c.json(payload, 201) : c.json(payload, 200);
   });

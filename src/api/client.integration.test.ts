@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BranchView } from '../branches/index.js';
-import { sql } from '../branches/test-support/host-invariants.js';
-import { testPoolSkipReason } from '../branches/test-support/test-host.js';
+import { sql } from '../test-support/host-invariants.js';
+import { testPoolSkipReason } from '../test-support/test-host.js';
 import { PgbranchError } from '../errors.js';
 import { createApiClient, startApiServer, type ApiClient, type BranchService } from './index.js';
 import { startApiFixture, type ApiFixture } from './test-support/api-fixture.js';
@@ -39,10 +39,10 @@ describe.skipIf(skip !== undefined)('remote client: the same BranchService over 
   });
 
   it('create / list / get / url / reset / delete give what the host gives', async () => {
-    const made = await client.createBranch('feature/client', { from: 'main' });
+    const made = await client.createBranch('feature/client', { origin: { kind: 'parent', parent: 'main' } });
     expect(made.created).toBe(true);
     expect(stable(made.branch)).toEqual(stable(await f.t.host.getBranch('feature/client')));
-    const again = await client.createBranch('feature/client', { from: 'main', ifNotExists: true });
+    const again = await client.createBranch('feature/client', { origin: { kind: 'parent', parent: 'main' }, ifNotExists: true });
     expect(again).toMatchObject({ created: false, branch: { name: 'feature/client', parent: 'main' } });
 
     const listed = await client.listBranches({ withUsage: false });
@@ -67,7 +67,7 @@ describe.skipIf(skip !== undefined)('remote client: the same BranchService over 
   });
 
   it('start / stop / suspend / set / rotate-password / status work the same', async () => {
-    await client.createBranch('pr-ops', { from: 'main' });
+    await client.createBranch('pr-ops', { origin: { kind: 'parent', parent: 'main' } });
     expect((await client.stopBranch('pr-ops')).state).toBe('stopped');
     expect((await client.startBranch('pr-ops')).state).toBe('running');
     expect((await client.suspendBranch('pr-ops')).state).toBe('suspended');
@@ -99,11 +99,17 @@ describe.skipIf(skip !== undefined)('remote client: the same BranchService over 
     expect(await codeOf(client.getBranch('no-such'))).toBe('BRANCH_NOT_FOUND');
     expect(await codeOf(f.t.host.getBranch('no-such'))).toBe('BRANCH_NOT_FOUND');
     await expect(client.getBranch('no-such')).rejects.toMatchObject({ message: 'no branch named "no-such"', details: { name: 'no-such' } });
-    expect(await codeOf(client.createBranch('Bad!', { from: 'main' }))).toBe('INVALID_BRANCH_NAME');
-    expect(await codeOf(client.createBranch('orphan', { from: 'nope' }))).toBe('PARENT_NOT_FOUND');
-    expect(await codeOf(client.createBranch('main', { from: 'main' }))).toBe('BRANCH_EXISTS');
+    expect(await codeOf(client.createBranch('Bad!', { origin: { kind: 'parent', parent: 'main' } }))).toBe('INVALID_BRANCH_NAME');
+    expect(await codeOf(client.createBranch('orphan', { origin: { kind: 'parent', parent: 'nope' } }))).toBe('PARENT_NOT_FOUND');
+    expect(await codeOf(client.createBranch('main', { origin: { kind: 'parent', parent: 'main' } }))).toBe('BRANCH_EXISTS');
     expect(await codeOf(client.resetBranch('main'))).toBe('ROOT_BRANCH_RESET');
-    expect(await codeOf(client.createBranch('x', { from: 'main', source: { kind: 'empty' } }))).toBe('INVALID_ARGUMENT');
+    // More than one origin cannot be expressed through the client; the API's body schema refuses it.
+    const both = await fetch(`${f.server.url}/v1/branches`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${f.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'x', parent: 'main', source: { kind: 'empty' } }),
+    });
+    expect(((await both.json()) as { code: string }).code).toBe('INVALID_ARGUMENT');
   });
 
   it('maps authentication and authorisation failures', async () => {

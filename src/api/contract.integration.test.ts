@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from '../branches/test-support/host-invariants.js';
-import { testPoolSkipReason } from '../branches/test-support/test-host.js';
+import { sql } from '../test-support/host-invariants.js';
+import { testPoolSkipReason } from '../test-support/test-host.js';
 import {
   documentValidator,
   expectProblemShape,
@@ -81,7 +81,7 @@ const VALID_CALLS: Record<string, ValidCall> = {
   resetBranch: { params: { name: BRANCH }, status: 200, check: (res) => expect(res.body.reset_at).not.toBeNull() },
   deleteBranch: {
     params: { name: DELETE_ME },
-    setup: async (f) => void (await f.t.host.createBranch(DELETE_ME, { from: 'main' })),
+    setup: async (f) => void (await f.t.host.createBranch(DELETE_ME, { origin: { kind: 'parent', parent: 'main' } })),
     status: 204,
     check: async (_res, f) => await expect(f.t.host.getBranch(DELETE_ME)).rejects.toMatchObject({ code: 'BRANCH_NOT_FOUND' }),
   },

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { canAccessBranch, tokenActor } from '../branches/index.js';
 import { requireRole, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
-import { toApiAuditEntry, toApiGcReport } from './mapping.js';
+import { toApiAuditEntry, toApiGcReport } from '../client/index.js';
 import { jsonContent, out, problems } from './route-support.js';
 import { AuditListSchema, AuditQuerySchema, GcBody, GcReportSchema } from './schemas.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testPoolSkipReason } from '../branches/test-support/test-host.js';
+import { testPoolSkipReason } from '../test-support/test-host.js';
 import { expectProblemShape, startApiFixture, type ApiFixture } from './test-support/api-fixture.js';
 
 const skip = await testPoolSkipReason('btrfs');

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { requireRole, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
-import { toApiHostStatus } from './mapping.js';
+import { toApiHostStatus } from '../client/index.js';
 import { jsonContent, out, problems } from './route-support.js';
 import { HealthSchema, HostStatusSchema } from './schemas.js';
 

@@ -1,10 +1,11 @@
 /**
- * The REST API edge: a Hono app with an OpenAPI 3.1 document, a Node server for it and a
- * remote client with the same methods as `Host`.
+ * The REST API edge: a Hono app with an OpenAPI 3.1 document and a Node server for it. The remote
+ * client (src/client) speaks it; its wire types are exported here.
  */
 export { createApiApp, OPENAPI_PATH, type ApiApp, type ApiAppOptions } from './app.js';
 export { startApiServer, type ApiServer, type ApiServerOptions } from './server.js';
-export { createApiClient, type ApiClient, type ApiClientOptions } from './client.js';
+export { createApiClient, type ApiClient, type ApiClientOptions } from '../client/index.js';
+export type * from './schemas.js';
 export type { ApiHost, BranchService } from './branch-service.js';
 export { HEALTH_PATH } from './host-routes.js';
 export { PROBLEM_CONTENT_TYPE, problemType } from './problem.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from '../branches/test-support/host-invariants.js';
-import { createTestHost, testPoolSkipReason, type TestHost } from '../branches/test-support/test-host.js';
+import { sql } from '../test-support/host-invariants.js';
+import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
 import { startApiServer, type ApiServer } from './index.js';
 
 const skip = await testPoolSkipReason('btrfs');
@@ -27,8 +27,8 @@ describe.skipIf(skip !== undefined)('divergence and /metrics', () => {
     const main = (await t.host.connectionInfo('main')).url;
     // Shared data every branch starts with.
     await sql(main, "CREATE TABLE base AS SELECT g AS id, repeat('x', 500) AS pad FROM generate_series(1, 40000) g; CHECKPOINT");
-    await t.host.createBranch('writer', { from: 'main' });
-    await t.host.createBranch('untouched', { from: 'main' });
+    await t.host.createBranch('writer', { origin: { kind: 'parent', parent: 'main' } });
+    await t.host.createBranch('untouched', { origin: { kind: 'parent', parent: 'main' } });
   });
   afterAll(async () => {
     await api?.close();

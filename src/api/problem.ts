@@ -1,6 +1,6 @@
 import type { z } from '@hono/zod-openapi';
 import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from '../errors.js';
-import { PROBLEM_CONTENT_TYPE } from './media-types.js';
+import { PROBLEM_CONTENT_TYPE } from '../client/index.js';
 import { BRANCH_NAME_ISSUE, type ApiProblem } from './schemas.js';
 
 export { PROBLEM_CONTENT_TYPE };

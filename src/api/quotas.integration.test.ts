@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../util/wait.js';
-import { testPoolSkipReason } from '../branches/test-support/test-host.js';
+import { waitFor } from '../util/index.js';
+import { testPoolSkipReason } from '../test-support/test-host.js';
 import { expectProblemShape, startApiFixture, type ApiFixture } from './test-support/api-fixture.js';
 
 const skip = await testPoolSkipReason('btrfs');

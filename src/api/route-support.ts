@@ -1,5 +1,5 @@
 import type { z } from '@hono/zod-openapi';
-import { PgbranchError } from '../errors.js';
+import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from '../errors.js';
 import { PROBLEM_CONTENT_TYPE } from './problem.js';
 import { ProblemSchema } from './schemas.js';
 
@@ -10,18 +10,25 @@ export function jsonContent<T extends z.ZodType>(schema: T, description: string)
   return { description, content: { 'application/json': { schema } } } as const;
 }
 
-const PROBLEM_DESCRIPTIONS = {
-  400: 'invalid request (INVALID_ARGUMENT, INVALID_BRANCH_NAME)',
-  401: 'missing, invalid or revoked token (UNAUTHENTICATED)',
-  403: "the token's role or branch patterns do not allow this (PERMISSION_DENIED)",
-  404: 'not found (BRANCH_NOT_FOUND, PARENT_NOT_FOUND, TOKEN_NOT_FOUND)',
-  409: 'conflict with the current state (BRANCH_EXISTS, BRANCH_PROTECTED, ROOT_BRANCH_RESET, BRANCH_STOPPED, PORT_IN_USE)',
-  422: 'refused by a quota or limit (QUOTA_EXCEEDED, LIMIT_UNSUPPORTED) or a post-create hook failed (HOOK_FAILED)',
-  507: 'the pool is below its free-space floor (POOL_FULL)',
-  500: 'the operation failed (INTERNAL, STORAGE_*, POSTGRES_*, IMPORT_FAILED, …)',
-  503: 'host busy or not available (HOST_BUSY, STORAGE_UNAVAILABLE, …)',
+/** What each status means here; the codes that answer with it come from the error catalogue. */
+const PROBLEM_MEANINGS = {
+  400: 'invalid request',
+  401: 'missing, invalid or revoked token',
+  403: "the token's role or branch patterns do not allow this",
+  404: 'not found',
+  409: 'conflict with the current state',
+  422: 'refused by a quota or limit, or a post-create hook failed',
+  507: 'the pool is below its free-space floor',
+  500: 'the operation failed',
+  503: 'host busy or not available',
 } as const;
-type ProblemStatus = keyof typeof PROBLEM_DESCRIPTIONS;
+type ProblemStatus = keyof typeof PROBLEM_MEANINGS;
+
+export function problemDescription(status: ProblemStatus): string {
+  const codes = (Object.keys(ERROR_CATALOGUE) as ErrorCode[]).filter((code) => ERROR_CATALOGUE[code].httpStatus === status);
+  return `${PROBLEM_MEANINGS[status]} (${codes.join(', ')})`;
+}
+
 
 type ProblemResponses<S extends ProblemStatus> = {
   [K in S]: { description: string; content: { 'application/problem+json': { schema: typeof ProblemSchema } } };
@@ -31,7 +38,7 @@ type ProblemResponses<S extends ProblemStatus> = {
 export function problems<S extends ProblemStatus>(...statuses: S[]): ProblemResponses<S | 500 | 503> {
   const all = [...new Set<ProblemStatus>([...statuses, 500, 503])];
   return Object.fromEntries(
-    all.map((status) => [status, { description: PROBLEM_DESCRIPTIONS[status], content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } } }]),
+    all.map((status) => [status, { description: problemDescription(status), content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } } }]),
   ) as ProblemResponses<S | 500 | 503>;
 }
 

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { BRANCH_NAME_PATTERN, BRANCH_NAME_RULE, assertBranchName, type BranchState, type TokenInfo } from '../branches/index.js';
+import { BRANCH_NAME_PATTERN, BRANCH_NAME_RULE, DRIVER_NAMES, assertBranchName, type BranchState, type TokenInfo } from '../branches/index.js';
 import { ERROR_CATALOGUE, type ErrorCode } from '../errors.js';
 
 /**
@@ -219,7 +219,7 @@ export const ConnectionSchema = z
 export const HostStatusSchema = z
   .strictObject({
     home: z.string(),
-    driver: z.enum(['btrfs', 'reflink', 'copy']),
+    driver: z.enum(DRIVER_NAMES),
     pool_path: z.string(),
     loop_image: z.string().nullable(),
     capabilities: z.strictObject({
@@ -344,3 +344,4 @@ export type ApiAuditEntry = z.infer<typeof AuditEntrySchema>;
 export type ApiGcReport = z.infer<typeof GcReportSchema>;
 export type ApiSnapshot = z.infer<typeof SnapshotSchema>;
 export type ApiRootSource = z.infer<typeof RootSourceSchema>;
+export type ApiCreateBranchBody = z.infer<typeof CreateBranchBody>;

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { authorize, canAccessBranch, tokenActor, type BranchService } from '../branches/index.js';
 import { requireRole, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
-import { toApiSnapshot } from './mapping.js';
+import { toApiSnapshot } from '../client/index.js';
 import { jsonContent, out, problems } from './route-support.js';
 import { CreateSnapshotBody, SnapshotListSchema, SnapshotParams, SnapshotSchema } from './schemas.js';
 

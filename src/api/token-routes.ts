@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { tokenActor } from '../branches/index.js';
 import { requireRole, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
-import { toApiToken } from './mapping.js';
+import { toApiToken } from '../client/index.js';
 import { jsonContent, out, problems } from './route-support.js';
 import { CreateTokenBody, CreatedTokenSchema, TokenListSchema, TokenParams } from './schemas.js';
 

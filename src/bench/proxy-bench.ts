@@ -97,7 +97,7 @@ async function main(): Promise<number> {
     host.setBoundEndpoint(proxyPort);
 
     progress(`creating branch "bench" and running pgbench -i -s ${scale} on it`);
-    await host.createBranch('bench', { from: 'main' });
+    await host.createBranch('bench', { origin: { kind: 'parent', parent: 'main' } });
     const info = await host.connectionInfo('bench');
     const targets: Record<Path, NodeJS.ProcessEnv> = {
       direct: libpqEnv({ PGHOST: '127.0.0.1', PGPORT: String(info.port), PGUSER: info.user, PGPASSWORD: info.password, PGDATABASE: info.database, PGSSLMODE: 'disable' }),

@@ -83,7 +83,7 @@ async function main(): Promise<number> {
     host.setBoundEndpoint(port);
 
     progress(`creating branch "sleepy" with pgbench -i -s ${scale} data`);
-    await host.createBranch('sleepy', { from: 'main' });
+    await host.createBranch('sleepy', { origin: { kind: 'parent', parent: 'main' } });
     const info = await host.connectionInfo('sleepy');
     await runChild('/usr/bin/pgbench', ['-i', '-s', String(scale), '-q'], libpqEnv({ PGHOST: '127.0.0.1', PGPORT: String(info.port), PGUSER: info.user, PGPASSWORD: info.password, PGDATABASE: info.database }));
     const { stdout: version } = await runChild('/usr/bin/psql', ['-X', '-A', '-t', '-c', 'SHOW server_version'], libpqEnv({ PGHOST: '127.0.0.1', PGPORT: String(info.port), PGUSER: info.user, PGPASSWORD: info.password, PGDATABASE: info.database }));

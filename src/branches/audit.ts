@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { userInfo } from 'node:os';
-import { isPgbranchError } from '../errors.js';
-import type { AuditRecord, AuditTargetKind, StateStore } from '../state/index.js';
+import { PgbranchError, isPgbranchError } from '../errors.js';
+import type { AuditQuery, AuditRecord, AuditTargetKind, StateStore } from '../state/index.js';
+import { canonicalTime } from './governance.js';
+import { assertBranchName } from './names.js';
 import type { Principal } from './tokens.js';
 
 /**
@@ -41,6 +43,10 @@ export interface AuditTarget {
   readonly details?: Record<string, unknown>;
 }
 
+export function branchTarget(name: string, details?: Record<string, unknown>): AuditTarget {
+  return { kind: 'branch', name, details };
+}
+
 /** One finished domain operation, for metrics: what, how it ended, how long it took. */
 export interface OperationObservation {
   readonly operation: string;
@@ -61,6 +67,20 @@ export function observeOperation(observation: OperationObservation): void {
 
 /** What the domain reports about an audit entry. */
 export type AuditEntry = AuditRecord;
+
+/** Filters of `listAudit`; `since`/`until` are ISO-8601 times. */
+export type AuditFilter = AuditQuery;
+
+/** The audit log, newest first, filtered. */
+export function listAudit(store: StateStore, filter: AuditFilter): AuditEntry[] {
+  if (filter.limit !== undefined && (!Number.isInteger(filter.limit) || filter.limit < 1)) {
+    throw new PgbranchError('INVALID_ARGUMENT', 'limit must be a positive whole number');
+  }
+  if (filter.branch !== undefined) assertBranchName(filter.branch);
+  const since = filter.since === undefined ? undefined : canonicalTime(filter.since, 'since');
+  const until = filter.until === undefined ? undefined : canonicalTime(filter.until, 'until');
+  return store.listAudit({ ...filter, since, until });
+}
 
 /**
  * Runs `fn` as one audited call. The entry is written before `fn` starts, so even a process

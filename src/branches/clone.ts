@@ -11,7 +11,7 @@ import {
   writeHba,
 } from '../postgres/index.js';
 import type { BranchRecord } from '../state/index.js';
-import { failpoint } from '../util/failpoint.js';
+import { crashPoint } from './crash-points.js';
 import { PGDATA, type Runtime } from './runtime.js';
 
 /**
@@ -37,6 +37,15 @@ export interface ClonedData {
   readonly branchTime: string;
 }
 
+/** Crash points of the clone steps, in order (the operations that clone list them among theirs). */
+export const CLONE_POINTS = {
+  /** The parent is ready to be copied: checkpointed (atomic drivers) or in backup mode (per-file drivers). */
+  ready: 'clone:ready',
+  afterBackupStop: 'clone:after-backup-stop',
+  afterStart: 'clone:after-start',
+  passwordSet: 'clone:password-set',
+} as const;
+
 /**
  * Makes `targetVolume` a crash-consistent copy of the parent's data directory, whether the parent
  * is running or not:
@@ -51,6 +60,7 @@ export async function cloneConsistent(rt: Runtime, parent: BranchRecord, targetV
   const parentRunning = await rt.isRunning(parent.volume);
   if (!parentRunning) {
     const branchTime = new Date().toISOString();
+    crashPoint(CLONE_POINTS.ready);
     await rt.storage.cloneVolume(parent.volume, targetVolume);
     return { branchTime };
   }
@@ -59,12 +69,14 @@ export async function cloneConsistent(rt: Runtime, parent: BranchRecord, targetV
     return withClient(admin, async (client) => {
       await checkpoint(client);
       const branchTime = new Date().toISOString();
+      crashPoint(CLONE_POINTS.ready);
       await rt.storage.cloneVolume(parent.volume, targetVolume);
       return { branchTime };
     });
   }
   return withClient(admin, async (client) => {
     await startBackup(client, `pgbranch clone to ${targetVolume}`, rt.binaries.major);
+    crashPoint(CLONE_POINTS.ready);
     let label;
     try {
       await rt.storage.cloneVolume(parent.volume, targetVolume, { excludePaths: LIVE_COPY_EXCLUDES });
@@ -73,7 +85,7 @@ export async function cloneConsistent(rt: Runtime, parent: BranchRecord, targetV
       label = await stopBackup(client, rt.binaries.major);
     }
     const branchTime = new Date().toISOString();
-    failpoint('clone:after-backup-stop');
+    crashPoint(CLONE_POINTS.afterBackupStop);
     await rt.storage.clonePath(parent.volume, targetVolume, `${PGDATA}/pg_wal`);
     const dataDir = rt.dataDir(targetVolume);
     await writeOwnedFile(rt, join(dataDir, 'backup_label'), label.labelFile);
@@ -104,7 +116,7 @@ export async function bringUpClone(
   await rm(join(dataDir, 'postmaster.opts'), { force: true });
   await writeHba(dataDir, { allowTcp: false });
   await rt.start(branch.id, volume, branch.port);
-  failpoint('clone:after-start');
+  crashPoint(CLONE_POINTS.afterStart);
   const branchLsn = await withClient(rt.adminTarget(branch), async (client) => {
     await setRolePassword(client, branch.dbUser, branch.password);
     // After crash recovery the server writes an end-of-recovery checkpoint exactly where replay
@@ -112,6 +124,7 @@ export async function bringUpClone(
     const { rows } = await client.query<{ lsn: string }>('SELECT checkpoint_lsn::text AS lsn FROM pg_control_checkpoint()');
     return rows[0]!.lsn;
   });
+  crashPoint(CLONE_POINTS.passwordSet);
   await openTcp(rt, branch, volume);
   return { branchLsn };
 }

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { PgbranchError } from '../errors.js';
+import { DRIVER_NAMES, POOL_IMAGE_FS_TYPES } from '../storage/index.js';
 
 /** Where a host keeps its files. */
 export interface HostPaths {
@@ -59,13 +60,13 @@ const ListenSchema = z.object({
 const HostConfigSchema = z.object({
   version: z.literal(1),
   storage: z.object({
-    driver: z.enum(['btrfs', 'reflink', 'copy']),
+    driver: z.enum(DRIVER_NAMES),
     poolPath: z.string().min(1),
     /** Present when init made a loop image: re-mounted at start after a reboot. */
     loop: z
       .object({
         imagePath: z.string().min(1),
-        fsType: z.enum(['btrfs', 'xfs']),
+        fsType: z.enum(POOL_IMAGE_FS_TYPES),
         sizeBytes: z.number().int().positive(),
       })
       .optional(),

@@ -5,9 +5,9 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../util/wait.js';
+import { waitFor } from '../util/index.js';
 import { hostPaths } from './config.js';
-import { createTestHost, POOL_KINDS, testPoolSkipReason, type PoolKind, type TestHost } from './test-support/test-host.js';
+import { createTestHost, POOL_KINDS, testPoolSkipReason, type PoolKind, type TestHost } from '../test-support/test-host.js';
 
 /**
  * Acceptance: branches taken while pgbench writes to the parent start cleanly, pass amcheck on
@@ -285,7 +285,7 @@ function consistencySuite(kind: PoolKind, skip: string | undefined): void {
       const made: Array<{ name: string; before: { lsn: string; historyRows: number }; after: { lsn: string; historyRows: number } }> = [];
       for (const name of ['load-1', 'load-2', 'load-3']) {
         const before = await mainPoint();
-        const { branch } = await t.host.createBranch(name, { from: 'main' });
+        const { branch } = await t.host.createBranch(name, { origin: { kind: 'parent', parent: 'main' } });
         const after = await mainPoint();
         expect(branch.state).toBe('running');
         expect(run.running, `pgbench must still be writing when ${name} is created: raise LOAD_SECONDS`).toBe(true);
@@ -354,7 +354,7 @@ function consistencySuite(kind: PoolKind, skip: string | undefined): void {
       expect(inFlight.length, 'accounts updated by blocked, uncommitted transactions').toBeGreaterThan(0);
 
       const atPause = await checksums(main);
-      await t.host.createBranch('paused', { from: 'main' });
+      await t.host.createBranch('paused', { origin: { kind: 'parent', parent: 'main' } });
       // The parent really did not move while the branch was made.
       expect(await checksums(main)).toEqual(atPause);
 

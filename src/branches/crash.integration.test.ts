@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureOsUser } from '../postgres/index.js';
 import type { StorageCapabilities } from '../storage/index.js';
-import { waitFor } from '../util/wait.js';
-import { CRASH_POINTS } from './lifecycle.js';
+import { waitFor } from '../util/index.js';
+import { CRASH_POINTS } from './index.js';
 import {
   assertHostConsistent,
   branchUrl,
@@ -14,8 +14,8 @@ import {
   sql,
   type StoredBranch,
   type StoredState,
-} from './test-support/host-invariants.js';
-import { createTestHost, testPoolSkipReason, type PoolKind, type TestHost } from './test-support/test-host.js';
+} from '../test-support/host-invariants.js';
+import { createTestHost, testPoolSkipReason, type PoolKind, type TestHost } from '../test-support/test-host.js';
 
 /**
  * Acceptance: the host killed with SIGKILL at each step of create, reset and delete comes back
@@ -29,7 +29,7 @@ import { createTestHost, testPoolSkipReason, type PoolKind, type TestHost } from
  */
 
 type Op = keyof typeof CRASH_POINTS | 'reset (stopped)';
-type Outcome = 'rolled back' | 'rolled forward' | 'committed' | 'not reached (completed)';
+type Outcome = 'rolled back' | 'rolled forward' | 'committed' | 'not reached (completed)' | 'not reached (refused)';
 type Row = { id: number; label: string };
 
 const KINDS: readonly PoolKind[] = ['btrfs', 'xfs', 'ext4'];
@@ -300,6 +300,46 @@ for (const kind of KINDS) {
       expect(stored(state, name), `${name} must be gone`).toBeUndefined();
       await expect(sql(branchUrl(doomed), 'SELECT 1')).rejects.toThrow();
       record('delete', point, kind, how === 'completed' ? 'not reached (completed)' : 'rolled forward');
+    });
+
+    it.each(CRASH_POINTS.rotate.map((point, index) => ({ point, index })))('password rotation killed at $point rolls forward: metadata and server agree', async ({ point, index }) => {
+      const name = `p-${index}`;
+      await cliOk('branch', 'create', name, '--from', 'main');
+      const before = stored(readStoredState(t.home), name)!;
+      const how = await runArmed(['branch', 'rotate-password', name], point, true);
+      const state = await nextCommand();
+      const after = stored(state, name)!;
+      // The new password is the one the server takes, whether or not the server had it already.
+      expect(after.password).not.toBe(before.password);
+      expect(await sql<{ one: number }>(branchUrl(after), 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      await expect(sql(branchUrl(before), 'SELECT 1')).rejects.toThrow();
+      await cliOk('branch', 'delete', name);
+      record('rotate', point, kind, how === 'completed' ? 'not reached (completed)' : 'rolled forward');
+    });
+
+    it.each(CRASH_POINTS.limit.map((point, index) => ({ point, index })))('size cap change killed at $point rolls forward where the pool can cap', async ({ point, index }) => {
+      const name = `l-${index}`;
+      await cliOk('branch', 'create', name, '--from', 'main');
+      if (kind !== 'btrfs') {
+        // Only btrfs pools enforce caps on this machine (see the volume-limit tests): the change is
+        // refused before its intent is recorded, so the crash point is never reached.
+        const r = await t.cliProcess(['branch', 'set', name, '--max-own-bytes', '1G'], { PGBRANCH_FAILPOINT: point });
+        expect({ code: r.code, signal: r.signal }, r.stderr).toEqual({ code: 14, signal: null });
+        expect(r.stderr).toContain('[LIMIT_UNSUPPORTED]');
+        expect(readStoredState(t.home).operations).toEqual([]);
+        await cliOk('branch', 'delete', name);
+        record('limit', point, kind, 'not reached (refused)');
+        return;
+      }
+      const how = await runArmed(['branch', 'set', name, '--max-own-bytes', '1G'], point, true);
+      const state = await nextCommand();
+      expect(stored(state, name)).toMatchObject({ desiredState: 'running' });
+      expect(readStoredState(t.home).operations).toEqual([]);
+      const view = JSON.parse((await t.cli('branch', 'get', name, '-o', 'json')).stdout) as { maxOwnBytes: number | null };
+      expect(view.maxOwnBytes).toBe(1024 ** 3);
+      expect(await sql<{ one: number }>(await cliUrl(name), 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      await cliOk('branch', 'delete', name);
+      record('limit', point, kind, how === 'completed' ? 'not reached (completed)' : 'rolled forward');
     });
 
     it('a command waiting for the host lock takes it over when the holder is killed, without hanging', async () => {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPgbranchError } from '../errors.js';
 import { createStorageDriver } from '../storage/index.js';
-import { assertHostConsistent, processesUnderPool, readStoredState, sql } from './test-support/host-invariants.js';
-import { createTestHost, testPoolSkipReason, type TestHost } from './test-support/test-host.js';
+import { assertHostConsistent, processesUnderPool, readStoredState, sql } from '../test-support/host-invariants.js';
+import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
 
 const skip = await testPoolSkipReason('btrfs');
 if (skip) console.warn(`governance tests skipped: ${skip}`);
@@ -32,8 +32,8 @@ describe.skipIf(skip !== undefined)('lifecycle governance (btrfs)', () => {
       calls++;
       await p.catch(() => undefined);
     };
-    await call(t.host.createBranch('audit-a', { from: 'main' }));
-    await call(t.host.createBranch('audit-a', { from: 'main' })); // BRANCH_EXISTS
+    await call(t.host.createBranch('audit-a', { origin: { kind: 'parent', parent: 'main' } }));
+    await call(t.host.createBranch('audit-a', { origin: { kind: 'parent', parent: 'main' } })); // BRANCH_EXISTS
     await call(t.host.stopBranch('audit-a'));
     await call(t.host.startBranch('audit-a'));
     await call(t.host.suspendBranch('audit-a'));
@@ -91,7 +91,7 @@ describe.skipIf(skip !== undefined)('lifecycle governance (btrfs)', () => {
 
   it('protects main by default: no delete, reset or expiry until unprotected; children never share its credentials', async () => {
     expect((await t.host.getBranch('main')).protected).toBe(true);
-    await t.host.createBranch('prot-child', { from: 'main' });
+    await t.host.createBranch('prot-child', { origin: { kind: 'parent', parent: 'main' } });
     const main = await t.host.connectionInfo('main');
     const child = await t.host.connectionInfo('prot-child');
     expect(child.password).not.toBe(main.password);
@@ -119,19 +119,19 @@ describe.skipIf(skip !== undefined)('lifecycle governance (btrfs)', () => {
 
   it('sets expiry at create (TTL, time, per-pattern host default) and later, and shows time left', async () => {
     const now = Date.now();
-    const ttl = await t.host.createBranch('exp-ttl', { from: 'main', ttlMs: 3 * 86_400_000 });
+    const ttl = await t.host.createBranch('exp-ttl', { origin: { kind: 'parent', parent: 'main' }, ttlMs: 3 * 86_400_000 });
     expect(Date.parse(ttl.branch.expiresAt!) - now).toBeGreaterThanOrEqual(3 * 86_400_000 - 1000);
     expect(Date.parse(ttl.branch.expiresAt!) - now).toBeLessThan(3 * 86_400_000 + 60_000);
-    expect(await codeOf(t.host.createBranch('exp-bad', { from: 'main', ttlMs: 5, expiresAt: '2030-01-01T00:00:00Z' }))).toBe('INVALID_ARGUMENT');
+    expect(await codeOf(t.host.createBranch('exp-bad', { origin: { kind: 'parent', parent: 'main' }, ttlMs: 5, expiresAt: '2030-01-01T00:00:00Z' }))).toBe('INVALID_ARGUMENT');
     expect(await codeOf(t.host.getBranch('exp-bad'))).toBe('BRANCH_NOT_FOUND');
 
     const configFile = join(t.home, 'config.json');
     const config = JSON.parse(readFileSync(configFile, 'utf8'));
     writeFileSync(configFile, JSON.stringify({ ...config, expiry: [{ pattern: 'pr-*', ttlMs: 2 * 3_600_000 }] }));
     await t.reopen();
-    const pr = await t.host.createBranch('pr-77', { from: 'main' });
+    const pr = await t.host.createBranch('pr-77', { origin: { kind: 'parent', parent: 'main' } });
     expect(Date.parse(pr.branch.expiresAt!) - Date.now()).toBeGreaterThan(3_600_000);
-    expect((await t.host.createBranch('feature-x', { from: 'main' })).branch.expiresAt).toBeNull();
+    expect((await t.host.createBranch('feature-x', { origin: { kind: 'parent', parent: 'main' } })).branch.expiresAt).toBeNull();
 
     const set = await t.cli('branch', 'set', 'feature-x', '--ttl', '2h', '-o', 'json');
     expect(set.code, set.stderr).toBe(0);
@@ -144,7 +144,7 @@ describe.skipIf(skip !== undefined)('lifecycle governance (btrfs)', () => {
     expect((await t.host.getBranch('feature-x')).expiresAt).toBeNull();
 
     // A parent that expires never breaks its children.
-    await t.host.createBranch('kid-of-pr-77', { from: 'pr-77' });
+    await t.host.createBranch('kid-of-pr-77', { origin: { kind: 'parent', parent: 'pr-77' } });
     expect(await t.host.deleteExpiredBranches(Date.now() + 3 * 3_600_000)).toEqual(['pr-77']);
     const orphaned = await t.host.getBranch('kid-of-pr-77');
     expect(orphaned).toMatchObject({ parent: 'pr-77', parentDeleted: true, state: 'running' });
@@ -153,18 +153,18 @@ describe.skipIf(skip !== undefined)('lifecycle governance (btrfs)', () => {
 
   it('gc removes planted orphans of each kind and nothing else; a dry run lists them and changes nothing', async () => {
     const storage = createStorageDriver({ driver: t.pool.driver, poolPath: t.pool.poolPath });
-    await t.host.createBranch('keep', { from: 'main' });
+    await t.host.createBranch('keep', { origin: { kind: 'parent', parent: 'main' } });
     // An orphan volume: made behind pgbranch's back.
     await storage.createVolume('deadbeef0000.planted');
     // An orphan instance: a branch whose metadata row vanished while its postgres runs.
-    const ghost = (await t.host.createBranch('ghost', { from: 'main' })).branch;
+    const ghost = (await t.host.createBranch('ghost', { origin: { kind: 'parent', parent: 'main' } })).branch;
     const ghostVolume = readStoredState(t.home).branches.find((b) => b.name === 'ghost')!.volume;
     // Metadata without a volume: the volume was deleted behind pgbranch's back.
-    await t.host.createBranch('vanished', { from: 'main' });
+    await t.host.createBranch('vanished', { origin: { kind: 'parent', parent: 'main' } });
     await t.host.stopBranch('vanished');
     await storage.deleteVolume(readStoredState(t.home).branches.find((b) => b.name === 'vanished')!.volume);
     // An expired branch.
-    await t.host.createBranch('old', { from: 'main', expiresAt: new Date(Date.now() - 60_000).toISOString() });
+    await t.host.createBranch('old', { origin: { kind: 'parent', parent: 'main' }, expiresAt: new Date(Date.now() - 60_000).toISOString() });
     const db = new Database(join(t.home, 'state.db'));
     db.prepare('DELETE FROM branches WHERE id = ?').run(ghost.id);
     db.close();
@@ -205,7 +205,7 @@ describe.skipIf(skip !== undefined)('lifecycle governance (btrfs)', () => {
   });
 
   it('gc suspends branches idle for their timeout, like the serve sweep', async () => {
-    await t.host.createBranch('sleepy', { from: 'main' });
+    await t.host.createBranch('sleepy', { origin: { kind: 'parent', parent: 'main' } });
     await t.host.updateBranch('sleepy', { idleTimeoutMs: 1_000 });
     // The first look only starts the idle clock of branches this process has not seen yet.
     expect((await t.host.gc({ dryRun: true })).actions).toEqual([]);

@@ -14,9 +14,9 @@ import {
   stopInstance,
   type PgBinaries,
 } from '../postgres/index.js';
-import { run } from '../util/exec.js';
-import { sql } from './test-support/host-invariants.js';
-import { createTestHost, testPoolSkipReason, type TestHost } from './test-support/test-host.js';
+import { run } from '../util/index.js';
+import { sql } from '../test-support/host-invariants.js';
+import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
 
 
 /** A fingerprint of the source data that any faithful copy must reproduce. */

@@ -1,15 +1,21 @@
+/**
+ * The domain: branches, their tree and lifecycle rules. The only place that combines storage,
+ * postgres and state; edges (cli, api, proxy, serve, integrations) use it through this file.
+ */
 export { Host } from './host.js';
 export type { BranchService } from './service.js';
-export type { AuditFilter, BranchChange, CreateOptions, HostStatus, InitOptions, OpenOptions } from './host.js';
-export { HOST_ACTOR, localActor, operationEvents, tokenActor, type Actor, type AuditEntry, type OperationObservation } from './audit.js';
-export type { GcAction, GcActionKind, GcReport } from './governance.js';
-export type { RootSource } from './create.js';
+export type { HostStatus } from './view.js';
+export type { InitOptions, OpenOptions } from './init.js';
+export type { BranchChange, CreateOrigin, CreateRequest, RootSource } from './operations/index.js';
+export { CRASH_POINTS } from './operations/index.js';
+export { traceSteps, type StepTracer } from './crash-points.js';
+export { HOST_ACTOR, localActor, operationEvents, tokenActor, type Actor, type AuditEntry, type AuditFilter, type OperationObservation } from './audit.js';
+export type { GcAction, GcActionKind, GcReport } from './gc.js';
 export type { ProgressEvent, ProgressSink } from './runtime.js';
-export type { BranchState, BranchView, ConnectionInfo, EndpointAddress } from './view.js';
+export type { BranchState, BranchView, ConnectionInfo, EndpointAddress, SnapshotView } from './view.js';
 export { endpointUser } from './view.js';
 export { authorize, canAccessBranch, matchesPattern, TOKEN_ROLES, type Access, type Principal, type TokenInfo } from './tokens.js';
 export type { ReconcileReport } from './reconcile.js';
 export { BRANCH_NAME_PATTERN, BRANCH_NAME_RULE, assertBranchName } from './names.js';
-export { CRASH_POINTS } from './lifecycle.js';
 export { resolveHome } from './config.js';
-export type { SnapshotView } from './snapshot.js';
+export { DRIVER_NAMES } from '../storage/index.js';

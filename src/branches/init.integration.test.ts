@@ -7,7 +7,7 @@ import { killInstance } from '../postgres/index.js';
 import { isMountPoint, unmountLoopPool } from '../storage/index.js';
 import { createTestPool, testPoolSkipReason, type TestPool } from '../storage/test-support/loop-pools.js';
 import { Host } from './index.js';
-import { sql } from './test-support/host-invariants.js';
+import { sql } from '../test-support/host-invariants.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 
@@ -52,7 +52,7 @@ describe('init chooses the pool', () => {
     expect(status.pool.totalBytes).toBeLessThan(1.1 * 1024 ** 3);
     const mainUrl = (await host.connectionInfo('main')).url;
     await sql(mainUrl, "CREATE TABLE survives (x text); INSERT INTO survives VALUES ('yes')");
-    await host.createBranch('pr-1', { from: 'main' });
+    await host.createBranch('pr-1', { origin: { kind: 'parent', parent: 'main' } });
     await host.stopBranch('pr-1');
     host.close();
 

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHost, POOL_KINDS, testPoolSkipReason, type PoolKind, type TestHost } from './test-support/test-host.js';
+import { createTestHost, POOL_KINDS, testPoolSkipReason, type PoolKind, type TestHost } from '../test-support/test-host.js';
 
 /**
  * Acceptance: writes, DDL and DROP TABLE on a branch are invisible to its parent and siblings,

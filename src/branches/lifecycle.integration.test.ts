@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from './test-support/host-invariants.js';
-import { createTestHost, testPoolSkipReason, type TestHost } from './test-support/test-host.js';
+import { sql } from '../test-support/host-invariants.js';
+import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
 
 
 const skip = await testPoolSkipReason('btrfs');

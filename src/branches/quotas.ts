@@ -1,7 +1,4 @@
 import { PgbranchError } from '../errors.js';
-import type { BranchRecord, OperationRecord } from '../state/index.js';
-import { failpoint } from '../util/failpoint.js';
-import { log } from '../util/log.js';
 import type { Actor } from './audit.js';
 import { MIN_OWN_BYTES_LIMIT } from './config.js';
 import { PGDATA, type Runtime } from './runtime.js';
@@ -62,7 +59,7 @@ function formatMiB(bytes: number): string {
 }
 
 /** Validates a requested cap: a whole number of bytes, not below the minimum, within the host's ceiling. */
-function assertWithinCeiling(rt: Runtime, bytes: number | null): void {
+export function assertWithinCeiling(rt: Runtime, bytes: number | null): void {
   const ceiling = rt.config.quotas.maxOwnBytesPerBranch;
   if (bytes === null) {
     if (ceiling !== undefined) {
@@ -88,7 +85,7 @@ function assertWithinCeiling(rt: Runtime, bytes: number | null): void {
 }
 
 /** Refuses a cap the pool cannot enforce: a limit that is silently not there is worse than none. */
-async function assertEnforceable(rt: Runtime): Promise<void> {
+export async function assertEnforceable(rt: Runtime): Promise<void> {
   const support = await rt.storage.limitSupport();
   if (support.kind !== 'none') return;
   throw new PgbranchError('LIMIT_UNSUPPORTED', `the ${rt.storage.name} pool cannot cap a branch's size: ${support.reason ?? 'not supported'}`, {
@@ -118,61 +115,9 @@ export async function resolveOwnBytesLimit(rt: Runtime, requested: number | null
  * reports a clean disk-full error (53100) when a table cannot grow. WAL stays bounded by
  * max_wal_size (it is recycled at checkpoints).
  */
-const CAP_OPTIONS = { exemptPaths: [`${PGDATA}/pg_wal`] };
+export const CAP_OPTIONS = { exemptPaths: [`${PGDATA}/pg_wal`] };
 
 /** Puts a new volume under its branch's cap before any instance can write to it. */
 export async function applyVolumeLimit(rt: Runtime, volume: string, maxOwnBytes: number | null): Promise<void> {
   if (maxOwnBytes !== null) await rt.storage.setVolumeLimit(volume, maxOwnBytes, CAP_OPTIONS);
-}
-
-/**
- * Changes the cap of an existing branch. Intent first: a crash between the filesystem change and
- * the metadata change is rolled forward by reconcile (`settleLimit`).
- */
-export async function changeOwnBytesLimit(rt: Runtime, branch: BranchRecord, bytes: number | null): Promise<void> {
-  if (branch.parentId !== null || branch.parentSnapshotId !== null || bytes !== null) assertWithinCeiling(rt, bytes);
-  if (bytes !== null) await assertEnforceable(rt);
-  if (bytes === branch.maxOwnBytes) return;
-  // The first cap moves the WAL out of the capped space, which must not happen under a running
-  // server: that one restart is the price of capping a branch made without a cap.
-  const firstCap = bytes !== null && branch.maxOwnBytes === null;
-  const opId = rt.store.beginOperation({ kind: 'limit', branchId: branch.id, branchName: branch.name, step: 'intent', data: { bytes, firstCap } });
-  failpoint('limit:intent');
-  await settleLimitChange(rt, branch.id, bytes, firstCap, opId);
-}
-
-async function settleLimitChange(rt: Runtime, branchId: string, bytes: number | null, firstCap: boolean, opId: number): Promise<void> {
-  const branch = rt.store.getBranchById(branchId);
-  // Lifting a cap on a pool that cannot cap anything has nothing to undo in the filesystem.
-  if (branch && (bytes !== null || (await rt.storage.limitSupport()).kind !== 'none')) {
-    const restart = firstCap && (await rt.isRunning(branch.volume));
-    if (restart) await rt.stop(branch.volume);
-    await rt.storage.setVolumeLimit(branch.volume, bytes, CAP_OPTIONS);
-    if (restart) await rt.start(branch.id, branch.volume, branch.port);
-  }
-  rt.store.transaction(() => {
-    if (branch) rt.store.setMaxOwnBytes(branch.id, bytes);
-    rt.store.finishOperation(opId);
-  });
-}
-
-/**
- * Reconcile: a cap change whose process died (or failed) is finished if the filesystem takes it
- * now; if it still refuses, the change is dropped and the branch keeps its recorded cap, so that
- * one stubborn volume never keeps the host from opening. Returns whether it rolled forward.
- */
-export async function settleLimit(rt: Runtime, op: OperationRecord): Promise<boolean> {
-  const bytes = op.data.bytes === null ? null : Number(op.data.bytes);
-  try {
-    await settleLimitChange(rt, op.branchId, bytes, op.data.firstCap === true, op.id);
-    return true;
-  } catch (err) {
-    log.warn({ branch: op.branchName, err: (err as Error).message }, 'could not change the size cap of a branch; it keeps its recorded cap');
-    const branch = rt.store.getBranchById(op.branchId);
-    if (branch && !(await rt.isRunning(branch.volume)) && branch.desiredState === 'running') {
-      await rt.start(branch.id, branch.volume, branch.port).catch(() => undefined);
-    }
-    rt.store.finishOperation(op.id);
-    return false;
-  }
 }

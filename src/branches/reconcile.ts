@@ -1,10 +1,7 @@
 import { readdir } from 'node:fs/promises';
-import type { OperationRecord } from '../state/index.js';
-import { log } from '../util/log.js';
-import { finishDelete } from './lifecycle.js';
-import { settleLimit } from './quotas.js';
-import { finishSnapshotDelete } from './snapshot.js';
-import { applyPassword } from './serving.js';
+import { log } from '../util/index.js';
+import { pendingIntents, type Intent } from './intents.js';
+import { SETTLE, type Settled } from './operations/index.js';
 import type { Runtime } from './runtime.js';
 
 export interface ReconcileReport {
@@ -16,16 +13,17 @@ export interface ReconcileReport {
 
 /**
  * Brings metadata, volumes and processes back into agreement after a crash or a reboot. Runs
- * under the host lock, so every operation row found belongs to a process that died part-way.
- * Order matters: finish or undo interrupted operations first (they know which volumes are
- * theirs), then remove staging debris and report (not remove: that is `gc`'s job) volumes no
- * branch owns, then start what should be running and stop what should not.
+ * under the host lock, so every intent found belongs to a process that died part-way (or to an
+ * operation that just failed in this one). Order matters: settle interrupted operations first
+ * (they know which volumes are theirs), then remove staging debris and report (not remove: that
+ * is `gc`'s job) volumes no branch owns, then start what should be running and stop what should not.
  */
 export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
   const report: ReconcileReport = { rolledBack: [], rolledForward: [], stagingRemoved: [], instancesStarted: [] };
 
-  for (const op of rt.store.listOperations()) {
-    await settleOperation(rt, op, report);
+  for (const intent of pendingIntents(rt.store)) {
+    const settled = await settle(rt, intent);
+    (settled === 'rolled-back' ? report.rolledBack : report.rolledForward).push(`${intent.kind} ${intent.subject.name} (at ${intent.step})`);
   }
 
   // Clones and deletes are staged under temporary names; outside an operation (we hold the lock)
@@ -76,72 +74,13 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
   return report;
 }
 
+/** The table lookup: SETTLE's type ties each kind to the settle function of that kind's intent. */
+function settle(rt: Runtime, intent: Intent): Promise<Settled> {
+  const fn = SETTLE[intent.kind] as (rt: Runtime, intent: Intent) => Promise<Settled>;
+  return fn(rt, intent);
+}
+
 /** Volumes metadata accounts for: every branch's and every snapshot's. */
 export function ownedVolumes(rt: Runtime): Set<string> {
   return new Set([...rt.store.listBranches().map((b) => b.volume), ...rt.store.listSnapshots().map((s) => s.volume)]);
-}
-
-async function settleOperation(rt: Runtime, op: OperationRecord, report: ReconcileReport): Promise<void> {
-  const label = `${op.kind} ${op.branchName} (at ${op.step})`;
-  switch (op.kind) {
-    case 'create': {
-      // The branch row and the end of the operation commit together: a create still in the log
-      // never finished, and whatever it made goes away.
-      const volume = String(op.data.volume);
-      await rt.kill(volume);
-      await rt.storage.deleteVolume(volume);
-      if (!rt.store.getBranchById(op.branchId)) await rt.removeBranchFiles(op.branchId);
-      rt.store.finishOperation(op.id);
-      report.rolledBack.push(label);
-      return;
-    }
-    case 'reset': {
-      const branch = rt.store.getBranchById(op.branchId);
-      const oldVolume = String(op.data.oldVolume);
-      const newVolume = String(op.data.newVolume);
-      const swapped = branch?.volume === newVolume;
-      // Before the swap the old volume is the branch; after it, the new one is.
-      const discard = swapped ? oldVolume : newVolume;
-      await rt.kill(discard);
-      await rt.storage.deleteVolume(discard);
-      rt.store.finishOperation(op.id);
-      (swapped ? report.rolledForward : report.rolledBack).push(label);
-      return;
-    }
-    case 'rotate': {
-      const branch = rt.store.getBranchById(op.branchId);
-      if (branch) {
-        // Roll forward: the server may already have the new password, so metadata must too.
-        const password = String(op.data.password);
-        await applyPassword(rt, branch, password);
-        rt.store.setPassword(branch.id, password);
-      }
-      rt.store.finishOperation(op.id);
-      report.rolledForward.push(label);
-      return;
-    }
-    case 'delete': {
-      await finishDelete(rt, op.branchId, String(op.data.volume), op.id);
-      report.rolledForward.push(label);
-      return;
-    }
-    case 'limit': {
-      ((await settleLimit(rt, op)) ? report.rolledForward : report.rolledBack).push(label);
-      return;
-    }
-    case 'snapshot-create': {
-      // Row and end of operation commit together: still in the log means never finished. No
-      // instance ever runs on a snapshot volume (and the lock file it may still hold names the
-      // source's postmaster): delete only, never kill.
-      await rt.storage.deleteVolume(String(op.data.volume));
-      rt.store.finishOperation(op.id);
-      report.rolledBack.push(label);
-      return;
-    }
-    case 'snapshot-delete': {
-      await finishSnapshotDelete(rt, op.branchId, String(op.data.volume), op.id);
-      report.rolledForward.push(label);
-      return;
-    }
-  }
 }

@@ -1,4 +1,5 @@
 import { readdir, rm } from 'node:fs/promises';
+import { PgbranchError } from '../errors.js';
 import { join } from 'node:path';
 import {
   findFreePort,
@@ -103,7 +104,7 @@ export class Runtime {
       const port = await findFreePort();
       if (!used.has(port)) return port;
     }
-    throw new Error('could not find a free loopback port');
+    throw new PgbranchError('PORT_IN_USE', 'could not find a free loopback port that no branch of this host uses', { details: { attempts: 20 } });
   }
 
   /** Removes the per-branch files outside the pool (socket dir, server log). */

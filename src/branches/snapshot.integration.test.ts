@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StorageCapabilities } from '../storage/index.js';
-import { CRASH_POINTS } from './lifecycle.js';
-import { sql } from './test-support/host-invariants.js';
-import { createTestHost, testPoolSkipReason, type PoolKind, type TestHost } from './test-support/test-host.js';
+import { CRASH_POINTS } from './index.js';
+import { sql } from '../test-support/host-invariants.js';
+import { createTestHost, testPoolSkipReason, type PoolKind, type TestHost } from '../test-support/test-host.js';
 
 /**
  * Snapshots on an atomic-snapshot pool (btrfs) and a per-file one (XFS reflink, backup_label
@@ -47,7 +47,7 @@ for (const kind of KINDS) {
     beforeAll(async () => {
       t = await createTestHost(kind);
       caps = (await t.host.status()).capabilities;
-      await t.host.createBranch('src', { from: 'main' });
+      await t.host.createBranch('src', { origin: { kind: 'parent', parent: 'main' } });
       await sql(await url('src'), 'CREATE TABLE items (id int PRIMARY KEY, label text)');
     });
     afterAll(async () => t?.cleanup());
@@ -75,7 +75,7 @@ for (const kind of KINDS) {
         await client.end();
       }
       const committed = next - 1;
-      const made = await t.host.createBranch('from-snap', { fromSnapshot: 'snap-1' });
+      const made = await t.host.createBranch('from-snap', { origin: { kind: 'snapshot', snapshot: 'snap-1' } });
       expect(made.created).toBe(true);
       expect(made.branch).toMatchObject({ parent: null, source: { kind: 'snapshot', snapshot: 'snap-1', branch: 'src' } });
       const seen = await ids(await url('from-snap'));
@@ -88,7 +88,7 @@ for (const kind of KINDS) {
     it('a branch from the snapshot does not see later writes to the source; two such branches are isolated', async () => {
       const before = await ids(await url('from-snap'));
       await sql(await url('src'), "INSERT INTO items VALUES (100000, 'after')");
-      const second = await t.host.createBranch('from-snap-2', { fromSnapshot: 'snap-1' });
+      const second = await t.host.createBranch('from-snap-2', { origin: { kind: 'snapshot', snapshot: 'snap-1' } });
       expect(second.created).toBe(true);
       expect(await ids(await url('from-snap-2'))).toEqual(before);
       await sql(await url('from-snap'), "INSERT INTO items VALUES (200000, 'only in from-snap')");
@@ -98,9 +98,9 @@ for (const kind of KINDS) {
     });
 
     it('--if-not-exists returns the branch made from the same snapshot', async () => {
-      const again = await t.host.createBranch('from-snap', { fromSnapshot: 'snap-1', ifNotExists: true });
+      const again = await t.host.createBranch('from-snap', { origin: { kind: 'snapshot', snapshot: 'snap-1' }, ifNotExists: true });
       expect(again.created).toBe(false);
-      await expect(t.host.createBranch('from-snap', { from: 'main', ifNotExists: true })).rejects.toMatchObject({ code: 'BRANCH_EXISTS' });
+      await expect(t.host.createBranch('from-snap', { origin: { kind: 'parent', parent: 'main' }, ifNotExists: true })).rejects.toMatchObject({ code: 'BRANCH_EXISTS' });
     });
 
     it('reset of a branch made from a snapshot returns it to the snapshot (same URL)', async () => {
@@ -113,13 +113,13 @@ for (const kind of KINDS) {
     });
 
     it('a stopped source works too; deleting the source keeps the snapshot usable', async () => {
-      await t.host.createBranch('doomed', { from: 'src' });
+      await t.host.createBranch('doomed', { origin: { kind: 'parent', parent: 'src' } });
       await t.host.stopBranch('doomed');
       const snap = await t.host.createSnapshot('doomed', 'snap-doomed');
       expect(snap.lsn).toBeNull();
       await t.host.deleteBranch('doomed');
       expect(await t.host.getSnapshot('snap-doomed')).toMatchObject({ branch: 'doomed', branchDeleted: true });
-      await t.host.createBranch('orphan-child', { fromSnapshot: 'snap-doomed' });
+      await t.host.createBranch('orphan-child', { origin: { kind: 'snapshot', snapshot: 'snap-doomed' } });
       expect(await ids(await url('orphan-child'))).toContain(100000);
       // gc must not take snapshot volumes for orphans.
       const gc = await t.host.gc({ dryRun: true });
@@ -133,8 +133,11 @@ for (const kind of KINDS) {
       await expect(t.host.createSnapshot('src', 'Bad Name!')).rejects.toMatchObject({ code: 'INVALID_BRANCH_NAME' });
       await expect(t.host.createSnapshot('nope', 'snap-x')).rejects.toMatchObject({ code: 'BRANCH_NOT_FOUND' });
       await expect(t.host.getSnapshot('nope')).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' });
-      await expect(t.host.createBranch('x', { fromSnapshot: 'nope' })).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' });
-      await expect(t.host.createBranch('x', { fromSnapshot: 'snap-1', from: 'main' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(t.host.createBranch('x', { origin: { kind: 'snapshot', snapshot: 'nope' } })).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' });
+      // Exactly one origin is decided where the request is parsed (here the CLI's flags).
+      const both = await t.cli('branch', 'create', 'x', '--from-snapshot', 'snap-1', '--from', 'main');
+      expect(both.code).toBe(2);
+      expect(both.stderr).toContain('[INVALID_ARGUMENT]');
       const cliMissing = await t.cli('snapshot', 'get', 'nope');
       expect(cliMissing.code).toBe(3);
       expect(cliMissing.stderr).toContain('[SNAPSHOT_NOT_FOUND]');
@@ -180,7 +183,7 @@ for (const kind of KINDS) {
         const committed = point === 'snapshot-create:committed' || !reachedOn(point);
         expect(snapshots.includes(name)).toBe(committed);
         if (committed) {
-          await t.host.createBranch(`${name}-b`, { fromSnapshot: name });
+          await t.host.createBranch(`${name}-b`, { origin: { kind: 'snapshot', snapshot: name } });
           expect((await ids(await url(`${name}-b`))).length).toBeGreaterThan(0);
         }
       });

@@ -1,4 +1,9 @@
-import type { BranchRecord, DesiredState } from '../state/index.js';
+import { instanceStatus } from '../postgres/index.js';
+import type { BranchRecord, DesiredState, SnapshotRecord } from '../state/index.js';
+import type { PoolUsage, VolumeLimitSupport } from '../storage/index.js';
+import type { HostConfig } from './config.js';
+import type { Runtime } from './runtime.js';
+import { effectiveIdleTimeoutMs } from './sessions.js';
 
 /**
  * running: the instance is up. suspended: stopped for idleness, woken by the next connection
@@ -70,7 +75,47 @@ export function endpointUser(role: string, branch: string): string {
   return `${role}.${branch}`;
 }
 
-export function toView(
+export interface HostStatus {
+  readonly home: string;
+  readonly driver: Runtime['storage']['name'];
+  readonly poolPath: string;
+  readonly loopImage: string | null;
+  readonly capabilities: Runtime['storage']['capabilities'];
+  readonly pool: PoolUsage;
+  /** What the pool can cap per branch (see VolumeLimitKind) and why not, if it cannot. */
+  readonly branchLimits: VolumeLimitSupport;
+  readonly quotas: HostConfig['quotas'];
+  readonly postgres: { readonly version: string; readonly major: number; readonly binDir: string; readonly source: string; readonly osUser: string };
+  readonly branches: number;
+}
+
+export async function hostStatus(rt: Runtime): Promise<HostStatus> {
+  const { storage, binaries, config, paths, osUser, store } = rt;
+  return {
+    home: paths.home,
+    driver: storage.name,
+    poolPath: storage.poolPath,
+    loopImage: config.storage.loop?.imagePath ?? null,
+    capabilities: storage.capabilities,
+    pool: await storage.poolUsage(),
+    branchLimits: await storage.limitSupport(),
+    quotas: config.quotas,
+    postgres: { version: binaries.version, major: binaries.major, binDir: binaries.binDir, source: binaries.source, osUser: osUser.name },
+    branches: store.listBranches().length,
+  };
+}
+
+/** A branch as reported: its instance's real state and, when asked, its sizes. */
+export async function branchView(rt: Runtime, record: BranchRecord, withUsage = true): Promise<BranchView> {
+  const parent = record.parentId ? rt.store.getBranchById(record.parentId) : undefined;
+  const [status, usage] = await Promise.all([
+    instanceStatus(rt.dataDir(record.volume)),
+    withUsage ? rt.storage.usage(record.volume).catch(() => undefined) : Promise.resolve(undefined),
+  ]);
+  return toView(record, parent?.name ?? null, status.running, effectiveIdleTimeoutMs(rt, record), usage);
+}
+
+function toView(
   record: BranchRecord,
   parentName: string | null,
   running: boolean,
@@ -123,5 +168,33 @@ export function connectionInfo(record: BranchRecord, endpoint: EndpointAddress |
       user: routedUser,
       url: pgUrl(routedUser, record.password, endpoint.host, endpoint.port, record.dbName),
     },
+  };
+}
+
+/** What the domain reports about a snapshot. */
+export interface SnapshotView {
+  readonly id: string;
+  readonly name: string;
+  /** The branch it was taken of; it may have been deleted since (the snapshot stays usable). */
+  readonly branch: string;
+  readonly branchId: string;
+  readonly branchDeleted: boolean;
+  /** When the branch's data was captured. */
+  readonly time: string;
+  /** Approximate: the source's WAL position read right after the clone; null if it was stopped. */
+  readonly lsn: string | null;
+  readonly createdAt: string;
+}
+
+export function toSnapshotView(rt: Runtime, record: SnapshotRecord): SnapshotView {
+  return {
+    id: record.id,
+    name: record.name,
+    branch: record.sourceBranchName,
+    branchId: record.sourceBranchId,
+    branchDeleted: rt.store.getBranchById(record.sourceBranchId) === undefined,
+    time: record.time,
+    lsn: record.lsn,
+    createdAt: record.createdAt,
   };
 }

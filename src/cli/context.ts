@@ -18,7 +18,7 @@ export interface GlobalOptions {
 export async function openService(opts: GlobalOptions, env: NodeJS.ProcessEnv): Promise<BranchService> {
   const apiUrl = opts.apiUrl ?? env.PGBRANCH_API_URL;
   if (apiUrl) {
-    const { createApiClient } = await import('../api/index.js');
+    const { createApiClient } = await import('../client/index.js');
     return createApiClient({ baseUrl: apiUrl, token: env.PGBRANCH_TOKEN });
   }
   return Host.open({ home: opts.home });

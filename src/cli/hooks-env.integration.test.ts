@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHost, testPoolSkipReason, type TestHost } from '../branches/test-support/test-host.js';
-import { mergeDotenv } from '../integrations/dotenv.js';
+import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
+import { mergeDotenv } from '../integrations/index.js';
 
 const skip = await testPoolSkipReason('btrfs');
 if (skip) console.warn(`hook/env tests skipped: ${skip}`);

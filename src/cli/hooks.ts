@@ -1,5 +1,5 @@
 import type { BranchService } from '../branches/index.js';
-import { hookEnvironment, hookFailedError, runHooks, type HookStep } from '../integrations/hooks.js';
+import { hookEnvironment, hookFailedError, runHooks, type HookStep } from '../integrations/index.js';
 import type { Streams } from './writer.js';
 
 export interface CreateHooksOptions {

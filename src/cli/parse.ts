@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import type { RootSource } from '../branches/index.js';
+import type { CreateOrigin, RootSource } from '../branches/index.js';
 import { PgbranchError } from '../errors.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -45,6 +45,25 @@ export function rootSource(opts: { fromDump?: string; fromUrl?: string }): RootS
   if (opts.fromDump) return { kind: 'dump', file: opts.fromDump };
   if (opts.fromUrl) return { kind: 'url', url: opts.fromUrl };
   return undefined;
+}
+
+/**
+ * The origin of `branch create`, from its flags: a snapshot, a root source (`--empty`,
+ * `--from-dump`, `--from-url`), or a parent (`--from`, default "main"). More than one is refused
+ * here, once; the domain receives exactly one.
+ */
+export function createOrigin(opts: { from?: string; fromSnapshot?: string; fromDump?: string; fromUrl?: string; empty?: boolean }): CreateOrigin {
+  if (opts.empty && (opts.fromDump || opts.fromUrl)) throw new PgbranchError('INVALID_ARGUMENT', '--empty excludes --from-dump and --from-url');
+  const source = opts.empty ? ({ kind: 'empty' } as const) : rootSource(opts);
+  if (opts.fromSnapshot !== undefined) {
+    if (opts.from !== undefined || source) throw new PgbranchError('INVALID_ARGUMENT', '--from-snapshot excludes --from, --from-dump, --from-url and --empty');
+    return { kind: 'snapshot', snapshot: opts.fromSnapshot };
+  }
+  if (source) {
+    if (opts.from !== undefined) throw new PgbranchError('INVALID_ARGUMENT', 'give either a parent branch (--from) or a root source (--from-dump, --from-url, --empty), not both');
+    return { kind: 'source', source };
+  }
+  return { kind: 'parent', parent: opts.from ?? 'main' };
 }
 
 /** "3d", "2h", "90m" → milliseconds (a TTL: must be positive). */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHost, testPoolSkipReason, type TestHost } from '../branches/test-support/test-host.js';
+import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const EXAMPLE = join(REPO, 'examples', 'node-app');

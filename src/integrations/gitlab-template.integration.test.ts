@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testPoolSkipReason } from '../branches/test-support/test-host.js';
+import { testPoolSkipReason } from '../test-support/test-host.js';
 import { startServedHost, type ServedHost } from './test-support/serve.js';
 
 const REPO = resolve(import.meta.dirname, '../..');

@@ -2,7 +2,7 @@ import { access, constants, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { PgbranchError } from '../errors.js';
-import { run } from '../util/exec.js';
+import { run } from '../util/index.js';
 import type { BinariesRequest, PgBinaries } from './types.js';
 
 export const DEFAULT_MAJOR = 18;

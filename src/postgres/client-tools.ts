@@ -1,7 +1,7 @@
 import { access, constants, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PgbranchError } from '../errors.js';
-import { run, which } from '../util/exec.js';
+import { run, which } from '../util/index.js';
 import { parsePostgresVersion } from './binaries.js';
 import type { ClientTools } from './types.js';
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { loadPg } from './pg-driver.js';
 import { PgbranchError } from '../errors.js';
-import { log } from '../util/log.js';
+import { log } from '../util/index.js';
 import type { ConnectionTarget } from './types.js';
 
 export type Client = pg.Client;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPgbranchError } from '../errors.js';
-import { run } from '../util/exec.js';
+import { run } from '../util/index.js';
 import {
   clientTools,
   copyFromUrl,

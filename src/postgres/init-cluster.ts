@@ -2,7 +2,7 @@ import { chown, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PgbranchError } from '../errors.js';
-import { run } from '../util/exec.js';
+import { run } from '../util/index.js';
 import { serverEnv } from './child-env.js';
 import { withClient } from './client.js';
 import { writeDefaultSettings } from './config-defaults.js';

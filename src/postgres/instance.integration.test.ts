@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPgbranchError } from '../errors.js';
-import { run } from '../util/exec.js';
-import { waitFor } from '../util/wait.js';
+import { run, waitFor } from '../util/index.js';
 import {
   checkpoint,
   clientTools,

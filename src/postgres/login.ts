@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { loadPg } from './pg-driver.js';
 import { PgbranchError } from '../errors.js';
-import { waitFor } from '../util/wait.js';
+import { waitFor } from '../util/index.js';
 import { scrubSecret } from './redact-url.js';
 
 export interface TcpLogin {

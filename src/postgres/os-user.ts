@@ -2,7 +2,7 @@ import { chmod, chown, lstat, mkdir, readFile, realpath, stat } from 'node:fs/pr
 import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { PgbranchError } from '../errors.js';
-import { run, which } from '../util/exec.js';
+import { run, which } from '../util/index.js';
 import type { OsUser } from './types.js';
 
 export const DEFAULT_OS_USER = 'pgbranch';

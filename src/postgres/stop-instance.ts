@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PgbranchError } from '../errors.js';
-import { waitFor } from '../util/wait.js';
+import { waitFor } from '../util/index.js';
 import { POSTMASTER_PID, readPostmasterPid } from './postmaster-pid.js';
 import { isGone, isPostmasterOf, signalProcess } from './process-info.js';
 import type { ShutdownMode, StopOptions } from './types.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PgbranchError } from '../errors.js';
-import { run, which } from '../util/exec.js';
+import { run, which } from '../util/index.js';
 
 export interface CertificateFiles {
   /** PEM certificate (chain). */

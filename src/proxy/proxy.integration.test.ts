@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import pg from 'pg';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from '../branches/test-support/host-invariants.js';
-import { createTestHost, testPoolSkipReason, type TestHost } from '../branches/test-support/test-host.js';
-import { waitFor } from '../util/wait.js';
+import { sql } from '../test-support/host-invariants.js';
+import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
+import { waitFor } from '../util/index.js';
 import { createProxyServer, ensureCertificate, type ProxyServer } from './index.js';
 import { RawClient, errorText, sendRawCancel } from './test-support/raw-client.js';
 
@@ -95,7 +95,7 @@ describe.skipIf(skip !== undefined)('the Postgres endpoint with real clients (bt
     t = await createTestHost('btrfs', { serve: { proxy: { host: '127.0.0.1', port: 0 } } });
     await sql((await t.host.connectionInfo('main')).url, "CREATE TABLE items (id int PRIMARY KEY, label text); INSERT INTO items VALUES (1, 'main')");
     for (const name of [...BRANCHES, 'pr-2', 'halted', 'sleepy']) {
-      await t.host.createBranch(name, { from: 'main' });
+      await t.host.createBranch(name, { origin: { kind: 'parent', parent: 'main' } });
       const info = await t.host.connectionInfo(name);
       passwords.set(name, info.password);
       await sql(info.url, 'UPDATE items SET label = $1', [`only in ${name}`]);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgbranchError } from '../errors.js';
-import { waitFor } from '../util/wait.js';
+import { waitFor } from '../util/index.js';
 import { ensureCertificate } from './certificate.js';
 import { createProxyServer, type BranchRouter, type ProxyServer } from './index.js';
 import { bytes, gssEncRequest, sslRequest, startupMessage } from './test-support/bytes.js';

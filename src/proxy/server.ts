@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
-import { log as defaultLog } from '../util/log.js';
+import { log as defaultLog } from '../util/index.js';
 import { CancelKeys } from './cancel-keys.js';
 import { ClientConnection, type BranchRouter, type ConnectionContext, type ProxyLog } from './connection.js';
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Host } from '../branches/index.js';
 import { startApiServer } from '../api/index.js';
 import { createProxyServer, ensureCertificate, type EnsuredCertificate } from '../proxy/index.js';
-import { log } from '../util/log.js';
+import { log } from '../util/index.js';
 
 /** The configured certificate, or a self-signed one made once in <home>/tls/ (at init). */
 export function ensureEndpointCertificate(host: Host): Promise<EnsuredCertificate> {

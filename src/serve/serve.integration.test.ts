@@ -4,8 +4,8 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instanceStatus } from '../postgres/index.js';
-import { createTestHost, testPoolSkipReason, type CliResult, type TestHost } from '../branches/test-support/test-host.js';
-import { waitFor } from '../util/wait.js';
+import { createTestHost, testPoolSkipReason, type CliResult, type TestHost } from '../test-support/test-host.js';
+import { waitFor } from '../util/index.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const built = existsSync(join(REPO, 'dist', 'cli', 'index.js'));

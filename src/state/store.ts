@@ -36,7 +36,8 @@ export interface BranchRecord {
   readonly maxOwnBytes: number | null;
 }
 
-export type OperationKind = 'create' | 'reset' | 'delete' | 'rotate' | 'limit' | 'snapshot-create' | 'snapshot-delete';
+/** The kind of a recorded operation; which kinds exist and what their data means is the domain's. */
+export type OperationKind = string;
 
 /** A snapshot as stored: a volume no instance runs on. */
 export interface SnapshotRecord {

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPgbranchError } from '../errors.js';
-import { run } from '../util/exec.js';
+import { run } from '../util/index.js';
 import { createStorageDriver, type StorageDriver } from './index.js';
 import { createTestPool, testPoolSkipReason, type TestPool } from './test-support/loop-pools.js';
 

@@ -3,11 +3,12 @@ import { PgbranchError } from '../errors.js';
 import { createBtrfsDriver } from './btrfs-driver.js';
 import { createCopyDriver } from './copy-driver.js';
 import { createReflinkDriver } from './reflink-driver.js';
-import type { DriverName, StorageConfig, StorageDriver } from './types.js';
+import { DRIVER_NAMES, type DriverName, type StorageConfig, type StorageDriver } from './types.js';
 
 export type {
   CloneOptions,
   DriverName,
+  PoolConfig,
   PoolUsage,
   StorageCapabilities,
   StorageConfig,
@@ -29,6 +30,8 @@ export {
   type MountLoopPoolOptions,
 } from './loop-pool.js';
 export { preparePool } from './prepare-pool.js';
+export { DEFAULT_LOOP_SIZE_BYTES, ensurePoolMounted, planPool, provisionPool, type PoolPlanRequest } from './pool-plan.js';
+export { DRIVER_NAMES, POOL_IMAGE_FS_TYPES } from './types.js';
 export { isValidVolumeName } from './volume-names.js';
 
 const FACTORIES: Readonly<Record<DriverName, (poolPath: string) => StorageDriver>> = {
@@ -44,7 +47,7 @@ const FACTORIES: Readonly<Record<DriverName, (poolPath: string) => StorageDriver
 export function createStorageDriver(config: StorageConfig): StorageDriver {
   const factory = (FACTORIES as Record<string, ((poolPath: string) => StorageDriver) | undefined>)[config.driver];
   if (!factory) {
-    throw new PgbranchError('INVALID_ARGUMENT', `unknown storage driver ${JSON.stringify(config.driver)} (use ${Object.keys(FACTORIES).join(', ')})`, {
+    throw new PgbranchError('INVALID_ARGUMENT', `unknown storage driver ${JSON.stringify(config.driver)} (use ${DRIVER_NAMES.join(', ')})`, {
       cause: new Error(`driver ${String(config.driver)}`),
     });
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isPgbranchError } from '../errors.js';
-import { run } from '../util/exec.js';
+import { run } from '../util/index.js';
 import { createLoopPool, isMountPoint, mountLoopPool, unmountLoopPool } from './index.js';
 import { testPoolSkipReason } from './test-support/loop-pools.js';
 

@@ -1,6 +1,6 @@
 import { mkdir, open, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { PgbranchError } from '../errors.js';
-import { waitFor } from '../util/wait.js';
+import { waitFor } from '../util/index.js';
 import { findMount, isMountPoint } from './mounts.js';
 import { errnoCode, storageError } from './storage-errors.js';
 import { requireTool, runTool } from './tools.js';

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { copyFile, lstat, rm, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PgbranchError } from '../errors.js';
-import { which } from '../util/exec.js';
+import { which } from '../util/index.js';
 import { errnoCode, storageError } from './storage-errors.js';
 import { runTool } from './tools.js';
 import type { DriverName } from './types.js';

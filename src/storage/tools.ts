@@ -1,5 +1,5 @@
 import { PgbranchError, type ErrorCode } from '../errors.js';
-import { run, which, type RunOptions, type RunResult } from '../util/exec.js';
+import { run, type RunOptions, type RunResult, which } from '../util/index.js';
 
 /** Finds a system program, or explains which Debian package provides it. */
 export async function requireTool(program: string, debianPackage: string, purpose: string): Promise<string> {

@@ -4,7 +4,9 @@
  * sniffing the filesystem.
  */
 
-export type DriverName = 'btrfs' | 'reflink' | 'copy';
+/** Every storage driver, in the order `init --driver` lists them. */
+export const DRIVER_NAMES = ['btrfs', 'reflink', 'copy'] as const;
+export type DriverName = (typeof DRIVER_NAMES)[number];
 
 export interface StorageCapabilities {
   /**
@@ -126,6 +128,14 @@ export interface VolumeLimitOptions {
    * tables). The caller bounds their size some other way. Kept by the volume once set.
    */
   readonly exemptPaths?: readonly string[];
+}
+
+/** Filesystems of the loop images a host makes for its pool (ext4 images exist only in tests). */
+export const POOL_IMAGE_FS_TYPES = ['btrfs', 'xfs'] as const;
+
+/** A host's pool as recorded in its config: the driver, the directory, and the loop image behind it if one was made. */
+export interface PoolConfig extends StorageConfig {
+  readonly loop?: { readonly imagePath: string; readonly fsType: (typeof POOL_IMAGE_FS_TYPES)[number]; readonly sizeBytes: number };
 }
 
 export interface StorageConfig {

@@ -1,7 +1,7 @@
 import { access, readdir, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { PgbranchError } from '../errors.js';
-import { withMutex } from '../util/mutex.js';
+import { withMutex } from '../util/index.js';
 import type { VolumeLimiter } from './directory-driver.js';
 import { measureExtents } from './filefrag.js';
 import { findMountContaining, type MountEntry } from './mounts.js';

@@ -19762,7 +19762,7 @@ function isPgbranchError(err, code) {
   return err instanceof PgbranchError && (code === void 0 || err.code === code);
 }
 
-// src/api/mapping.ts
+// src/client/mapping.ts
 function fromApiBranch(b) {
   return {
     id: b.id,
@@ -19786,6 +19786,17 @@ function fromApiBranch(b) {
     totalBytes: b.total_bytes,
     maxOwnBytes: b.max_own_bytes,
     createdBy: b.created_by
+  };
+}
+function toApiCreateBody(name, r) {
+  const o = r.origin;
+  return {
+    name,
+    ...o.kind === "parent" ? { parent: o.parent } : o.kind === "snapshot" ? { snapshot: o.snapshot } : { source: o.source },
+    ...r.ifNotExists !== void 0 ? { if_not_exists: r.ifNotExists } : {},
+    ...r.ttlMs !== void 0 ? { ttl_ms: r.ttlMs } : {},
+    ...r.expiresAt !== void 0 ? { expires_at: r.expiresAt } : {},
+    ...r.maxOwnBytes !== void 0 ? { max_own_bytes: r.maxOwnBytes } : {}
   };
 }
 function fromApiConnection(c) {
@@ -19861,10 +19872,10 @@ function fromApiSnapshot(s) {
   return { id: s.id, name: s.name, branch: s.branch, branchId: s.branch_id, branchDeleted: s.branch_deleted, time: s.time, lsn: s.lsn, createdAt: s.created_at };
 }
 
-// src/api/media-types.ts
+// src/client/media-types.ts
 var PROBLEM_CONTENT_TYPE = "application/problem+json";
 
-// src/api/client.ts
+// src/client/client.ts
 var isErrorCode = (code) => typeof code === "string" && Object.hasOwn(ERROR_CATALOGUE, code);
 var PROBLEM_MEMBERS = /* @__PURE__ */ new Set(["type", "title", "status", "detail", "code", "instance"]);
 function createApiClient(options) {
@@ -19910,18 +19921,8 @@ function createApiClient(options) {
     async connectionInfo(name) {
       return fromApiConnection(await request({ method: "GET", path: branchPath(name, "/connection") }));
     },
-    async createBranch(name, opts = {}) {
-      const body = {
-        name,
-        ...opts.from !== void 0 ? { parent: opts.from } : {},
-        ...opts.source !== void 0 ? { source: opts.source } : {},
-        ...opts.fromSnapshot !== void 0 ? { snapshot: opts.fromSnapshot } : {},
-        ...opts.ifNotExists !== void 0 ? { if_not_exists: opts.ifNotExists } : {},
-        ...opts.ttlMs !== void 0 ? { ttl_ms: opts.ttlMs } : {},
-        ...opts.expiresAt !== void 0 ? { expires_at: opts.expiresAt } : {},
-        ...opts.maxOwnBytes !== void 0 ? { max_own_bytes: opts.maxOwnBytes } : {}
-      };
-      const { created, ...branch } = await request({ method: "POST", path: "/v1/branches", body });
+    async createBranch(name, req) {
+      const { created, ...branch } = await request({ method: "POST", path: "/v1/branches", body: toApiCreateBody(name, req) });
       return { branch: fromApiBranch(branch), created };
     },
     async resetBranch(name) {
@@ -20175,7 +20176,10 @@ async function run() {
   let view;
   let created;
   if (inputs.command === "create") {
-    const result = await timed("create", () => client.createBranch(inputs.branch, inputs.snapshot !== void 0 ? { fromSnapshot: inputs.snapshot, ifNotExists: true } : { from: inputs.parent, ifNotExists: true }));
+    const result = await timed("create", () => client.createBranch(inputs.branch, {
+      origin: inputs.snapshot !== void 0 ? { kind: "snapshot", snapshot: inputs.snapshot } : { kind: "parent", parent: inputs.parent },
+      ifNotExists: true
+    }));
     view = result.branch;
     created = result.created;
   } else {

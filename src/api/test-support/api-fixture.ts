@@ -4,8 +4,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { z } from 'zod';
 import type { TokenInfo } from '../../branches/index.js';
-import { createTestHost, type TestHost } from '../../branches/test-support/test-host.js';
-import { REDACTED_KEYS } from '../../util/log.js';
+import { createTestHost, type TestHost } from '../../test-support/test-host.js';
+import { REDACTED_KEYS } from '../../util/index.js';
 import { startApiServer, type ApiServer } from '../index.js';
 
 export interface ApiResponse {

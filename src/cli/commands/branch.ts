@@ -4,7 +4,7 @@ import type { CliContext } from '../context.js';
 import { runCreateHooks } from '../hooks.js';
 import { branchFields, endpointUrl } from '../fields.js';
 import { asTree, formatAge, formatBytes, formatTimeLeft } from '../format.js';
-import { parseIdleTimeout, parseSizeOrNone, parseTtl, parseTtlOrNone, rootSource } from '../parse.js';
+import { createOrigin, parseIdleTimeout, parseSizeOrNone, parseTtl, parseTtlOrNone } from '../parse.js';
 import { renderFields, renderTable } from '../writer.js';
 
 /** `branch …`: create, list, connect to, reset, delete and tune branches. */
@@ -32,20 +32,12 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
     )
     .action(async (name: string, opts, cmd: Command) => {
       const writer = writerFor(cmd);
-      const source = opts.empty ? ({ kind: 'empty' } as const) : rootSource(opts);
-      if (opts.empty && (opts.fromDump || opts.fromUrl)) throw new PgbranchError('INVALID_ARGUMENT', '--empty excludes --from-dump and --from-url');
-      const fromSnapshot: string | undefined = opts.fromSnapshot;
-      if (fromSnapshot !== undefined && (opts.from !== undefined || source)) {
-        throw new PgbranchError('INVALID_ARGUMENT', '--from-snapshot excludes --from, --from-dump, --from-url and --empty');
-      }
-      const from: string | undefined = fromSnapshot !== undefined ? undefined : (opts.from ?? (source ? undefined : 'main'));
+      const origin = createOrigin(opts);
       const commands = opts.run as string[];
       const globals = ctx.globals(cmd);
       const { result, hooks } = await withHost(cmd, async (host) => {
         const result = await host.createBranch(name, {
-          from,
-          fromSnapshot,
-          source,
+          origin,
           ifNotExists: opts.ifNotExists,
           ttlMs: opts.ttl,
           expiresAt: opts.expiresAt,

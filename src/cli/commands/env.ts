@@ -2,8 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ConnectionInfo } from '../../branches/index.js';
 import { PgbranchError } from '../../errors.js';
-import { formatDotenv, mergeDotenv } from '../../integrations/dotenv.js';
-import { hookEnvironment } from '../../integrations/hooks.js';
+import { formatDotenv, hookEnvironment, mergeDotenv } from '../../integrations/index.js';
 import type { CliContext } from '../context.js';
 
 const ENV_NAME_PREFIX = /^[A-Za-z_][A-Za-z0-9_]*$/;

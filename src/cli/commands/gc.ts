@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { pruneClosedPullRequestBranches } from '../../integrations/github/index.js';
+import { pruneClosedPullRequestBranches } from '../../integrations/index.js';
 import type { CliContext } from '../context.js';
 import { renderTable } from '../writer.js';
 

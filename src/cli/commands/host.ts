@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
-import { Host } from '../../branches/index.js';
-import { log } from '../../util/log.js';
+import { DRIVER_NAMES, Host } from '../../branches/index.js';
+import { log } from '../../util/index.js';
 import type { CliContext } from '../context.js';
 import { branchFields, statusFields } from '../fields.js';
 import { parseMajor, parseSize, rootSource } from '../parse.js';
@@ -12,7 +12,7 @@ export function registerHostCommands(program: Command, ctx: CliContext): void {
   program
     .command('init')
     .description('create the host: pick or make a CoW pool, write the config, create the root branch "main"')
-    .addOption(new Option('--driver <driver>', 'storage driver').choices(['auto', 'btrfs', 'reflink', 'copy']).default('auto'))
+    .addOption(new Option('--driver <driver>', 'storage driver').choices(['auto', ...DRIVER_NAMES]).default('auto'))
     .option('--pool-path <dir>', 'directory for the pool (default <home>/pool)')
     .option('--pool-size <size>', 'size of the sparse loop image when one is made', parseSize)
     .option('--pg-major <n>', 'PostgreSQL major version (18 is bundled)', parseMajor)

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as core from '@actions/core';
-import { createApiClient } from '../../api/client.js';
+import { createApiClient } from '../../client/index.js';
 import type { BranchView, ConnectionInfo } from '../../branches/index.js';
 import { isPgbranchError, PgbranchError } from '../../errors.js';
 import { hookEnvironment, hookFailedError, runHooks, type HookStep } from '../hooks.js';
@@ -133,7 +133,10 @@ async function run(): Promise<void> {
   let view: BranchView;
   let created: boolean | undefined;
   if (inputs.command === 'create') {
-    const result = await timed('create', () => client.createBranch(inputs.branch, inputs.snapshot !== undefined ? { fromSnapshot: inputs.snapshot, ifNotExists: true } : { from: inputs.parent, ifNotExists: true }));
+    const result = await timed('create', () => client.createBranch(inputs.branch, {
+        origin: inputs.snapshot !== undefined ? { kind: 'snapshot', snapshot: inputs.snapshot } : { kind: 'parent', parent: inputs.parent },
+        ifNotExists: true,
+      }));
     view = result.branch;
     created = result.created;
   } else {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestHost, testPoolSkipReason, type TestHost } from '../../branches/test-support/test-host.js';
+import { createTestHost, testPoolSkipReason, type TestHost } from '../../test-support/test-host.js';
 import { pruneClosedPullRequestBranches } from './index.js';
 import { startFakeGitHub, type FakeGitHub, type FakePull } from './test-support/fake-github.js';
 
@@ -19,7 +19,7 @@ describe.skipIf(skip !== undefined)('pruneClosedPullRequestBranches', () => {
     // 230 open PRs (3 pages), and 3, 150 and 231 closed.
     for (let n = 1; n <= 233; n++) pulls.push({ number: n, state: [3, 150, 231].includes(n) ? 'closed' : 'open', merged: n === 150 });
     gh.setRepo('acme/shop', { pulls, private: true });
-    for (const name of ['pr-2', 'pr-3', 'pr-150', 'pr-200', 'pr-231', 'pr-999', 'staging']) await t.host.createBranch(name, { from: 'main' });
+    for (const name of ['pr-2', 'pr-3', 'pr-150', 'pr-200', 'pr-231', 'pr-999', 'staging']) await t.host.createBranch(name, { origin: { kind: 'parent', parent: 'main' } });
   });
   afterAll(async () => {
     await gh?.close();
@@ -43,8 +43,8 @@ describe.skipIf(skip !== undefined)('pruneClosedPullRequestBranches', () => {
   });
 
   it('`pgbranch gc --github` does the same from the CLI: dry run first, then deletes exactly the closed PRs', async () => {
-    await t.host.createBranch('pr-232', { from: 'main' });
-    await t.host.createBranch('pr-3', { from: 'main' });
+    await t.host.createBranch('pr-232', { origin: { kind: 'parent', parent: 'main' } });
+    await t.host.createBranch('pr-3', { origin: { kind: 'parent', parent: 'main' } });
     gh.setRepo('acme/shop', {
       pulls: Array.from({ length: 233 }, (_, i) => ({ number: i + 1, state: [3, 150, 231, 232].includes(i + 1) ? 'closed' : 'open', merged: false })),
       private: true,

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { Host } from '../../branches/index.js';
-import { createTestHost, type TestHost } from '../../branches/test-support/test-host.js';
-import { waitFor } from '../../util/wait.js';
+import { createTestHost, type TestHost } from '../../test-support/test-host.js';
+import { waitFor } from '../../util/index.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 

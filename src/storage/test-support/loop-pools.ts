@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from '../../util/wait.js';
+import { waitFor } from '../../util/index.js';
 import { createLoopPool, isMountPoint, loopPoolPrerequisites, unmountLoopPool, type DriverName, type LoopFsType } from '../index.js';
 
 /**

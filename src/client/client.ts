@@ -1,9 +1,9 @@
-import type { SnapshotView, AuditEntry, AuditFilter, BranchChange, BranchView, ConnectionInfo, CreateOptions, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
+import type { SnapshotView, AuditEntry, AuditFilter, BranchChange, BranchView, ConnectionInfo, CreateRequest, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
 import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from '../errors.js';
-import type { BranchService } from './branch-service.js';
-import { fromApiSnapshot, fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiToken } from './mapping.js';
+import type { BranchService } from '../branches/index.js';
+import { fromApiSnapshot, fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiToken, toApiCreateBody } from './mapping.js';
 import { PROBLEM_CONTENT_TYPE } from './media-types.js';
-import type { ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken } from './schemas.js';
+import type { ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken } from '../api/index.js';
 
 export interface ApiClientOptions {
   /** Where the server is, e.g. http://127.0.0.1:5480 (a path prefix is kept). */
@@ -75,18 +75,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     async connectionInfo(name: string): Promise<ConnectionInfo> {
       return fromApiConnection(await request<ApiConnection>({ method: 'GET', path: branchPath(name, '/connection') }));
     },
-    async createBranch(name: string, opts: CreateOptions = {}): Promise<{ branch: BranchView; created: boolean }> {
-      const body = {
-        name,
-        ...(opts.from !== undefined ? { parent: opts.from } : {}),
-        ...(opts.source !== undefined ? { source: opts.source } : {}),
-        ...(opts.fromSnapshot !== undefined ? { snapshot: opts.fromSnapshot } : {}),
-        ...(opts.ifNotExists !== undefined ? { if_not_exists: opts.ifNotExists } : {}),
-        ...(opts.ttlMs !== undefined ? { ttl_ms: opts.ttlMs } : {}),
-        ...(opts.expiresAt !== undefined ? { expires_at: opts.expiresAt } : {}),
-        ...(opts.maxOwnBytes !== undefined ? { max_own_bytes: opts.maxOwnBytes } : {}),
-      };
-      const { created, ...branch } = await request<ApiCreatedBranch>({ method: 'POST', path: '/v1/branches', body });
+    async createBranch(name: string, req: CreateRequest): Promise<{ branch: BranchView; created: boolean }> {
+      const { created, ...branch } = await request<ApiCreatedBranch>({ method: 'POST', path: '/v1/branches', body: toApiCreateBody(name, req) });
       return { branch: fromApiBranch(branch), created };
     },
     async resetBranch(name: string): Promise<BranchView> {

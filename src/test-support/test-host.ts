@@ -4,10 +4,10 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { main } from '../../cli/index.js';
-import { killInstance } from '../../postgres/index.js';
-import { createTestPool, testPoolSkipReason, type TestPool } from '../../storage/test-support/loop-pools.js';
-import { Host, type InitOptions } from '../index.js';
+import { main } from '../cli/index.js';
+import { killInstance } from '../postgres/index.js';
+import { createTestPool, testPoolSkipReason, type TestPool } from '../storage/test-support/loop-pools.js';
+import { Host, type InitOptions } from '../branches/index.js';
 
 export type PoolKind = 'btrfs' | 'xfs' | 'ext4';
 export const POOL_KINDS: readonly PoolKind[] = ['btrfs', 'xfs', 'ext4'];
@@ -33,7 +33,7 @@ export interface TestHost {
   cleanup(): Promise<void>;
 }
 
-const REPO = resolve(import.meta.dirname, '../../..');
+const REPO = resolve(import.meta.dirname, '../..');
 const CLI_BIN = join(REPO, 'bin', 'pgbranch.js');
 
 export { testPoolSkipReason };

@@ -1,6 +1,6 @@
-import type { AuditEntry, BranchView, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
+import type { AuditEntry, BranchView, CreateOrigin, CreateRequest, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
 import type { ErrorCode } from '../errors.js';
-import type { ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from './schemas.js';
+import type { ApiSnapshot, ApiAuditEntry, ApiCreateBranchBody, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from '../api/index.js';
 
 /**
  * The one place where the domain's camelCase views meet the API's snake_case fields, in both
@@ -57,6 +57,35 @@ export function fromApiBranch(b: ApiBranch): BranchView {
     totalBytes: b.total_bytes,
     maxOwnBytes: b.max_own_bytes,
     createdBy: b.created_by,
+  };
+}
+
+/**
+ * A create request as the API body carries it: the origin as one of `parent`, `snapshot` or
+ * `source` (none = an empty root). The body schema has already refused more than one.
+ */
+export function toApiCreateBody(name: string, r: Omit<CreateRequest, 'onProgress'>): ApiCreateBranchBody {
+  const o = r.origin;
+  return {
+    name,
+    ...(o.kind === 'parent' ? { parent: o.parent } : o.kind === 'snapshot' ? { snapshot: o.snapshot } : { source: o.source }),
+    ...(r.ifNotExists !== undefined ? { if_not_exists: r.ifNotExists } : {}),
+    ...(r.ttlMs !== undefined ? { ttl_ms: r.ttlMs } : {}),
+    ...(r.expiresAt !== undefined ? { expires_at: r.expiresAt } : {}),
+    ...(r.maxOwnBytes !== undefined ? { max_own_bytes: r.maxOwnBytes } : {}),
+  };
+}
+
+export function fromApiCreateBody(b: ApiCreateBranchBody): { name: string; request: CreateRequest } {
+  const origin: CreateOrigin =
+    b.parent !== undefined
+      ? { kind: 'parent', parent: b.parent }
+      : b.snapshot !== undefined
+        ? { kind: 'snapshot', snapshot: b.snapshot }
+        : { kind: 'source', source: b.source ?? { kind: 'empty' } };
+  return {
+    name: b.name,
+    request: { origin, ifNotExists: b.if_not_exists, ttlMs: b.ttl_ms, expiresAt: b.expires_at, maxOwnBytes: b.max_own_bytes },
   };
 }
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } fro
 import { join, relative, sep } from 'node:path';
 import pg from 'pg';
 import { expect } from 'vitest';
-import { instanceStatus } from '../../postgres/index.js';
+import { instanceStatus } from '../postgres/index.js';
 
 /**
  * Checks a host from the outside — its SQLite file, its pool directory, /proc — without going

@@ -1,0 +1,228 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Host, traceSteps, type ConnectionInfo } from '../../branches/index.js';
+import { median, progress, runChild, type BenchHost } from '../bench-support.js';
+import { branchEnv, branchSafe, firstQuery, fmtBytes, fmtMs, GIB, MIB, settlePool, stats, withTcp, type Stats } from './common.js';
+import { LOG_PHASES, logPhases, type LogPhase } from './server-log.js';
+
+const REPO = resolve(import.meta.dirname, '../../..');
+const CLI_BIN = join(REPO, 'bin', 'pgbranch.js');
+
+// ---------------------------------------------------------------------------------------------
+// Parents
+
+/** pgbench's tables and indexes per unit of scale, and a new database's own catalog. */
+const BYTES_PER_SCALE = 15.05 * MIB;
+const EMPTY_DB_BYTES = 7.6 * MIB;
+
+export interface Parent {
+  readonly name: string;
+  readonly scale: number;
+  readonly databaseBytes: number;
+  readonly buildMs: number;
+  readonly info: ConnectionInfo;
+}
+
+export async function buildParent(host: Host, sizeGiB: number, pgbench: string, first: boolean): Promise<Parent> {
+  const name = `main-${branchSafe(sizeGiB)}`;
+  const scale = Math.max(1, Math.round((sizeGiB * GIB - EMPTY_DB_BYTES) / BYTES_PER_SCALE));
+  const t0 = performance.now();
+  if (!first) {
+    progress(`creating root branch ${name}`);
+    await host.createBranch(name, { origin: { kind: 'source', source: { kind: 'empty' } } });
+  }
+  const info = await host.connectionInfo(name);
+  progress(`${name}: pgbench -i -s ${scale} -I dtGvp (server-side generation) …`);
+  await runChild(pgbench, ['-i', '-s', String(scale), '-I', 'dtGvp', info.database], branchEnv(info));
+  progress(`${name}: VACUUM ANALYZE, CHECKPOINT`);
+  const databaseBytes = await withTcp(info, info.database, async (c) => {
+    await c.query('VACUUM ANALYZE');
+    await c.query('CHECKPOINT');
+    const { rows } = await c.query<{ bytes: string }>('SELECT pg_database_size(current_database())::text AS bytes');
+    return Number(rows[0]!.bytes);
+  });
+  const buildMs = performance.now() - t0;
+  progress(`${name}: pg_database_size ${fmtBytes(databaseBytes)} (${databaseBytes} bytes), built in ${fmtMs(buildMs)}`);
+  return { name, scale, databaseBytes, buildMs, info };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Branch create → first query, with its steps traced on the real create path
+
+/**
+ * The steps of a create from a running parent, between the named crash points the create passes
+ * (src/branches/operations/create.ts, clone.ts): each step is the time from the boundary before
+ * it to the boundary that closes it. `start` and `end` stand for the call itself.
+ */
+export const STEPS = [
+  ['lock', 'start', 'create:intent', 'audit entry, host lock, checks, port, intent log'],
+  ['prepare', 'create:intent', 'clone:ready', 'parent CHECKPOINT (atomic snapshot) or backup start'],
+  ['clone', 'clone:ready', 'create:cloned', 'storage clone (btrfs snapshot) + size cap'],
+  ['start', 'create:cloned', 'clone:after-start', 'pg_hba, lock files, postgres start → ready (crash recovery)'],
+  ['password', 'clone:after-start', 'clone:password-set', 'new password (ALTER ROLE, SCRAM verifier) + branch LSN'],
+  ['openTcp', 'clone:password-set', 'create:started', 'pg_hba with TCP + reload + a TCP login'],
+  ['commit', 'create:started', 'create:committed', 'branch row and end of intent (SQLite)'],
+  ['return', 'create:committed', 'end', 'expiry, audit entry, view'],
+] as const;
+export type StepName = (typeof STEPS)[number][0];
+
+export interface BranchResult {
+  readonly total: Stats;
+  /** host.createBranch() alone (returns once pgbranch's own TCP login worked). */
+  readonly create: Stats;
+  /** connectionInfo + new connection + first query after createBranch returned. */
+  readonly query: Stats;
+  readonly warmupMs: number;
+  readonly ownBytes: { readonly median: number; readonly max: number; readonly samples: readonly number[] };
+  readonly queryRetries: number;
+  /** Medians of each traced step; absent when a run did not pass every boundary. */
+  readonly steps?: Record<StepName, Stats>;
+  /** The new instance's own server log during its start. */
+  readonly log: Partial<Record<LogPhase, Stats>>;
+}
+
+/** Traces one call: the time of every step boundary it passes. */
+async function traced<T>(fn: () => Promise<T>): Promise<{ value: T; marks: Map<string, number> }> {
+  const marks = new Map<string, number>();
+  const stop = traceSteps((point, atMs) => {
+    if (!marks.has(point)) marks.set(point, atMs);
+  });
+  marks.set('start', performance.now());
+  try {
+    const value = await fn();
+    marks.set('end', performance.now());
+    return { value, marks };
+  } finally {
+    stop();
+  }
+}
+
+function stepDurations(marks: ReadonlyMap<string, number>): Record<StepName, number> | undefined {
+  const out: Partial<Record<StepName, number>> = {};
+  for (const [name, from, to] of STEPS) {
+    const a = marks.get(from);
+    const b = marks.get(to);
+    if (a === undefined || b === undefined) return undefined;
+    out[name] = b - a;
+  }
+  return out as Record<StepName, number>;
+}
+
+export async function measureBranch(bench: BenchHost, host: Host, parent: Parent, runs: number, options: { maxOwnBytes?: number; label?: string } = {}): Promise<BranchResult> {
+  const totals: number[] = [];
+  const creates: number[] = [];
+  const queries: number[] = [];
+  const own: number[] = [];
+  const steps = Object.fromEntries(STEPS.map(([k]) => [k, [] as number[]])) as Record<StepName, number[]>;
+  const logSamples: Partial<Record<LogPhase, number[]>> = {};
+  let warmupMs = 0;
+  let retries = 0;
+  const label = options.label ?? 'branch';
+  for (let i = 0; i <= runs; i++) {
+    const name = `${parent.name}-${label === 'branch' ? 'b' : 'w'}${i}`;
+    const { marks } = await traced(() =>
+      host.createBranch(name, { origin: { kind: 'parent', parent: parent.name }, ...(options.maxOwnBytes !== undefined ? { maxOwnBytes: options.maxOwnBytes } : {}) }),
+    );
+    const t0 = marks.get('start')!;
+    const t1 = marks.get('end')!;
+    const info = await host.connectionInfo(name);
+    retries += await firstQuery(info.url);
+    const t2 = performance.now();
+    // Before any user write: what the branch holds of its own (exclusive btrfs extents).
+    const view = await host.getBranch(name);
+    if (i === 0) {
+      warmupMs = t2 - t0;
+      progress(`  ${label} warm-up: ${fmtMs(warmupMs)} (not counted)`);
+    } else {
+      totals.push(t2 - t0);
+      creates.push(t1 - t0);
+      queries.push(t2 - t1);
+      own.push(view.ownBytes ?? Number.NaN);
+      const durations = stepDurations(marks);
+      if (durations) for (const [k] of STEPS) steps[k].push(durations[k]);
+      const logText = await readFile(join(bench.home, 'logs', `${view.id}.log`), 'utf8').catch(() => '');
+      for (const [k, v] of Object.entries(logPhases(logText, durations?.start)) as [LogPhase, number][]) (logSamples[k] ??= []).push(v);
+      const line = durations ? STEPS.map(([k]) => `${k} ${fmtMs(durations[k])}`).join(', ') : 'steps not traced';
+      progress(`  ${label} run ${i}/${runs}: ${fmtMs(t2 - t0)} (createBranch ${fmtMs(t1 - t0)}: ${line}), own data ${fmtBytes(view.ownBytes ?? 0)}`);
+    }
+    await host.deleteBranch(name);
+    await settlePool(bench);
+  }
+  const log: Partial<Record<LogPhase, Stats>> = {};
+  for (const [k] of LOG_PHASES) if (logSamples[k]?.length) log[k] = stats(logSamples[k]);
+  return {
+    total: stats(totals),
+    create: stats(creates),
+    query: stats(queries),
+    warmupMs: Math.round(warmupMs * 10) / 10,
+    ownBytes: { median: median(own), max: Math.max(...own), samples: own },
+    queryRetries: retries,
+    ...(steps.start.length === runs ? { steps: Object.fromEntries(STEPS.map(([k]) => [k, stats(steps[k])])) as Record<StepName, Stats> } : {}),
+    log,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What-if: the same creates with other server settings
+
+export interface WhatIf {
+  readonly label: string;
+  readonly settings: Readonly<Record<string, string>>;
+  readonly branch: BranchResult;
+}
+
+/** Server settings pgbranch does not use today, measured on the real create path. */
+export function whatIfCandidates(major: number): { label: string; settings: Record<string, string> }[] {
+  return major >= 14 ? [{ label: 'recovery_init_sync_method = syncfs', settings: { recovery_init_sync_method: 'syncfs' } }] : [];
+}
+
+/**
+ * Runs the measured creates on the same host opened anew with extra `postgres.settings` in its
+ * config (every instance started by that host gets them), then puts the config back.
+ */
+export async function measureWhatIf(bench: BenchHost, parent: Parent, runs: number, candidate: { label: string; settings: Record<string, string> }): Promise<WhatIf> {
+  const configFile = join(bench.home, 'config.json');
+  const original = await readFile(configFile, 'utf8');
+  const config = JSON.parse(original) as { postgres: { settings?: Record<string, string> } };
+  config.postgres.settings = { ...config.postgres.settings, ...candidate.settings };
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  let host: Host | undefined;
+  try {
+    host = await Host.open({ home: bench.home });
+    return { ...candidate, branch: await measureBranch(bench, host, parent, runs, { label: 'what-if' }) };
+  } finally {
+    host?.close();
+    await writeFile(configFile, original);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the CLI
+
+export interface CliResult {
+  readonly total: Stats;
+  readonly process: Stats;
+}
+
+/** One `pgbranch branch create` process per run (Node start-up, host open and reconcile included). */
+export async function measureCli(bench: BenchHost, host: Host, parent: Parent, runs: number): Promise<CliResult> {
+  const totals: number[] = [];
+  const procs: number[] = [];
+  for (let i = 1; i <= runs; i++) {
+    const name = `${parent.name}-c${i}`;
+    const t0 = performance.now();
+    const { stdout } = await runChild(process.execPath, [CLI_BIN, '--home', bench.home, 'branch', 'create', name, '--from', parent.name, '-o', 'json'], process.env);
+    const t1 = performance.now();
+    const created = JSON.parse(stdout) as { created?: boolean; name?: string };
+    if (created.created !== true || created.name !== name) throw new Error(`unexpected CLI output: ${stdout}`);
+    const info = await host.connectionInfo(name);
+    await firstQuery(info.url);
+    const t2 = performance.now();
+    totals.push(t2 - t0);
+    procs.push(t1 - t0);
+    progress(`  CLI run ${i}/${runs}: ${fmtMs(t2 - t0)} (process ${fmtMs(t1 - t0)})`);
+    await host.deleteBranch(name);
+    await settlePool(bench);
+  }
+  return { total: stats(totals), process: stats(procs) };
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { PgbranchError } from '../errors.js';
+import type { OperationRecord, StateStore } from '../state/index.js';
+
+/**
+ * The intent log, typed. A multi-step operation records its intent (what it is about to make or
+ * remove) before its first side effect and ends it in the same transaction that commits its
+ * result; an intent found at open belongs to a process that died part-way, and the operation's
+ * own settle function rolls it back or forward (see reconcile). Each kind's data is validated
+ * when read back, so a settle function never guesses at a shape.
+ */
+const Name = z.string().min(1);
+const INTENT_DATA = {
+  /** `root`: a new cluster (initdb); `parentId` / `snapshotId`: a clone of that parent / snapshot. */
+  create: z.object({ volume: Name, port: z.number().int(), root: z.boolean().optional(), parentId: Name.optional(), snapshotId: Name.optional() }),
+  reset: z.object({ oldVolume: Name, newVolume: Name }),
+  delete: z.object({ volume: Name }),
+  /** The new password: a crash after ALTER ROLE must be able to finish the change. */
+  rotate: z.object({ password: Name }),
+  limit: z.object({ bytes: z.number().int().positive().nullable(), firstCap: z.boolean() }),
+  'snapshot-create': z.object({ volume: Name, sourceBranchId: Name }),
+  'snapshot-delete': z.object({ volume: Name }),
+};
+
+export type IntentKind = keyof typeof INTENT_DATA;
+export type IntentData<K extends IntentKind> = z.infer<(typeof INTENT_DATA)[K]>;
+
+/** What an operation is about: a branch, or a snapshot for the snapshot operations. */
+export interface IntentSubject {
+  readonly id: string;
+  readonly name: string;
+}
+
+interface IntentOf<K extends IntentKind> {
+  readonly id: number;
+  readonly kind: K;
+  readonly subject: IntentSubject;
+  /** The last step reached (recorded by `advance`). */
+  readonly step: string;
+  readonly data: IntentData<K>;
+  readonly startedAt: string;
+}
+
+/** A recorded intent: one variant per operation kind. */
+export type Intent = { [K in IntentKind]: IntentOf<K> }[IntentKind];
+export type IntentFor<K extends IntentKind> = Extract<Intent, { kind: K }>;
+
+export interface IntentHandle {
+  readonly id: number;
+  /** Records that a step was reached (for settle functions that decide by step). */
+  advance(step: string): void;
+  /** Ends the intent; call it inside the transaction that commits the operation's result. */
+  finish(): void;
+}
+
+export function beginIntent<K extends IntentKind>(store: StateStore, kind: K, subject: IntentSubject, data: IntentData<K>): IntentHandle {
+  const id = store.beginOperation({ kind, branchId: subject.id, branchName: subject.name, step: 'intent', data: INTENT_DATA[kind].parse(data) });
+  return handle(store, id);
+}
+
+/** The handle of an intent read back by reconcile, for the settle function that finishes it. */
+export function resumeIntent(store: StateStore, intent: Intent): IntentHandle {
+  return handle(store, intent.id);
+}
+
+function handle(store: StateStore, id: number): IntentHandle {
+  return { id, advance: (step) => store.advanceOperation(id, step), finish: () => store.finishOperation(id) };
+}
+
+/** Every intent still recorded, oldest first. */
+export function pendingIntents(store: StateStore): Intent[] {
+  return store.listOperations().map(parseIntent);
+}
+
+function parseIntent(op: OperationRecord): Intent {
+  const schema = (INTENT_DATA as Record<string, z.ZodType | undefined>)[op.kind];
+  const parsed = schema?.safeParse(op.data);
+  if (!schema || !parsed?.success) {
+    // Written by this code or an older release of it: a row we cannot read means a bug or a
+    // hand-edited database, and guessing how to settle it could lose data.
+    throw new PgbranchError('INTERNAL', `cannot read the recorded intent #${op.id} (${op.kind} ${op.branchName}); state.db needs attention`, {
+      cause: parsed?.error ?? new Error(`unknown operation kind ${op.kind}`),
+      details: { intent: op.id, kind: op.kind },
+    });
+  }
+  return {
+    id: op.id,
+    kind: op.kind as IntentKind,
+    subject: { id: op.branchId, name: op.branchName },
+    step: op.step,
+    data: parsed.data,
+    startedAt: op.startedAt,
+  } as Intent;
+}

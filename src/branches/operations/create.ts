@@ -1,0 +1,291 @@
+import { copyFromUrl, initCluster, prepareDirectory, redactUrl, restoreDump, writeHba } from '../../postgres/index.js';
+import type { BranchRecord, NewBranch, SnapshotRecord } from '../../state/index.js';
+import { PgbranchError } from '../../errors.js';
+import type { Actor } from '../audit.js';
+import { bringUpClone, CLONE_POINTS, cloneConsistent, openTcp } from '../clone.js';
+import { crashPoint } from '../crash-points.js';
+import { resolveExpiry, type ExpiryRequest } from '../governance.js';
+import { newBranchId, newPassword, volumeName } from '../ids.js';
+import { beginIntent, resumeIntent, type IntentData, type IntentFor } from '../intents.js';
+import { assertBranchName } from '../names.js';
+import { applyVolumeLimit, assertBranchCountQuota, assertPoolFloor, resolveOwnBytesLimit } from '../quotas.js';
+import type { ProgressSink, Runtime } from '../runtime.js';
+import { findSnapshot } from './snapshot-create.js';
+
+/** Where a root branch's data comes from. */
+export type RootSource = { readonly kind: 'empty' } | { readonly kind: 'dump'; readonly file: string } | { readonly kind: 'url'; readonly url: string };
+
+/**
+ * Where a new branch comes from, decided once by the edge that parsed the request: a CoW clone of
+ * a parent branch, a clone of a snapshot, or a new root filled from a source.
+ */
+export type CreateOrigin =
+  | { readonly kind: 'parent'; readonly parent: string }
+  | { readonly kind: 'snapshot'; readonly snapshot: string }
+  | { readonly kind: 'source'; readonly source: RootSource };
+
+export interface CreateRequest extends ExpiryRequest {
+  readonly origin: CreateOrigin;
+  /** CI retries: an existing branch with the same name and origin is returned, not an error. */
+  readonly ifNotExists?: boolean;
+  /**
+   * Cap on the bytes the branch may own (written since it was branched). Absent = the host's
+   * `quotas.maxOwnBytesPerBranch` for clones, none for roots; null = none (refused when the host
+   * has a ceiling).
+   */
+  readonly maxOwnBytes?: number | null;
+  readonly onProgress?: ProgressSink;
+}
+
+export const CREATE_POINTS = {
+  clone: [
+    'create:intent',
+    CLONE_POINTS.ready,
+    'create:cloned',
+    CLONE_POINTS.afterBackupStop,
+    CLONE_POINTS.afterStart,
+    CLONE_POINTS.passwordSet,
+    'create:started',
+    'create:committed',
+  ],
+  root: ['create:intent', 'create:initialised', 'create:imported', 'create:committed'],
+} as const;
+
+/** What the audit log says about a create's origin (the same words since the first release). */
+export function originDetails(origin: CreateOrigin): Record<string, unknown> {
+  switch (origin.kind) {
+    case 'parent':
+      return { parent: origin.parent, source: 'branch' };
+    case 'snapshot':
+      return { parent: null, snapshot: origin.snapshot, source: 'snapshot' };
+    case 'source':
+      return { parent: null, source: origin.source.kind };
+  }
+}
+
+/**
+ * Creates branch `name` (the caller holds the host lock). Checks, in order: names and expiry
+ * (nothing made yet), an existing branch (returned for an `ifNotExists` retry of the same
+ * origin, so a CI retry is never refused by a quota), quotas, the origin, the pool's floor.
+ */
+export async function createBranch(rt: Runtime, actor: Actor, name: string, request: CreateRequest): Promise<{ record: BranchRecord; created: boolean }> {
+  assertBranchName(name);
+  const { origin } = request;
+  if (origin.kind === 'parent') assertBranchName(origin.parent);
+  if (origin.kind === 'snapshot') assertBranchName(origin.snapshot);
+  // Resolved before anything is made: a bad expiry must not leave a branch behind.
+  const expiresAt = resolveExpiry(rt.config, name, request);
+
+  const existing = rt.store.getBranchByName(name);
+  if (existing) {
+    if (request.ifNotExists && sameOrigin(rt, existing, origin)) return { record: existing, created: false };
+    throw branchExists(rt, existing, origin);
+  }
+  assertBranchCountQuota(rt, actor);
+  const settings: NewBranchSettings = {
+    createdBy: actor.id,
+    maxOwnBytes: await resolveOwnBytesLimit(rt, request.maxOwnBytes, origin.kind === 'source' ? 'root' : 'clone'),
+  };
+  let made: BranchRecord;
+  switch (origin.kind) {
+    case 'snapshot': {
+      const snapshot = findSnapshot(rt, origin.snapshot);
+      await assertPoolFloor(rt, `branch "${name}"`);
+      made = await createFromSnapshot(rt, name, snapshot, settings);
+      break;
+    }
+    case 'source':
+      await assertPoolFloor(rt, `branch "${name}"`);
+      made = await createRoot(rt, name, origin.source, settings, request.onProgress);
+      break;
+    case 'parent': {
+      const parent = rt.store.getBranchByName(origin.parent);
+      if (!parent) {
+        throw new PgbranchError('PARENT_NOT_FOUND', `cannot create "${name}": no branch named "${origin.parent}"`, { details: { parent: origin.parent } });
+      }
+      await assertPoolFloor(rt, `branch "${name}"`);
+      made = await createChild(rt, name, parent, settings);
+      break;
+    }
+  }
+  // Set after the create commits: a crash in between leaves a branch that never expires, the
+  // safe side (nothing is deleted that the caller may still want).
+  if (expiresAt !== null) rt.store.setExpiresAt(made.id, expiresAt);
+  return { record: rt.store.getBranchById(made.id)!, created: true };
+}
+
+function sameOrigin(rt: Runtime, existing: BranchRecord, origin: CreateOrigin): boolean {
+  switch (origin.kind) {
+    case 'snapshot': {
+      const snapshot = rt.store.getSnapshotByName(origin.snapshot);
+      return snapshot !== undefined && existing.parentSnapshotId === snapshot.id;
+    }
+    case 'parent':
+      return existing.parentId !== null && rt.store.getBranchById(existing.parentId)?.name === origin.parent;
+    case 'source':
+      return existing.parentId === null && existing.parentSnapshotId === null;
+  }
+}
+
+function branchExists(rt: Runtime, existing: BranchRecord, origin: CreateOrigin): PgbranchError {
+  const { name } = existing;
+  if (origin.kind === 'snapshot') return new PgbranchError('BRANCH_EXISTS', `branch "${name}" already exists`, { details: { name } });
+  const parent = existing.parentId ? rt.store.getBranchById(existing.parentId)?.name : undefined;
+  const from = parent ? `from "${parent}"` : 'as a root branch';
+  return new PgbranchError('BRANCH_EXISTS', `branch "${name}" already exists (${from})`, { details: { name, parent: parent ?? null } });
+}
+
+interface Planned {
+  readonly id: string;
+  readonly name: string;
+  readonly volume: string;
+  readonly port: number;
+  readonly password: string;
+  readonly dbUser: string;
+  readonly dbName: string;
+}
+
+async function plan(rt: Runtime, name: string, from?: { dbUser: string; dbName: string }): Promise<Planned> {
+  const id = newBranchId();
+  return {
+    id,
+    name,
+    volume: volumeName(id),
+    port: await rt.allocatePort(),
+    password: newPassword(),
+    dbUser: from?.dbUser ?? rt.config.defaults.dbUser,
+    dbName: from?.dbName ?? rt.config.defaults.dbName,
+  };
+}
+
+/** What a cloned branch records besides its plan: where it came from and its branch point. */
+type CloneOrigin = Pick<NewBranch, 'parentId' | 'parentName' | 'source'> & Partial<Pick<NewBranch, 'parentSnapshotId'>>;
+
+/** Settings every new branch is made with, resolved before anything is made. */
+export interface NewBranchSettings {
+  /** Audit actor id of the caller (counted by per-token quotas). */
+  readonly createdBy: string;
+  /** Cap on the bytes the branch may own; set on its volume before any instance runs on it. */
+  readonly maxOwnBytes: number | null;
+}
+
+/**
+ * The one create path for every clone (from a parent branch or a snapshot): intent, clone, bring
+ * up with its own port and password, then branch row and end of intent in one transaction.
+ * `clone` fills the planned volume and tells when the data was captured; `branchPoint` may
+ * override the LSN and time the new instance reports.
+ */
+async function createClone(
+  rt: Runtime,
+  name: string,
+  from: { dbUser: string; dbName: string },
+  origin: CloneOrigin,
+  settings: NewBranchSettings,
+  intentOrigin: Pick<IntentData<'create'>, 'parentId' | 'snapshotId'>,
+  clone: (volume: string) => Promise<{ branchTime: string }>,
+  branchPoint: (reported: { branchLsn: string; branchTime: string }) => { branchLsn: string; branchTime: string } = (r) => r,
+): Promise<BranchRecord> {
+  const p = await plan(rt, name, from);
+  const intent = beginIntent(rt.store, 'create', p, { volume: p.volume, port: p.port, ...intentOrigin });
+  crashPoint('create:intent');
+  const { branchTime } = await clone(p.volume);
+  await applyVolumeLimit(rt, p.volume, settings.maxOwnBytes);
+  intent.advance('cloned');
+  crashPoint('create:cloned');
+  const { branchLsn } = await bringUpClone(rt, p, p.volume);
+  crashPoint('create:started');
+  rt.store.transaction(() => {
+    rt.store.insertBranch({ ...p, ...origin, ...settings, desiredState: 'running', ...branchPoint({ branchLsn, branchTime }) });
+    intent.finish();
+  });
+  crashPoint('create:committed');
+  return rt.store.getBranchById(p.id)!;
+}
+
+/** Child branch: a consistent CoW clone of `parent`, with its own port and password. */
+function createChild(rt: Runtime, name: string, parent: BranchRecord, settings: NewBranchSettings): Promise<BranchRecord> {
+  return createClone(
+    rt,
+    name,
+    parent,
+    { parentId: parent.id, parentName: parent.name, source: JSON.stringify({ kind: 'branch' }) },
+    settings,
+    { parentId: parent.id },
+    (volume) => cloneConsistent(rt, parent, volume),
+  );
+}
+
+/**
+ * A branch from a snapshot: a cold clone of the snapshot's volume (consistent by construction),
+ * brought up with its own port and password. Its branch point is the snapshot's time (and LSN
+ * when known, else the point recovery ended at); reset returns it to the snapshot.
+ */
+function createFromSnapshot(rt: Runtime, name: string, snapshot: SnapshotRecord, settings: NewBranchSettings): Promise<BranchRecord> {
+  return createClone(
+    rt,
+    name,
+    snapshot,
+    {
+      parentId: null,
+      parentName: null,
+      parentSnapshotId: snapshot.id,
+      source: JSON.stringify({ kind: 'snapshot', snapshot: snapshot.name, branch: snapshot.sourceBranchName }),
+    },
+    settings,
+    { snapshotId: snapshot.id },
+    async (volume) => {
+      await rt.storage.cloneVolume(snapshot.volume, volume);
+      return { branchTime: snapshot.time };
+    },
+    ({ branchLsn }) => ({ branchLsn: snapshot.lsn ?? branchLsn, branchTime: snapshot.time }),
+  );
+}
+
+/** Root branch: a new cluster (initdb), optionally filled from a dump file or a live server. */
+export async function createRoot(rt: Runtime, name: string, source: RootSource, settings: NewBranchSettings, onProgress?: ProgressSink): Promise<BranchRecord> {
+  const p = await plan(rt, name);
+  const intent = beginIntent(rt.store, 'create', p, { volume: p.volume, port: p.port, root: true });
+  crashPoint('create:intent');
+  await rt.storage.createVolume(p.volume);
+  await applyVolumeLimit(rt, p.volume, settings.maxOwnBytes);
+  const dataDir = rt.dataDir(p.volume);
+  await prepareDirectory(dataDir, rt.osUser, 0o700);
+  onProgress?.({ phase: 'initdb', message: `initialising PostgreSQL ${rt.binaries.version} cluster` });
+  await initCluster({ binaries: rt.binaries, dataDir, osUser: rt.osUser, superuser: p.dbUser, superuserPassword: p.password, database: p.dbName });
+  intent.advance('initialised');
+  crashPoint('create:initialised');
+  // TCP stays closed until the import is done, so nobody sees a half-imported root.
+  await writeHba(dataDir, { allowTcp: false });
+  await rt.start(p.id, p.volume, p.port);
+  const target = rt.adminTarget(p, p.dbName);
+  let recordedSource: Record<string, unknown> = { kind: 'empty' };
+  if (source.kind === 'dump') {
+    const result = await restoreDump({ file: source.file, target, onProgress });
+    recordedSource = { kind: 'dump', file: source.file, format: result.format };
+  } else if (source.kind === 'url') {
+    await copyFromUrl({ sourceUrl: source.url, target, onProgress });
+    recordedSource = { kind: 'url', url: redactUrl(source.url) };
+  }
+  intent.advance('imported');
+  crashPoint('create:imported');
+  await openTcp(rt, p, p.volume);
+  rt.store.transaction(() => {
+    rt.store.insertBranch({ ...p, ...settings, parentId: null, parentName: null, desiredState: 'running', source: JSON.stringify(recordedSource), branchLsn: null, branchTime: null });
+    intent.finish();
+  });
+  crashPoint('create:committed');
+  return rt.store.getBranchById(p.id)!;
+}
+
+/**
+ * Settle: the branch row and the end of the intent commit together, so a create still recorded
+ * never finished, and whatever it made goes away.
+ */
+export async function settleCreate(rt: Runtime, intent: IntentFor<'create'>): Promise<'rolled-back'> {
+  const { volume } = intent.data;
+  await rt.kill(volume);
+  await rt.storage.deleteVolume(volume);
+  if (!rt.store.getBranchById(intent.subject.id)) await rt.removeBranchFiles(intent.subject.id);
+  resumeIntent(rt.store, intent).finish();
+  return 'rolled-back';
+}

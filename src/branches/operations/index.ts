@@ -1,0 +1,47 @@
+import type { IntentFor, IntentKind } from '../intents.js';
+import type { Runtime } from '../runtime.js';
+import { CREATE_POINTS, settleCreate } from './create.js';
+import { DELETE_POINTS, settleDelete } from './delete.js';
+import { LIMIT_POINTS, settleLimit } from './limit.js';
+import { RESET_POINTS, settleReset } from './reset.js';
+import { ROTATE_POINTS, settleRotate } from './rotate-password.js';
+import { SNAPSHOT_CREATE_POINTS, settleSnapshotCreate } from './snapshot-create.js';
+import { SNAPSHOT_DELETE_POINTS, settleSnapshotDelete } from './snapshot-delete.js';
+
+/**
+ * The operations of the domain, one module each: its checks, its steps, its crash points and its
+ * settle function. This file is the table reconcile reads and the crash test iterates.
+ */
+export { createBranch, createRoot, originDetails, type CreateOrigin, type CreateRequest, type RootSource } from './create.js';
+export { deleteBranch } from './delete.js';
+export { branchStopped, startBranch, stopAllInstances, stopBranch, suspendBranch, wakeBranch } from './instance-state.js';
+export { resetBranch } from './reset.js';
+export { rotatePassword } from './rotate-password.js';
+export { createSnapshot, findSnapshot } from './snapshot-create.js';
+export { deleteSnapshot } from './snapshot-delete.js';
+export { updateBranch, type BranchChange } from './update.js';
+
+export type Settled = 'rolled-back' | 'rolled-forward';
+
+/** How an interrupted operation of each kind is finished or undone (see reconcile). */
+export const SETTLE: { readonly [K in IntentKind]: (rt: Runtime, intent: IntentFor<K>) => Promise<Settled> } = {
+  create: settleCreate,
+  reset: settleReset,
+  delete: settleDelete,
+  rotate: settleRotate,
+  limit: settleLimit,
+  'snapshot-create': settleSnapshotCreate,
+  'snapshot-delete': settleSnapshotDelete,
+};
+
+/** Every crash point of the multi-step operations, in step order, for the crash-safety tests. */
+export const CRASH_POINTS = {
+  create: CREATE_POINTS.clone,
+  createRoot: CREATE_POINTS.root,
+  reset: RESET_POINTS,
+  delete: DELETE_POINTS,
+  rotate: ROTATE_POINTS,
+  limit: LIMIT_POINTS,
+  snapshotCreate: SNAPSHOT_CREATE_POINTS,
+  snapshotDelete: SNAPSHOT_DELETE_POINTS,
+} as const;

@@ -1,0 +1,45 @@
+import { PgbranchError } from '../../errors.js';
+import type { BranchRecord } from '../../state/index.js';
+import { log } from '../../util/index.js';
+import type { Runtime } from '../runtime.js';
+
+/**
+ * Start, stop, suspend and wake: one metadata row (the desired state) and one process each. No
+ * intent is needed: reconcile brings every instance to its desired state at the next open.
+ */
+
+export async function startBranch(rt: Runtime, branch: BranchRecord): Promise<void> {
+  rt.store.setDesiredState(branch.id, 'running');
+  if (!(await rt.isRunning(branch.volume))) await rt.start(branch.id, branch.volume, branch.port);
+}
+
+export async function stopBranch(rt: Runtime, branch: BranchRecord): Promise<void> {
+  rt.store.setDesiredState(branch.id, 'stopped');
+  await rt.stop(branch.volume);
+}
+
+/** Stopped until the next connection through the endpoint wakes it. */
+export async function suspendBranch(rt: Runtime, branch: BranchRecord): Promise<void> {
+  rt.store.setDesiredState(branch.id, 'suspended');
+  await rt.stop(branch.volume);
+}
+
+export function branchStopped(branch: BranchRecord): PgbranchError {
+  return new PgbranchError('BRANCH_STOPPED', `branch "${branch.name}" is stopped; start it with \`pgbranch branch start ${branch.name}\``, {
+    details: { branch: branch.name },
+  });
+}
+
+/** Makes a suspended (or crashed) branch serve again. A branch stopped on request stays down. */
+export async function wakeBranch(rt: Runtime, branch: BranchRecord): Promise<void> {
+  if (branch.desiredState === 'stopped') throw branchStopped(branch);
+  if (branch.desiredState === 'suspended') rt.store.setDesiredState(branch.id, 'running');
+  if (!(await rt.isRunning(branch.volume))) await rt.start(branch.id, branch.volume, branch.port);
+}
+
+/** Stops every instance cleanly (serve shutdown); desired states are kept for the next start. */
+export async function stopAllInstances(rt: Runtime): Promise<void> {
+  for (const branch of rt.store.listBranches()) {
+    await rt.stop(branch.volume).catch((err: unknown) => log.warn({ branch: branch.name, err: (err as Error).message }, 'could not stop branch'));
+  }
+}

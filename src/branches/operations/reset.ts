@@ -1,0 +1,96 @@
+import { PgbranchError } from '../../errors.js';
+import type { BranchRecord } from '../../state/index.js';
+import { bringUpClone, CLONE_POINTS, cloneConsistent } from '../clone.js';
+import { crashPoint } from '../crash-points.js';
+import { assertNotProtected } from '../governance.js';
+import { volumeName } from '../ids.js';
+import { beginIntent, resumeIntent, type IntentFor } from '../intents.js';
+import { applyVolumeLimit } from '../quotas.js';
+import type { Runtime } from '../runtime.js';
+
+export const RESET_POINTS = [
+  'reset:intent',
+  CLONE_POINTS.ready,
+  CLONE_POINTS.afterBackupStop,
+  'reset:cloned',
+  'reset:old-stopped',
+  CLONE_POINTS.afterStart,
+  CLONE_POINTS.passwordSet,
+  'reset:new-started',
+  'reset:swapped',
+  'reset:old-deleted',
+] as const;
+
+/**
+ * Reset: the branch gets a fresh clone of its parent's current state (or of the snapshot it was
+ * made from) and keeps its id, name, port, password and so its connection string. The new data
+ * is made in a new volume first, so a crash before the swap leaves the old branch as it was, and
+ * one after it only leaves the old volume to remove.
+ */
+export async function resetBranch(rt: Runtime, branch: BranchRecord): Promise<BranchRecord> {
+  // A root has nothing to reset from whatever its protection: that error says more.
+  if (branch.parentId !== null || branch.parentSnapshotId !== null) assertNotProtected(branch, 'reset');
+  const { parent, snapshot } = resetOrigin(rt, branch);
+  const oldVolume = branch.volume;
+  const newVolume = volumeName(branch.id);
+  const intent = beginIntent(rt.store, 'reset', branch, { oldVolume, newVolume });
+  crashPoint('reset:intent');
+  let branchTime: string;
+  if (snapshot) {
+    // No instance runs on a snapshot: a plain clone is consistent.
+    await rt.storage.cloneVolume(snapshot.volume, newVolume);
+    branchTime = snapshot.time;
+  } else {
+    ({ branchTime } = await cloneConsistent(rt, parent!, newVolume));
+  }
+  // The new generation is capped like the old one before anything writes to it.
+  await applyVolumeLimit(rt, newVolume, branch.maxOwnBytes);
+  crashPoint('reset:cloned');
+  await rt.stop(oldVolume);
+  crashPoint('reset:old-stopped');
+  const { branchLsn: recoveredLsn } = await bringUpClone(rt, branch, newVolume);
+  const branchLsn = snapshot?.lsn ?? recoveredLsn;
+  crashPoint('reset:new-started');
+  rt.store.transaction(() => {
+    rt.store.replaceVolume(branch.id, { volume: newVolume, branchLsn, branchTime });
+    intent.advance('swapped');
+  });
+  crashPoint('reset:swapped');
+  await rt.storage.deleteVolume(oldVolume);
+  crashPoint('reset:old-deleted');
+  intent.finish();
+  if (branch.desiredState !== 'running') await rt.stop(newVolume);
+  return rt.store.getBranchById(branch.id)!;
+}
+
+/** What a branch resets to: its parent's current state, or the snapshot it was made from. */
+function resetOrigin(rt: Runtime, branch: BranchRecord) {
+  const parent = branch.parentId ? rt.store.getBranchById(branch.parentId) : undefined;
+  // A branch made from a snapshot resets to that snapshot (immutable: always the same data).
+  const snapshot = branch.parentSnapshotId ? rt.store.getSnapshotById(branch.parentSnapshotId) : undefined;
+  if (branch.parentSnapshotId && !snapshot) {
+    throw new PgbranchError('SNAPSHOT_NOT_FOUND', `cannot reset "${branch.name}": the snapshot it was made from was deleted`, {
+      details: { branch: branch.name, snapshotId: branch.parentSnapshotId },
+    });
+  }
+  if (!parent && !snapshot) {
+    if (branch.parentName) {
+      throw new PgbranchError('PARENT_NOT_FOUND', `cannot reset "${branch.name}": its parent "${branch.parentName}" was deleted`, {
+        details: { branch: branch.name, parent: branch.parentName },
+      });
+    }
+    throw new PgbranchError('ROOT_BRANCH_RESET', `cannot reset "${branch.name}": it is a root branch and has no parent`, { details: { branch: branch.name } });
+  }
+  return { parent, snapshot };
+}
+
+/** Settle: before the swap the old volume is the branch, after it the new one is; the other goes. */
+export async function settleReset(rt: Runtime, intent: IntentFor<'reset'>): Promise<'rolled-back' | 'rolled-forward'> {
+  const { oldVolume, newVolume } = intent.data;
+  const swapped = rt.store.getBranchById(intent.subject.id)?.volume === newVolume;
+  const discard = swapped ? oldVolume : newVolume;
+  await rt.kill(discard);
+  await rt.storage.deleteVolume(discard);
+  resumeIntent(rt.store, intent).finish();
+  return swapped ? 'rolled-forward' : 'rolled-back';
+}
