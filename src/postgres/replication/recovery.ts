@@ -27,7 +27,8 @@ function targetSetting(opts: RecoveryTargetOptions): [string, string] {
   if (target.time instanceof Date && Number.isNaN(target.time.getTime())) {
     throw new PgbranchError('INVALID_ARGUMENT', 'the recovery target time is an invalid Date', { cause: new Error('bad time') });
   }
-  const text = target.time instanceof Date ? target.time.toISOString() : target.time.trim();
+  // The server's check of recovery_target_time refuses ISO 8601's "T…Z" form; spell it the way timestamptz prints.
+  const text = target.time instanceof Date ? `${target.time.toISOString().replace('T', ' ').replace('Z', '')}+00` : target.time.trim();
   // An explicit zone: without one the server would read it in its own time zone.
   if (!TIMESTAMPTZ.test(text)) {
     throw new PgbranchError('INVALID_ARGUMENT', `not a recovery target time with a time zone (e.g. 2026-01-02 03:04:05.123456+00): ${JSON.stringify(text)}`, {

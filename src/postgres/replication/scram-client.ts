@@ -32,9 +32,10 @@ function parseAttributes(text: string): Map<string, string> {
 
 const hmac = (key: Buffer, text: string): Buffer => createHmac('sha256', key).update(text, 'utf8').digest();
 
-export function createScramClient(password: string, options: { nonce?: string } = {}): ScramClient {
+export function createScramClient(password: string, options: { nonce?: string; user?: string } = {}): ScramClient {
   const clientNonce = options.nonce ?? randomBytes(18).toString('base64');
-  const clientFirstBare = `n=,r=${clientNonce}`;
+  // PostgreSQL ignores this name (it uses the startup packet's); tests pass RFC 7677's "user".
+  const clientFirstBare = `n=${(options.user ?? '').replaceAll('=', '=3D').replaceAll(',', '=2C')},r=${clientNonce}`;
   let authMessage: string | undefined;
   let serverKey: Buffer | undefined;
 
