@@ -36,7 +36,10 @@ async function coldCopy(from: string, to: string): Promise<void> {
   await run('cp', ['-a', from, to], { timeoutMs: 60_000 });
 }
 
-describe.each([18, 16])('following a PostgreSQL %i source', (major) => {
+/** 18 and 16 always; others (e.g. 14, 15, 17) when their binaries are installed: PGBRANCH_TEST_EXTRA_MAJORS=14,15 */
+const MAJORS = [18, 16, ...(process.env.PGBRANCH_TEST_EXTRA_MAJORS ?? '').split(',').filter(Boolean).map(Number)];
+
+describe.each(MAJORS)('following a PostgreSQL %i source', (major) => {
   let primary: SourcePrimary;
   let work: string;
   let standbyDir: string;
