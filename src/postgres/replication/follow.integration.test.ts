@@ -10,7 +10,9 @@ import {
   configureRecoveryTarget,
   configureStandby,
   connect,
+  createSourceSlot,
   detachFromSource,
+  dropSourceSlot,
   findFreePort,
   lsnDiff,
   parseReplicationSource,
@@ -122,9 +124,15 @@ describe.each(MAJORS)('following a PostgreSQL %i source', (major) => {
     const passfile = join(work, 'standby.pgpass');
     await writePassfile(passfile, source(), primary.cluster.osUser);
     expect((await stat(passfile)).mode & 0o777).toBe(0o600);
+    // A slot keeps WAL on the source while the standby is away; a throwaway one shows the drop.
+    await createSourceSlot(source(), 'pgbranch_root');
+    await createSourceSlot(source(), 'pgbranch_throwaway');
+    await dropSourceSlot(source(), 'pgbranch_throwaway');
+    expect((await primary.sql<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots')).map((r) => r.slot_name)).toEqual(['pgbranch_root']);
     await configureStandby(standbyDir, {
       source: source(),
       passfile,
+      slotName: 'pgbranch_root',
       sourceSettings: backup.settings,
       major: backup.major,
       archiveDir,
@@ -147,6 +155,8 @@ describe.each(MAJORS)('following a PostgreSQL %i source', (major) => {
 
     await primary.sql("INSERT INTO t (id, pad) VALUES (1, 'after the backup')");
     await waitForRow(standbyClient, 'SELECT EXISTS (SELECT 1 FROM t WHERE id = 1)', [], 'row 1 on the standby');
+    const [slot] = await primary.sql<{ active: boolean }>("SELECT active FROM pg_replication_slots WHERE slot_name = 'pgbranch_root'");
+    expect(slot?.active).toBe(true);
     const ps = await run('ps', ['-eo', 'args'], { timeoutMs: 10_000 });
     expect(ps.stdout).not.toContain(primary.replPassword);
   });
@@ -309,6 +319,15 @@ describe.each(MAJORS)('following a PostgreSQL %i source', (major) => {
       await client.end();
     }
     expect((await readdir(archiveDir)).filter((f) => f.endsWith('.history'))).toEqual([]);
+
+    // A base backup of a server on timeline 2 carries the timeline's history file.
+    const again = join(work, 'backup-of-clone');
+    extraDirs.push(again);
+    const cloneSource = parseReplicationSource(`postgres://repl:${encodeURIComponent(primary.replPassword)}@127.0.0.1:${port}/x?sslmode=disable`);
+    const result = await baseBackup({ source: cloneSource, dataDir: again, osUser: standby.osUser, noSync: true });
+    expect(result.timeline).toBe(2);
+    expect(result.systemId).toBe(backup.systemId);
+    expect(await readdir(join(again, 'pg_wal'))).toContain('00000002.history');
     // The followed standby is untouched by its clone.
     const { rows } = await standbyClient!.query('SELECT pg_is_in_recovery() AS r, EXISTS (SELECT 1 FROM t WHERE id = -1) AS leaked');
     expect(rows[0]).toEqual({ r: true, leaked: false });
