@@ -60,6 +60,15 @@ describe('replication source errors', () => {
     return check;
   }
 
+  it('authenticates with md5, a cleartext password and trust too', async () => {
+    for (const user of ['md5user', 'pwuser', 'trustuser']) {
+      const check = await checkReplicationSource(parseReplicationSource(primary.url(user)));
+      expect(check.major).toBe(18);
+    }
+    const [row] = await primary.sql<{ p: string }>("SELECT rolpassword AS p FROM pg_authid WHERE rolname = 'md5user'");
+    expect(row!.p).toMatch(/^md5/);
+  });
+
   it('wrong password → SOURCE_AUTH_FAILED', async () => {
     const err = await expectRefused(parseReplicationSource(primary.url('repl', `${primary.replPassword}-wrong`)), 'SOURCE_AUTH_FAILED');
     expect(err.message).toMatch(/password/);

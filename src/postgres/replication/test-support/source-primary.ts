@@ -1,7 +1,7 @@
 import { appendFile } from 'node:fs/promises';
 import type pg from 'pg';
 import { waitFor } from '../../../util/wait.js';
-import { connect, killInstance, quoteIdent, setRolePassword, startInstance, stopInstance, withClient, type Client } from '../../index.js';
+import { connect, killInstance, quoteIdent, quoteLiteral, setRolePassword, startInstance, stopInstance, withClient, type Client } from '../../index.js';
 import { createTestCluster, type TestCluster } from '../../test-support/instance-fixture.js';
 
 export interface SourcePrimary {
@@ -39,7 +39,14 @@ export async function createSourcePrimary(major: number): Promise<SourcePrimary>
   const replPassword = `Sup3r-s3cret:${Math.random().toString(36).slice(2)}`;
   await appendFile(
     `${cluster.dataDir}/pg_hba.conf`,
-    ['host replication repl 127.0.0.1/32 scram-sha-256', 'host replication norepl 127.0.0.1/32 scram-sha-256', ''].join('\n'),
+    [
+      'host replication repl 127.0.0.1/32 scram-sha-256',
+      'host replication norepl 127.0.0.1/32 scram-sha-256',
+      'host replication md5user 127.0.0.1/32 md5',
+      'host replication pwuser 127.0.0.1/32 password',
+      'host replication trustuser 127.0.0.1/32 trust',
+      '',
+    ].join('\n'),
   );
   let current: Record<string, string> = PRIMARY_SETTINGS;
   const primary: SourcePrimary = {
@@ -76,6 +83,13 @@ export async function createSourcePrimary(major: number): Promise<SourcePrimary>
       await c.query(`CREATE ROLE ${quoteIdent(role)} ${attrs}`);
       await setRolePassword(c, role, replPassword);
     }
+    // Other authentication methods (test-only: an md5 hash needs the plaintext sent to the server).
+    await c.query('CREATE ROLE pwuser LOGIN REPLICATION');
+    await setRolePassword(c, 'pwuser', replPassword);
+    await c.query('CREATE ROLE trustuser LOGIN REPLICATION');
+    await c.query("SET password_encryption = 'md5'");
+    await c.query(`CREATE ROLE md5user LOGIN REPLICATION PASSWORD ${quoteLiteral(replPassword)}`);
+    await c.query('RESET password_encryption');
     await c.query('CREATE TABLE t (id bigint PRIMARY KEY, pad text, at timestamptz NOT NULL DEFAULT clock_timestamp())');
     // Some data so that the backup has something to copy while writes go on.
     await c.query("CREATE TABLE filler AS SELECT g AS id, repeat('f', 500) AS pad FROM generate_series(1, 20000) AS g");
