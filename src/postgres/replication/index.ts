@@ -2,6 +2,16 @@
  * Physical replication from a live PostgreSQL source: a hand-written replication-protocol client,
  * base backups (with their WAL), standby and point-in-time recovery configuration, promotion,
  * status. Knows nothing about branches or copy-on-write. Re-exported by src/postgres/index.ts.
+ *
+ * A root that follows its source:
+ *   source = parseReplicationSource(url); check = await checkReplicationSource(source)
+ *   [createSourceSlot(source, slot)]; r = await baseBackup({ source, dataDir, osUser })
+ *   writePassfile(passfileOutsideDataDir, source, osUser)
+ *   configureStandby(dataDir, { source, passfile, sourceSettings: r.settings, major: r.major, archiveDir, osUser, slotName })
+ *   startInstance(...) — ready when postmaster.pid says "standby"; standbyStatus(client) / sourceStatus(source) for lag.
+ * A branch of it now: clone (postmaster.pid removed), detachFromSource(clone), startInstance, promote(...).
+ * A branch at time T: clone the newest snapshot taken before T (stopped or crash-consistent),
+ *   configureRecoveryTarget(clone, { target, archiveDir }), runRecovery(startOptions).
  */
 export type {
   BaseBackupOptions,
@@ -32,7 +42,7 @@ export {
   createSourceSlot,
   dropSourceSlot,
 } from './commands.js';
-export { checkReplicationSource, npmInstallCommand, type CheckSourceOptions } from './preflight.js';
+export { checkReplicationSource, binariesForSource, npmInstallCommand, type CheckSourceOptions } from './preflight.js';
 export { baseBackup } from './base-backup.js';
 export { writePassfile } from './passfile.js';
 export { configureStandby, detachFromSource, primaryConninfo } from './standby-config.js';

@@ -85,3 +85,15 @@ describe('frontend messages', () => {
     expect(buf.at(-1)).toBe(0);
   });
 });
+
+describe('MessageSplitter with large messages', () => {
+  it('joins a 1 MiB CopyData sent in 64 KiB pieces, with the next message glued to its end', () => {
+    const payload = Buffer.alloc(1024 * 1024, 7);
+    const stream = Buffer.concat([message('d', payload), ready]);
+    const splitter = new MessageSplitter();
+    const out = [];
+    for (let i = 0; i < stream.length; i += 65536) out.push(...splitter.push(stream.subarray(i, i + 65536)));
+    expect(out.map((m) => String.fromCharCode(m.type))).toEqual(['d', 'Z']);
+    expect(out[0]!.body.equals(payload)).toBe(true);
+  });
+});

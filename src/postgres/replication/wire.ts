@@ -125,10 +125,15 @@ export class MessageSplitter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
+  /** Total size (type byte included) of the incomplete message at the head, once its header is known. */
+  private awaiting = 0;
+
   push(chunk: Buffer): BackendMessage[] {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes < 5) return [];
+    // A big message arrives in many chunks: join them once, when it is complete.
+    if (this.pendingBytes < 5 || this.pendingBytes < this.awaiting) return [];
+    this.awaiting = 0;
     let buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     const out: BackendMessage[] = [];
     let pos = 0;
@@ -137,7 +142,10 @@ export class MessageSplitter {
       if (length < 4 || length > MAX_MESSAGE_LENGTH) {
         throw new ProtocolError(`invalid message length ${length} for message type ${JSON.stringify(String.fromCharCode(buf[pos]!))}`);
       }
-      if (buf.length - pos < 1 + length) break;
+      if (buf.length - pos < 1 + length) {
+        this.awaiting = 1 + length;
+        break;
+      }
       const body = buf.subarray(pos + 5, pos + 1 + length);
       out.push({ type: buf[pos]!, body });
       pos += 1 + length;
