@@ -324,7 +324,8 @@ describe.each(MAJORS)('following a PostgreSQL %i source', (major) => {
     const again = join(work, 'backup-of-clone');
     extraDirs.push(again);
     const cloneSource = parseReplicationSource(`postgres://repl:${encodeURIComponent(primary.replPassword)}@127.0.0.1:${port}/x?sslmode=disable`);
-    const result = await baseBackup({ source: cloneSource, dataDir: again, osUser: standby.osUser, noSync: true });
+    // Also the default path that flushes the copy to disk at the end.
+    const result = await baseBackup({ source: cloneSource, dataDir: again, osUser: standby.osUser });
     expect(result.timeline).toBe(2);
     expect(result.systemId).toBe(backup.systemId);
     expect(await readdir(join(again, 'pg_wal'))).toContain('00000002.history');
