@@ -48,6 +48,16 @@ export const ERROR_CATALOGUE = {
   QUOTA_EXCEEDED: { httpStatus: 422, exitCode: 14, title: 'Quota exceeded' },
   POOL_FULL: { httpStatus: 507, exitCode: 14, title: 'Pool below its free-space floor' },
   LIMIT_UNSUPPORTED: { httpStatus: 422, exitCode: 14, title: 'Storage cannot enforce a size limit' },
+  SOURCE_UNREACHABLE: { httpStatus: 502, exitCode: 15, title: 'Replication source unreachable' },
+  SOURCE_TLS_FAILED: { httpStatus: 502, exitCode: 15, title: 'TLS with the replication source failed' },
+  SOURCE_AUTH_FAILED: { httpStatus: 422, exitCode: 15, title: 'Replication source refused the credentials' },
+  SOURCE_REPLICATION_DENIED: { httpStatus: 422, exitCode: 15, title: 'Replication source denies replication' },
+  SOURCE_WAL_LEVEL: { httpStatus: 422, exitCode: 15, title: 'Replication source wal_level too low' },
+  SOURCE_NO_WAL_SENDERS: { httpStatus: 422, exitCode: 15, title: 'Replication source has no free WAL sender' },
+  SOURCE_UNSUPPORTED: { httpStatus: 422, exitCode: 15, title: 'Replication source not supported' },
+  REPLICATION_FAILED: { httpStatus: 502, exitCode: 15, title: 'Replication failed' },
+  RECOVERY_TARGET_NOT_REACHED: { httpStatus: 422, exitCode: 15, title: 'Recovery target not reached' },
+  OPERATION_ABORTED: { httpStatus: 409, exitCode: 130, title: 'Operation aborted' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

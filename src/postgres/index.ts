@@ -44,3 +44,4 @@ export { restoreDump } from './restore-dump.js';
 export { copyFromUrl } from './copy-from-url.js';
 export { redactUrl } from './redact-url.js';
 export { findFreePort } from './free-port.js';
+export * from './replication/index.js';
