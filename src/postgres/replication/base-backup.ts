@@ -1,8 +1,7 @@
 import { chmod, chown, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PgbranchError, isPgbranchError } from '../../errors.js';
-import { run } from '../../util/exec.js';
-import { log } from '../../util/log.js';
+import { log, run } from '../../util/index.js';
 import { assertReachable } from '../os-user.js';
 import type { OsUser } from '../types.js';
 import { createReplicationSlot, identifySystem, readSourceSettings, timelineHistory } from './commands.js';

@@ -3,7 +3,7 @@ import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { PgbranchError } from '../../errors.js';
-import { log } from '../../util/log.js';
+import { log } from '../../util/index.js';
 import { createScramClient, md5PasswordResponse, SCRAM_SHA_256 } from './scram-client.js';
 import type { ReplicationSource } from './types.js';
 import {

@@ -2,8 +2,7 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPgbranchError } from '../../errors.js';
-import { run } from '../../util/exec.js';
-import { waitFor } from '../../util/wait.js';
+import { run, waitFor } from '../../util/index.js';
 import {
   baseBackup,
   checkReplicationSource,

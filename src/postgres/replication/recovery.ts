@@ -1,8 +1,7 @@
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PgbranchError, isPgbranchError } from '../../errors.js';
-import { run } from '../../util/exec.js';
-import { waitFor } from '../../util/wait.js';
+import { run, waitFor } from '../../util/index.js';
 import { serverEnv } from '../child-env.js';
 import { readLogTail } from '../log-tail.js';
 import { readPostmasterPid } from '../postmaster-pid.js';

@@ -1,6 +1,6 @@
 import { appendFile } from 'node:fs/promises';
 import type pg from 'pg';
-import { waitFor } from '../../../util/wait.js';
+import { waitFor } from '../../../util/index.js';
 import { connect, killInstance, quoteIdent, quoteLiteral, setRolePassword, startInstance, stopInstance, withClient, type Client } from '../../index.js';
 import { createTestCluster, type TestCluster } from '../../test-support/instance-fixture.js';
 
