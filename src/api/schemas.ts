@@ -80,7 +80,17 @@ export const RootSourceSchema = z
       url: z
         .string()
         .regex(/^postgres(?:ql)?:\/\//, 'a postgresql:// URL')
-        .openapi({ description: 'live PostgreSQL server (15 or older) copied logically; never logged or stored with its password' }),
+        .openapi({ description: 'live PostgreSQL server (15 or older) copied logically, refreshable later; never logged or stored with its password' }),
+    }),
+    z.strictObject({
+      kind: z.literal('follow'),
+      url: z
+        .string()
+        .regex(/^postgres(?:ql)?:\/\//, 'a postgresql:// URL')
+        .openapi({ description: 'live PostgreSQL primary (14-18) followed physically: the root is its hot standby; the role needs REPLICATION' }),
+      slot: z.boolean().optional().openapi({ description: "keep a physical replication slot on the source (default: the host's sources.replicationSlot)" }),
+      history_window_ms: z.number().int().positive().optional().openapi({ description: 'how far back branches can be made at a time or LSN' }),
+      snapshot_interval_ms: z.number().int().positive().optional().openapi({ description: 'how often the root is snapshotted for its history window' }),
     }),
   ])
   .openapi('RootSource', { description: 'What fills a new root branch. Dump and URL sources need an admin token.' });

@@ -75,14 +75,15 @@ export async function cloneConsistent(rt: Runtime, parent: BranchRecord, targetV
     });
   }
   return withClient(admin, async (client) => {
-    await startBackup(client, `pgbranch clone to ${targetVolume}`, rt.binaries.major);
+    const { major } = await rt.binariesFor(parent.pgMajor);
+    await startBackup(client, `pgbranch clone to ${targetVolume}`, major);
     crashPoint(CLONE_POINTS.ready);
     let label;
     try {
       await rt.storage.cloneVolume(parent.volume, targetVolume, { excludePaths: LIVE_COPY_EXCLUDES });
     } finally {
       // Always end backup mode on the parent, even when the clone failed.
-      label = await stopBackup(client, rt.binaries.major);
+      label = await stopBackup(client, major);
     }
     const branchTime = new Date().toISOString();
     crashPoint(CLONE_POINTS.afterBackupStop);
@@ -106,7 +107,7 @@ async function writeOwnedFile(rt: Runtime, path: string, content: string): Promi
  */
 export async function bringUpClone(
   rt: Runtime,
-  branch: Pick<BranchRecord, 'id' | 'port' | 'dbUser' | 'dbName' | 'password'>,
+  branch: Pick<BranchRecord, 'id' | 'port' | 'dbUser' | 'dbName' | 'password' | 'pgMajor'>,
   volume: string,
 ): Promise<{ branchLsn: string }> {
   const dataDir = rt.dataDir(volume);
@@ -115,7 +116,7 @@ export async function bringUpClone(
   await rm(join(dataDir, 'postmaster.pid'), { force: true });
   await rm(join(dataDir, 'postmaster.opts'), { force: true });
   await writeHba(dataDir, { allowTcp: false });
-  await rt.start(branch.id, volume, branch.port);
+  await rt.start(branch, volume);
   crashPoint(CLONE_POINTS.afterStart);
   const branchLsn = await withClient(rt.adminTarget(branch), async (client) => {
     await setRolePassword(client, branch.dbUser, branch.password);

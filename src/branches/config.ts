@@ -19,6 +19,8 @@ export interface HostPaths {
   readonly defaultLoopImage: string;
   /** Default TLS certificate and key of the endpoint. */
   readonly tlsDir: string;
+  /** Sources' connection URLs and passfiles (never in state.db, never in a volume). */
+  readonly secretsDir: string;
 }
 
 /**
@@ -41,6 +43,7 @@ export function hostPaths(home: string): HostPaths {
     defaultPoolPath: join(home, 'pool'),
     defaultLoopImage: join(home, 'pool.img'),
     tlsDir: join(home, 'tls'),
+    secretsDir: join(home, 'secrets'),
   };
 }
 
@@ -105,6 +108,23 @@ const HostConfigSchema = z.object({
   expiry: z
     .array(z.object({ pattern: z.string().min(1).max(63), ttlMs: z.number().int().positive() }))
     .default([]),
+  /**
+   * Defaults of roots that follow a source (each can be set per root):
+   * - historyWindowMs: how far back branches can be made at a time or LSN (snapshots + WAL kept);
+   * - snapshotIntervalMs: how often the following root is snapshotted (a branch at T replays at
+   *   most this much WAL);
+   * - replicationSlot: keep a physical slot on the source. With a slot the source keeps every WAL
+   *   segment the root has not received (nothing is lost while pgbranch is down, but the source's
+   *   disk fills if it stays down: set max_slot_wal_keep_size there); without one the source keeps
+   *   only wal_keep_size, and a root that falls further behind must be created again.
+   */
+  sources: z
+    .object({
+      historyWindowMs: z.number().int().positive().default(24 * 3_600_000),
+      snapshotIntervalMs: z.number().int().positive().default(15 * 60_000),
+      replicationSlot: z.boolean().default(false),
+    })
+    .prefault({}),
   /**
    * Limits; every one is optional (absent = unlimited).
    * - maxBranches: branches on the host, roots included.

@@ -6,7 +6,7 @@ import { createStorageDriver, DEFAULT_LOOP_SIZE_BYTES, ensurePoolMounted, planPo
 import { audited, branchTarget, type Actor } from './audit.js';
 import { readConfig, writeConfig, type HostConfigInput, type HostPaths } from './config.js';
 import type { HostCore } from './core.js';
-import { createRoot, type RootSource } from './operations/index.js';
+import { createRootFrom, type RootSource } from './operations/index.js';
 import { Runtime, type ProgressSink } from './runtime.js';
 
 export interface OpenOptions {
@@ -101,7 +101,7 @@ export function checkReinit(core: HostCore, rootName: string, ifNotExists: boole
  * names the caller of a first init; an init finished after a crash is not audited again.
  */
 export async function makeRoot(core: HostCore, actor: Actor, rootName: string, source: RootSource, audit: boolean, onProgress?: ProgressSink): Promise<BranchRecord> {
-  const create = () => core.locked(() => createRoot(core.rt, rootName, source, { createdBy: actor.id, maxOwnBytes: null }, onProgress));
+  const create = () => core.locked(() => createRootFrom(core.rt, rootName, source, { createdBy: actor.id, maxOwnBytes: null }, onProgress));
   const made = audit ? await audited(core.rt.store, actor, 'create', branchTarget(rootName, { parent: null, source: source.kind, init: true }), create) : await create();
   core.rt.store.setProtected(made.id, true);
   return core.rt.store.getBranchById(made.id)!;

@@ -11,8 +11,19 @@ import type { OperationRecord, StateStore } from '../state/index.js';
  */
 const Name = z.string().min(1);
 const INTENT_DATA = {
-  /** `root`: a new cluster (initdb); `parentId` / `snapshotId`: a clone of that parent / snapshot. */
-  create: z.object({ volume: Name, port: z.number().int(), root: z.boolean().optional(), parentId: Name.optional(), snapshotId: Name.optional() }),
+  /**
+   * `root`: a new cluster (initdb, or a base backup of a followed source with its WAL archive
+   * volume and slot on the source); `parentId` / `snapshotId`: a clone of that parent / snapshot.
+   */
+  create: z.object({
+    volume: Name,
+    port: z.number().int(),
+    root: z.boolean().optional(),
+    parentId: Name.optional(),
+    snapshotId: Name.optional(),
+    archiveVolume: Name.optional(),
+    slot: Name.optional(),
+  }),
   reset: z.object({ oldVolume: Name, newVolume: Name }),
   delete: z.object({ volume: Name }),
   /** The new password: a crash after ALTER ROLE must be able to finish the change. */

@@ -60,7 +60,7 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
     }
     if (running) continue;
     try {
-      await rt.start(branch.id, branch.volume, branch.port);
+      await rt.start(branch, branch.volume);
       report.instancesStarted.push(branch.name);
     } catch (err) {
       // One branch that cannot start (port taken after a reboot, say) must not make the whole

@@ -6,11 +6,14 @@ import {
   instanceStatus,
   killInstance,
   prepareDirectory,
+  resolveBinaries,
+  runRecovery,
   startInstance,
   stopInstance,
   type ConnectionTarget,
   type OsUser,
   type PgBinaries,
+  type StartOptions,
 } from '../postgres/index.js';
 import type { StateStore, BranchRecord } from '../state/index.js';
 import type { StorageDriver } from '../storage/index.js';
@@ -28,11 +31,17 @@ export interface ProgressEvent {
 }
 export type ProgressSink = (event: ProgressEvent) => void;
 
+/** Who an instance belongs to: the branch's id (socket dir, log), port and PostgreSQL major. */
+export type InstanceOwner = Pick<BranchRecord, 'id' | 'port' | 'pgMajor'>;
+
 /**
  * Everything a branch operation needs from the mechanisms, resolved once per host open.
  * This is the only place where storage, postgres and state meet.
  */
 export class Runtime {
+  /** Binaries of majors other than the host's, resolved on first use (following roots of other majors). */
+  private readonly otherBinaries = new Map<number, Promise<PgBinaries>>();
+
   constructor(
     readonly paths: HostPaths,
     readonly config: HostConfig,
@@ -63,9 +72,34 @@ export class Runtime {
     return (await instanceStatus(this.dataDir(volume))).running;
   }
 
-  /** Starts the instance serving `volume` for branch `branchId` on `port`. */
-  async start(branchId: string, volume: string, port: number): Promise<void> {
-    const socketDir = this.socketDir(branchId);
+  /** The server binaries of a data directory's major (null = the host's). */
+  binariesFor(major: number | null): Promise<PgBinaries> {
+    if (major === null || major === this.binaries.major) return Promise.resolve(this.binaries);
+    let found = this.otherBinaries.get(major);
+    if (!found) {
+      found = resolveBinaries({ major });
+      // A failed lookup (binaries not installed) is asked again next time: they may be by then.
+      found.catch(() => this.otherBinaries.delete(major));
+      this.otherBinaries.set(major, found);
+    }
+    return found;
+  }
+
+  /** Starts the instance serving `volume` for `owner` (its socket dir, log, port and major). */
+  async start(owner: InstanceOwner, volume: string): Promise<void> {
+    await startInstance(await this.startOptions(owner, volume));
+  }
+
+  /**
+   * Starts an instance configured to recover to a target (see configureRecoveryTarget) and
+   * resolves once it has reached it and become a primary.
+   */
+  async recover(owner: InstanceOwner, volume: string): Promise<void> {
+    await runRecovery(await this.startOptions(owner, volume));
+  }
+
+  private async startOptions(owner: InstanceOwner, volume: string): Promise<StartOptions> {
+    const socketDir = this.socketDir(owner.id);
     await prepareDirectory(socketDir, this.osUser, 0o700);
     const dataDir = this.dataDir(volume);
     // A lock file left by a crash or a reboot may name a pid that now belongs to some other
@@ -77,15 +111,15 @@ export class Runtime {
       await rm(join(dataDir, 'postmaster.pid'), { force: true });
       await removeStaleSocketFiles(socketDir);
     }
-    await startInstance({
-      binaries: this.binaries,
+    return {
+      binaries: await this.binariesFor(owner.pgMajor),
       dataDir,
       osUser: this.osUser,
-      port,
+      port: owner.port,
       socketDir,
-      logFile: this.logFile(branchId),
+      logFile: this.logFile(owner.id),
       settings: this.config.postgres.settings,
-    });
+    };
   }
 
   async stop(volume: string): Promise<void> {

@@ -1,6 +1,6 @@
-import type { AuditEntry, BranchView, CreateOrigin, CreateRequest, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
+import type { AuditEntry, BranchView, CreateOrigin, CreateRequest, RootSource, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
 import type { ErrorCode } from '../errors.js';
-import type { ApiSnapshot, ApiAuditEntry, ApiCreateBranchBody, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from '../api/index.js';
+import type { ApiSnapshot, ApiAuditEntry, ApiCreateBranchBody, ApiRootSource, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from '../api/index.js';
 
 /**
  * The one place where the domain's camelCase views meet the API's snake_case fields, in both
@@ -60,6 +60,28 @@ export function fromApiBranch(b: ApiBranch): BranchView {
   };
 }
 
+export function toApiRootSource(s: RootSource): ApiRootSource {
+  if (s.kind !== 'follow') return s;
+  return {
+    kind: 'follow',
+    url: s.url,
+    ...(s.slot !== undefined ? { slot: s.slot } : {}),
+    ...(s.historyWindowMs !== undefined ? { history_window_ms: s.historyWindowMs } : {}),
+    ...(s.snapshotIntervalMs !== undefined ? { snapshot_interval_ms: s.snapshotIntervalMs } : {}),
+  };
+}
+
+export function fromApiRootSource(s: ApiRootSource): RootSource {
+  if (s.kind !== 'follow') return s;
+  return {
+    kind: 'follow',
+    url: s.url,
+    ...(s.slot !== undefined ? { slot: s.slot } : {}),
+    ...(s.history_window_ms !== undefined ? { historyWindowMs: s.history_window_ms } : {}),
+    ...(s.snapshot_interval_ms !== undefined ? { snapshotIntervalMs: s.snapshot_interval_ms } : {}),
+  };
+}
+
 /**
  * A create request as the API body carries it: the origin as one of `parent`, `snapshot` or
  * `source` (none = an empty root). The body schema has already refused more than one.
@@ -68,7 +90,7 @@ export function toApiCreateBody(name: string, r: Omit<CreateRequest, 'onProgress
   const o = r.origin;
   return {
     name,
-    ...(o.kind === 'parent' ? { parent: o.parent } : o.kind === 'snapshot' ? { snapshot: o.snapshot } : { source: o.source }),
+    ...(o.kind === 'parent' ? { parent: o.parent } : o.kind === 'snapshot' ? { snapshot: o.snapshot } : { source: toApiRootSource(o.source) }),
     ...(r.ifNotExists !== undefined ? { if_not_exists: r.ifNotExists } : {}),
     ...(r.ttlMs !== undefined ? { ttl_ms: r.ttlMs } : {}),
     ...(r.expiresAt !== undefined ? { expires_at: r.expiresAt } : {}),
@@ -82,7 +104,7 @@ export function fromApiCreateBody(b: ApiCreateBranchBody): { name: string; reque
       ? { kind: 'parent', parent: b.parent }
       : b.snapshot !== undefined
         ? { kind: 'snapshot', snapshot: b.snapshot }
-        : { kind: 'source', source: b.source ?? { kind: 'empty' } };
+        : { kind: 'source', source: b.source ? fromApiRootSource(b.source) : { kind: 'empty' } };
   return {
     name: b.name,
     request: { origin, ifNotExists: b.if_not_exists, ttlMs: b.ttl_ms, expiresAt: b.expires_at, maxOwnBytes: b.max_own_bytes },

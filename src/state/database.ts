@@ -120,6 +120,38 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE branches ADD COLUMN max_own_bytes INTEGER CHECK (max_own_bytes IS NULL OR max_own_bytes > 0);
   CREATE INDEX branches_created_by ON branches(created_by);
   `,
+  `
+  -- Sources. pg_major: the PostgreSQL major a branch's data directory belongs to (NULL = the
+  -- host's configured major); a root that follows a source runs the source's major, and so does
+  -- every branch and snapshot made from it.
+  ALTER TABLE branches ADD COLUMN pg_major INTEGER CHECK (pg_major IS NULL OR pg_major BETWEEN 10 AND 99);
+  ALTER TABLE snapshots ADD COLUMN pg_major INTEGER CHECK (pg_major IS NULL OR pg_major BETWEEN 10 AND 99);
+  -- kind: 'user' (made on request) or 'history' (made on a schedule for a following root's
+  -- history window, removed when they fall out of it). redo_lsn: where recovery of a clone of
+  -- the snapshot starts (the WAL before it is not needed any more).
+  ALTER TABLE snapshots ADD COLUMN kind TEXT NOT NULL DEFAULT 'user' CHECK (kind IN ('user', 'history'));
+  ALTER TABLE snapshots ADD COLUMN redo_lsn TEXT;
+
+  -- Where a root branch's data keeps coming from. mode 'follow': a hot standby of the source
+  -- over streaming replication, with periodic history snapshots and a WAL archive (a volume) for
+  -- branches at a past time; mode 'refresh': logical imports into a new generation, switched in
+  -- atomically. The source's password is never stored here (see <home>/secrets/).
+  CREATE TABLE sources (
+    branch_id            TEXT PRIMARY KEY,
+    mode                 TEXT NOT NULL CHECK (mode IN ('follow', 'refresh')),
+    display_url          TEXT NOT NULL,
+    system_id            TEXT,
+    slot_name            TEXT,
+    archive_volume       TEXT UNIQUE,
+    history_window_ms    INTEGER CHECK (history_window_ms IS NULL OR history_window_ms > 0),
+    snapshot_interval_ms INTEGER CHECK (snapshot_interval_ms IS NULL OR snapshot_interval_ms > 0),
+    refresh_cron         TEXT,
+    generation           INTEGER NOT NULL DEFAULT 1,
+    last_refresh_at      TEXT,
+    created_at           TEXT NOT NULL,
+    updated_at           TEXT NOT NULL
+  );
+  `,
 ];
 
 export function openDatabase(file: string): Db {

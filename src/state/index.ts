@@ -1,2 +1,2 @@
 export { StateStore } from './store.js';
-export type { AuditQuery, AuditRecord, AuditResult, AuditTargetKind, BranchRecord, DesiredState, NewBranch, OperationKind, OperationRecord, SnapshotRecord, TokenRecord, TokenRole } from './store.js';
+export type { AuditQuery, AuditRecord, AuditResult, AuditTargetKind, BranchRecord, DesiredState, NewBranch, OperationKind, OperationRecord, NewSource, SnapshotKind, SnapshotRecord, SourceChange, SourceMode, SourceRecord, TokenRecord, TokenRole } from './store.js';

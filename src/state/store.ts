@@ -34,6 +34,8 @@ export interface BranchRecord {
   readonly createdBy: string | null;
   /** Cap on the bytes the branch may own, enforced by the storage driver; null = no cap. */
   readonly maxOwnBytes: number | null;
+  /** PostgreSQL major of its data directory; null = the host's configured major. */
+  readonly pgMajor: number | null;
 }
 
 /** The kind of a recorded operation; which kinds exist and what their data means is the domain's. */
@@ -52,7 +54,15 @@ export interface SnapshotRecord {
   readonly lsn: string | null;
   readonly time: string;
   readonly createdAt: string;
+  /** 'user': made on request; 'history': kept for a following root's history window. */
+  readonly kind: SnapshotKind;
+  /** PostgreSQL major of its data directory; null = the host's configured major. */
+  readonly pgMajor: number | null;
+  /** Where recovery of a clone starts (WAL before it is not needed); null when not known. */
+  readonly redoLsn: string | null;
 }
+
+export type SnapshotKind = 'user' | 'history';
 
 interface SnapshotRow {
   id: string;
@@ -65,6 +75,9 @@ interface SnapshotRow {
   lsn: string | null;
   snapshot_time: string;
   created_at: string;
+  kind: SnapshotKind;
+  pg_major: number | null;
+  redo_lsn: string | null;
 }
 
 function toSnapshot(row: SnapshotRow): SnapshotRecord {
@@ -79,6 +92,9 @@ function toSnapshot(row: SnapshotRow): SnapshotRecord {
     lsn: row.lsn,
     time: row.snapshot_time,
     createdAt: row.created_at,
+    kind: row.kind,
+    pgMajor: row.pg_major,
+    redoLsn: row.redo_lsn,
   };
 }
 
@@ -117,6 +133,7 @@ interface BranchRow {
   parent_snapshot_id: string | null;
   created_by: string | null;
   max_own_bytes: number | null;
+  pg_major: number | null;
 }
 
 interface OperationRow {
@@ -156,6 +173,7 @@ function toBranch(row: BranchRow): BranchRecord {
     parentSnapshotId: row.parent_snapshot_id,
     createdBy: row.created_by,
     maxOwnBytes: row.max_own_bytes,
+    pgMajor: row.pg_major,
   };
 }
 
@@ -174,14 +192,86 @@ function toOperation(row: OperationRow): OperationRecord {
 
 export type NewBranch = Omit<
   BranchRecord,
-  'createdAt' | 'updatedAt' | 'resetAt' | 'idleTimeoutMs' | 'protected' | 'expiresAt' | 'parentSnapshotId' | 'createdBy' | 'maxOwnBytes'
+  'createdAt' | 'updatedAt' | 'resetAt' | 'idleTimeoutMs' | 'protected' | 'expiresAt' | 'parentSnapshotId' | 'createdBy' | 'maxOwnBytes' | 'pgMajor'
 > & {
+  readonly pgMajor?: number | null;
   readonly parentSnapshotId?: string | null;
   readonly createdBy?: string | null;
   readonly maxOwnBytes?: number | null;
   readonly idleTimeoutMs?: number | null;
   readonly protected?: boolean;
   readonly expiresAt?: string | null;
+};
+
+export type SourceMode = 'follow' | 'refresh';
+
+/** A root branch's source as stored (never its password). */
+export interface SourceRecord {
+  readonly branchId: string;
+  readonly mode: SourceMode;
+  /** The source's URL without its password. */
+  readonly displayUrl: string;
+  /** The source cluster's system identifier (follow): a different one means another cluster. */
+  readonly systemId: string | null;
+  /** Physical replication slot on the source; null = none (WAL retention is the source's wal_keep_size). */
+  readonly slotName: string | null;
+  /** Volume holding the archived WAL of a following root. */
+  readonly archiveVolume: string | null;
+  readonly historyWindowMs: number | null;
+  readonly snapshotIntervalMs: number | null;
+  /** Cron expression of scheduled refreshes (refresh mode); null = on request only. */
+  readonly refreshCron: string | null;
+  /** Refresh mode: how many imports made the root's current data (1 = the first). */
+  readonly generation: number;
+  readonly lastRefreshAt: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+interface SourceRow {
+  branch_id: string;
+  mode: SourceMode;
+  display_url: string;
+  system_id: string | null;
+  slot_name: string | null;
+  archive_volume: string | null;
+  history_window_ms: number | null;
+  snapshot_interval_ms: number | null;
+  refresh_cron: string | null;
+  generation: number;
+  last_refresh_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+function toSource(row: SourceRow): SourceRecord {
+  return {
+    branchId: row.branch_id,
+    mode: row.mode,
+    displayUrl: row.display_url,
+    systemId: row.system_id,
+    slotName: row.slot_name,
+    archiveVolume: row.archive_volume,
+    historyWindowMs: row.history_window_ms,
+    snapshotIntervalMs: row.snapshot_interval_ms,
+    refreshCron: row.refresh_cron,
+    generation: row.generation,
+    lastRefreshAt: row.last_refresh_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export type NewSource = Omit<SourceRecord, 'createdAt' | 'updatedAt' | 'generation' | 'lastRefreshAt'>;
+export type SourceChange = Partial<Pick<SourceRecord, 'historyWindowMs' | 'snapshotIntervalMs' | 'refreshCron' | 'generation' | 'lastRefreshAt' | 'systemId'>>;
+
+const SOURCE_COLUMNS: Record<keyof SourceChange, string> = {
+  historyWindowMs: 'history_window_ms',
+  snapshotIntervalMs: 'snapshot_interval_ms',
+  refreshCron: 'refresh_cron',
+  generation: 'generation',
+  lastRefreshAt: 'last_refresh_at',
+  systemId: 'system_id',
 };
 
 export type AuditResult = 'started' | 'ok' | 'error' | 'interrupted';
@@ -320,10 +410,10 @@ export class StateStore {
       .prepare(
         `INSERT INTO branches (id, name, parent_id, parent_name, volume, port, db_user, db_name, password,
            desired_state, idle_timeout_ms, source, branch_lsn, branch_time, created_at, reset_at, updated_at, protected, expires_at, parent_snapshot_id,
-           created_by, max_own_bytes)
+           created_by, max_own_bytes, pg_major)
          VALUES (@id, @name, @parentId, @parentName, @volume, @port, @dbUser, @dbName, @password,
            @desiredState, @idleTimeoutMs, @source, @branchLsn, @branchTime, @ts, NULL, @ts, @protected, @expiresAt, @parentSnapshotId,
-           @createdBy, @maxOwnBytes)`,
+           @createdBy, @maxOwnBytes, @pgMajor)`,
       )
       .run({
         idleTimeoutMs: null,
@@ -331,6 +421,7 @@ export class StateStore {
         parentSnapshotId: null,
         createdBy: null,
         maxOwnBytes: null,
+        pgMajor: null,
         ...branch,
         protected: branch.protected ? 1 : 0,
         ts,
@@ -405,17 +496,49 @@ export class StateStore {
     return row && toSnapshot(row);
   }
 
-  insertSnapshot(snapshot: Omit<SnapshotRecord, 'createdAt'>): void {
+  insertSnapshot(snapshot: Omit<SnapshotRecord, 'createdAt' | 'kind' | 'pgMajor' | 'redoLsn'> & Partial<Pick<SnapshotRecord, 'kind' | 'pgMajor' | 'redoLsn'>>): void {
     this.db
       .prepare(
-        `INSERT INTO snapshots (id, name, volume, source_branch_id, source_branch_name, db_user, db_name, lsn, snapshot_time, created_at)
-         VALUES (@id, @name, @volume, @sourceBranchId, @sourceBranchName, @dbUser, @dbName, @lsn, @time, @createdAt)`,
+        `INSERT INTO snapshots (id, name, volume, source_branch_id, source_branch_name, db_user, db_name, lsn, snapshot_time, created_at, kind, pg_major, redo_lsn)
+         VALUES (@id, @name, @volume, @sourceBranchId, @sourceBranchName, @dbUser, @dbName, @lsn, @time, @createdAt, @kind, @pgMajor, @redoLsn)`,
       )
-      .run({ ...snapshot, createdAt: now() });
+      .run({ kind: 'user', pgMajor: null, redoLsn: null, ...snapshot, createdAt: now() });
   }
 
   deleteSnapshot(id: string): void {
     this.db.prepare('DELETE FROM snapshots WHERE id = ?').run(id);
+  }
+
+  // --- sources ---
+
+  insertSource(source: NewSource): void {
+    const ts = now();
+    this.db
+      .prepare(
+        `INSERT INTO sources (branch_id, mode, display_url, system_id, slot_name, archive_volume, history_window_ms, snapshot_interval_ms, refresh_cron, created_at, updated_at)
+         VALUES (@branchId, @mode, @displayUrl, @systemId, @slotName, @archiveVolume, @historyWindowMs, @snapshotIntervalMs, @refreshCron, @ts, @ts)`,
+      )
+      .run({ ...source, ts });
+  }
+
+  getSource(branchId: string): SourceRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM sources WHERE branch_id = ?').get(branchId) as SourceRow | undefined;
+    return row && toSource(row);
+  }
+
+  listSources(): SourceRecord[] {
+    return (this.db.prepare('SELECT * FROM sources ORDER BY created_at').all() as SourceRow[]).map(toSource);
+  }
+
+  updateSource(branchId: string, change: SourceChange): void {
+    const entries = Object.entries(change).filter(([, v]) => v !== undefined) as [keyof SourceChange, unknown][];
+    if (entries.length === 0) return;
+    const sets = entries.map(([k]) => `${SOURCE_COLUMNS[k]} = ?`).join(', ');
+    this.db.prepare(`UPDATE sources SET ${sets}, updated_at = ? WHERE branch_id = ?`).run(...entries.map(([, v]) => v), now(), branchId);
+  }
+
+  deleteSource(branchId: string): void {
+    this.db.prepare('DELETE FROM sources WHERE branch_id = ?').run(branchId);
   }
 
   // --- operations (intent log) ---

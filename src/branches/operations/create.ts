@@ -4,16 +4,27 @@ import { PgbranchError } from '../../errors.js';
 import type { Actor } from '../audit.js';
 import { bringUpClone, CLONE_POINTS, cloneConsistent, openTcp } from '../clone.js';
 import { crashPoint } from '../crash-points.js';
+import { saveSourceUrl } from '../source-secrets.js';
 import { resolveExpiry, type ExpiryRequest } from '../governance.js';
 import { newBranchId, newPassword, volumeName } from '../ids.js';
 import { beginIntent, resumeIntent, type IntentData, type IntentFor } from '../intents.js';
 import { assertBranchName } from '../names.js';
 import { applyVolumeLimit, assertBranchCountQuota, assertPoolFloor, resolveOwnBytesLimit } from '../quotas.js';
 import type { ProgressSink, Runtime } from '../runtime.js';
+import { createFollowingRoot, releaseSource, type FollowSettings } from './follow.js';
 import { findSnapshot } from './snapshot-create.js';
 
-/** Where a root branch's data comes from. */
-export type RootSource = { readonly kind: 'empty' } | { readonly kind: 'dump'; readonly file: string } | { readonly kind: 'url'; readonly url: string };
+/**
+ * Where a root branch's data comes from: nothing (then migrations and seeds), a dump file, a
+ * live server copied logically (refreshable later: `source refresh`), or a live server followed
+ * physically (a hot standby that keeps up with it, with a history window for branches at a past
+ * time; window and slot default to the host's `sources` settings).
+ */
+export type RootSource =
+  | { readonly kind: 'empty' }
+  | { readonly kind: 'dump'; readonly file: string }
+  | { readonly kind: 'url'; readonly url: string }
+  | { readonly kind: 'follow'; readonly url: string; readonly slot?: boolean; readonly historyWindowMs?: number; readonly snapshotIntervalMs?: number };
 
 /**
  * Where a new branch comes from, decided once by the edge that parsed the request: a CoW clone of
@@ -96,7 +107,7 @@ export async function createBranch(rt: Runtime, actor: Actor, name: string, requ
     }
     case 'source':
       await assertPoolFloor(rt, `branch "${name}"`);
-      made = await createRoot(rt, name, origin.source, settings, request.onProgress);
+      made = await createRootFrom(rt, name, origin.source, settings, request.onProgress);
       break;
     case 'parent': {
       const parent = rt.store.getBranchByName(origin.parent);
@@ -143,9 +154,13 @@ interface Planned {
   readonly password: string;
   readonly dbUser: string;
   readonly dbName: string;
+  readonly pgMajor: number | null;
 }
 
-async function plan(rt: Runtime, name: string, from?: { dbUser: string; dbName: string }): Promise<Planned> {
+/** What a new branch takes over from where it comes from (nothing, for a new root). */
+type Lineage = Pick<BranchRecord, 'dbUser' | 'dbName' | 'pgMajor'>;
+
+async function plan(rt: Runtime, name: string, from?: Lineage): Promise<Planned> {
   const id = newBranchId();
   return {
     id,
@@ -155,6 +170,7 @@ async function plan(rt: Runtime, name: string, from?: { dbUser: string; dbName: 
     password: newPassword(),
     dbUser: from?.dbUser ?? rt.config.defaults.dbUser,
     dbName: from?.dbName ?? rt.config.defaults.dbName,
+    pgMajor: from?.pgMajor ?? null,
   };
 }
 
@@ -178,7 +194,7 @@ export interface NewBranchSettings {
 async function createClone(
   rt: Runtime,
   name: string,
-  from: { dbUser: string; dbName: string },
+  from: Lineage,
   origin: CloneOrigin,
   settings: NewBranchSettings,
   intentOrigin: Pick<IntentData<'create'>, 'parentId' | 'snapshotId'>,
@@ -241,8 +257,34 @@ function createFromSnapshot(rt: Runtime, name: string, snapshot: SnapshotRecord,
   );
 }
 
-/** Root branch: a new cluster (initdb), optionally filled from a dump file or a live server. */
-export async function createRoot(rt: Runtime, name: string, source: RootSource, settings: NewBranchSettings, onProgress?: ProgressSink): Promise<BranchRecord> {
+/** A new root from any source: followed physically, or made and filled once. */
+export function createRootFrom(rt: Runtime, name: string, source: RootSource, settings: NewBranchSettings, onProgress?: ProgressSink): Promise<BranchRecord> {
+  return source.kind === 'follow'
+    ? createFollowingRoot(rt, name, source.url, followSettings(rt, source), settings, onProgress)
+    : createRoot(rt, name, source, settings, onProgress);
+}
+
+function followSettings(rt: Runtime, source: Extract<RootSource, { kind: 'follow' }>): FollowSettings {
+  const defaults = rt.config.sources;
+  return {
+    slot: source.slot ?? defaults.replicationSlot,
+    historyWindowMs: source.historyWindowMs ?? defaults.historyWindowMs,
+    snapshotIntervalMs: source.snapshotIntervalMs ?? defaults.snapshotIntervalMs,
+  };
+}
+
+/**
+ * Root branch: a new cluster (initdb), optionally filled from a dump file or a live server. A
+ * root copied from a live server remembers it (URL in the secrets, not in state.db), so that
+ * `source refresh` can import it again.
+ */
+async function createRoot(
+  rt: Runtime,
+  name: string,
+  source: Exclude<RootSource, { kind: 'follow' }>,
+  settings: NewBranchSettings,
+  onProgress?: ProgressSink,
+): Promise<BranchRecord> {
   const p = await plan(rt, name);
   const intent = beginIntent(rt.store, 'create', p, { volume: p.volume, port: p.port, root: true });
   crashPoint('create:intent');
@@ -256,13 +298,14 @@ export async function createRoot(rt: Runtime, name: string, source: RootSource, 
   crashPoint('create:initialised');
   // TCP stays closed until the import is done, so nobody sees a half-imported root.
   await writeHba(dataDir, { allowTcp: false });
-  await rt.start(p.id, p.volume, p.port);
+  await rt.start(p, p.volume);
   const target = rt.adminTarget(p, p.dbName);
   let recordedSource: Record<string, unknown> = { kind: 'empty' };
   if (source.kind === 'dump') {
     const result = await restoreDump({ file: source.file, target, onProgress });
     recordedSource = { kind: 'dump', file: source.file, format: result.format };
   } else if (source.kind === 'url') {
+    await saveSourceUrl(rt, p.id, source.url);
     await copyFromUrl({ sourceUrl: source.url, target, onProgress });
     recordedSource = { kind: 'url', url: redactUrl(source.url) };
   }
@@ -271,6 +314,19 @@ export async function createRoot(rt: Runtime, name: string, source: RootSource, 
   await openTcp(rt, p, p.volume);
   rt.store.transaction(() => {
     rt.store.insertBranch({ ...p, ...settings, parentId: null, parentName: null, desiredState: 'running', source: JSON.stringify(recordedSource), branchLsn: null, branchTime: null });
+    if (source.kind === 'url') {
+      rt.store.insertSource({
+        branchId: p.id,
+        mode: 'refresh',
+        displayUrl: redactUrl(source.url),
+        systemId: null,
+        slotName: null,
+        archiveVolume: null,
+        historyWindowMs: null,
+        snapshotIntervalMs: null,
+        refreshCron: null,
+      });
+    }
     intent.finish();
   });
   crashPoint('create:committed');
@@ -282,9 +338,10 @@ export async function createRoot(rt: Runtime, name: string, source: RootSource, 
  * never finished, and whatever it made goes away.
  */
 export async function settleCreate(rt: Runtime, intent: IntentFor<'create'>): Promise<'rolled-back'> {
-  const { volume } = intent.data;
+  const { volume, slot, archiveVolume } = intent.data;
   await rt.kill(volume);
   await rt.storage.deleteVolume(volume);
+  await releaseSource(rt, intent.subject, { slot, archiveVolume });
   if (!rt.store.getBranchById(intent.subject.id)) await rt.removeBranchFiles(intent.subject.id);
   resumeIntent(rt.store, intent).finish();
   return 'rolled-back';

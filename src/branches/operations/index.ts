@@ -12,7 +12,7 @@ import { SNAPSHOT_DELETE_POINTS, settleSnapshotDelete } from './snapshot-delete.
  * The operations of the domain, one module each: its checks, its steps, its crash points and its
  * settle function. This file is the table reconcile reads and the crash test iterates.
  */
-export { createBranch, createRoot, originDetails, type CreateOrigin, type CreateRequest, type RootSource } from './create.js';
+export { createBranch, createRootFrom, originDetails, type CreateOrigin, type CreateRequest, type RootSource } from './create.js';
 export { deleteBranch } from './delete.js';
 export { branchStopped, startBranch, stopAllInstances, stopBranch, suspendBranch, wakeBranch } from './instance-state.js';
 export { resetBranch } from './reset.js';

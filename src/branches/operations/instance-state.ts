@@ -10,7 +10,7 @@ import type { Runtime } from '../runtime.js';
 
 export async function startBranch(rt: Runtime, branch: BranchRecord): Promise<void> {
   rt.store.setDesiredState(branch.id, 'running');
-  if (!(await rt.isRunning(branch.volume))) await rt.start(branch.id, branch.volume, branch.port);
+  if (!(await rt.isRunning(branch.volume))) await rt.start(branch, branch.volume);
 }
 
 export async function stopBranch(rt: Runtime, branch: BranchRecord): Promise<void> {
@@ -34,7 +34,7 @@ export function branchStopped(branch: BranchRecord): PgbranchError {
 export async function wakeBranch(rt: Runtime, branch: BranchRecord): Promise<void> {
   if (branch.desiredState === 'stopped') throw branchStopped(branch);
   if (branch.desiredState === 'suspended') rt.store.setDesiredState(branch.id, 'running');
-  if (!(await rt.isRunning(branch.volume))) await rt.start(branch.id, branch.volume, branch.port);
+  if (!(await rt.isRunning(branch.volume))) await rt.start(branch, branch.volume);
 }
 
 /** Stops every instance cleanly (serve shutdown); desired states are kept for the next start. */

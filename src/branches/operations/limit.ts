@@ -30,7 +30,7 @@ async function apply(rt: Runtime, branchId: string, bytes: number | null, firstC
     const restart = firstCap && (await rt.isRunning(branch.volume));
     if (restart) await rt.stop(branch.volume);
     await rt.storage.setVolumeLimit(branch.volume, bytes, CAP_OPTIONS);
-    if (restart) await rt.start(branch.id, branch.volume, branch.port);
+    if (restart) await rt.start(branch, branch.volume);
   }
   rt.store.transaction(() => {
     if (branch) rt.store.setMaxOwnBytes(branch.id, bytes);
@@ -52,7 +52,7 @@ export async function settleLimit(rt: Runtime, intent: IntentFor<'limit'>): Prom
     log.warn({ branch: intent.subject.name, err: (err as Error).message }, 'could not change the size cap of a branch; it keeps its recorded cap');
     const branch = rt.store.getBranchById(intent.subject.id);
     if (branch && !(await rt.isRunning(branch.volume)) && branch.desiredState === 'running') {
-      await rt.start(branch.id, branch.volume, branch.port).catch(() => undefined);
+      await rt.start(branch, branch.volume).catch(() => undefined);
     }
     handle.finish();
     return 'rolled-back';

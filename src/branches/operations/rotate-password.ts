@@ -39,7 +39,7 @@ export async function settleRotate(rt: Runtime, intent: IntentFor<'rotate'>): Pr
 /** Sets the role's password on the server, starting the instance for the moment if it is down. */
 async function applyPassword(rt: Runtime, branch: BranchRecord, password: string): Promise<void> {
   const wasRunning = await rt.isRunning(branch.volume);
-  if (!wasRunning) await rt.start(branch.id, branch.volume, branch.port);
+  if (!wasRunning) await rt.start(branch, branch.volume);
   await withClient(rt.adminTarget(branch), (client) => setRolePassword(client, branch.dbUser, password));
   if (!wasRunning && branch.desiredState !== 'running') await rt.stop(branch.volume);
 }

@@ -46,7 +46,7 @@ export async function createSnapshot(rt: Runtime, name: string, branch: BranchRe
   crashPoint('snapshot-create:cloned');
   const lsn = (await rt.isRunning(branch.volume)) ? await currentLsn(rt, branch) : null;
   rt.store.transaction(() => {
-    rt.store.insertSnapshot({ id, name, volume, sourceBranchId: branch.id, sourceBranchName: branch.name, dbUser: branch.dbUser, dbName: branch.dbName, lsn, time: branchTime });
+    rt.store.insertSnapshot({ id, name, volume, sourceBranchId: branch.id, sourceBranchName: branch.name, dbUser: branch.dbUser, dbName: branch.dbName, lsn, time: branchTime, pgMajor: branch.pgMajor });
     intent.finish();
   });
   crashPoint('snapshot-create:committed');
