@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_CSP } from '../api/index.js';
 import { sql } from '../branches/test-support/host-invariants.js';
@@ -13,6 +13,35 @@ const REPO = resolve(import.meta.dirname, '../..');
 const BUNDLE = join(REPO, 'dist/web/console/index.html');
 const skip = (await testPoolSkipReason('btrfs')) ?? browserSkipReason();
 if (skip) console.warn(`web console tests skipped: ${skip}`);
+
+// In-page snippets are strings: this file is type-checked for Node, without the DOM library.
+/** What the page keeps besides its markup: field values, storage, cookies. */
+const IN_PAGE_STORED = `[
+  ...[...document.querySelectorAll('input')].map((i) => i.value),
+  JSON.stringify({ ...localStorage }),
+  JSON.stringify({ ...sessionStorage }),
+  document.cookie,
+  String(localStorage.length + sessionStorage.length),
+]`;
+
+interface Focused {
+  readonly tag: string;
+  readonly name: string;
+  readonly id: string;
+  readonly inDialog: boolean;
+  readonly outline: string;
+}
+/** The focused element: its tag, accessible name (label or text), whether a dialog holds it, its outline. */
+const IN_PAGE_FOCUSED = `(() => {
+  const el = document.activeElement;
+  return {
+    tag: el ? el.tagName.toLowerCase() : '',
+    name: el ? el.getAttribute('aria-label') ?? (el.textContent ?? '').trim() : '',
+    id: el ? el.id : '',
+    inDialog: !!(el && el.closest('dialog')),
+    outline: el ? getComputedStyle(el).outlineStyle : '',
+  };
+})()`;
 
 /** Buttons that change nothing: any other button is a mutating one. */
 const READ_ONLY_BUTTONS = new Set([
@@ -71,6 +100,15 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
   /** The accessible names of the page's buttons (dialogs closed). */
   async function buttonNames(page: Page): Promise<string[]> {
     return page.getByRole('button').evaluateAll((buttons) => buttons.map((b) => b.getAttribute('aria-label') ?? (b.textContent ?? '').trim()));
+  }
+
+  /** Waits until the locator's text contains `text` (playwright-core has no web-first assertions). */
+  async function waitForText(locator: Locator, text: string): Promise<void> {
+    await waitFor(async () => ((await locator.count()) > 0 && ((await locator.first().textContent()) ?? '').includes(text) ? true : undefined), {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+      what: `"${text}" on the page`,
+    });
   }
 
   async function openBranch(page: Page, name: string): Promise<void> {
@@ -160,5 +198,277 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
       await page.screenshot({ path: join(REPO, 'docs/console-branch.png'), fullPage: true });
     }
     expect(errors.filter((e) => /Content Security Policy|Refused to/i.test(e))).toEqual([]);
+  });
+
+  it('creates a child, resets it, snapshots it and deletes it from the UI; the host and the CLI see each step', async () => {
+    const writer = (await served.t.host.createToken({ name: 'console-writer', role: 'write' })).token;
+    const { page, errors } = await open();
+    await signIn(page, writer);
+    await openBranch(page, 'kb');
+
+    // Create a child: the dialog shows the equivalent command before anything is sent.
+    await page.getByRole('button', { name: 'Create child branch' }).click();
+    let dialog = page.getByRole('dialog');
+    await dialog.getByLabel('New branch name').fill('ui-child');
+    await dialog.getByLabel('Expires after (optional)').fill('2d');
+    expect(await dialog.locator('.cli code').textContent()).toBe('pgbranch branch create ui-child --from kb --ttl 2d');
+    await dialog.getByRole('button', { name: 'Create branch' }).click();
+    await page.getByRole('heading', { level: 1, name: 'ui-child', exact: true }).waitFor();
+    const created = await served.t.host.getBranch('ui-child');
+    expect(created).toMatchObject({ name: 'ui-child', parent: 'kb', state: 'running' });
+    expect(Math.abs(Date.parse(created.expiresAt!) - Date.parse(created.createdAt) - 2 * 86_400_000)).toBeLessThan(60_000);
+    const listed = JSON.parse((await served.t.cli('branch', 'list', '--no-size', '-o', 'json')).stdout) as { name: string; parent: string | null }[];
+    expect(listed.find((b) => b.name === 'ui-child')).toMatchObject({ parent: 'kb' });
+
+    // Reset: what was written in the branch is gone, and the command shown is a real one.
+    const { url } = await served.t.host.connectionInfo('ui-child');
+    await sql(url, 'CREATE TABLE scratch (id int)');
+    await page.getByRole('button', { name: 'Reset', exact: true }).click();
+    dialog = page.getByRole('dialog');
+    const resetCommand = (await dialog.locator('.cli code').textContent())!;
+    expect(resetCommand).toBe('pgbranch branch reset ui-child');
+    await dialog.getByRole('button', { name: 'Reset ui-child' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await waitForText(page.locator('.status-line'), 'done: pgbranch branch reset ui-child');
+    const reset = await served.t.host.getBranch('ui-child');
+    expect(reset.resetAt).not.toBeNull();
+    expect(await sql(url, "SELECT to_regclass('scratch') AS t")).toEqual([{ t: null }]);
+    const again = await served.t.cli(...resetCommand.split(' ').slice(1));
+    expect(again.code, again.stderr).toBe(0);
+
+    // Snapshot.
+    await page.getByRole('button', { name: 'Snapshot', exact: true }).click();
+    dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Snapshot name').fill('ui-snap');
+    expect(await dialog.locator('.cli code').textContent()).toBe('pgbranch snapshot create ui-child ui-snap');
+    await dialog.getByRole('button', { name: 'Take snapshot' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect(await served.t.host.getSnapshot('ui-snap')).toMatchObject({ name: 'ui-snap', branch: 'ui-child' });
+    await page.locator('tr[data-snapshot="ui-snap"]').waitFor({ timeout: 20_000 });
+
+    // Delete the snapshot, then the branch: back on the tree, which no longer lists it.
+    await page.getByRole('button', { name: 'Delete snapshot ui-snap' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete ui-snap' }).click();
+    await page.locator('tr[data-snapshot="ui-snap"]').waitFor({ state: 'detached', timeout: 20_000 });
+    await expect(served.t.host.getSnapshot('ui-snap')).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' });
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    dialog = page.getByRole('dialog');
+    expect(await dialog.locator('.cli code').textContent()).toBe('pgbranch branch delete ui-child');
+    await dialog.getByRole('button', { name: 'Delete ui-child' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Branches' }).waitFor();
+    await expect(served.t.host.getBranch('ui-child')).rejects.toMatchObject({ code: 'BRANCH_NOT_FOUND' });
+    await waitFor(async () => ((await treeRows(page)).some((r) => r.name === 'ui-child') ? undefined : true), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+      what: 'ui-child to leave the tree',
+    });
+    const audit = (await api(admin, 'GET', '/v1/audit?branch=ui-child')).entries as { operation: string; actor_name: string }[];
+    expect(audit.filter((e) => e.actor_name === 'console-writer').map((e) => e.operation)).toEqual(expect.arrayContaining(['create', 'reset', 'delete']));
+    expect(errors.filter((e) => /Content Security Policy|Refused to/i.test(e))).toEqual([]);
+  });
+
+  it('a pr-* write token sees only pr-* branches and only the buttons it may use; a read token sees no mutating button; a wrong token is told so', async () => {
+    const mutating = async (page: Page) => (await buttonNames(page)).filter((n) => !READ_ONLY_BUTTONS.has(n));
+
+    // A write token limited to pr-*.
+    const { page: ci } = await open();
+    await signIn(ci, served.ciToken);
+    await waitFor(async () => ((await treeRows(ci)).length > 0 ? true : undefined), { timeoutMs: 15_000, intervalMs: 100, what: 'the tree' });
+    const rows = await treeRows(ci);
+    expect(rows.map((r) => r.name)).toEqual(['pr-7', 'pr-7-fix']);
+    expect(rows[0]!.text).toContain('from main');
+    expect(await mutating(ci)).toEqual(['New branch']);
+    await openBranch(ci, 'pr-7-fix');
+    // Protected: no reset or delete; unprotecting is the admin's.
+    expect(await mutating(ci)).toEqual(['Create child branch', 'Snapshot', 'Set expiry', 'Suspend', 'Stop']);
+    await ci.getByRole('link', { name: 'pr-7', exact: true }).first().click();
+    await ci.getByRole('heading', { level: 1, name: 'pr-7', exact: true }).waitFor();
+    expect(await mutating(ci)).toEqual([
+      'Create child branch',
+      'Snapshot',
+      'Set expiry',
+      'Suspend',
+      'Stop',
+      'Reset',
+      'Protect',
+      'Delete',
+      'Create branch from snapshot pr-7-before',
+      'Delete snapshot pr-7-before',
+    ]);
+    // A new branch must match its patterns; it may still branch from main, which it cannot see.
+    await ci.getByRole('link', { name: 'Branches', exact: true }).first().click();
+    await ci.getByRole('button', { name: 'New branch' }).click();
+    const dialog = ci.getByRole('dialog');
+    await dialog.getByLabel('New branch name').fill('main-copy');
+    await dialog.getByText('your token may only act on branches matching pr-*').waitFor();
+    expect(await dialog.getByRole('button', { name: 'Create branch' }).isDisabled()).toBe(true);
+    await dialog.getByLabel('New branch name').fill('pr-9');
+    expect(await dialog.getByLabel('Parent branch').inputValue()).toBe('main');
+    await dialog.getByRole('button', { name: 'Create branch' }).click();
+    await ci.getByRole('heading', { level: 1, name: 'pr-9', exact: true }).waitFor();
+    expect((await served.t.host.getBranch('pr-9')).parent).toBe('main');
+    await api(admin, 'DELETE', '/v1/branches/pr-9');
+    await ci.getByRole('link', { name: 'Snapshots', exact: true }).click();
+    await ci.locator('tr[data-snapshot]').first().waitFor();
+    expect(await ci.locator('tr[data-snapshot]').evaluateAll((r) => r.map((e) => e.getAttribute('data-snapshot')))).toEqual(['pr-7-before']);
+
+    // The admin may unprotect what the pr-* token may not.
+    const { page: adm } = await open();
+    await signIn(adm, admin);
+    await openBranch(adm, 'pr-7-fix');
+    expect(await mutating(adm)).toContain('Unprotect');
+
+    // A read token: every page, no mutating button.
+    const { page: ro } = await open();
+    await signIn(ro, reader);
+    await waitFor(async () => ((await treeRows(ro)).length >= 6 ? true : undefined), { timeoutMs: 15_000, intervalMs: 100, what: 'the tree' });
+    expect(await mutating(ro)).toEqual([]);
+    await openBranch(ro, 'pr-7');
+    expect(await mutating(ro)).toEqual([]);
+    await ro.getByText('Your token (read) may not change this branch.').waitFor();
+    for (const section of ['Snapshots', 'Audit log', 'Host']) {
+      await ro.getByRole('link', { name: section, exact: true }).click();
+      await ro.getByRole('heading', { level: 1, name: section }).waitFor();
+      if (section === 'Snapshots') await ro.locator('tr[data-snapshot]').first().waitFor();
+      if (section === 'Audit log') await ro.locator('tr[data-audit]').first().waitFor();
+      if (section === 'Host') await ro.getByText('PostgreSQL', { exact: true }).waitFor();
+      expect(await mutating(ro), section).toEqual([]);
+    }
+
+    // A wrong token: a clear message, and the field is emptied.
+    const { page: bad } = await open();
+    const wrong = `pgb_${'a'.repeat(12)}_${'b'.repeat(43)}`;
+    for (const token of [wrong, 'not-a-token']) {
+      await bad.getByLabel('API token').fill(token);
+      await bad.getByRole('button', { name: 'Sign in' }).click();
+      await waitForText(bad.getByRole('alert'), 'This token was not accepted: it is unknown, revoked or mistyped.');
+      expect(await bad.getByLabel('API token').inputValue()).toBe('');
+    }
+    expect(await bad.content()).not.toContain('b'.repeat(43));
+  });
+
+  it('keeps secrets out of the DOM, URL, storage and logs; the password is fetched only on reveal or copy', async () => {
+    const { page, requests } = await open();
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: served.apiUrl });
+    const tokenSecret = admin.split('_')[2]!;
+    const { password, url: direct } = await served.t.host.connectionInfo('pr-7');
+    const secrets = [tokenSecret, password];
+
+    /** Everything a page leaks to: its markup, its fields' values, its URL, storage and cookies. */
+    const exposed = async (): Promise<string> =>
+      [
+        await page.content(),
+        page.url(),
+        ...(await page.evaluate<string[]>(IN_PAGE_STORED)),
+        JSON.stringify(await browser.context.cookies()),
+      ].join('\n');
+    const connectionRequests = () => requests.filter((r) => /\/v1\/branches\/[^/]+\/connection$/.test(new URL(r.url).pathname));
+
+    await signIn(page, admin);
+    await openBranch(page, 'pr-7');
+    await page.getByRole('heading', { name: 'Connect' }).waitFor();
+    for (const secret of secrets) expect(await exposed()).not.toContain(secret);
+    expect(connectionRequests()).toEqual([]);
+
+    // Reveal: one request, the string on the page until hidden.
+    await page.getByRole('button', { name: 'Reveal direct connection string' }).click();
+    await waitForText(page.locator('[data-connection="direct"] .secret code'), direct);
+    expect(connectionRequests()).toHaveLength(1);
+    expect(await page.content()).toContain(password);
+    await page.getByRole('button', { name: 'Hide direct connection string' }).click();
+    await page.locator('[data-connection="direct"] .secret').waitFor({ state: 'detached' });
+    for (const secret of secrets) expect(await exposed()).not.toContain(secret);
+
+    // Copy: a fresh request, the clipboard holds the string, the page does not.
+    await page.getByRole('button', { name: 'Copy endpoint connection string' }).click();
+    await waitForText(page.locator('.status-line'), 'Endpoint connection string copied to the clipboard');
+    expect(connectionRequests()).toHaveLength(2);
+    const copied = await page.evaluate<string>('navigator.clipboard.readText()');
+    expect(copied).toMatch(/^postgres(ql)?:\/\//);
+    expect(copied).toContain(password);
+    for (const secret of secrets) expect(await exposed()).not.toContain(secret);
+
+    // Elsewhere in the console nothing asks for a connection.
+    for (const section of ['Branches', 'Snapshots', 'Audit log', 'Host']) {
+      await page.getByRole('link', { name: section, exact: true }).first().click();
+      await page.getByRole('heading', { level: 1, name: section }).waitFor();
+    }
+    expect(connectionRequests()).toHaveLength(2);
+    for (const secret of secrets) expect(await exposed()).not.toContain(secret);
+
+    // The token went only to /v1, as a header; never in a URL.
+    expect(requests.filter((r) => r.authorization !== undefined).every((r) => new URL(r.url).pathname.startsWith('/v1/'))).toBe(true);
+    expect(requests.filter((r) => r.authorization === `Bearer ${admin}`).length).toBeGreaterThan(3);
+    expect(requests.some((r) => r.url.includes(tokenSecret))).toBe(false);
+
+    // Reloading forgets the token: the sign-in page again, nothing kept.
+    await page.reload();
+    await page.getByLabel('API token').waitFor();
+    for (const secret of secrets) expect(await exposed()).not.toContain(secret);
+
+    const log = served.log();
+    expect(log).toMatch(/"path":"\/v1\/branches\/pr-7\/connection"/);
+    for (const secret of secrets) expect(log).not.toContain(secret);
+  });
+
+  it('works from the keyboard alone: sign in, open a branch, reset it through a dialog that keeps focus', async () => {
+    const writer = (await served.t.host.createToken({ name: 'console-keyboard', role: 'write' })).token;
+    const { page } = await open();
+    await page.getByLabel('API token').waitFor();
+    const focused = () => page.evaluate<Focused>(IN_PAGE_FOCUSED);
+    const tabTo = async (tag: string, name: string, maxTabs = 60) => {
+      const trail: string[] = [];
+      for (let i = 0; i < maxTabs; i++) {
+        await page.keyboard.press('Tab');
+        const f = await focused();
+        trail.push(`${f.tag}:${f.name}`);
+        if (f.tag === tag && f.name === name) return trail;
+      }
+      throw new Error(`${tag} "${name}" not reached by Tab: ${trail.join(' → ')}`);
+    };
+
+    expect((await focused()).id).toBe('token');
+    await page.keyboard.type(writer);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Branches' }).waitFor();
+    await page.locator('tr[data-branch="kb"]').waitFor();
+
+    const trail = await tabTo('a', 'kb');
+    // Header navigation first, then the page's own controls, then the tree in order.
+    expect(trail.indexOf('a:Branches')).toBeLessThan(trail.indexOf('button:New branch'));
+    expect(trail.indexOf('button:New branch')).toBeLessThan(trail.indexOf('a:main'));
+    expect(trail.indexOf('a:main')).toBeLessThan(trail.indexOf('a:pr-7'));
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'kb', exact: true }).waitFor();
+    expect(await focused()).toMatchObject({ tag: 'h1', name: 'kb' });
+
+    await tabTo('button', 'Reset');
+    const focus = await focused();
+    expect(focus.outline).not.toBe('none');
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    // A destructive dialog starts on Cancel; Tab cycles inside it; Escape closes it.
+    expect(await focused()).toMatchObject({ tag: 'button', name: 'Cancel', inDialog: true });
+    for (let i = 0; i < 5; i++) {
+      await page.keyboard.press('Tab');
+      expect((await focused()).inDialog).toBe(true);
+    }
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect(await focused()).toMatchObject({ tag: 'button', name: 'Reset' });
+
+    const before = (await served.t.host.getBranch('kb')).resetAt;
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await page.keyboard.press('Tab');
+    expect(await focused()).toMatchObject({ tag: 'button', name: 'Reset kb', inDialog: true });
+    await page.keyboard.press('Enter');
+    await dialog.waitFor({ state: 'detached' });
+    await waitFor(async () => ((await served.t.host.getBranch('kb')).resetAt !== before ? true : undefined), {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      what: 'kb to be reset',
+    });
   });
 });

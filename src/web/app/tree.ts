@@ -39,3 +39,15 @@ export function branchTree(branches: readonly Branch[]): TreeRow[] {
   }
   return rows;
 }
+
+/**
+ * Parents to offer for a new branch, the likeliest first: the roots, then parents the token
+ * cannot see but that its branches name (a `pr-*` token does not see main, yet may branch from
+ * it), then every other branch.
+ */
+export function parentSuggestions(branches: readonly Branch[]): string[] {
+  const names = new Set(branches.map((b) => b.name));
+  const roots = branches.filter((b) => b.parent === null).map((b) => b.name);
+  const hidden = branches.flatMap((b) => (b.parent !== null && !b.parent_deleted && !names.has(b.parent) ? [b.parent] : []));
+  return [...new Set([...roots, ...hidden, ...names])];
+}

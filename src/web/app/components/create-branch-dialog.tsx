@@ -23,8 +23,8 @@ function nameField(patterns: readonly string[], placeholder: string): DialogFiel
 }
 
 /**
- * A new branch from a parent: fixed (a branch page's "create child") or chosen, with the visible
- * branches as suggestions (a `pr-*` token does not see main but may branch from it).
+ * A new branch from a parent: fixed (a branch page's "create child") or chosen from `parents`
+ * (suggestions, the first one offered; see `parentSuggestions`).
  */
 export function CreateBranchDialog({
   parent,
@@ -41,7 +41,7 @@ export function CreateBranchDialog({
   const fields: DialogField[] = [
     nameField(caller.branch_patterns, caller.branch_patterns.length > 0 ? caller.branch_patterns[0]!.replace(/[*?]/g, '') + '123' : 'feature/login'),
     ...(parent === undefined
-      ? [{ id: 'parent', label: 'Parent branch', initial: parents?.includes('main') || !parents?.length ? 'main' : parents[0], suggestions: parents }]
+      ? [{ id: 'parent', label: 'Parent branch', initial: parents?.[0] ?? 'main', suggestions: parents }]
       : []),
     TTL_FIELD,
   ];

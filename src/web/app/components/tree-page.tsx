@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { canCreate } from '../actions.js';
 import { expiryCountdown, formatAge, formatTime, syncSummary } from '../format.js';
-import { branchTree } from '../tree.js';
+import { branchTree, parentSuggestions } from '../tree.js';
 import type { Branch } from '../wire.js';
 import { ProtectedBadge, PullRequest, SizeBar, StateBadge, sizesOf } from './bits.js';
 import { CreateBranchDialog } from './create-branch-dialog.js';
@@ -86,7 +86,7 @@ export function TreePage({ now }: { now: number }) {
       )}
       {creating && (
         <CreateBranchDialog
-          parents={(branches ?? []).map((b) => b.name)}
+          parents={parentSuggestions(branches ?? [])}
           onClose={() => setCreating(false)}
           onCreated={(name) => navigate(branchHref(name))}
         />
