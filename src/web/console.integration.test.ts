@@ -335,6 +335,14 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
       expect(await mutating(ro), section).toEqual([]);
     }
 
+    // A token revoked while signed in: the next poll signs the console out, saying why.
+    const revocable = await served.t.host.createToken({ name: 'console-revoked', role: 'read' });
+    const { page: gone } = await open();
+    await signIn(gone, revocable.token);
+    await api(admin, 'DELETE', `/v1/tokens/${revocable.info.tokenId}`);
+    await waitForText(gone.locator('.notice'), 'The API no longer accepts this token (revoked?). Sign in again.');
+    await gone.getByLabel('API token').waitFor();
+
     // A wrong token: a clear message, and the field is emptied.
     const { page: bad } = await open();
     const wrong = `pgb_${'a'.repeat(12)}_${'b'.repeat(43)}`;
@@ -350,7 +358,9 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
   it('keeps secrets out of the DOM, URL, storage and logs; the password is fetched only on reveal or copy', async () => {
     const { page, requests } = await open();
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: served.apiUrl });
-    const tokenSecret = admin.split('_')[2]!;
+    // pgb_<12-character id>_<secret>; the secret itself may contain "_".
+    const tokenSecret = admin.slice(17);
+    expect(tokenSecret).toHaveLength(43);
     const { password, url: direct } = await served.t.host.connectionInfo('pr-7');
     const secrets = [tokenSecret, password];
 
