@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { extname, join, resolve } from 'node:path';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
 import type { ApiEnv } from './auth.js';
 import { httpProblem, problemResponse } from './problem.js';
@@ -8,7 +9,7 @@ import { httpProblem, problemResponse } from './problem.js';
  * Where `npm run build` puts the web console (src/web/build.mjs). The same path from src/api
  * (tests) and dist/api (the installed CLI).
  */
-export const CONSOLE_DIR = resolve(import.meta.dirname, '../../dist/web/console');
+export const CONSOLE_DIR = fileURLToPath(new URL('../../dist/web/console', import.meta.url));
 
 /** Static assets live under this prefix; `/` is the page itself. */
 export const CONSOLE_ASSET_PREFIX = '/console/';

@@ -246,7 +246,20 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
     expect(await served.t.host.getSnapshot('ui-snap')).toMatchObject({ name: 'ui-snap', branch: 'ui-child' });
     await page.locator('tr[data-snapshot="ui-snap"]').waitFor({ timeout: 20_000 });
 
+    // A branch from the snapshot, then back to ui-child.
+    await page.getByRole('button', { name: 'Create branch from snapshot ui-snap' }).click();
+    dialog = page.getByRole('dialog');
+    await dialog.getByLabel('New branch name').fill('ui-from-snap');
+    expect(await dialog.locator('.cli code').textContent()).toBe('pgbranch branch create ui-from-snap --from-snapshot ui-snap');
+    await dialog.getByRole('button', { name: 'Create branch' }).click();
+    await page.getByRole('heading', { level: 1, name: 'ui-from-snap', exact: true }).waitFor();
+    expect((await served.t.host.getBranch('ui-from-snap')).source).toMatchObject({ kind: 'snapshot', snapshot: 'ui-snap' });
+    await api(admin, 'DELETE', '/v1/branches/ui-from-snap');
+    await page.getByRole('link', { name: 'Branches', exact: true }).first().click();
+    await openBranch(page, 'ui-child');
+
     // Delete the snapshot, then the branch: back on the tree, which no longer lists it.
+    await page.locator('tr[data-snapshot="ui-snap"]').waitFor();
     await page.getByRole('button', { name: 'Delete snapshot ui-snap' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Delete ui-snap' }).click();
     await page.locator('tr[data-snapshot="ui-snap"]').waitFor({ state: 'detached', timeout: 20_000 });
@@ -264,6 +277,19 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
     });
     const audit = (await api(admin, 'GET', '/v1/audit?branch=ui-child')).entries as { operation: string; actor_name: string }[];
     expect(audit.filter((e) => e.actor_name === 'console-writer').map((e) => e.operation)).toEqual(expect.arrayContaining(['create', 'reset', 'delete']));
+
+    // The audit log, filtered by branch and actor: the UI's steps, and the CLI's reset (local:…) left out.
+    await page.getByRole('link', { name: 'Audit log', exact: true }).click();
+    await page.getByLabel('Branch').fill('ui-child');
+    await page.getByLabel('Actor').fill('console-writer');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await waitFor(
+      async () => {
+        const rows = await page.locator('tr[data-audit]').evaluateAll((r) => r.map((e) => e.textContent ?? ''));
+        return rows.length > 0 && rows.every((t) => t.includes('ui-child') && t.includes('console-writer')) && rows.some((t) => t.includes('reset')) ? rows : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: 'the filtered audit log' },
+    );
     expect(errors.filter((e) => /Content Security Policy|Refused to/i.test(e))).toEqual([]);
   });
 
@@ -466,7 +492,8 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
     }
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
-    expect(await focused()).toMatchObject({ tag: 'button', name: 'Reset' });
+    // Focus goes back to the button that opened the dialog.
+    await waitFor(async () => ((await focused()).name === 'Reset' ? true : undefined), { timeoutMs: 5_000, intervalMs: 20, what: 'focus back on Reset' });
 
     const before = (await served.t.host.getBranch('kb')).resetAt;
     await page.keyboard.press('Enter');
