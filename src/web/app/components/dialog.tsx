@@ -121,7 +121,7 @@ export function ActionDialog(props: ActionDialogProps) {
       session.announce(`done: ${cliCommand(action)}`);
       props.onClose();
       props.onDone?.(result, action);
-      void session.refresh('branches', 'snapshots');
+      void session.refresh('branches', 'snapshots', 'sizes');
     } catch (err) {
       setBusy(false);
       if (err instanceof ConsoleApiError && err.status === 401) {
