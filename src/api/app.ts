@@ -7,6 +7,7 @@ import { log } from '../util/index.js';
 import { authenticateRequests, type ApiEnv } from './auth.js';
 import { limitBody } from './body-limit.js';
 import { registerBranchRoutes } from './branch-routes.js';
+import { registerConsoleRoutes } from './console-routes.js';
 import type { ApiHost } from './branch-service.js';
 import { HEALTH_PATH, registerHostRoutes } from './host-routes.js';
 import { httpProblem, problemFromError, problemResponse, validationProblem } from './problem.js';
@@ -17,6 +18,7 @@ import { OpenApiDocumentSchema } from './schemas.js';
 import { registerGovernanceRoutes } from './governance-routes.js';
 import { registerSnapshotRoutes } from './snapshot-routes.js';
 import { registerTokenRoutes } from './token-routes.js';
+import { registerWhoamiRoutes } from './whoami-routes.js';
 
 export const OPENAPI_PATH = '/v1/openapi.json';
 
@@ -51,6 +53,8 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
 
   app.use('*', requestLog(logger));
   if (options.metrics) app.use('*', options.metrics.middleware);
+  // The console's page and assets hold no data and need no token: registered before authentication.
+  registerConsoleRoutes(app);
   app.use('*', authenticateRequests(host, new Set([`GET ${HEALTH_PATH}`, `HEAD ${HEALTH_PATH}`])));
   app.use('*', limitBody(options.maxBodyBytes ?? 64 * 1024));
 
@@ -58,6 +62,7 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
   registerBranchRoutes(app, host);
   registerSnapshotRoutes(app, host);
   registerTokenRoutes(app, host);
+  registerWhoamiRoutes(app);
   registerGovernanceRoutes(app, host);
   options.metrics?.register(app);
 

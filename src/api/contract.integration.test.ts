@@ -102,6 +102,7 @@ const VALID_CALLS: Record<string, ValidCall> = {
     check: async (_res, f) => await expect(f.t.host.getSnapshot(DELETE_SNAPSHOT)).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' }),
   },
   listTokens: { status: 200, check: (res) => expect(res.body.tokens.length).toBeGreaterThan(0) },
+  getCallerToken: { status: 200, check: (res, f) => expect(res.body).toEqual({ id: f.adminToken.split('_')[1], name: 'test-admin', role: 'admin', branch_patterns: [] }) },
   createToken: {
     body: { name: 'contract', role: 'write', branch_patterns: ['pr-*'] },
     status: 201,
@@ -350,7 +351,7 @@ describe.skipIf(skip !== undefined)('REST API contract: the OpenAPI document, wa
     for (const [method, path] of [
       ['GET', '/v1/nope'],
       ['PUT', '/v1/branches'],
-      ['GET', '/'],
+      ['GET', '/nope'],
       ['POST', '/v1/health'],
     ] as const) {
       const res = await f.call(method, path, { token: f.adminToken });
