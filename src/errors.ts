@@ -58,6 +58,9 @@ export const ERROR_CATALOGUE = {
   REPLICATION_FAILED: { httpStatus: 502, exitCode: 15, title: 'Replication failed' },
   RECOVERY_TARGET_NOT_REACHED: { httpStatus: 422, exitCode: 15, title: 'Recovery target not reached' },
   OPERATION_ABORTED: { httpStatus: 409, exitCode: 130, title: 'Operation aborted' },
+  POINT_IN_TIME_UNAVAILABLE: { httpStatus: 422, exitCode: 15, title: 'Branch has no history window' },
+  POINT_IN_TIME_OUT_OF_WINDOW: { httpStatus: 422, exitCode: 15, title: 'Point in time outside the history window' },
+  NOT_A_SOURCE_ROOT: { httpStatus: 409, exitCode: 4, title: 'Branch has no source to sync from' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { chown, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   checkpoint,
+  detachFromSource,
   reloadConfig,
   setRolePassword,
   startBackup,
@@ -35,6 +37,23 @@ const LIVE_COPY_EXCLUDES = [
 export interface ClonedData {
   /** When the parent's data was captured. */
   readonly branchTime: string;
+  /**
+   * For a parent that is a standby (a following root): where the copy stands in the source's
+   * history. `redoLsn` was read before the copy (the copy needs no WAL before it); `lsn` and
+   * `time` (the last replayed commit, null if none yet) after it, so the copy holds nothing later.
+   */
+  readonly replay?: { readonly redoLsn: string; readonly lsn: string; readonly time: string | null };
+}
+
+type Client = Parameters<Parameters<typeof withClient>[1]>[0];
+
+/** Replay position and last replayed commit of a standby, and the redo point of its last restartpoint. */
+async function replayPosition(client: Client): Promise<{ redoLsn: string; lsn: string; time: string | null }> {
+  const { rows } = await client.query<{ redo: string; lsn: string; time: Date | null }>(
+    'SELECT (pg_control_checkpoint()).redo_lsn::text AS redo, pg_last_wal_replay_lsn()::text AS lsn, pg_last_xact_replay_timestamp() AS time',
+  );
+  const row = rows[0]!;
+  return { redoLsn: row.redo, lsn: row.lsn, time: row.time?.toISOString() ?? null };
 }
 
 /** Crash points of the clone steps, in order (the operations that clone list them among theirs). */
@@ -65,18 +84,25 @@ export async function cloneConsistent(rt: Runtime, parent: BranchRecord, targetV
     return { branchTime };
   }
   const admin = rt.adminTarget(parent);
+  const standby = rt.store.getSource(parent.id)?.mode === 'follow';
+  // On a standby a CHECKPOINT is a restartpoint; its redo point bounds the WAL a copy needs.
+  const replayBefore = async (client: Client) => (standby ? (await replayPosition(client)).redoLsn : undefined);
+  const replayAfter = async (client: Client, redoLsn: string | undefined): Promise<Pick<ClonedData, 'replay'>> =>
+    redoLsn === undefined ? {} : { replay: { ...(await replayPosition(client)), redoLsn } };
   if (rt.storage.capabilities.atomicSnapshot) {
     return withClient(admin, async (client) => {
       await checkpoint(client);
+      const redoLsn = await replayBefore(client);
       const branchTime = new Date().toISOString();
       crashPoint(CLONE_POINTS.ready);
       await rt.storage.cloneVolume(parent.volume, targetVolume);
-      return { branchTime };
+      return { branchTime, ...(await replayAfter(client, redoLsn)) };
     });
   }
   return withClient(admin, async (client) => {
     const { major } = await rt.binariesFor(parent.pgMajor);
     await startBackup(client, `pgbranch clone to ${targetVolume}`, major);
+    const redoLsn = await replayBefore(client);
     crashPoint(CLONE_POINTS.ready);
     let label;
     try {
@@ -91,7 +117,7 @@ export async function cloneConsistent(rt: Runtime, parent: BranchRecord, targetV
     const dataDir = rt.dataDir(targetVolume);
     await writeOwnedFile(rt, join(dataDir, 'backup_label'), label.labelFile);
     if (label.tablespaceMap) await writeOwnedFile(rt, join(dataDir, 'tablespace_map'), label.tablespaceMap);
-    return { branchTime };
+    return { branchTime, ...(await replayAfter(client, redoLsn)) };
   });
 }
 
@@ -109,25 +135,39 @@ export async function bringUpClone(
   rt: Runtime,
   branch: Pick<BranchRecord, 'id' | 'port' | 'dbUser' | 'dbName' | 'password' | 'pgMajor'>,
   volume: string,
-): Promise<{ branchLsn: string }> {
+): Promise<{ branchLsn: string; lastCommitAt: string | null }> {
   const dataDir = rt.dataDir(volume);
   // The parent's lock file came along with the clone; its pid is alive (the parent), which would
   // make the new postmaster refuse to start.
   await rm(join(dataDir, 'postmaster.pid'), { force: true });
   await rm(join(dataDir, 'postmaster.opts'), { force: true });
+  if (existsSync(join(dataDir, 'standby.signal'))) {
+    // A clone of a following root: cut every tie to the source and its archive, and let it start
+    // without standby.signal — crash recovery replays the WAL the clone holds (everything the
+    // standby had received) and the server comes up as a primary of its own.
+    const { major } = await rt.binariesFor(branch.pgMajor);
+    await detachFromSource(dataDir, { major });
+    await rm(join(dataDir, 'standby.signal'), { force: true });
+  }
   await writeHba(dataDir, { allowTcp: false });
-  await rt.start(branch, volume);
+  // A clone set up to recover to a point in time (recovery.signal) starts, replays to its target
+  // and becomes a primary; anything else starts as a primary after crash recovery.
+  if (existsSync(join(dataDir, 'recovery.signal'))) await rt.recover(branch, volume);
+  else await rt.start(branch, volume);
   crashPoint(CLONE_POINTS.afterStart);
-  const branchLsn = await withClient(rt.adminTarget(branch), async (client) => {
+  const point = await withClient(rt.adminTarget(branch), async (client) => {
     await setRolePassword(client, branch.dbUser, branch.password);
     // After crash recovery the server writes an end-of-recovery checkpoint exactly where replay
-    // ended (a cold clone keeps the parent's shutdown checkpoint): that is the branch point.
-    const { rows } = await client.query<{ lsn: string }>('SELECT checkpoint_lsn::text AS lsn FROM pg_control_checkpoint()');
-    return rows[0]!.lsn;
+    // ended (a cold clone keeps the parent's shutdown checkpoint): that is the branch point. The
+    // last commit recovery replayed is when, in the source's history, a clone of a standby stands.
+    const { rows } = await client.query<{ lsn: string; at: Date | null }>(
+      'SELECT checkpoint_lsn::text AS lsn, pg_last_xact_replay_timestamp() AS at FROM pg_control_checkpoint()',
+    );
+    return { branchLsn: rows[0]!.lsn, lastCommitAt: rows[0]!.at?.toISOString() ?? null };
   });
   crashPoint(CLONE_POINTS.passwordSet);
   await openTcp(rt, branch, volume);
-  return { branchLsn };
+  return point;
 }
 
 /** Allows password logins over loopback TCP and waits until a real login succeeds. */

@@ -1,17 +1,10 @@
 import { PgbranchError, isPgbranchError, toPgbranchError } from '../errors.js';
 import { log, waitFor, withMutex } from '../util/index.js';
+import { isAlive } from './process-alive.js';
 import { reconcile } from './reconcile.js';
 import type { Runtime } from './runtime.js';
 
-/** Whether a pid belongs to a live process (EPERM: alive, someone else's). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { isAlive };
 
 /**
  * Runs `fn` holding the host lock: first an in-process mutex (concurrent API requests queue

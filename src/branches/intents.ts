@@ -29,6 +29,8 @@ const INTENT_DATA = {
   /** The new password: a crash after ALTER ROLE must be able to finish the change. */
   rotate: z.object({ password: Name }),
   limit: z.object({ bytes: z.number().int().positive().nullable(), firstCap: z.boolean() }),
+  /** A new generation of a refreshed root, imported on a temporary port, swapped in at the end. */
+  refresh: z.object({ oldVolume: Name, newVolume: Name, port: z.number().int() }),
   'snapshot-create': z.object({ volume: Name, sourceBranchId: Name }),
   'snapshot-delete': z.object({ volume: Name }),
 };
@@ -49,6 +51,8 @@ interface IntentOf<K extends IntentKind> {
   /** The last step reached (recorded by `advance`). */
   readonly step: string;
   readonly data: IntentData<K>;
+  /** The process that recorded it. */
+  readonly pid: number;
   readonly startedAt: string;
 }
 
@@ -78,6 +82,33 @@ function handle(store: StateStore, id: number): IntentHandle {
   return { id, advance: (step) => store.advanceOperation(id, step), finish: () => store.finishOperation(id) };
 }
 
+/** Intents of this process whose operation runs a long step without the host lock. */
+const unlocked = new Set<number>();
+
+/**
+ * Runs a long step of an operation (an import) without the host lock, so that other operations
+ * go on meanwhile. Its intent stays recorded, and reconcile leaves it alone for as long as its
+ * process lives and, in this process, while the step runs; the operation takes the lock again
+ * to finish or to undo itself.
+ */
+export async function withoutLock<T>(intent: IntentHandle, fn: () => Promise<T>): Promise<T> {
+  unlocked.add(intent.id);
+  try {
+    return await fn();
+  } finally {
+    unlocked.delete(intent.id);
+  }
+}
+
+/**
+ * Whether reconcile (which holds the host lock) may settle `intent`: every operation holds the
+ * lock but for `withoutLock` steps, so an intent of another live process, or one of this process
+ * in such a step, belongs to an operation still under way.
+ */
+export function isAbandoned(intent: Intent, isAlive: (pid: number) => boolean): boolean {
+  return intent.pid === process.pid ? !unlocked.has(intent.id) : !isAlive(intent.pid);
+}
+
 /** Every intent still recorded, oldest first. */
 export function pendingIntents(store: StateStore): Intent[] {
   return store.listOperations().map(parseIntent);
@@ -100,6 +131,7 @@ function parseIntent(op: OperationRecord): Intent {
     subject: { id: op.branchId, name: op.branchName },
     step: op.step,
     data: parsed.data,
+    pid: op.pid,
     startedAt: op.startedAt,
   } as Intent;
 }

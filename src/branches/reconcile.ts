@@ -1,6 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { log } from '../util/index.js';
-import { pendingIntents, type Intent } from './intents.js';
+import { isAlive } from './process-alive.js';
+import { isAbandoned, pendingIntents, type Intent } from './intents.js';
 import { SETTLE, type Settled } from './operations/index.js';
 import type { Runtime } from './runtime.js';
 
@@ -21,7 +22,7 @@ export interface ReconcileReport {
 export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
   const report: ReconcileReport = { rolledBack: [], rolledForward: [], stagingRemoved: [], instancesStarted: [] };
 
-  for (const intent of pendingIntents(rt.store)) {
+  for (const intent of pendingIntents(rt.store).filter((i) => isAbandoned(i, isAlive))) {
     const settled = await settle(rt, intent);
     (settled === 'rolled-back' ? report.rolledBack : report.rolledForward).push(`${intent.kind} ${intent.subject.name} (at ${intent.step})`);
   }
@@ -41,9 +42,10 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
   const orphans = (await rt.storage.listVolumes()).filter((v) => !owned.has(v));
   if (orphans.length > 0) log.warn({ volumes: orphans }, 'volumes without a branch: `pgbranch gc` removes them');
 
+  // Run files of a branch's temporary instances (`<branch id>.<suffix>`) are the branch's too.
   const known = new Set(rt.store.listBranches().map((b) => b.id));
   for (const entry of await readdir(rt.paths.runDir).catch(() => [] as string[])) {
-    if (!known.has(entry)) await rt.removeBranchFiles(entry);
+    if (!known.has(entry.split('.')[0]!)) await rt.removeBranchFiles(entry);
   }
 
   for (const branch of rt.store.listBranches()) {
@@ -80,7 +82,11 @@ function settle(rt: Runtime, intent: Intent): Promise<Settled> {
   return fn(rt, intent);
 }
 
-/** Volumes metadata accounts for: every branch's and every snapshot's. */
+/** Volumes metadata accounts for: every branch's, every snapshot's and every source's WAL archive. */
 export function ownedVolumes(rt: Runtime): Set<string> {
-  return new Set([...rt.store.listBranches().map((b) => b.volume), ...rt.store.listSnapshots().map((s) => s.volume)]);
+  return new Set([
+    ...rt.store.listBranches().map((b) => b.volume),
+    ...rt.store.listSnapshots().map((s) => s.volume),
+    ...rt.store.listSources().flatMap((s) => (s.archiveVolume ? [s.archiveVolume] : [])),
+  ]);
 }

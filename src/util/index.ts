@@ -4,6 +4,7 @@
  */
 export { run, which, type RunOptions, type RunResult } from './exec.js';
 export { failpoint } from './failpoint.js';
+export { runHooks, type HookFailure, type HookRun, type HookStep, type RunHooksOptions } from './hooks.js';
 export { createLogger, log, REDACTED_KEYS } from './log.js';
 export { withMutex } from './mutex.js';
 export { waitFor, type WaitOptions } from './wait.js';

@@ -1,17 +1,18 @@
-import { copyFromUrl, initCluster, prepareDirectory, redactUrl, restoreDump, writeHba } from '../../postgres/index.js';
+import { configureRecoveryTarget, copyFromUrl, initCluster, parseLsn, prepareDirectory, redactUrl, restoreDump, writeHba } from '../../postgres/index.js';
 import type { BranchRecord, NewBranch, SnapshotRecord } from '../../state/index.js';
 import { PgbranchError } from '../../errors.js';
 import type { Actor } from '../audit.js';
 import { bringUpClone, CLONE_POINTS, cloneConsistent, openTcp } from '../clone.js';
 import { crashPoint } from '../crash-points.js';
 import { saveSourceUrl } from '../source-secrets.js';
-import { resolveExpiry, type ExpiryRequest } from '../governance.js';
+import { canonicalTime, resolveExpiry, type ExpiryRequest } from '../governance.js';
 import { newBranchId, newPassword, volumeName } from '../ids.js';
 import { beginIntent, resumeIntent, type IntentData, type IntentFor } from '../intents.js';
 import { assertBranchName } from '../names.js';
 import { applyVolumeLimit, assertBranchCountQuota, assertPoolFloor, resolveOwnBytesLimit } from '../quotas.js';
 import type { ProgressSink, Runtime } from '../runtime.js';
 import { createFollowingRoot, releaseSource, type FollowSettings } from './follow.js';
+import { followedSource, snapshotFor, STANDBY_WAL, type RecoveryPoint } from './history.js';
 import { findSnapshot } from './snapshot-create.js';
 
 /**
@@ -31,7 +32,7 @@ export type RootSource =
  * a parent branch, a clone of a snapshot, or a new root filled from a source.
  */
 export type CreateOrigin =
-  | { readonly kind: 'parent'; readonly parent: string }
+  | { readonly kind: 'parent'; readonly parent: string; readonly at?: RecoveryPoint }
   | { readonly kind: 'snapshot'; readonly snapshot: string }
   | { readonly kind: 'source'; readonly source: RootSource };
 
@@ -84,6 +85,8 @@ export async function createBranch(rt: Runtime, actor: Actor, name: string, requ
   const { origin } = request;
   if (origin.kind === 'parent') assertBranchName(origin.parent);
   if (origin.kind === 'snapshot') assertBranchName(origin.snapshot);
+  if (origin.kind === 'parent' && origin.at?.kind === 'time') canonicalTime(origin.at.time, 'at');
+  if (origin.kind === 'parent' && origin.at?.kind === 'lsn') parseLsn(origin.at.lsn);
   // Resolved before anything is made: a bad expiry must not leave a branch behind.
   const expiresAt = resolveExpiry(rt.config, name, request);
 
@@ -115,7 +118,7 @@ export async function createBranch(rt: Runtime, actor: Actor, name: string, requ
         throw new PgbranchError('PARENT_NOT_FOUND', `cannot create "${name}": no branch named "${origin.parent}"`, { details: { parent: origin.parent } });
       }
       await assertPoolFloor(rt, `branch "${name}"`);
-      made = await createChild(rt, name, parent, settings);
+      made = origin.at ? await createAtPoint(rt, name, parent, origin.at, settings) : await createChild(rt, name, parent, settings);
       break;
     }
   }
@@ -198,18 +201,20 @@ async function createClone(
   origin: CloneOrigin,
   settings: NewBranchSettings,
   intentOrigin: Pick<IntentData<'create'>, 'parentId' | 'snapshotId'>,
-  clone: (volume: string) => Promise<{ branchTime: string }>,
+  clone: (volume: string) => Promise<{ branchTime: string; replay?: unknown }>,
   branchPoint: (reported: { branchLsn: string; branchTime: string }) => { branchLsn: string; branchTime: string } = (r) => r,
 ): Promise<BranchRecord> {
   const p = await plan(rt, name, from);
   const intent = beginIntent(rt.store, 'create', p, { volume: p.volume, port: p.port, ...intentOrigin });
   crashPoint('create:intent');
-  const { branchTime } = await clone(p.volume);
+  const cloned = await clone(p.volume);
   await applyVolumeLimit(rt, p.volume, settings.maxOwnBytes);
   intent.advance('cloned');
   crashPoint('create:cloned');
-  const { branchLsn } = await bringUpClone(rt, p, p.volume);
+  const { branchLsn, lastCommitAt } = await bringUpClone(rt, p, p.volume);
   crashPoint('create:started');
+  // A copy of a standby stands where its last replayed commit is in the source's history.
+  const branchTime = cloned.replay !== undefined ? (lastCommitAt ?? cloned.branchTime) : cloned.branchTime;
   rt.store.transaction(() => {
     rt.store.insertBranch({ ...p, ...origin, ...settings, desiredState: 'running', ...branchPoint({ branchLsn, branchTime }) });
     intent.finish();
@@ -228,6 +233,40 @@ function createChild(rt: Runtime, name: string, parent: BranchRecord, settings: 
     settings,
     { parentId: parent.id },
     (volume) => cloneConsistent(rt, parent, volume),
+  );
+}
+
+/**
+ * A branch of a following root as it was at a point in the source's history: a clone of the
+ * newest history snapshot holding nothing after it, with the standby's not yet archived WAL, set
+ * up to replay the archived WAL up to the point and then become a primary.
+ */
+function createAtPoint(rt: Runtime, name: string, parent: BranchRecord, at: RecoveryPoint, settings: NewBranchSettings): Promise<BranchRecord> {
+  const source = followedSource(rt, parent);
+  if (at.kind === 'time' && Date.parse(at.time) > Date.now()) {
+    throw new PgbranchError('INVALID_ARGUMENT', `${at.time} is in the future: a branch can be made at a time up to now`, { details: { at: at.time } });
+  }
+  const snapshot = snapshotFor(rt, parent, at);
+  const archiveDir = rt.storage.volumePath(source.archiveVolume);
+  return createClone(
+    rt,
+    name,
+    parent,
+    { parentId: parent.id, parentName: parent.name, source: JSON.stringify({ kind: 'branch', at, snapshot: snapshot.name }) },
+    settings,
+    { parentId: parent.id },
+    async (volume) => {
+      await rt.storage.cloneVolume(snapshot.volume, volume);
+      // What the standby received since its last archived segment is only in its own pg_wal;
+      // recovery takes a segment from the archive first and from pg_wal when the archive has none.
+      await rt.storage.clonePath(parent.volume, volume, STANDBY_WAL);
+      await configureRecoveryTarget(rt.dataDir(volume), {
+        target: at.kind === 'time' ? { kind: 'time', time: new Date(at.time) } : at,
+        archiveDir,
+      });
+      // At a time, the branch point is that time; at an LSN, the last commit replayed before it.
+      return at.kind === 'time' ? { branchTime: new Date(at.time).toISOString() } : { branchTime: snapshot.time, replay: true };
+    },
   );
 }
 

@@ -3,6 +3,7 @@ import { crashPoint } from '../crash-points.js';
 import { assertNotProtected } from '../governance.js';
 import { beginIntent, resumeIntent, type IntentFor, type IntentHandle } from '../intents.js';
 import type { Runtime } from '../runtime.js';
+import { releaseSource } from './follow.js';
 
 export const DELETE_POINTS = ['delete:intent', 'delete:stopped', 'delete:volume-deleted'] as const;
 
@@ -28,7 +29,16 @@ async function finish(rt: Runtime, branchId: string, volume: string, intent: Int
   crashPoint('delete:stopped');
   await rt.storage.deleteVolume(volume);
   crashPoint('delete:volume-deleted');
+  // A root's source goes with it: its history snapshots, WAL archive, slot on the source and
+  // secrets. Their rows stay until the final commit, so a crash here repeats this (idempotent).
+  const source = rt.store.getSource(branchId);
+  const history = rt.store.listSnapshots().filter((s) => s.kind === 'history' && s.sourceBranchId === branchId);
+  for (const snapshot of history) await rt.storage.deleteVolume(snapshot.volume);
+  const name = rt.store.getBranchById(branchId)?.name ?? branchId;
+  if (source) await releaseSource(rt, { id: branchId, name }, { slot: source.slotName, archiveVolume: source.archiveVolume });
   rt.store.transaction(() => {
+    for (const snapshot of history) rt.store.deleteSnapshot(snapshot.id);
+    rt.store.deleteSource(branchId);
     rt.store.deleteBranch(branchId);
     intent.finish();
   });

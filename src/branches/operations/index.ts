@@ -2,7 +2,9 @@ import type { IntentFor, IntentKind } from '../intents.js';
 import type { Runtime } from '../runtime.js';
 import { CREATE_POINTS, settleCreate } from './create.js';
 import { DELETE_POINTS, settleDelete } from './delete.js';
+import { FOLLOW_POINTS } from './follow.js';
 import { LIMIT_POINTS, settleLimit } from './limit.js';
+import { REFRESH_POINTS, settleRefresh } from './refresh.js';
 import { RESET_POINTS, settleReset } from './reset.js';
 import { ROTATE_POINTS, settleRotate } from './rotate-password.js';
 import { SNAPSHOT_CREATE_POINTS, settleSnapshotCreate } from './snapshot-create.js';
@@ -16,6 +18,9 @@ export { createBranch, createRootFrom, originDetails, type CreateOrigin, type Cr
 export { deleteBranch } from './delete.js';
 export { branchStopped, startBranch, stopAllInstances, stopBranch, suspendBranch, wakeBranch } from './instance-state.js';
 export { resetBranch } from './reset.js';
+export { refreshRoot, type RefreshOptions } from './refresh.js';
+export { historySnapshots, historyWindow, pruneHistory, takeHistorySnapshot, type HistoryWindow, type RecoveryPoint } from './history.js';
+export { FOLLOW_POINTS, type FollowSettings } from './follow.js';
 export { rotatePassword } from './rotate-password.js';
 export { createSnapshot, findSnapshot } from './snapshot-create.js';
 export { deleteSnapshot } from './snapshot-delete.js';
@@ -27,6 +32,7 @@ export type Settled = 'rolled-back' | 'rolled-forward';
 export const SETTLE: { readonly [K in IntentKind]: (rt: Runtime, intent: IntentFor<K>) => Promise<Settled> } = {
   create: settleCreate,
   reset: settleReset,
+  refresh: settleRefresh,
   delete: settleDelete,
   rotate: settleRotate,
   limit: settleLimit,
@@ -38,7 +44,9 @@ export const SETTLE: { readonly [K in IntentKind]: (rt: Runtime, intent: IntentF
 export const CRASH_POINTS = {
   create: CREATE_POINTS.clone,
   createRoot: CREATE_POINTS.root,
+  createFollowing: FOLLOW_POINTS,
   reset: RESET_POINTS,
+  refresh: REFRESH_POINTS,
   delete: DELETE_POINTS,
   rotate: ROTATE_POINTS,
   limit: LIMIT_POINTS,

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PgbranchError } from '../../errors.js';
 import { withClient } from '../../postgres/index.js';
-import type { BranchRecord, SnapshotRecord } from '../../state/index.js';
+import type { BranchRecord, SnapshotKind, SnapshotRecord } from '../../state/index.js';
 import { log } from '../../util/index.js';
 import { CLONE_POINTS, cloneConsistent } from '../clone.js';
 import { crashPoint } from '../crash-points.js';
@@ -28,7 +28,7 @@ export function findSnapshot(rt: Runtime, name: string): SnapshotRecord {
  * happens in each branch made from it, never in the snapshot. Recorded with an intent first:
  * a crash before the commit is rolled back by `settleSnapshotCreate`.
  */
-export async function createSnapshot(rt: Runtime, name: string, branch: BranchRecord): Promise<SnapshotRecord> {
+export async function createSnapshot(rt: Runtime, name: string, branch: BranchRecord, kind: SnapshotKind = 'user'): Promise<SnapshotRecord> {
   assertBranchName(name);
   if (rt.store.getSnapshotByName(name)) throw new PgbranchError('SNAPSHOT_EXISTS', `snapshot "${name}" already exists`, { details: { name } });
   await assertPoolFloor(rt, `snapshot "${name}"`);
@@ -36,7 +36,7 @@ export async function createSnapshot(rt: Runtime, name: string, branch: BranchRe
   const volume = volumeName(id);
   const intent = beginIntent(rt.store, 'snapshot-create', { id, name }, { volume, sourceBranchId: branch.id });
   crashPoint('snapshot-create:intent');
-  const { branchTime } = await cloneConsistent(rt, branch, volume);
+  const { branchTime, replay } = await cloneConsistent(rt, branch, volume);
   // The source's lock files came along: they name a live pid (the source's postmaster) and would
   // make the snapshot look like a running instance. bringUpClone removes them too.
   const dataDir = rt.dataDir(volume);
@@ -44,9 +44,25 @@ export async function createSnapshot(rt: Runtime, name: string, branch: BranchRe
   await rm(join(dataDir, 'postmaster.opts'), { force: true });
   intent.advance('cloned');
   crashPoint('snapshot-create:cloned');
-  const lsn = (await rt.isRunning(branch.volume)) ? await currentLsn(rt, branch) : null;
+  // A snapshot of a standby is placed in the source's history: it holds nothing replayed after
+  // `replay` (read after the copy), and needs no WAL before its redo point (read before it).
+  const lsn = replay?.lsn ?? ((await rt.isRunning(branch.volume)) ? await currentLsn(rt, branch) : null);
+  const time = replay?.time ?? branchTime;
   rt.store.transaction(() => {
-    rt.store.insertSnapshot({ id, name, volume, sourceBranchId: branch.id, sourceBranchName: branch.name, dbUser: branch.dbUser, dbName: branch.dbName, lsn, time: branchTime, pgMajor: branch.pgMajor });
+    rt.store.insertSnapshot({
+      id,
+      name,
+      volume,
+      sourceBranchId: branch.id,
+      sourceBranchName: branch.name,
+      dbUser: branch.dbUser,
+      dbName: branch.dbName,
+      lsn,
+      time,
+      pgMajor: branch.pgMajor,
+      kind,
+      redoLsn: replay?.redoLsn ?? null,
+    });
     intent.finish();
   });
   crashPoint('snapshot-create:committed');
