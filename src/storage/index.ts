@@ -6,8 +6,12 @@ import { createReflinkDriver } from './reflink-driver.js';
 import type { DriverName, StorageConfig, StorageDriver } from './types.js';
 
 export type {
+  ByteRange,
+  ChangedRanges,
+  ChangedRangesOptions,
   CloneOptions,
   DriverName,
+  FileChange,
   PoolUsage,
   StorageCapabilities,
   StorageConfig,
