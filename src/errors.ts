@@ -48,6 +48,7 @@ export const ERROR_CATALOGUE = {
   QUOTA_EXCEEDED: { httpStatus: 422, exitCode: 14, title: 'Quota exceeded' },
   POOL_FULL: { httpStatus: 507, exitCode: 14, title: 'Pool below its free-space floor' },
   LIMIT_UNSUPPORTED: { httpStatus: 422, exitCode: 14, title: 'Storage cannot enforce a size limit' },
+  TABLE_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: 'Table not found' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
