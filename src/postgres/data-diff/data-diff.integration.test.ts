@@ -298,6 +298,27 @@ describe('data diff on real PostgreSQL 18', () => {
       expect(isPgbranchError(err, 'TABLE_NOT_FOUND'), String(err)).toBe(true);
     }
   });
+  it('reads both sides at snapshots taken before afterSnapshots runs', async () => {
+    const order: string[] = [];
+    const diff = await diffData({
+      base: pair.baseTarget,
+      head: head.target,
+      tables: [{ schema: 'public', name: 'quiet' }],
+      rows: true,
+      afterSnapshots: async () => {
+        order.push('afterSnapshots');
+        await exec(head.target, "INSERT INTO quiet VALUES (1000001, 'after the snapshot')");
+      },
+      changedBlocksFor: () => {
+        order.push('changedBlocksFor');
+        return { base: 'all', head: 'all' };
+      },
+    });
+    expect(order).toEqual(['afterSnapshots', 'changedBlocksFor']);
+    expect(compared(diff, 'quiet').counts).toEqual({ inserted: 0, updated: 0, deleted: 0 });
+    await exec(head.target, 'DELETE FROM quiet WHERE id = 1000001');
+  });
+
   it('reads blocks with TID range scans and probes keys through the index', async () => {
     const plan = async (sql: string, params: unknown[] = []): Promise<string> =>
       withClient(head.target, async (c) => (await c.query(`EXPLAIN ${sql}`, params)).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n'));

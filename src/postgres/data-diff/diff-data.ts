@@ -80,6 +80,7 @@ export async function diffData(options: DiffDataOptions): Promise<DataDiff> {
   const compare = { rows: options.rows ?? false, limit: rowLimit(options.limit) };
   return withSnapshots(options, async (snapshots) => {
     const [baseTables, headTables] = await Promise.all([readTables(snapshots.base, options.tables), readTables(snapshots.head, options.tables)]);
+    await options.afterSnapshots?.();
     const id = (t: TableName): string => JSON.stringify([t.schema, t.name]);
     const baseById = new Map(baseTables.map((t) => [id(t), t]));
     const headIds = new Set(headTables.map(id));

@@ -236,18 +236,18 @@ async function compareBlocks(snapshots: { base: Snapshot; head: Snapshot }, shap
   } else {
     // Rows in blocks neither side listed are the same on both sides, so the multiset difference
     // of the rows read is the multiset difference of the whole tables.
-    const counts = new Map<string, { row: TextRow; balance: number; fromHead: boolean }>();
+    const counts = new Map<string, { row: TextRow; balance: number }>();
     for (const row of headRows) {
       const k = JSON.stringify(row);
       const entry = counts.get(k);
       if (entry) entry.balance++;
-      else counts.set(k, { row, balance: 1, fromHead: true });
+      else counts.set(k, { row, balance: 1 });
     }
     for (const row of baseRows) {
       const k = JSON.stringify(row);
       const entry = counts.get(k);
       if (entry) entry.balance--;
-      else counts.set(k, { row, balance: -1, fromHead: false });
+      else counts.set(k, { row, balance: -1 });
     }
     for (const { row, balance } of counts.values()) {
       for (let n = 0; n < balance; n++) pending.push({ change: 'inserted', head: row });

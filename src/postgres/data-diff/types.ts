@@ -123,9 +123,16 @@ export interface DiffDataOptions extends Partial<RowOptions> {
   /** Only these tables (default: every ordinary table outside the system schemas). */
   readonly tables?: readonly TableName[];
   /**
+   * Runs once both snapshots are taken, before any table is read. A head that may still be
+   * written should be CHECKPOINTed here and the changed blocks worked out after that: every
+   * change the head's snapshot can see is then in a block written to its files, so no block
+   * list computed afterwards can miss it.
+   */
+  readonly afterSnapshots?: () => void | Promise<void>;
+  /**
    * Changed blocks of a table present on both sides; undefined (or no callback) compares it
-   * whole. Called only for tables whose relation was not rewritten (same relfilenode on both
-   * sides) and is not unlogged: those are compared whole anyway.
+   * whole. Called after `afterSnapshots`, and only for tables whose relation was not rewritten
+   * (same relfilenode on both sides) and is not unlogged: those are compared whole anyway.
    */
   readonly changedBlocksFor?: (relation: RelationPair) => ChangedBlocks | undefined | Promise<ChangedBlocks | undefined>;
 }
