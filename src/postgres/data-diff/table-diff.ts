@@ -9,6 +9,8 @@ import { columnComparator, INTEGER_TYPES, toJsonValue, type ColumnComparator } f
 export const DEFAULT_ROW_LIMIT = 1000;
 /** TID range scans per statement (UNION ALL): one round trip reads many runs of blocks. */
 const RANGES_PER_QUERY = 128;
+/** Rows per FETCH when streaming whole tables (a few MB per batch and side). */
+const FULL_BATCH_ROWS = 20_000;
 /** Keys per index lookup statement. */
 const KEYS_PER_LOOKUP = 5000;
 
@@ -267,11 +269,16 @@ async function compareBlocks(snapshots: { base: Snapshot; head: Snapshot }, shap
 // ---------------------------------------------------------------------------------------------
 // Full comparison: both sides streamed in the same order and merged
 
-/** A peekable stream of rows that checks they arrive in the order the merge relies on. */
+/**
+ * A stream of rows, read a batch at a time (the next batch is fetched while this one is merged),
+ * that checks they arrive in the order the merge relies on. `current()` is synchronous; `fill()`
+ * is needed only when `ready` is false, so the merge awaits once per batch, not per row.
+ */
 class OrderedReader {
   private batch: readonly TextRow[] = [];
   private at = 0;
   private finished = false;
+  private prefetch: Promise<IteratorResult<TextRow[]>> | undefined;
   private previous: TextRow | undefined;
   count = 0;
 
@@ -282,17 +289,28 @@ class OrderedReader {
     private readonly what: string,
   ) {}
 
-  async peek(): Promise<TextRow | undefined> {
-    while (this.at >= this.batch.length) {
-      if (this.finished) return undefined;
-      const next = await this.batches.next();
-      if (next.done) {
+  get ready(): boolean {
+    return this.finished || this.at < this.batch.length;
+  }
+
+  async fill(): Promise<void> {
+    while (!this.ready) {
+      const result = await (this.prefetch ?? this.batches.next());
+      this.prefetch = undefined;
+      if (result.done) {
         this.finished = true;
-        return undefined;
+        return;
       }
-      this.batch = next.value;
+      this.batch = result.value;
       this.at = 0;
+      this.prefetch = this.batches.next();
+      // Awaited by the next fill(); until then a failure must not count as unhandled.
+      this.prefetch.catch(() => undefined);
     }
+  }
+
+  /** The current row; undefined once the stream is exhausted (call only when `ready`). */
+  current(): TextRow | undefined {
     return this.batch[this.at];
   }
 
@@ -313,6 +331,7 @@ class OrderedReader {
   }
 
   async close(): Promise<void> {
+    await this.prefetch?.catch(() => undefined);
     await this.batches.return(undefined);
   }
 }
@@ -333,7 +352,7 @@ async function compareFull(snapshots: { base: Snapshot; head: Snapshot }, shape:
   const order = indexes.length > 0 ? ` ORDER BY ${orderBy(shape, indexes)}` : '';
   const reader = (snapshot: Snapshot, table: TableInfo): OrderedReader =>
     new OrderedReader(
-      snapshot.cursor(`SELECT ${selectList(shape)} FROM ONLY ${qualified(table)} t${order}`),
+      snapshot.cursor(`SELECT ${selectList(shape)} FROM ONLY ${qualified(table)} t${order}`, [], FULL_BATCH_ROWS),
       compare,
       shape.keyIndexes !== null,
       `${table.schema}.${table.name} (${snapshot.side})`,
@@ -343,7 +362,9 @@ async function compareFull(snapshots: { base: Snapshot; head: Snapshot }, shape:
   const collector = new ChangeCollector(shape, options);
   try {
     for (;;) {
-      const [a, b] = await Promise.all([base.peek(), head.peek()]);
+      if (!base.ready || !head.ready) await Promise.all([base.fill(), head.fill()]);
+      const a = base.current();
+      const b = head.current();
       if (!a && !b) break;
       const c = !a ? 1 : !b ? -1 : compare(a, b);
       if (c < 0) {
