@@ -101,7 +101,11 @@ export interface DiffTableDataOptions extends RowOptions {
   readonly base: ConnectionTarget;
   readonly head: ConnectionTarget;
   readonly table: TableName;
-  /** Absent: the table is compared whole (as fullDiffTableData). */
+  /**
+   * Absent: the table is compared whole (as fullDiffTableData). The blocks are taken as given:
+   * for a head still being written, changes committed after they were computed may be missed —
+   * use diffData with `afterSnapshots` for an exact answer at one instant.
+   */
   readonly changedBlocks?: ChangedBlocks;
 }
 
