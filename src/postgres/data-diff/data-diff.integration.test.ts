@@ -436,3 +436,37 @@ describe('data diff on real PostgreSQL 18', () => {
     }
   });
 });
+
+describe('a two-phase transaction prepared at the branch point and resolved on the head', () => {
+  let pair: Pair | undefined;
+  afterAll(async () => {
+    await pair?.destroy();
+  });
+
+  it('makes block lists untrusted: its rows change visibility without a byte of their blocks changing', async () => {
+    pair = await createPair(async (target) => {
+      await exec(target, "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g");
+      await exec(target, 'ALTER SYSTEM SET max_prepared_transactions = 2');
+    });
+    await pair.stopBase();
+    await pair.startBase();
+    await exec(pair.baseTarget, "BEGIN; INSERT INTO t VALUES (5000, 'prepared'); PREPARE TRANSACTION 'p1'");
+    const head = await pair.branch();
+    await exec(head.target, "COMMIT PREPARED 'p1'");
+    const blocks = await pageDiffBlocks(pair.base.dataDir, pair.baseFiles(), head);
+    await pair.startBase();
+    // The trap: the commit lives in pg_xact only, so no heap page differs.
+    expect(blocks.get('public.t')).toEqual({ base: [], head: [] });
+
+    const diff = await diffData({ base: pair.baseTarget, head: head.target, rows: true, changedBlocksFor: (r) => blocks.get(`${r.schema}.${r.name}`) });
+    expect(compared(diff, 't')).toMatchObject({
+      method: 'full',
+      fullReason: 'prepared-transactions',
+      counts: { inserted: 1, updated: 0, deleted: 0 },
+      rows: [{ change: 'inserted', key: { id: 5000 }, new: { id: 5000, v: 'prepared' } }],
+    });
+    const one = await diffTableData({ base: pair.baseTarget, head: head.target, table: { schema: 'public', name: 't' }, changedBlocks: blocks.get('public.t'), rows: false });
+    expect(one).toMatchObject({ method: 'full', fullReason: 'prepared-transactions', counts: { inserted: 1 } });
+    await exec(pair.baseTarget, "ROLLBACK PREPARED 'p1'");
+  });
+});

@@ -1,6 +1,6 @@
 import { PgbranchError } from '../../errors.js';
 import { readTables, type TableInfo } from './catalog.js';
-import { openSnapshots, type Snapshot } from './snapshot.js';
+import { openSnapshots, preparedTransactionsResolved, type Snapshot } from './snapshot.js';
 import { compareTable, DEFAULT_ROW_LIMIT, type CompareOptions } from './table-diff.js';
 import type {
   ChangeCounts,
@@ -31,6 +31,10 @@ async function withSnapshots<T>(options: { base: DiffDataOptions['base']; head: 
   }
 }
 
+async function trustOf(snapshots: { base: Snapshot; head: Snapshot }): Promise<Pick<CompareOptions, 'blocksUntrusted'>> {
+  return (await preparedTransactionsResolved(snapshots)) ? { blocksUntrusted: 'prepared-transactions' } : {};
+}
+
 async function tableOnBothSides(snapshots: { base: Snapshot; head: Snapshot }, table: TableName): Promise<{ base: TableInfo; head: TableInfo }> {
   const [[base], [head]] = await Promise.all([readTables(snapshots.base, [table]), readTables(snapshots.head, [table])]);
   if (!base || !head) {
@@ -53,7 +57,7 @@ export async function diffTableData(options: DiffTableDataOptions): Promise<Comp
   const compare: CompareOptions = { rows: options.rows, limit: rowLimit(options.limit), changedBlocks: options.changedBlocks };
   return withSnapshots(options, async (snapshots) => {
     const { base, head } = await tableOnBothSides(snapshots, options.table);
-    return compareTable(snapshots, base, head, compare);
+    return compareTable(snapshots, base, head, { ...compare, ...(options.changedBlocks ? await trustOf(snapshots) : {}) });
   });
 }
 
@@ -77,8 +81,9 @@ const fileOf = ({ schema, name, oid, relfilenode, path, persistence }: TableInfo
  * compared whole.
  */
 export async function diffData(options: DiffDataOptions): Promise<DataDiff> {
-  const compare = { rows: options.rows ?? false, limit: rowLimit(options.limit) };
+  const rowOptions = { rows: options.rows ?? false, limit: rowLimit(options.limit) };
   return withSnapshots(options, async (snapshots) => {
+    const compare = { ...rowOptions, ...(options.changedBlocksFor ? await trustOf(snapshots) : {}) };
     const [baseTables, headTables] = await Promise.all([readTables(snapshots.base, options.tables), readTables(snapshots.head, options.tables)]);
     await options.afterSnapshots?.();
     const id = (t: TableName): string => JSON.stringify([t.schema, t.name]);

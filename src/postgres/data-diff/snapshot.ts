@@ -86,6 +86,19 @@ export async function openSnapshot(target: ConnectionTarget, side: 'base' | 'hea
   };
 }
 
+/**
+ * Whether a transaction prepared (two-phase) on the base side is no longer prepared on the head:
+ * its commit or rollback there changed the visibility of rows in blocks it never rewrote, so no
+ * list of changed blocks can be trusted. Prepared transactions survive the crash recovery every
+ * copy goes through, unlike plain in-progress ones, which both sides roll back alike.
+ */
+export async function preparedTransactionsResolved(snapshots: { base: Snapshot; head: Snapshot }): Promise<boolean> {
+  const sql = 'SELECT transaction::text AS xid FROM pg_prepared_xacts';
+  const [base, head] = await Promise.all([snapshots.base.rows<{ xid: string }>(sql), snapshots.head.rows<{ xid: string }>(sql)]);
+  const stillPrepared = new Set(head.map((row) => row.xid));
+  return base.some((row) => !stillPrepared.has(row.xid));
+}
+
 /** Opens both sides (closing the first if the second fails). */
 export async function openSnapshots(base: ConnectionTarget, head: ConnectionTarget): Promise<{ base: Snapshot; head: Snapshot }> {
   const [b, h] = await Promise.allSettled([openSnapshot(base, 'base'), openSnapshot(head, 'head')]);

@@ -20,6 +20,8 @@ export interface CompareOptions {
   /** Undefined, or `requested`: read both sides whole. */
   readonly changedBlocks?: ChangedBlocks;
   readonly forceFull?: boolean;
+  /** Set when blocks cannot be trusted for any table of these snapshots (see FullReason). */
+  readonly blocksUntrusted?: 'prepared-transactions';
 }
 
 /**
@@ -398,6 +400,7 @@ function fullReason(shape: Shape, options: CompareOptions): FullReason | undefin
   // Crash recovery empties unlogged tables, so a copy of one says nothing about the other side.
   if (shape.base.persistence === 'u' || shape.head.persistence === 'u') return 'unlogged';
   if (options.changedBlocks.base === 'all' || options.changedBlocks.head === 'all') return 'all-blocks';
+  if (options.blocksUntrusted) return options.blocksUntrusted;
   return undefined;
 }
 

@@ -43,8 +43,12 @@ export interface ChangeCounts {
   readonly deleted: number;
 }
 
-/** Why a table was read whole although block information may have been offered. */
-export type FullReason = 'no-block-info' | 'relation-rewritten' | 'unlogged' | 'all-blocks' | 'requested';
+/**
+ * Why a table was read whole although block information may have been offered. `prepared-transactions`:
+ * a two-phase transaction prepared on the base side was since committed or rolled back on the
+ * head, which changes what its rows' blocks mean without changing a byte of them.
+ */
+export type FullReason = 'no-block-info' | 'relation-rewritten' | 'unlogged' | 'all-blocks' | 'prepared-transactions' | 'requested';
 
 /** What it cost: rows and blocks read on each side, keys looked up in the other side's index. */
 export interface ScanFigures {
