@@ -61,6 +61,7 @@ export const ERROR_CATALOGUE = {
   POINT_IN_TIME_UNAVAILABLE: { httpStatus: 422, exitCode: 15, title: 'Branch has no history window' },
   POINT_IN_TIME_OUT_OF_WINDOW: { httpStatus: 422, exitCode: 15, title: 'Point in time outside the history window' },
   NOT_A_SOURCE_ROOT: { httpStatus: 409, exitCode: 4, title: 'Branch has no source to sync from' },
+  TABLE_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: 'Table not found' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

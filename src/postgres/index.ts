@@ -45,3 +45,30 @@ export { copyFromUrl } from './copy-from-url.js';
 export { redactUrl } from './redact-url.js';
 export { findFreePort } from './free-port.js';
 export * from './replication/index.js';
+export {
+  diffData,
+  diffTableData,
+  fullDiffTableData,
+  relationFiles,
+  blocksInByteRanges,
+  parseRelationFileName,
+  type AddedOrDroppedTable,
+  type ChangeCounts,
+  type ChangedBlocks,
+  type ComparedTable,
+  type DataDiff,
+  type DiffDataOptions,
+  type DiffTableDataOptions,
+  type FullDiffTableDataOptions,
+  type FullReason,
+  type JsonValue,
+  type RelationFile,
+  type RelationFileName,
+  type RelationFiles,
+  type RelationPair,
+  type RowChange,
+  type RowValues,
+  type ScanFigures,
+  type TableDataDiff,
+  type TableName,
+} from './data-diff/index.js';

@@ -2,6 +2,7 @@ import { chmod, chown, lstat, readdir, readFile, rename, rm, writeFile } from 'n
 import { basename, dirname, join } from 'node:path';
 import { PgbranchError } from '../errors.js';
 import { parseBtrfsDuSummary } from './btrfs-du.js';
+import { compareVolumeExtents } from './changed-ranges.js';
 import { replaceWithClone } from './clone-path.js';
 import { cloneTree } from './clone-tree.js';
 import {
@@ -186,6 +187,13 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
       // -e: the exclusive limit counts only extents no other subvolume references, i.e. what the
       // branch wrote itself; the data it shares with its parent is not charged to it.
       await runTool(btrfs, ['qgroup', 'limit', '-e', bytes === null ? 'none' : String(bytes), path], `cannot cap volume ${volume}`);
+    },
+
+    async changedRanges(baseVolume, volume, options = {}) {
+      // A snapshot shares its source's extents exactly like a reflink copy, and FIEMAP reports
+      // them the same way, so both drivers compare physical extents.
+      const [baseRoot, headRoot] = await Promise.all([requireVolume(poolPath, baseVolume), requireVolume(poolPath, volume)]);
+      return compareVolumeExtents(baseRoot, headRoot, options);
     },
   };
 }

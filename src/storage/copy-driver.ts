@@ -15,5 +15,7 @@ export function createCopyDriver(poolPath: string): StorageDriver {
     // A copy owns every byte it holds from the start, so a cap on own bytes would be a cap on the
     // database's size; that is a quota on the whole tree, which this driver leaves to the admin.
     limits: noVolumeLimits('the copy driver shares nothing, so there are no own bytes to cap separately from the whole copy'),
+    // Copies share no extents, so nothing tells which bytes a clone has rewritten since.
+    changedRanges: async () => ({ kind: 'unknown', reason: 'the copy driver shares no extents between volumes, so any byte may differ' }),
   });
 }

@@ -17,7 +17,16 @@ import {
 } from './pool.js';
 import { errnoCode, storageError } from './storage-errors.js';
 import { listTreeFiles, type TreeFiles } from './tree-files.js';
-import type { CloneOptions, StorageCapabilities, StorageDriver, VolumeLimitOptions, VolumeLimitSupport, VolumeUsage } from './types.js';
+import type {
+  ChangedRanges,
+  ChangedRangesOptions,
+  CloneOptions,
+  StorageCapabilities,
+  StorageDriver,
+  VolumeLimitOptions,
+  VolumeLimitSupport,
+  VolumeUsage,
+} from './types.js';
 import { assertStagingName } from './volume-names.js';
 
 export interface DirectoryDriverSpec {
@@ -27,6 +36,8 @@ export interface DirectoryDriverSpec {
   readonly ownBytes: (files: TreeFiles) => Promise<number>;
   /** Per-volume caps, when the filesystem under the pool can enforce them. */
   readonly limits: VolumeLimiter;
+  /** How two volumes' files are compared; roots are existing volume directories. */
+  readonly changedRanges: (baseRoot: string, headRoot: string, options: ChangedRangesOptions) => Promise<ChangedRanges>;
 }
 
 /** How a directory driver caps volumes; `volumePath` is an existing volume's directory. */
@@ -131,6 +142,11 @@ export function createDirectoryDriver(poolPath: string, spec: DirectoryDriverSpe
 
     async setVolumeLimit(volume, bytes, options = {}) {
       await spec.limits.set(await requireVolume(poolPath, volume), bytes, options);
+    },
+
+    async changedRanges(baseVolume, volume, options = {}) {
+      const [baseRoot, headRoot] = await Promise.all([requireVolume(poolPath, baseVolume), requireVolume(poolPath, volume)]);
+      return spec.changedRanges(baseRoot, headRoot, options);
     },
   };
 }

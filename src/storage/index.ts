@@ -6,9 +6,13 @@ import { createReflinkDriver } from './reflink-driver.js';
 import { DRIVER_NAMES, type DriverName, type StorageConfig, type StorageDriver } from './types.js';
 
 export type {
+  ByteRange,
+  ChangedRanges,
+  ChangedRangesOptions,
   CloneOptions,
   DriverName,
   PoolConfig,
+  FileChange,
   PoolUsage,
   StorageCapabilities,
   StorageConfig,

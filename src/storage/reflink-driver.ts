@@ -1,3 +1,4 @@
+import { compareVolumeExtents } from './changed-ranges.js';
 import { createDirectoryDriver } from './directory-driver.js';
 import { measureExtents } from './filefrag.js';
 import type { StorageDriver } from './types.js';
@@ -21,5 +22,6 @@ export function createReflinkDriver(poolPath: string): StorageDriver {
     },
     // Caps need XFS project quotas; on btrfs or without prjquota the limiter reports `none`.
     limits: xfsProjectQuotaLimiter(poolPath),
+    changedRanges: compareVolumeExtents,
   });
 }

@@ -118,7 +118,70 @@ export interface StorageDriver {
    * VOLUME_NOT_FOUND for a missing volume.
    */
   setVolumeLimit(volume: string, bytes: number | null, options?: VolumeLimitOptions): Promise<void>;
+  /**
+   * Which byte ranges of `volume`'s files may differ from the same files of `baseVolume`, one of
+   * its clones' ancestors (or descendants). Exact in one direction: a byte outside every reported
+   * range is identical on both sides; a reported range may still hold identical bytes (a whole
+   * extent rewritten, a page written back unchanged). Drivers that cannot tell answer `unknown`
+   * (callers then compare whole files). See ChangedRanges for what "at the time of the call"
+   * means for files still being written.
+   */
+  changedRanges?(baseVolume: string, volume: string, options?: ChangedRangesOptions): Promise<ChangedRanges>;
 }
+
+export interface ChangedRangesOptions {
+  /** Directory inside both volumes to compare (relative, POSIX); default the whole volume. */
+  readonly directory?: string;
+  /**
+   * Files or directories (relative to `directory`) to restrict the comparison to; default
+   * everything under `directory`. Paths missing on both sides are ignored.
+   */
+  readonly relativePaths?: readonly string[];
+}
+
+export interface ByteRange {
+  readonly offsetBytes: number;
+  readonly lengthBytes: number;
+}
+
+/**
+ * One file that differs (paths relative to the compared directory, POSIX). Files identical on
+ * both sides are not listed.
+ * - `added` / `removed`: present on one side only (every byte differs).
+ * - `modified`: `ranges` (sorted, disjoint, within `sizeBytes`) may differ; every other byte below
+ *   `min(sizeBytes, baseSizeBytes)` is identical. Bytes past the base's end are always in
+ *   `ranges`; a file that only shrank has no ranges but a smaller `sizeBytes`.
+ * - `unknown`: its extents could not be compared; treat the whole file as changed.
+ */
+export type FileChange =
+  | { readonly path: string; readonly change: 'added'; readonly sizeBytes: number }
+  | { readonly path: string; readonly change: 'removed'; readonly baseSizeBytes: number }
+  | {
+      readonly path: string;
+      readonly change: 'modified';
+      readonly sizeBytes: number;
+      readonly baseSizeBytes: number;
+      readonly ranges: readonly ByteRange[];
+    }
+  | { readonly path: string; readonly change: 'unknown'; readonly sizeBytes: number; readonly baseSizeBytes: number; readonly reason: string };
+
+/**
+ * The answer of `changedRanges`. Files are flushed and mapped one by one during the call, so the
+ * answer covers every write that reached a file before the call started; writes racing with it
+ * may or may not be seen. `baseVolume` must not be written at all.
+ * - `ranges`: per-file differences, from the physical location of each file's extents.
+ * - `unknown`: the driver shares nothing it could compare (copy); `reason` says why.
+ */
+export type ChangedRanges =
+  | {
+      readonly kind: 'ranges';
+      readonly files: readonly FileChange[];
+      /** Files present on both sides whose extents were compared. */
+      readonly comparedFiles: number;
+      /** Bytes in all reported ranges plus the sizes of added and unknown files. */
+      readonly changedBytes: number;
+    }
+  | { readonly kind: 'unknown'; readonly reason: string };
 
 export interface VolumeLimitOptions {
   /**
