@@ -17,6 +17,7 @@ import { BEARER_AUTH, jsonContent, problems } from './route-support.js';
 import { OpenApiDocumentSchema } from './schemas.js';
 import { registerGovernanceRoutes } from './governance-routes.js';
 import { registerSnapshotRoutes } from './snapshot-routes.js';
+import { registerSourceRoutes } from './source-routes.js';
 import { registerTokenRoutes } from './token-routes.js';
 import { registerWhoamiRoutes } from './whoami-routes.js';
 
@@ -61,6 +62,7 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
   registerHostRoutes(app, host);
   registerBranchRoutes(app, host);
   registerSnapshotRoutes(app, host);
+  registerSourceRoutes(app, host);
   registerTokenRoutes(app, host);
   registerWhoamiRoutes(app);
   registerGovernanceRoutes(app, host);

@@ -34,6 +34,7 @@ const TOKEN_ROLE_VALUES = ['read', 'write', 'admin'] as const satisfies readonly
 const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as [ErrorCode, ...ErrorCode[]];
 
 const Timestamp = z.iso.datetime({ offset: true });
+const Lsn = z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'a WAL position such as 0/3A0F2C8').openapi({ example: '0/3A0F2C8' });
 
 // --- parameters ---
 
@@ -105,6 +106,8 @@ export const CreateBranchBody = z
     if_not_exists: z.boolean().optional().openapi({ description: 'return an existing branch of the same name and origin (200, created: false) instead of 409' }),
     source: RootSourceSchema.optional(),
     snapshot: BranchName.optional().openapi({ description: 'make the branch from this snapshot (instead of parent or source)' }),
+    at: Timestamp.optional().openapi({ description: "with parent: the parent (a following root) as it was at this time, within its history window" }),
+    at_lsn: Lsn.optional().openapi({ description: 'with parent: the parent (a following root) as it was at this WAL position' }),
     ttl_ms: z.number().int().positive().optional().openapi({ description: "delete the branch this long after creation (default: the host's per-pattern expiry, if any)" }),
     expires_at: Timestamp.optional().openapi({ description: 'delete the branch at this time (instead of ttl_ms)' }),
     max_own_bytes: MaxOwnBytes.optional().openapi({
@@ -118,6 +121,8 @@ export const CreateBranchBody = z
     path: ['snapshot'],
   })
   .refine((b) => b.ttl_ms === undefined || b.expires_at === undefined, { message: 'give either ttl_ms or expires_at, not both', path: ['expires_at'] })
+  .refine((b) => b.at === undefined || b.at_lsn === undefined, { message: 'give either at or at_lsn, not both', path: ['at_lsn'] })
+  .refine((b) => (b.at === undefined && b.at_lsn === undefined) || b.parent !== undefined, { message: 'at and at_lsn need a parent', path: ['at'] })
   .openapi('CreateBranchRequest');
 
 export const SnapshotParams = z.object({
@@ -324,10 +329,64 @@ export const SnapshotSchema = z
     time: Timestamp.openapi({ description: "when the branch's data was captured" }),
     lsn: z.string().nullable().openapi({ description: "approximate: the source's WAL position right after the capture; null if it was stopped" }),
     created_at: Timestamp,
+    kind: z.enum(['user', 'history']).openapi({ description: "user: made on request; history: kept on a schedule for a following root's history window" }),
   })
   .openapi('Snapshot');
 
 export const SnapshotListSchema = z.strictObject({ snapshots: z.array(SnapshotSchema) }).openapi('SnapshotList');
+
+const Nullable = <T extends z.ZodType>(schema: T) => schema.nullable();
+
+export const SourceSchema = z
+  .strictObject({
+    branch: z.string(),
+    mode: z.enum(['follow', 'refresh']).openapi({ description: 'follow: a hot standby of the source; refresh: imported again on request or on a schedule' }),
+    url: z.string().openapi({ description: "the source's URL without its password" }),
+    follow: Nullable(
+      z.strictObject({
+        state: z.enum(['streaming', 'disconnected', 'stopped']),
+        disconnected_since: Nullable(Timestamp).openapi({ description: 'when the connection to the source was lost; null while connected' }),
+        last_error: Nullable(z.string()).openapi({ description: "the walreceiver's last complaint" }),
+        receive_lsn: Nullable(z.string()),
+        replay_lsn: Nullable(z.string()),
+        source_lsn: Nullable(z.string()).openapi({ description: "the source's current WAL position; null if it cannot be reached" }),
+        lag_bytes: Nullable(z.number().int()),
+        lag_seconds: Nullable(z.number()),
+        last_replayed_commit_at: Nullable(Timestamp),
+        slot: Nullable(z.string()),
+        history: z.strictObject({
+          window_ms: z.number().int(),
+          snapshot_interval_ms: z.number().int(),
+          from: Nullable(Timestamp).openapi({ description: 'the earliest time a branch can be made at' }),
+          from_lsn: Nullable(z.string()),
+          snapshots: z.number().int(),
+          snapshot_bytes: Nullable(z.number().int()),
+          archive_bytes: Nullable(z.number().int()),
+        }),
+      }),
+    ),
+    refresh: Nullable(
+      z.strictObject({
+        generation: z.number().int(),
+        last_refresh_at: Nullable(Timestamp),
+        cron: Nullable(z.string()),
+        next_refresh_at: Nullable(Timestamp),
+        running: z.boolean(),
+        after_refresh: z.array(z.string()),
+      }),
+    ),
+  })
+  .openapi('Source');
+
+export const UpdateSourceBody = z
+  .strictObject({
+    history_window_ms: z.number().int().positive().optional(),
+    snapshot_interval_ms: z.number().int().positive().optional(),
+    refresh_cron: z.string().min(1).nullable().optional().openapi({ description: 'cron expression in the host time zone; null = on request only' }),
+    after_refresh: z.array(z.string().min(1)).optional().openapi({ description: 'shell commands run on each new generation before it is switched in' }),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change' })
+  .openapi('UpdateSourceRequest');
 
 export const ProblemSchema = z
   .looseObject({
@@ -355,3 +414,5 @@ export type ApiGcReport = z.infer<typeof GcReportSchema>;
 export type ApiSnapshot = z.infer<typeof SnapshotSchema>;
 export type ApiRootSource = z.infer<typeof RootSourceSchema>;
 export type ApiCreateBranchBody = z.infer<typeof CreateBranchBody>;
+export type ApiSource = z.infer<typeof SourceSchema>;
+export type ApiUpdateSourceBody = z.infer<typeof UpdateSourceBody>;

@@ -7,6 +7,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../util/index.js';
 import { hostPaths } from './config.js';
+import { AMCHECK_INDEXES_SQL, PGBENCH_INVARIANTS_SQL, VERIFY_PGBENCH_HEAPS_SQL } from '../test-support/pgbench-checks.js';
 import { createTestHost, POOL_KINDS, testPoolSkipReason, type PoolKind, type TestHost } from '../test-support/test-host.js';
 
 /**
@@ -100,27 +101,8 @@ interface Invariants {
   branchMismatches: number;
 }
 
-/** Every balance equals the sum of its history deltas: true in any committed tpcb-like state. */
-const INVARIANTS_SQL = `
-SELECT
-  (SELECT count(*) FROM pgbench_accounts)::int AS "accounts",
-  (SELECT count(*) FROM pgbench_history)::int AS "historyRows",
-  (SELECT sum(abalance) FROM pgbench_accounts)::text AS "sumAccounts",
-  (SELECT sum(tbalance) FROM pgbench_tellers)::text AS "sumTellers",
-  (SELECT sum(bbalance) FROM pgbench_branches)::text AS "sumBranches",
-  (SELECT coalesce(sum(delta), 0) FROM pgbench_history)::text AS "sumHistory",
-  (SELECT count(*) FROM pgbench_accounts a
-     LEFT JOIN (SELECT aid, sum(delta) AS s FROM pgbench_history GROUP BY aid) h USING (aid)
-    WHERE a.abalance <> coalesce(h.s, 0))::int AS "accountMismatches",
-  (SELECT count(*) FROM pgbench_tellers t
-     LEFT JOIN (SELECT tid, sum(delta) AS s FROM pgbench_history GROUP BY tid) h USING (tid)
-    WHERE t.tbalance <> coalesce(h.s, 0))::int AS "tellerMismatches",
-  (SELECT count(*) FROM pgbench_branches b
-     LEFT JOIN (SELECT bid, sum(delta) AS s FROM pgbench_history GROUP BY bid) h USING (bid)
-    WHERE b.bbalance <> coalesce(h.s, 0))::int AS "branchMismatches"`;
-
 async function invariants(sql: Sql): Promise<Invariants> {
-  const rows = await sql.unsafe<Invariants[]>(INVARIANTS_SQL);
+  const rows = await sql.unsafe<Invariants[]>(PGBENCH_INVARIANTS_SQL);
   return rows[0]!;
 }
 
@@ -137,16 +119,8 @@ function expectInvariants(inv: Invariants, what: string): void {
 /** bt_index_check with heapallindexed on every btree index of the database, catalogs included. */
 async function amcheckAllIndexes(sql: Sql): Promise<string[]> {
   await sql.unsafe('CREATE EXTENSION IF NOT EXISTS amcheck');
-  const checked = await sql.unsafe<{ name: string }[]>(`
-    SELECT c.relname AS name, bt_index_check(index => c.oid, heapallindexed => true)::text AS ok
-      FROM pg_index i
-      JOIN pg_class c ON c.oid = i.indexrelid
-      JOIN pg_am am ON am.oid = c.relam
-     WHERE am.amname = 'btree' AND i.indisvalid AND i.indisready AND c.relpersistence <> 't'
-     ORDER BY c.oid`);
-  const corruptHeap = await sql.unsafe<{ rel: string; n: number }[]>(`
-    SELECT rel, (SELECT count(*) FROM verify_heapam(rel::regclass))::int AS n
-      FROM unnest(ARRAY['pgbench_accounts', 'pgbench_tellers', 'pgbench_branches', 'pgbench_history']) AS rel`);
+  const checked = await sql.unsafe<{ name: string }[]>(AMCHECK_INDEXES_SQL);
+  const corruptHeap = await sql.unsafe<{ rel: string; n: number }[]>(VERIFY_PGBENCH_HEAPS_SQL);
   expect(corruptHeap.filter((r) => r.n > 0), 'verify_heapam findings').toEqual([]);
   return checked.map((r) => r.name);
 }

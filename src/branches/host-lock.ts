@@ -4,7 +4,6 @@ import { isAlive } from './process-alive.js';
 import { reconcile } from './reconcile.js';
 import type { Runtime } from './runtime.js';
 
-export { isAlive };
 
 /**
  * Runs `fn` holding the host lock: first an in-process mutex (concurrent API requests queue

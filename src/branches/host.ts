@@ -6,13 +6,15 @@ import { audited, branchTarget, listAudit, localActor, type Actor, type AuditEnt
 import { hostPaths, resolveHome, type HostConfig, type HostPaths } from './config.js';
 import type { HostCore } from './core.js';
 import { runGc, type GcReport } from './gc.js';
-import { isAlive, withHostLock } from './host-lock.js';
+import { withHostLock } from './host-lock.js';
+import { isAlive } from './process-alive.js';
 import { checkReinit, makeRoot, openRuntime, prepareHost, type InitOptions, type OpenOptions } from './init.js';
 import { assertBranchName } from './names.js';
 import * as op from './operations/index.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import type { Runtime } from './runtime.js';
 import { deleteAndForget, deleteExpiredBranches, openSession, suspendIdleBranches } from './sessions.js';
+import { maintainSources, sourceOf, sourceView, updateSource, type SourceChange, type SourceView } from './sources.js';
 import { authenticate, createToken, tokenInfo, type Principal, type TokenInfo } from './tokens.js';
 import { branchView, connectionInfo, hostStatus, toSnapshotView, type BranchView, type ConnectionInfo, type EndpointAddress, type HostStatus, type SnapshotView } from './view.js';
 
@@ -183,6 +185,31 @@ export class Host {
     await this.audit('snapshot-delete', branchTarget(known?.sourceBranchName ?? name, { snapshot: name }), () =>
       this.core.locked(() => op.deleteSnapshot(this.rt, op.findSnapshot(this.rt, name))),
     );
+  }
+
+  // --- sources: following roots, refreshed roots ---
+
+  /** How a root keeps up with its source: state, lag, history window (follow) or generations (refresh). */
+  async sourceStatus(name: string): Promise<SourceView> {
+    return sourceView(this.rt, this.find(name));
+  }
+
+  /** Imports the source of a `--from-url` root again and switches the root to it (same URL). */
+  async refreshSource(name: string, options: Pick<op.RefreshOptions, 'onProgress' | 'hookOutput'> = {}): Promise<BranchView> {
+    const refreshed = await this.audit('source-refresh', branchTarget(name), () =>
+      op.refreshRoot(this.core, (n) => this.find(n), name, { ...options, hooks: sourceOf(this.rt, this.find(name)).afterRefresh }),
+    );
+    return branchView(this.rt, refreshed, false);
+  }
+
+  async updateSource(name: string, change: SourceChange): Promise<SourceView> {
+    await this.onBranch('source-update', name, async (b) => updateSource(this.rt, b, change), { ...change });
+    return this.sourceStatus(name);
+  }
+
+  /** History snapshots and pruning of following roots, scheduled refreshes. Run periodically by serve. */
+  maintainSources(nowMs = Date.now()): Promise<string[]> {
+    return maintainSources(this.core, (n) => this.find(n), nowMs);
   }
 
   /** Runs reconcile on demand (normally done at open). */

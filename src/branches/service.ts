@@ -27,5 +27,8 @@ export type BranchService = Pick<
   | 'listSnapshots'
   | 'getSnapshot'
   | 'deleteSnapshot'
+  | 'sourceStatus'
+  | 'refreshSource'
+  | 'updateSource'
   | 'close'
 >;

@@ -148,8 +148,9 @@ function toView(
   };
 }
 
+/** A following root has no password of its own (it serves the source's roles): its URL has none. */
 const pgUrl = (user: string, password: string, host: string, port: number, database: string): string =>
-  `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}`;
+  `postgresql://${encodeURIComponent(user)}${password === '' ? '' : `:${encodeURIComponent(password)}`}@${host}:${port}/${encodeURIComponent(database)}`;
 
 export function connectionInfo(record: BranchRecord, endpoint: EndpointAddress | null, host = '127.0.0.1'): ConnectionInfo {
   const url = pgUrl(record.dbUser, record.password, host, record.port, record.dbName);
@@ -184,6 +185,8 @@ export interface SnapshotView {
   /** Approximate: the source's WAL position read right after the clone; null if it was stopped. */
   readonly lsn: string | null;
   readonly createdAt: string;
+  /** 'user': made on request; 'history': kept on a schedule for a following root's history window. */
+  readonly kind: 'user' | 'history';
 }
 
 export function toSnapshotView(rt: Runtime, record: SnapshotRecord): SnapshotView {
@@ -196,5 +199,6 @@ export function toSnapshotView(rt: Runtime, record: SnapshotRecord): SnapshotVie
     time: record.time,
     lsn: record.lsn,
     createdAt: record.createdAt,
+    kind: record.kind,
   };
 }

@@ -7,6 +7,7 @@ import { registerEnvCommand } from './commands/env.js';
 import { registerHostCommands } from './commands/host.js';
 import { registerPsqlCommand } from './commands/psql.js';
 import { registerSnapshotCommands } from './commands/snapshot.js';
+import { registerSourceCommands } from './commands/source.js';
 import { registerTokenCommands } from './commands/token.js';
 import { createCliContext, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, Writer, parseOutputFormat, type Streams } from './writer.js';
@@ -35,6 +36,7 @@ export function buildProgram(streams: Streams, env: NodeJS.ProcessEnv = process.
   registerHostCommands(program, ctx);
   registerBranchCommands(program, ctx);
   registerSnapshotCommands(program, ctx);
+  registerSourceCommands(program, ctx);
   registerTokenCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerGcCommands(program, ctx);

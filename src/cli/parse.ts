@@ -40,11 +40,38 @@ export function parseMajor(value: string): number {
   return n;
 }
 
-export function rootSource(opts: { fromDump?: string; fromUrl?: string }): RootSource | undefined {
+/** Flags of a root's source: `--from-dump`, or `--from-url` copied once (refreshable) or followed (`--follow`). */
+export interface RootSourceFlags {
+  fromDump?: string;
+  fromUrl?: string;
+  follow?: boolean;
+  slot?: boolean;
+  historyWindow?: number;
+  snapshotInterval?: number;
+}
+
+export function rootSource(opts: RootSourceFlags): RootSource | undefined {
   if (opts.fromDump && opts.fromUrl) throw new PgbranchError('INVALID_ARGUMENT', 'give --from-dump or --from-url, not both');
+  const followOnly = opts.slot !== undefined || opts.historyWindow !== undefined || opts.snapshotInterval !== undefined;
+  if ((opts.follow || followOnly) && !opts.fromUrl) throw new PgbranchError('INVALID_ARGUMENT', '--follow, --slot, --history-window and --snapshot-interval need --from-url');
+  if (followOnly && !opts.follow) throw new PgbranchError('INVALID_ARGUMENT', '--slot, --history-window and --snapshot-interval go with --follow');
   if (opts.fromDump) return { kind: 'dump', file: opts.fromDump };
+  if (opts.fromUrl && opts.follow) {
+    return {
+      kind: 'follow',
+      url: opts.fromUrl,
+      ...(opts.slot !== undefined ? { slot: opts.slot } : {}),
+      ...(opts.historyWindow !== undefined ? { historyWindowMs: opts.historyWindow } : {}),
+      ...(opts.snapshotInterval !== undefined ? { snapshotIntervalMs: opts.snapshotInterval } : {}),
+    };
+  }
   if (opts.fromUrl) return { kind: 'url', url: opts.fromUrl };
   return undefined;
+}
+
+/** `--at`: an ISO-8601 time (with a zone), or a duration meaning that long ago ("90s" → 90 seconds before now). */
+export function parseAt(value: string, nowMs = Date.now()): string {
+  return parseTimeOrAgo(value, nowMs);
 }
 
 /**
@@ -52,18 +79,25 @@ export function rootSource(opts: { fromDump?: string; fromUrl?: string }): RootS
  * `--from-dump`, `--from-url`), or a parent (`--from`, default "main"). More than one is refused
  * here, once; the domain receives exactly one.
  */
-export function createOrigin(opts: { from?: string; fromSnapshot?: string; fromDump?: string; fromUrl?: string; empty?: boolean }): CreateOrigin {
+export function createOrigin(opts: RootSourceFlags & { from?: string; fromSnapshot?: string; empty?: boolean; at?: string; atLsn?: string }): CreateOrigin {
   if (opts.empty && (opts.fromDump || opts.fromUrl)) throw new PgbranchError('INVALID_ARGUMENT', '--empty excludes --from-dump and --from-url');
+  if (opts.at !== undefined && opts.atLsn !== undefined) throw new PgbranchError('INVALID_ARGUMENT', 'give --at or --at-lsn, not both');
   const source = opts.empty ? ({ kind: 'empty' } as const) : rootSource(opts);
+  const at = opts.at !== undefined || opts.atLsn !== undefined;
   if (opts.fromSnapshot !== undefined) {
     if (opts.from !== undefined || source) throw new PgbranchError('INVALID_ARGUMENT', '--from-snapshot excludes --from, --from-dump, --from-url and --empty');
+    if (at) throw new PgbranchError('INVALID_ARGUMENT', '--at and --at-lsn go with --from (a root that follows its source), not --from-snapshot');
     return { kind: 'snapshot', snapshot: opts.fromSnapshot };
   }
   if (source) {
     if (opts.from !== undefined) throw new PgbranchError('INVALID_ARGUMENT', 'give either a parent branch (--from) or a root source (--from-dump, --from-url, --empty), not both');
+    if (at) throw new PgbranchError('INVALID_ARGUMENT', '--at and --at-lsn go with --from (a root that follows its source)');
     return { kind: 'source', source };
   }
-  return { kind: 'parent', parent: opts.from ?? 'main' };
+  const parent = opts.from ?? 'main';
+  if (opts.at !== undefined) return { kind: 'parent', parent, at: { kind: 'time', time: opts.at } };
+  if (opts.atLsn !== undefined) return { kind: 'parent', parent, at: { kind: 'lsn', lsn: opts.atLsn } };
+  return { kind: 'parent', parent };
 }
 
 /** "3d", "2h", "90m" → milliseconds (a TTL: must be positive). */

@@ -1,9 +1,9 @@
-import type { SnapshotView, AuditEntry, AuditFilter, BranchChange, BranchView, ConnectionInfo, CreateRequest, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
+import type { SnapshotView, AuditEntry, AuditFilter, BranchChange, BranchView, ConnectionInfo, CreateRequest, GcReport, HostStatus, SourceChange, SourceView, TokenInfo } from '../branches/index.js';
 import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from '../errors.js';
 import type { BranchService } from '../branches/index.js';
-import { fromApiSnapshot, fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiToken, toApiCreateBody } from './mapping.js';
+import { fromApiSnapshot, fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiSource, fromApiToken, toApiCreateBody, toApiSourceChange } from './mapping.js';
 import { PROBLEM_CONTENT_TYPE } from './media-types.js';
-import type { ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken } from '../api/index.js';
+import type { ApiSource, ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken } from '../api/index.js';
 
 export interface ApiClientOptions {
   /** Where the server is, e.g. http://127.0.0.1:5480 (a path prefix is kept). */
@@ -145,6 +145,15 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     },
     async revokeToken(id: string): Promise<void> {
       await request<void>({ method: 'DELETE', path: `/v1/tokens/${encodeURIComponent(id)}` });
+    },
+    async sourceStatus(name: string): Promise<SourceView> {
+      return fromApiSource(await request<ApiSource>({ method: 'GET', path: branchPath(name, '/source') }));
+    },
+    async refreshSource(name: string): Promise<BranchView> {
+      return fromApiBranch(await request<ApiBranch>({ method: 'POST', path: branchPath(name, '/source/refresh') }));
+    },
+    async updateSource(name: string, change: SourceChange): Promise<SourceView> {
+      return fromApiSource(await request<ApiSource>({ method: 'PATCH', path: branchPath(name, '/source'), body: toApiSourceChange(change) }));
     },
     close(): void {
       // Nothing held: each request is its own fetch.

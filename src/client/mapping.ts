@@ -1,6 +1,6 @@
-import type { AuditEntry, BranchView, CreateOrigin, CreateRequest, RootSource, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
+import type { AuditEntry, BranchView, CreateOrigin, CreateRequest, RootSource, SourceChange, SourceView, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
 import type { ErrorCode } from '../errors.js';
-import type { ApiSnapshot, ApiAuditEntry, ApiCreateBranchBody, ApiRootSource, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from '../api/index.js';
+import type { ApiSnapshot, ApiAuditEntry, ApiCreateBranchBody, ApiRootSource, ApiSource, ApiUpdateSourceBody, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from '../api/index.js';
 
 /**
  * The one place where the domain's camelCase views meet the API's snake_case fields, in both
@@ -90,7 +90,7 @@ export function toApiCreateBody(name: string, r: Omit<CreateRequest, 'onProgress
   const o = r.origin;
   return {
     name,
-    ...(o.kind === 'parent' ? { parent: o.parent } : o.kind === 'snapshot' ? { snapshot: o.snapshot } : { source: toApiRootSource(o.source) }),
+    ...(o.kind === 'parent' ? { parent: o.parent, ...(o.at?.kind === 'time' ? { at: o.at.time } : o.at?.kind === 'lsn' ? { at_lsn: o.at.lsn } : {}) } : o.kind === 'snapshot' ? { snapshot: o.snapshot } : { source: toApiRootSource(o.source) }),
     ...(r.ifNotExists !== undefined ? { if_not_exists: r.ifNotExists } : {}),
     ...(r.ttlMs !== undefined ? { ttl_ms: r.ttlMs } : {}),
     ...(r.expiresAt !== undefined ? { expires_at: r.expiresAt } : {}),
@@ -101,7 +101,7 @@ export function toApiCreateBody(name: string, r: Omit<CreateRequest, 'onProgress
 export function fromApiCreateBody(b: ApiCreateBranchBody): { name: string; request: CreateRequest } {
   const origin: CreateOrigin =
     b.parent !== undefined
-      ? { kind: 'parent', parent: b.parent }
+      ? { kind: 'parent', parent: b.parent, ...(b.at !== undefined ? { at: { kind: 'time', time: b.at } } : b.at_lsn !== undefined ? { at: { kind: 'lsn', lsn: b.at_lsn } } : {}) }
       : b.snapshot !== undefined
         ? { kind: 'snapshot', snapshot: b.snapshot }
         : { kind: 'source', source: b.source ? fromApiRootSource(b.source) : { kind: 'empty' } };
@@ -261,9 +261,86 @@ export function fromApiGcReport(r: ApiGcReport): GcReport {
 }
 
 export function toApiSnapshot(s: SnapshotView): ApiSnapshot {
-  return { id: s.id, name: s.name, branch: s.branch, branch_id: s.branchId, branch_deleted: s.branchDeleted, time: s.time, lsn: s.lsn, created_at: s.createdAt };
+  return { id: s.id, name: s.name, branch: s.branch, branch_id: s.branchId, branch_deleted: s.branchDeleted, time: s.time, lsn: s.lsn, created_at: s.createdAt, kind: s.kind };
 }
 
 export function fromApiSnapshot(s: ApiSnapshot): SnapshotView {
-  return { id: s.id, name: s.name, branch: s.branch, branchId: s.branch_id, branchDeleted: s.branch_deleted, time: s.time, lsn: s.lsn, createdAt: s.created_at };
+  return { id: s.id, name: s.name, branch: s.branch, branchId: s.branch_id, branchDeleted: s.branch_deleted, time: s.time, lsn: s.lsn, createdAt: s.created_at, kind: s.kind };
+}
+
+export function toApiSource(v: SourceView): ApiSource {
+  const f = v.follow;
+  const r = v.refresh;
+  return {
+    branch: v.branch,
+    mode: v.mode,
+    url: v.url,
+    follow: f && {
+      state: f.state,
+      disconnected_since: f.disconnectedSince,
+      last_error: f.lastError,
+      receive_lsn: f.receiveLsn,
+      replay_lsn: f.replayLsn,
+      source_lsn: f.sourceLsn,
+      lag_bytes: f.lagBytes,
+      lag_seconds: f.lagSeconds,
+      last_replayed_commit_at: f.lastReplayedCommitAt,
+      slot: f.slot,
+      history: {
+        window_ms: f.history.windowMs,
+        snapshot_interval_ms: f.history.snapshotIntervalMs,
+        from: f.history.from,
+        from_lsn: f.history.fromLsn,
+        snapshots: f.history.snapshots,
+        snapshot_bytes: f.history.snapshotBytes,
+        archive_bytes: f.history.archiveBytes,
+      },
+    },
+    refresh: r && { generation: r.generation, last_refresh_at: r.lastRefreshAt, cron: r.cron, next_refresh_at: r.nextRefreshAt, running: r.running, after_refresh: [...r.afterRefresh] },
+  };
+}
+
+export function fromApiSource(a: ApiSource): SourceView {
+  const f = a.follow;
+  const r = a.refresh;
+  return {
+    branch: a.branch,
+    mode: a.mode,
+    url: a.url,
+    follow: f && {
+      state: f.state,
+      disconnectedSince: f.disconnected_since,
+      lastError: f.last_error,
+      receiveLsn: f.receive_lsn,
+      replayLsn: f.replay_lsn,
+      sourceLsn: f.source_lsn,
+      lagBytes: f.lag_bytes,
+      lagSeconds: f.lag_seconds,
+      lastReplayedCommitAt: f.last_replayed_commit_at,
+      slot: f.slot,
+      history: {
+        windowMs: f.history.window_ms,
+        snapshotIntervalMs: f.history.snapshot_interval_ms,
+        from: f.history.from,
+        fromLsn: f.history.from_lsn,
+        snapshots: f.history.snapshots,
+        snapshotBytes: f.history.snapshot_bytes,
+        archiveBytes: f.history.archive_bytes,
+      },
+    },
+    refresh: r && { generation: r.generation, lastRefreshAt: r.last_refresh_at, cron: r.cron, nextRefreshAt: r.next_refresh_at, running: r.running, afterRefresh: r.after_refresh },
+  };
+}
+
+export function toApiSourceChange(c: SourceChange): ApiUpdateSourceBody {
+  return {
+    ...(c.historyWindowMs !== undefined ? { history_window_ms: c.historyWindowMs } : {}),
+    ...(c.snapshotIntervalMs !== undefined ? { snapshot_interval_ms: c.snapshotIntervalMs } : {}),
+    ...(c.refreshCron !== undefined ? { refresh_cron: c.refreshCron } : {}),
+    ...(c.afterRefresh !== undefined ? { after_refresh: [...c.afterRefresh] } : {}),
+  };
+}
+
+export function fromApiSourceChange(b: ApiUpdateSourceBody): SourceChange {
+  return { historyWindowMs: b.history_window_ms, snapshotIntervalMs: b.snapshot_interval_ms, refreshCron: b.refresh_cron, afterRefresh: b.after_refresh };
 }

@@ -50,7 +50,10 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'expiry sweep failed'))
       .then(() => host.suspendIdleBranches())
       .then((names) => names.length > 0 && log.info({ branches: names }, 'suspended idle branches'))
-      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'idle sweep failed'));
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'idle sweep failed'))
+      .then(() => host.maintainSources())
+      .then((done) => done.length > 0 && log.info({ done }, 'source upkeep'))
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'source upkeep failed'));
   }, sweepMs);
   sweeper.unref();
 

@@ -146,6 +146,8 @@ export const MIGRATIONS: readonly string[] = [
     history_window_ms    INTEGER CHECK (history_window_ms IS NULL OR history_window_ms > 0),
     snapshot_interval_ms INTEGER CHECK (snapshot_interval_ms IS NULL OR snapshot_interval_ms > 0),
     refresh_cron         TEXT,
+    -- JSON array of shell commands run on each new generation before it is switched in.
+    after_refresh        TEXT NOT NULL DEFAULT '[]',
     generation           INTEGER NOT NULL DEFAULT 1,
     last_refresh_at      TEXT,
     created_at           TEXT NOT NULL,

@@ -221,6 +221,8 @@ export interface SourceRecord {
   readonly snapshotIntervalMs: number | null;
   /** Cron expression of scheduled refreshes (refresh mode); null = on request only. */
   readonly refreshCron: string | null;
+  /** Shell commands run on each new generation before it is switched in (refresh mode). */
+  readonly afterRefresh: readonly string[];
   /** Refresh mode: how many imports made the root's current data (1 = the first). */
   readonly generation: number;
   readonly lastRefreshAt: string | null;
@@ -238,6 +240,7 @@ interface SourceRow {
   history_window_ms: number | null;
   snapshot_interval_ms: number | null;
   refresh_cron: string | null;
+  after_refresh: string;
   generation: number;
   last_refresh_at: string | null;
   created_at: string;
@@ -255,6 +258,7 @@ function toSource(row: SourceRow): SourceRecord {
     historyWindowMs: row.history_window_ms,
     snapshotIntervalMs: row.snapshot_interval_ms,
     refreshCron: row.refresh_cron,
+    afterRefresh: JSON.parse(row.after_refresh) as string[],
     generation: row.generation,
     lastRefreshAt: row.last_refresh_at,
     createdAt: row.created_at,
@@ -262,10 +266,11 @@ function toSource(row: SourceRow): SourceRecord {
   };
 }
 
-export type NewSource = Omit<SourceRecord, 'createdAt' | 'updatedAt' | 'generation' | 'lastRefreshAt'>;
-export type SourceChange = Partial<Pick<SourceRecord, 'historyWindowMs' | 'snapshotIntervalMs' | 'refreshCron' | 'generation' | 'lastRefreshAt' | 'systemId'>>;
+export type NewSource = Omit<SourceRecord, 'createdAt' | 'updatedAt' | 'generation' | 'lastRefreshAt' | 'afterRefresh'>;
+export type SourceChange = Partial<Pick<SourceRecord, 'historyWindowMs' | 'snapshotIntervalMs' | 'refreshCron' | 'generation' | 'lastRefreshAt' | 'systemId' | 'afterRefresh'>>;
 
 const SOURCE_COLUMNS: Record<keyof SourceChange, string> = {
+  afterRefresh: 'after_refresh',
   historyWindowMs: 'history_window_ms',
   snapshotIntervalMs: 'snapshot_interval_ms',
   refreshCron: 'refresh_cron',
@@ -531,7 +536,9 @@ export class StateStore {
   }
 
   updateSource(branchId: string, change: SourceChange): void {
-    const entries = Object.entries(change).filter(([, v]) => v !== undefined) as [keyof SourceChange, unknown][];
+    const entries = Object.entries(change)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, k === 'afterRefresh' ? JSON.stringify(v) : v]) as [keyof SourceChange, unknown][];
     if (entries.length === 0) return;
     const sets = entries.map(([k]) => `${SOURCE_COLUMNS[k]} = ?`).join(', ');
     this.db.prepare(`UPDATE sources SET ${sets}, updated_at = ? WHERE branch_id = ?`).run(...entries.map(([, v]) => v), now(), branchId);

@@ -34,6 +34,9 @@ export interface StoredState {
   readonly operations: StoredOperation[];
   /** Pid holding the host lock, or null when nobody does. */
   readonly lockPid: number | null;
+  readonly snapshotVolumes: string[];
+  /** WAL archive volumes of following roots. */
+  readonly archiveVolumes: string[];
 }
 
 /** Reads the metadata with a read-only SQLite connection of our own. */
@@ -49,7 +52,10 @@ export function readStoredState(home: string): StoredState {
       .all() as StoredBranch[];
     const operations = db.prepare('SELECT kind, branch_name AS branchName, step, pid FROM operations ORDER BY id').all() as StoredOperation[];
     const lock = db.prepare('SELECT pid FROM host_lock WHERE id = 1').get() as { pid: number } | undefined;
-    return { branches, operations, lockPid: lock?.pid ?? null };
+    const column = (query: string): string[] => (db.prepare(query).all() as { v: string }[]).map((r) => r.v);
+    const snapshotVolumes = column('SELECT volume AS v FROM snapshots');
+    const archiveVolumes = column('SELECT archive_volume AS v FROM sources WHERE archive_volume IS NOT NULL');
+    return { branches, operations, lockPid: lock?.pid ?? null, snapshotVolumes, archiveVolumes };
   } finally {
     db.close();
   }
@@ -156,7 +162,9 @@ export async function assertHostConsistent(home: string, poolPath: string): Prom
 
   const volumes = state.branches.map((b) => b.volume).sort();
   expect(new Set(volumes).size, 'two branches share a volume').toBe(volumes.length);
-  expect(readdirSync(poolPath).sort(), 'pool entries != volumes of the branches in metadata').toEqual(volumes);
+  // Snapshots and the WAL archives of following roots own volumes too.
+  const others = [...state.snapshotVolumes, ...state.archiveVolumes];
+  expect(readdirSync(poolPath).sort(), 'pool entries != volumes of the branches, snapshots and sources in metadata').toEqual([...volumes, ...others].sort());
 
   const owned = new Set(volumes);
   const procs = processesUnderPool(poolPath);
@@ -176,8 +184,11 @@ export async function assertHostConsistent(home: string, poolPath: string): Prom
       const pids = new Set(onVolume.map((p) => p.pid));
       const roots = onVolume.filter((p) => !pids.has(p.ppid));
       expect(roots.map((p) => `${p.pid} ${p.path}`), `process trees on ${b.name}`).toEqual([`${status.pid} ${dataDir}`]);
-      const rows = await sql<{ one: number }>(branchUrl(b), 'SELECT 1 AS one');
-      expect(rows).toEqual([{ one: 1 }]);
+      // A following root has no password of its own (it serves its source's roles).
+      if (b.password !== '') {
+        const rows = await sql<{ one: number }>(branchUrl(b), 'SELECT 1 AS one');
+        expect(rows).toEqual([{ one: 1 }]);
+      }
     } else {
       expect(onVolume, `branch ${b.name} is stopped but processes run on its volume`).toEqual([]);
     }
@@ -187,7 +198,7 @@ export async function assertHostConsistent(home: string, poolPath: string): Prom
   const runDir = join(home, 'run');
   const logDir = join(home, 'logs');
   const sockets = existsSync(runDir) ? readdirSync(runDir) : [];
-  expect(sockets.filter((e) => !ids.has(e)), 'socket directories of unknown branches').toEqual([]);
+  expect(sockets.filter((e) => !ids.has(e)), 'socket directories of unknown branches (or of temporary instances)').toEqual([]);
   const logs = existsSync(logDir) ? readdirSync(logDir) : [];
   expect(logs.filter((f) => !ids.has(f.replace(/\.log$/, ''))), 'server logs of unknown branches').toEqual([]);
   return state;

@@ -3,6 +3,7 @@ import type { BranchRecord, NewBranch, SnapshotRecord } from '../../state/index.
 import { PgbranchError } from '../../errors.js';
 import type { Actor } from '../audit.js';
 import { bringUpClone, CLONE_POINTS, cloneConsistent, openTcp } from '../clone.js';
+import { log } from '../../util/index.js';
 import { crashPoint } from '../crash-points.js';
 import { saveSourceUrl } from '../source-secrets.js';
 import { canonicalTime, resolveExpiry, type ExpiryRequest } from '../governance.js';
@@ -12,7 +13,7 @@ import { assertBranchName } from '../names.js';
 import { applyVolumeLimit, assertBranchCountQuota, assertPoolFloor, resolveOwnBytesLimit } from '../quotas.js';
 import type { ProgressSink, Runtime } from '../runtime.js';
 import { createFollowingRoot, releaseSource, type FollowSettings } from './follow.js';
-import { followedSource, snapshotFor, STANDBY_WAL, type RecoveryPoint } from './history.js';
+import { followedSource, snapshotFor, STANDBY_WAL, takeHistorySnapshot, type RecoveryPoint } from './history.js';
 import { findSnapshot } from './snapshot-create.js';
 
 /**
@@ -297,10 +298,13 @@ function createFromSnapshot(rt: Runtime, name: string, snapshot: SnapshotRecord,
 }
 
 /** A new root from any source: followed physically, or made and filled once. */
-export function createRootFrom(rt: Runtime, name: string, source: RootSource, settings: NewBranchSettings, onProgress?: ProgressSink): Promise<BranchRecord> {
-  return source.kind === 'follow'
-    ? createFollowingRoot(rt, name, source.url, followSettings(rt, source), settings, onProgress)
-    : createRoot(rt, name, source, settings, onProgress);
+export async function createRootFrom(rt: Runtime, name: string, source: RootSource, settings: NewBranchSettings, onProgress?: ProgressSink): Promise<BranchRecord> {
+  if (source.kind !== 'follow') return createRoot(rt, name, source, settings, onProgress);
+  const root = await createFollowingRoot(rt, name, source.url, followSettings(rt, source), settings, onProgress);
+  // The history window starts now; should this first snapshot fail, the serving process's
+  // upkeep takes one later (the root itself is complete).
+  await takeHistorySnapshot(rt, root).catch((err: unknown) => log.warn({ branch: name, err: (err as Error).message }, 'first history snapshot failed'));
+  return root;
 }
 
 function followSettings(rt: Runtime, source: Extract<RootSource, { kind: 'follow' }>): FollowSettings {

@@ -1,3 +1,4 @@
+import { PgbranchError } from '../../errors.js';
 import { setRolePassword, withClient } from '../../postgres/index.js';
 import type { BranchRecord } from '../../state/index.js';
 import { crashPoint } from '../crash-points.js';
@@ -13,6 +14,11 @@ export const ROTATE_POINTS = ['rotate:intent', 'rotate:applied'] as const;
  * than the next command.
  */
 export async function rotatePassword(rt: Runtime, branch: BranchRecord): Promise<BranchRecord> {
+  if (rt.store.getSource(branch.id)?.mode === 'follow') {
+    throw new PgbranchError('INVALID_ARGUMENT', `"${branch.name}" follows its source: it is read-only and serves the source's roles and passwords, change them there`, {
+      details: { branch: branch.name },
+    });
+  }
   const password = newPassword();
   const intent = beginIntent(rt.store, 'rotate', branch, { password });
   crashPoint('rotate:intent');

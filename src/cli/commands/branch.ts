@@ -4,7 +4,7 @@ import type { CliContext } from '../context.js';
 import { runCreateHooks } from '../hooks.js';
 import { branchFields, endpointUrl } from '../fields.js';
 import { asTree, formatAge, formatBytes, formatTimeLeft } from '../format.js';
-import { createOrigin, parseIdleTimeout, parseSizeOrNone, parseTtl, parseTtlOrNone } from '../parse.js';
+import { createOrigin, parseAt, parseIdleTimeout, parseSizeOrNone, parseTtl, parseTtlOrNone } from '../parse.js';
 import { renderFields, renderTable } from '../writer.js';
 
 /** `branch …`: create, list, connect to, reset, delete and tune branches. */
@@ -17,7 +17,13 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
     .description('create a branch from a parent (copy-on-write), or a new root branch from a dump, a URL or empty')
     .option('--from <parent>', 'parent branch (default "main" unless a root source is given)')
     .option('--from-dump <file>', 'make a root branch from a pg_dump file')
-    .option('--from-url <url>', 'make a root branch from a live PostgreSQL server (logical copy)')
+    .option('--from-url <url>', 'make a root branch from a live PostgreSQL server: a logical copy (refresh it later with `source refresh`), or with --follow a hot standby')
+    .option('--follow', 'with --from-url: follow the server physically (streaming replication; the role needs REPLICATION)')
+    .option('--slot', 'with --follow: keep a replication slot on the source (no WAL lost while pgbranch is down; see README)')
+    .option('--history-window <duration>', 'with --follow: how far back branches can be made at a time (default 24h)', parseTtl)
+    .option('--snapshot-interval <duration>', 'with --follow: how often the root is snapshotted for its history (default 15m)', parseTtl)
+    .option('--at <time>', 'with --from: the parent (a root that follows its source) as it was at this ISO-8601 time, or this long ago (90s, 2h)', (v: string) => parseAt(v))
+    .option('--at-lsn <lsn>', 'with --from: the parent as it was at this WAL position (e.g. 0/3A0F2C8)')
     .option('--empty', 'make an empty root branch')
     .option('--from-snapshot <snapshot>', 'make the branch from a snapshot (`pgbranch snapshot create`); reset returns it to the snapshot')
     .option('--if-not-exists', 'return the existing branch if it has the same parent or snapshot (for CI retries)')

@@ -3,7 +3,7 @@ import { DRIVER_NAMES, Host } from '../../branches/index.js';
 import { log } from '../../util/index.js';
 import type { CliContext } from '../context.js';
 import { branchFields, statusFields } from '../fields.js';
-import { parseMajor, parseSize, rootSource } from '../parse.js';
+import { parseMajor, parseSize, parseTtl, rootSource } from '../parse.js';
 import { renderFields } from '../writer.js';
 
 /** `init`, `serve` and `status`: the host as a whole. */
@@ -22,7 +22,11 @@ export function registerHostCommands(program: Command, ctx: CliContext): void {
     .option('--user <name>', 'database superuser of the branches', 'postgres')
     .option('--root <name>', 'name of the root branch', 'main')
     .option('--from-dump <file>', 'fill the root branch from a pg_dump file (custom, tar, directory or plain SQL)')
-    .option('--from-url <url>', 'fill the root branch with a logical copy of a live PostgreSQL server')
+    .option('--from-url <url>', 'fill the root branch with a logical copy of a live PostgreSQL server (refreshable), or with --follow follow it')
+    .option('--follow', 'with --from-url: the root is a hot standby of the server (streaming replication), always fresh')
+    .option('--slot', 'with --follow: keep a replication slot on the source')
+    .option('--history-window <duration>', 'with --follow: how far back branches can be made at a time (default 24h)', parseTtl)
+    .option('--snapshot-interval <duration>', 'with --follow: how often the root is snapshotted for its history (default 15m)', parseTtl)
     .option('--if-not-exists', 'succeed without changes if the host already exists')
     .action(async (opts, cmd: Command) => {
       const writer = writerFor(cmd);
