@@ -119,7 +119,8 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_type rt ON rt.oid = c.reltype
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${USER_SCHEMA('n')}
   AND ${NOT_EXTENSION_MEMBER('pg_class', 'c.oid')}
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i')`;
+  -- identity sequences belong to their column
+  AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i'))`;
 
 export const COLUMNS = `
 SELECT c.oid::text AS table_lid, a.attnum AS attnum, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,

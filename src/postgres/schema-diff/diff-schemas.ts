@@ -28,7 +28,7 @@ type Op = 'drop' | 'rename' | 'alter' | 'create';
 interface Node {
   readonly op: Op;
   readonly pair: Pair;
-  readonly statements: SchemaStatement[];
+  statements: SchemaStatement[];
   /** Position in its side's model, so the output follows catalog order where nothing else decides. */
   readonly seq: number;
 }
@@ -101,6 +101,44 @@ function renameEvidence(x: SchemaObject, y: SchemaObject): boolean {
   }
 }
 
+const PLAIN_IDENT = /^[a-z_][a-z0-9_$]*$/;
+const asPrinted = (name: string): string => (PLAIN_IDENT.test(name) ? name : `"${name.replace(/"/g, '""')}"`);
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Fields PostgreSQL deparses from OIDs (so they follow a schema rename), by kind. */
+const DEPARSED: Partial<Record<SchemaObject['kind'], readonly string[]>> = {
+  column: ['type', 'generationExpression'],
+  default: ['expression'],
+  constraint: ['definition'],
+  index: ['definition', 'body'],
+  view: ['definition'],
+  'materialized-view': ['definition'],
+  trigger: ['definition', 'body'],
+  policy: ['using', 'check'],
+  domain: ['baseType', 'default'],
+  function: ['result', 'arguments', 'identityArguments'],
+  procedure: ['arguments', 'identityArguments'],
+};
+
+/**
+ * Side A as it reads after B's schema renames: its schema names and deparsed texts name the new
+ * schemas, as PostgreSQL would print them once the schemas are renamed. Comparisons and renames
+ * use this; drops (which run before the renames) use A as it is.
+ */
+function schemaRenamer(renames: ReadonlyMap<string, string>): (o: SchemaObject) => SchemaObject {
+  if (renames.size === 0) return (o) => o;
+  const rules = [...renames].map(([from, to]) => ({ re: new RegExp(`(?<![\\w$"])${escapeRegExp(asPrinted(from))}\\.`, 'g'), to: `${asPrinted(to)}.` }));
+  const text = (v: string): string => rules.reduce((acc, r) => acc.replace(r.re, r.to), v);
+  return (o) => {
+    const out: Record<string, unknown> = { ...o, schema: renames.get(o.schema) ?? o.schema };
+    for (const f of DEPARSED[o.kind] ?? []) if (typeof out[f] === 'string') out[f] = text(out[f] as string);
+    if (o.kind === 'composite') out.attributes = o.attributes.map((x) => ({ ...x, type: text(x.type) }));
+    if (o.kind === 'domain') out.constraints = o.constraints.map((x) => ({ ...x, definition: text(x.definition) }));
+    if (o.kind === 'sequence-owner') out.tableSchema = renames.get(o.tableSchema) ?? o.tableSchema;
+    return out as unknown as SchemaObject;
+  };
+}
+
 function matchObjects(aObjects: readonly SchemaObject[], bObjects: readonly SchemaObject[], byOid: boolean) {
   const pairs: Pair[] = [];
   const pairOfA = new Map<string, Pair>();
@@ -115,23 +153,34 @@ function matchObjects(aObjects: readonly SchemaObject[], bObjects: readonly Sche
   const aByKey = new Map(aObjects.map((o) => [o.key, o]));
   const parentsAgree = (x: SchemaObject, y: SchemaObject): boolean =>
     (!x.parent && !y.parent) || (x.parent !== undefined && y.parent !== undefined && pairOfA.get(x.parent) !== undefined && pairOfA.get(x.parent) === pairOfB.get(y.parent));
+  // Schemas first: their renames decide how the rest of A is read.
+  const schemaRenames = new Map<string, string>();
+  let normalize: (o: SchemaObject) => SchemaObject = (o) => o;
   for (let level = 0; level <= 2; level++) {
-    const bLevel = bObjects.filter((o) => (LEVEL[o.kind] ?? 0) === level);
-    if (byOid) {
-      for (const y of bLevel) {
-        const x = aByLid.get(`${y.kind}\u0000${y.lid}`);
-        if (x && !pairOfA.has(x.key) && parentsAgree(x, y) && renameEvidence(x, y)) add(x, y);
+    const bLevel = bObjects.filter((o) => (LEVEL[o.kind] ?? 0) === level && (level > 0 || o.kind === 'schema'));
+    const bRest = level === 0 ? bObjects.filter((o) => LEVEL[o.kind] === undefined && o.kind !== 'schema') : [];
+    for (const batch of [bLevel, bRest]) {
+      if (batch.length === 0) continue;
+      if (byOid) {
+        for (const y of batch) {
+          const x = aByLid.get(`${y.kind}\u0000${y.lid}`);
+          if (x && !pairOfA.has(x.key) && parentsAgree(x, y) && renameEvidence(normalize(x), y)) add(x, y);
+        }
       }
-    }
-    for (const y of bLevel) {
-      if (pairOfB.has(y.key)) continue;
-      const x = aByKey.get(y.key);
-      if (x && x.kind === y.kind && !pairOfA.has(x.key) && parentsAgree(x, y)) add(x, y);
+      for (const y of batch) {
+        if (pairOfB.has(y.key)) continue;
+        const x = aByKey.get(y.key);
+        if (x && x.kind === y.kind && !pairOfA.has(x.key) && parentsAgree(x, y)) add(x, y);
+      }
+      if (batch === bLevel && level === 0) {
+        for (const p of pairs) if (p.a?.kind === 'schema' && p.b && p.a.name !== p.b.name) schemaRenames.set(p.a.name, p.b.name);
+        normalize = schemaRenamer(schemaRenames);
+      }
     }
   }
   for (const x of aObjects) if (!pairOfA.has(x.key)) add(x, undefined);
   for (const y of bObjects) if (!pairOfB.has(y.key)) add(undefined, y);
-  return { pairs, pairOfA, pairOfB };
+  return { pairs, pairOfA, pairOfB, normalize };
 }
 
 function isRenamed(a: SchemaObject, b: SchemaObject): boolean {
@@ -148,7 +197,7 @@ function isRenamed(a: SchemaObject, b: SchemaObject): boolean {
 export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions = {}): SchemaDiff {
   const ctx: DdlContext = { versionNum: a.serverVersionNum, defaultOwner: b.currentUser };
   const unsupported: UnsupportedChange[] = [];
-  const { pairs, pairOfA, pairOfB } = matchObjects(a.objects, b.objects, options.matchByOid ?? true);
+  const { pairs, pairOfA, pairOfB, normalize } = matchObjects(a.objects, b.objects, options.matchByOid ?? true);
   const aByKey = new Map(a.objects.map((o) => [o.key, o]));
   const bByKey = new Map(b.objects.map((o) => [o.key, o]));
   /** A objects by every key their names occupy. */
@@ -163,11 +212,12 @@ export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions
   const forced: Pair[] = [];
   for (const p of pairs) {
     if (!p.a || !p.b) continue;
-    const result = alterObject(p.a, p.b, ctx);
+    const result = alterObject(normalize(p.a), p.b, ctx);
     if ('replace' in result) p.replaced = true;
     else if ('unsupported' in result) unsupported.push({ kind: p.b.kind, identity: identityOf(p.b), reason: result.unsupported });
     else p.alter = result.statements;
-    if (p.a.kind === 'column' && p.b.kind === 'column' && !p.replaced && changesColumnType(p.a, p.b)) {
+    const na = normalize(p.a);
+    if (na.kind === 'column' && p.b.kind === 'column' && !p.replaced && changesColumnType(na, p.b)) {
       for (const dep of dependentsA.get(p.a.key) ?? []) {
         if (BLOCKS_TYPE_CHANGE.has(dep.kind) || (dep.kind === 'column' && dep.generated)) {
           const q = pairOfA.get(dep.key);
@@ -268,8 +318,8 @@ export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions
       createNode.set(p, n);
     }
     if (p.a && p.b && !p.replaced) {
-      if (isRenamed(p.a, p.b)) {
-        const statements = renameObject(p.a, p.b);
+      if (isRenamed(normalize(p.a), p.b)) {
+        const statements = renameObject(normalize(p.a), p.b);
         if (statements.length > 0) {
           const n: Node = { op: 'rename', pair: p, statements, seq: bSeq.get(p.b.key) ?? 0 };
           nodes.push(n);
@@ -283,6 +333,40 @@ export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions
       }
     }
   }
+
+  // A rename waits for the object holding its new name to be renamed away; a ring of such waits
+  // (two columns swapping names) is broken by renaming one member to a temporary name first.
+  const preRenameNode = new Map<Pair, Node>();
+  const waitsFor = (p: Pair): Pair | undefined => {
+    for (const k of conflictKeys(p.b as SchemaObject)) {
+      const x = aConflict.get(k);
+      const xp = x ? pairOfA.get(x.key) : undefined;
+      if (xp && xp !== p && renameNode.has(xp)) return xp;
+    }
+    return undefined;
+  };
+  const visited = new Set<Pair>();
+  for (const start of [...renameNode.keys()]) {
+    const path: Pair[] = [];
+    let cur: Pair | undefined = start;
+    while (cur && !visited.has(cur) && !path.includes(cur)) {
+      path.push(cur);
+      cur = waitsFor(cur);
+    }
+    if (cur && path.includes(cur)) {
+      const na = normalize(cur.a as SchemaObject);
+      const y = cur.b as SchemaObject;
+      const temporary = `pgbranch_tmp_${cur.id}`;
+      const pre: Node = { op: 'rename', pair: cur, statements: renameObject(na, { ...y, name: temporary, schema: na.schema } as SchemaObject), seq: -1 };
+      nodes.push(pre);
+      preRenameNode.set(cur, pre);
+      (renameNode.get(cur) as Node).statements = renameObject({ ...na, name: temporary } as SchemaObject, y);
+    }
+    path.forEach((x) => visited.add(x));
+  }
+  const renameNodes = (p: Pair | undefined): Node[] => (p ? [preRenameNode.get(p), renameNode.get(p)].filter((n): n is Node => n !== undefined) : []);
+  /** The node after which the object no longer holds its old name. */
+  const nameFreed = (p: Pair): Node | undefined => preRenameNode.get(p) ?? renameNode.get(p);
 
   // Edges.
   const edges: Array<readonly [Node, Node]> = [];
@@ -322,9 +406,19 @@ export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions
         edge(alterNode.get(dp), n);
       }
     }
-    // Renames of children name the parent by its new name.
+    // Renames of children name the parent by its new name (and a schema it moves to must exist).
     const r = renameNode.get(p);
-    if (r) for (const anc of ancestors(y, bByKey)) edge(renameNode.get(pairOfB.get(anc) as Pair), r);
+    const pre = preRenameNode.get(p);
+    edge(pre, r);
+    for (const n of [pre, r]) {
+      if (!n) continue;
+      for (const anc of ancestors(y, bByKey)) {
+        const ap = pairOfB.get(anc);
+        if (!ap) continue;
+        for (const m of renameNodes(ap)) edge(m, n);
+        edge(createNodeOf(ap.b as SchemaObject), n);
+      }
+    }
     // A name must be free before it is taken.
     const taking = [createNode.get(p), r].filter((n): n is Node => n !== undefined);
     if (taking.length > 0) {
@@ -335,7 +429,7 @@ export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions
         if (xp === p) continue;
         for (const n of taking) {
           edge(dropNodeOf(x), n);
-          edge(renameNode.get(xp), n);
+          edge(nameFreed(xp), n);
         }
       }
     }
@@ -356,7 +450,7 @@ export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions
     }
     // Drops name the object by its old names: before its parents or schema are renamed.
     const own = dropNode.get(xp);
-    if (own) for (const anc of ancestors(x, aByKey)) edge(own, renameNode.get(pairOfA.get(anc) as Pair));
+    if (own) for (const anc of ancestors(x, aByKey)) for (const m of renameNodes(pairOfA.get(anc))) edge(own, m);
     // A replaced object is dropped before it is created again.
     edge(own, createNode.get(xp));
   }
