@@ -21,6 +21,15 @@ const COLUMN_ACL = (acl: string): string =>
 const COLLATION = (oid: string): string =>
   `(SELECT quote_ident(cn.nspname) || '.' || quote_ident(co.collname) FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = ${oid})`;
 
+/** A stored expression (pg_node_tree) without the parse positions that vary with formatting. */
+const TREE = (expr: string): string => `regexp_replace(${expr}::text, ':location -?[0-9]+', '', 'g')`;
+
+/** An index by what it is (attnums, operator classes, expressions), not by the names it prints. */
+const INDEX_STRUCTURE = (i: string, ic: string): string =>
+  `concat_ws('|', ${i}.indkey::text, ${i}.indclass::text, ${i}.indoption::text, ${i}.indcollation::text, ${i}.indnkeyatts,
+     ${i}.indisunique, to_jsonb(${i}) ->> 'indnullsnotdistinct', (SELECT amname FROM pg_am WHERE oid = ${ic}.relam),
+     ${TREE(`${i}.indexprs`)}, ${TREE(`${i}.indpred`)}, array_to_string(${ic}.reloptions, ','))`;
+
 export const META = `
 SELECT current_setting('server_version_num')::int AS version_num, current_user AS current_user,
        (SELECT json_agg(rolname ORDER BY rolname) FROM pg_roles) AS roles`;
@@ -82,6 +91,8 @@ SELECT c.oid::text AS lid, c.reltype::text AS rowtype_lid, rt.typarray::text AS 
          OR EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid)) AS exotic,
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS view_definition,
        CASE WHEN c.relkind IN ('v', 'm') THEN (
+         SELECT ${TREE('r.ev_action')} FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename = '_RETURN') END AS view_structure,
+       CASE WHEN c.relkind IN ('v', 'm') THEN (
          SELECT coalesce(json_object_agg(a.attname, d.description), '{}'::json)
          FROM pg_attribute a JOIN pg_description d
            ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = a.attnum
@@ -126,7 +137,8 @@ export const COLUMNS = `
 SELECT c.oid::text AS table_lid, a.attnum AS attnum, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
        CASE WHEN a.attcollation <> t.typcollation THEN ${COLLATION('a.attcollation')} END AS collation,
        a.attnotnull AS not_null, a.attidentity::text AS identity, a.attgenerated::text AS generated,
-       d.oid::text AS attrdef_lid, pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+       d.oid::text AS attrdef_lid, pg_get_expr(d.adbin, d.adrelid) AS default_expr, ${TREE('d.adbin')} AS default_structure,
+       a.atttypid::text || ':' || a.atttypmod || ':' || a.attcollation::text AS type_structure,
        CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END AS storage,
        coalesce(a.attstattarget::int, -1) AS statistics, coalesce(a.attoptions, '{}') AS options,
        col_description(c.oid, a.attnum) AS comment, ${COLUMN_ACL('a.attacl')} AS acl,
@@ -149,6 +161,10 @@ export const CONSTRAINTS = `
 SELECT x.oid::text AS lid, x.conname AS name, x.conrelid::text AS table_lid, x.contype::text AS type,
        pg_get_constraintdef(x.oid) AS definition, x.convalidated AS validated,
        obj_description(x.oid, 'pg_constraint') AS comment, x.conindid::text AS index_lid,
+       concat_ws('|', x.contype, x.condeferrable, x.condeferred, x.conkey::text, x.confrelid::text, x.confkey::text,
+         x.confupdtype, x.confdeltype, x.confmatchtype, x.conexclop::text, x.connoinherit, ${TREE('x.conbin')},
+         CASE WHEN x.contype IN ('p', 'u', 'x') THEN (SELECT ${INDEX_STRUCTURE('ci', 'cic')} FROM pg_index ci JOIN pg_class cic ON cic.oid = ci.indexrelid WHERE ci.indexrelid = x.conindid) END
+       ) AS structure,
        coalesce(i.indisreplident, false) AS replica_identity
 FROM pg_constraint x
 JOIN pg_class c ON c.oid = x.conrelid
@@ -158,7 +174,7 @@ WHERE x.contype IN ('p', 'f', 'u', 'c', 'x') AND ${USER_SCHEMA('n')}`;
 
 export const INDEXES = `
 SELECT ic.oid::text AS lid, ic.relname AS name, i.indrelid::text AS table_lid, pg_get_indexdef(i.indexrelid) AS definition,
-       i.indisreplident AS replica_identity, obj_description(ic.oid, 'pg_class') AS comment,
+       i.indisreplident AS replica_identity, obj_description(ic.oid, 'pg_class') AS comment, ${INDEX_STRUCTURE('i', 'ic')} AS structure,
        quote_ident(ic.relname) AS quoted_name, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS quoted_table
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
@@ -173,6 +189,8 @@ SELECT p.oid::text AS lid, p.proname AS name, n.nspname AS schema, p.prokind::te
        obj_description(p.oid, 'pg_proc') AS comment, oidvectortypes(p.proargtypes) AS argument_types,
        pg_get_function_identity_arguments(p.oid) AS identity_arguments, pg_get_function_arguments(p.oid) AS arguments,
        CASE WHEN p.prokind = 'f' THEN pg_get_function_result(p.oid) END AS result,
+       concat_ws('|', p.prorettype::text, p.proretset, p.proargtypes::text, p.proallargtypes::text, p.proargmodes::text,
+         p.proargnames::text, ${TREE('p.proargdefaults')}) AS signature_structure,
        CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid) END AS definition,
        CASE WHEN p.prokind IN ('a', 'w') THEN concat_ws(' ', pg_get_function_result(p.oid), p.prosrc, (
          SELECT concat_ws(' ', g.aggtransfn::text, g.aggtranstype::regtype::text, g.aggfinalfn::text, g.agginitval,
@@ -185,6 +203,8 @@ WHERE ${USER_SCHEMA('n')} AND ${NOT_EXTENSION_MEMBER('pg_proc', 'p.oid')}`;
 export const TRIGGERS = `
 SELECT t.oid::text AS lid, t.tgname AS name, t.tgrelid::text AS table_lid, pg_get_triggerdef(t.oid) AS definition,
        t.tgenabled::text AS enabled, obj_description(t.oid, 'pg_trigger') AS comment, t.tgconstraint::text AS constraint_lid,
+       concat_ws('|', t.tgfoid::text, t.tgtype, t.tgattr::text, encode(t.tgargs, 'hex'), ${TREE('t.tgqual')}, t.tgdeferrable,
+         t.tginitdeferred, t.tgoldtable, t.tgnewtable, t.tgconstrrelid::text) AS structure,
        quote_ident(t.tgname) AS quoted_name, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS quoted_table
 FROM pg_trigger t
 JOIN pg_class c ON c.oid = t.tgrelid
@@ -196,6 +216,7 @@ SELECT p.oid::text AS lid, p.polname AS name, p.polrelid::text AS table_lid, p.p
        p.polpermissive AS permissive,
        (SELECT json_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r) END) FROM unnest(p.polroles) r) AS roles,
        pg_get_expr(p.polqual, p.polrelid) AS using_expr, pg_get_expr(p.polwithcheck, p.polrelid) AS check_expr,
+       ${TREE('p.polqual')} AS using_structure, ${TREE('p.polwithcheck')} AS check_structure,
        obj_description(p.oid, 'pg_policy') AS comment
 FROM pg_policy p
 JOIN pg_class c ON c.oid = p.polrelid

@@ -14,11 +14,14 @@ export interface SchemaDifference {
 /**
  * What two models say about the schema, minus what legitimately differs between a database the
  * script produced and the one it aimed at: OIDs and attnums (new objects get new ones; a column
- * keeps its rank, which is compared), and the derived dependency lists. Everything else counts.
+ * keeps its rank, which is compared), the `…structure` descriptions made of them, and the derived
+ * dependency lists. Everything else counts.
  */
 function canonical(o: SchemaObject): Record<string, unknown> {
   const { lid: _lid, deps: _deps, key: _key, ...rest } = o as SchemaObject & Record<string, unknown>;
-  const out: Record<string, unknown> = { ...rest };
+  const out: Record<string, unknown> = {};
+  // OID/attnum descriptions legitimately differ for objects the script created.
+  for (const [field, value] of Object.entries(rest)) if (!/structure$/i.test(field)) out[field] = value;
   if (o.kind === 'enum') out.labels = o.labels.map((l) => l.label);
   if (o.kind === 'composite') out.attributes = o.attributes.map(({ lid: _l, ...x }) => x);
   if (o.kind === 'domain') out.constraints = o.constraints.map(({ lid: _l, ...x }) => x);

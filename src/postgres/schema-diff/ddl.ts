@@ -582,6 +582,15 @@ function alterDomain(a: DomainNode, b: DomainNode): AlterResult {
 
 const NOT_VALID = / NOT VALID$/;
 
+/**
+ * Changed means the printed text differs and so does the OID/attnum description: text alone
+ * changes when something it names was renamed (PostgreSQL prints the new name by itself), the
+ * description alone differs between unrelated databases.
+ */
+export function changed(textA: string | null, textB: string | null, structureA: string | null, structureB: string | null): boolean {
+  return textA !== textB && structureA !== structureB;
+}
+
 /** Same check, or only validated since (VALIDATE CONSTRAINT gets there). */
 function sameDomainCheck(a: { definition: string }, b: { definition: string } | undefined): boolean {
   if (!b) return false;
@@ -609,11 +618,11 @@ function alterColumn(a: ColumnNode, b: ColumnNode, ctx: DdlContext): AlterResult
   if (a.generated !== b.generated) {
     if (a.generated === 's' && b.generated === '') out.push(stmt(b, 'alter', `${col} DROP EXPRESSION`));
     else return { replace: true };
-  } else if (a.generated && a.generationExpression !== b.generationExpression) {
+  } else if (a.generated && changed(a.generationExpression, b.generationExpression, a.generationStructure, b.generationStructure)) {
     if (ctx.versionNum < 170000) return { replace: true };
     out.push(stmt(b, 'alter', `${col} SET EXPRESSION AS (${b.generationExpression})`));
   }
-  if (a.type !== b.type || a.collation !== b.collation) {
+  if (changesColumnType(a, b)) {
     if (b.generated) return { replace: true };
     out.push(stmt(b, 'alter', `${col} TYPE ${b.type}${b.collation ? ` COLLATE ${b.collation}` : ''} USING ${quoteIdent(b.name)}::${b.type}`));
   }
@@ -646,13 +655,14 @@ function alterColumn(a: ColumnNode, b: ColumnNode, ctx: DdlContext): AlterResult
 
 /** Whether the column change is one PostgreSQL refuses while views, policies or triggers use the column. */
 export function changesColumnType(a: ColumnNode, b: ColumnNode): boolean {
-  return a.type !== b.type || a.collation !== b.collation;
+  return changed(`${a.type} ${a.collation}`, `${b.type} ${b.collation}`, a.typeStructure, b.typeStructure);
 }
 
 function alterConstraint(a: ConstraintNode, b: ConstraintNode): AlterResult {
-  if (a.type !== b.type || !sameDomainCheck(a, b)) return { replace: true };
+  const shape = (c: ConstraintNode): string => c.definition.replace(NOT_VALID, '');
+  if (a.type !== b.type || changed(shape(a), shape(b), a.structure, b.structure) || (a.validated && !b.validated)) return { replace: true };
   const out: SchemaStatement[] = [];
-  if (a.definition !== b.definition) out.push(stmt(b, 'alter', `ALTER TABLE ${tableOf(b)} VALIDATE CONSTRAINT ${quoteIdent(b.name)}`));
+  if (!a.validated && b.validated) out.push(stmt(b, 'alter', `ALTER TABLE ${tableOf(b)} VALIDATE CONSTRAINT ${quoteIdent(b.name)}`));
   if (b.replicaIdentity && !a.replicaIdentity) out.push(stmt(b, 'alter', `ALTER TABLE ${tableOf(b)} REPLICA IDENTITY USING INDEX ${quoteIdent(b.name)}`));
   return { statements: out };
 }
@@ -686,12 +696,14 @@ function alterSpecific(a: SchemaObject, b: SchemaObject, ctx: DdlContext): Alter
     case 'column':
       return alterColumn(a as ColumnNode, b, ctx);
     case 'default':
-      return (a as DefaultNode).expression === b.expression ? { statements: [] } : { statements: createObject(b, ctx).map((s) => ({ ...s, action: 'alter' as const })) };
+      return !changed((a as DefaultNode).expression, b.expression, (a as DefaultNode).structure, b.structure)
+        ? { statements: [] }
+        : { statements: createObject(b, ctx).map((s) => ({ ...s, action: 'alter' as const })) };
     case 'constraint':
       return alterConstraint(a as ConstraintNode, b);
     case 'index': {
       const x = a as typeof b;
-      if (x.body !== b.body) return { replace: true };
+      if (changed(x.body, b.body, x.structure, b.structure)) return { replace: true };
       return { statements: b.replicaIdentity && !x.replicaIdentity ? [stmt(b, 'alter', `ALTER TABLE ${tableOf(b)} REPLICA IDENTITY USING INDEX ${quoteIdent(b.name)}`)] : [] };
     }
     case 'sequence': {
@@ -707,7 +719,7 @@ function alterSpecific(a: SchemaObject, b: SchemaObject, ctx: DdlContext): Alter
     case 'view':
     case 'materialized-view': {
       const x = a as ViewNode;
-      if (x.definition !== b.definition) return { replace: true };
+      if (changed(x.definition, b.definition, x.structure, b.structure)) return { replace: true };
       const out: SchemaStatement[] = [];
       const word = `ALTER ${b.kind === 'view' ? 'VIEW' : 'MATERIALIZED VIEW'} ${qualified(b.schema, b.name)}`;
       const { set, reset } = optionsDiff(x.options, b.options);
@@ -719,12 +731,12 @@ function alterSpecific(a: SchemaObject, b: SchemaObject, ctx: DdlContext): Alter
     case 'function':
     case 'procedure': {
       const x = a as FunctionNode;
-      if (x.kind !== b.kind || x.result !== b.result || x.arguments !== b.arguments) return { replace: true };
+      if (x.kind !== b.kind || changed(`${x.result} ${x.arguments}`, `${b.result} ${b.arguments}`, x.signatureStructure, b.signatureStructure)) return { replace: true };
       return { statements: x.body === b.body ? [] : [stmt(b, 'alter', b.definition)] };
     }
     case 'trigger': {
       const x = a as typeof b;
-      if (x.body !== b.body) return { replace: true };
+      if (changed(x.body, b.body, x.structure, b.structure)) return { replace: true };
       return { statements: x.enabled !== b.enabled ? triggerEnable(b, b) : [] };
     }
     case 'policy': {
@@ -732,7 +744,8 @@ function alterSpecific(a: SchemaObject, b: SchemaObject, ctx: DdlContext): Alter
       if (x.command !== b.command || x.permissive !== b.permissive || (x.using !== null && b.using === null) || (x.check !== null && b.check === null)) {
         return { replace: true };
       }
-      if (x.roles.join(',') === b.roles.join(',') && x.using === b.using && x.check === b.check) return { statements: [] };
+      const same = x.roles.join(',') === b.roles.join(',') && !changed(x.using, b.using, x.usingStructure, b.usingStructure) && !changed(x.check, b.check, x.checkStructure, b.checkStructure);
+      if (same) return { statements: [] };
       return { statements: [stmt(b, 'alter', `ALTER POLICY ${quoteIdent(b.name)} ON ${tableOf(b)} ${policyClauses(b)}`)] };
     }
   }

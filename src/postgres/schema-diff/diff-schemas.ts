@@ -2,6 +2,7 @@ import type { ColumnNode, DefaultNode, SchemaModel, SchemaObject, SequenceOwnerN
 import {
   addColumn,
   alterObject,
+  changed,
   changesColumnType,
   createObject,
   createTable,
@@ -90,12 +91,12 @@ function renameEvidence(x: SchemaObject, y: SchemaObject): boolean {
   if (x.name === y.name && x.schema === y.schema) return true;
   switch (y.kind) {
     case 'column':
-      return (x as ColumnNode).type === y.type && (x as ColumnNode).generated === y.generated;
+      return !changesColumnType(x as ColumnNode, y) && (x as ColumnNode).generated === y.generated;
     case 'index':
     case 'trigger':
-      return (x as typeof y).body === y.body;
+      return !changed((x as typeof y).body, y.body, (x as typeof y).structure, y.structure);
     case 'constraint':
-      return (x as typeof y).definition === y.definition;
+      return !changed((x as typeof y).definition, y.definition, (x as typeof y).structure, y.structure);
     default:
       return true;
   }

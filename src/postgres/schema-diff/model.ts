@@ -4,6 +4,10 @@
  * OID, or table OID + attnum for columns). Branches are clones, so an unchanged object keeps its
  * lid on both sides; the diff uses that to recognise renames. `deps` are keys of the modelled
  * objects this one depends on (from pg_depend, plus its schema and parent).
+ *
+ * Fields named `…structure` describe an object by OIDs and attnums instead of names (stored
+ * expression trees, operator classes, key columns). Within one lineage they stay equal when only
+ * names changed, so a rename does not look like a new definition; verify never compares them.
  */
 
 export interface AclItem {
@@ -105,11 +109,13 @@ export interface ColumnNode extends ObjectBase {
   readonly type: string;
   readonly collation: string | null;
   readonly notNull: boolean;
+  readonly typeStructure: string;
   readonly identity: '' | 'a' | 'd';
   readonly identityOptions: IdentityOptions | null;
   /** '' normal, s stored, v virtual (18+). */
   readonly generated: '' | 's' | 'v';
   readonly generationExpression: string | null;
+  readonly generationStructure: string | null;
   /** Only when it differs from the type's default. */
   readonly storage: string | null;
   /** -1 (or null on 17+) is the default. */
@@ -123,6 +129,7 @@ export interface DefaultNode extends ObjectBase {
   readonly table: string;
   readonly column: string;
   readonly expression: string;
+  readonly structure: string;
 }
 
 export interface ConstraintNode extends ObjectBase {
@@ -133,6 +140,7 @@ export interface ConstraintNode extends ObjectBase {
   readonly definition: string;
   readonly validated: boolean;
   readonly replicaIdentity: boolean;
+  readonly structure: string;
 }
 
 export interface IndexNode extends ObjectBase {
@@ -142,6 +150,7 @@ export interface IndexNode extends ObjectBase {
   /** The definition without its own name and table name (for rename matching and alters). */
   readonly body: string;
   readonly replicaIdentity: boolean;
+  readonly structure: string;
 }
 
 export interface SequenceNode extends ObjectBase {
@@ -167,6 +176,7 @@ export interface SequenceOwnerNode extends ObjectBase {
 export interface ViewNode extends ObjectBase {
   readonly kind: 'view' | 'materialized-view';
   readonly definition: string;
+  readonly structure: string;
   readonly options: readonly string[];
   readonly columnComments: Readonly<Record<string, string>>;
 }
@@ -178,6 +188,7 @@ export interface FunctionNode extends ObjectBase {
   /** pg_get_function_arguments: with defaults (what CREATE OR REPLACE may not change). */
   readonly arguments: string;
   readonly result: string | null;
+  readonly signatureStructure: string;
   /** pg_get_functiondef. */
   readonly definition: string;
   /** The definition without its first line (name and arguments), for rename comparison. */
@@ -189,6 +200,7 @@ export interface TriggerNode extends ObjectBase {
   readonly table: string;
   readonly definition: string;
   readonly body: string;
+  readonly structure: string;
   /** O origin (enabled), D disabled, R replica, A always. */
   readonly enabled: 'O' | 'D' | 'R' | 'A';
 }
@@ -201,6 +213,8 @@ export interface PolicyNode extends ObjectBase {
   readonly roles: readonly string[];
   readonly using: string | null;
   readonly check: string | null;
+  readonly usingStructure: string;
+  readonly checkStructure: string;
 }
 
 export type SchemaObject =

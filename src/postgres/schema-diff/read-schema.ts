@@ -188,7 +188,7 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
       });
     } else if (relkind === 'v' || relkind === 'm') {
       objects.push({
-        ...base, kind: relkind === 'v' ? 'view' : 'materialized-view', definition: str(r.view_definition).trim().replace(/;$/, ''),
+        ...base, kind: relkind === 'v' ? 'view' : 'materialized-view', definition: str(r.view_definition).trim().replace(/;$/, ''), structure: str(r.view_structure),
         options: [...((r.options as string[]) ?? [])].sort(), columnComments: (r.column_comments as Record<string, string>) ?? {},
       });
     } else if (relkind === 'S') {
@@ -222,12 +222,12 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
       const generated = str(r.generated) as ColumnNode['generated'];
       const column: ColumnNode = {
         kind: 'column', key, lid, schema: t.schema, name, parent: t.key, table: t.name, position,
-        type: str(r.type), collation: strOrNull(r.collation), notNull: Boolean(r.not_null),
+        type: str(r.type), typeStructure: str(r.type_structure), collation: strOrNull(r.collation), notNull: Boolean(r.not_null),
         identity: str(r.identity) as ColumnNode['identity'],
         identityOptions: idOpts
           ? { sequenceName: idOpts.sequenceName, type: idOpts.type, start: idOpts.start, increment: idOpts.increment, min: idOpts.min, max: idOpts.max, cache: idOpts.cache, cycle: idOpts.cycle }
           : null,
-        generated, generationExpression: generated ? strOrNull(r.default_expr) : null,
+        generated, generationExpression: generated ? strOrNull(r.default_expr) : null, generationStructure: generated ? strOrNull(r.default_structure) : null,
         storage: strOrNull(r.storage), statistics: Number(r.statistics), options: [...((r.options as string[]) ?? [])].sort(),
         comment: strOrNull(r.comment), acl: sortAcl(r.acl), deps: [t.key],
       };
@@ -240,7 +240,7 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
           refs.set(ref('pg_attrdef', r.attrdef_lid), defaultKey);
           objects.push({
             kind: 'default', key: defaultKey, lid, schema: t.schema, name, parent: key, table: t.name, column: name,
-            expression: str(r.default_expr), deps: [key],
+            expression: str(r.default_expr), structure: str(r.default_structure), deps: [key],
           });
         }
       }
@@ -264,7 +264,7 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
     if (str(r.index_lid) !== '0' && ['p', 'u', 'x'].includes(str(r.type))) refs.set(ref('pg_class', r.index_lid), key);
     objects.push({
       kind: 'constraint', key, lid: str(r.lid), schema: t.schema, name: str(r.name), parent: t.key, table: t.name,
-      type: str(r.type) as 'p' | 'f' | 'u' | 'c' | 'x', definition: str(r.definition), validated: Boolean(r.validated),
+      type: str(r.type) as 'p' | 'f' | 'u' | 'c' | 'x', definition: str(r.definition), validated: Boolean(r.validated), structure: str(r.structure),
       replicaIdentity: Boolean(r.replica_identity), comment: strOrNull(r.comment), deps: [t.key],
     });
   }
@@ -277,7 +277,7 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
     const definition = str(r.definition);
     objects.push({
       kind: 'index', key, lid: str(r.lid), schema: t.schema, name: str(r.name), parent: t.key, table: t.name, definition,
-      body: nameFreeBody(definition, str(r.quoted_name), str(r.quoted_table)), replicaIdentity: Boolean(r.replica_identity),
+      body: nameFreeBody(definition, str(r.quoted_name), str(r.quoted_table)), replicaIdentity: Boolean(r.replica_identity), structure: str(r.structure),
       comment: strOrNull(r.comment), deps: [t.key],
     });
   }
@@ -299,6 +299,7 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
     objects.push({
       kind: prokind === 'p' ? 'procedure' : 'function', key, lid: str(r.lid), schema, name, owner: str(r.owner), acl: sortAcl(r.acl),
       comment: strOrNull(r.comment), identityArguments: str(r.identity_arguments), arguments: str(r.arguments), result: strOrNull(r.result),
+      signatureStructure: str(r.signature_structure),
       definition, body: definition.slice(definition.indexOf('\n') + 1), deps: [schemaKey(schema)],
     });
   }
@@ -312,7 +313,7 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
     const definition = str(r.definition);
     objects.push({
       kind: 'trigger', key, lid: str(r.lid), schema: t.schema, name: str(r.name), parent: t.key, table: t.name, definition,
-      body: nameFreeBody(definition, str(r.quoted_name), str(r.quoted_table)), enabled: str(r.enabled) as 'O' | 'D' | 'R' | 'A',
+      body: nameFreeBody(definition, str(r.quoted_name), str(r.quoted_table)), enabled: str(r.enabled) as 'O' | 'D' | 'R' | 'A', structure: str(r.structure),
       comment: strOrNull(r.comment), deps: [t.key],
     });
   }
@@ -326,6 +327,7 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
       kind: 'policy', key, lid: str(r.lid), schema: t.schema, name: str(r.name), parent: t.key, table: t.name,
       command: str(r.command) as 'r' | 'a' | 'w' | 'd' | '*', permissive: Boolean(r.permissive),
       roles: [...((r.roles as string[]) ?? [])].sort(), using: strOrNull(r.using_expr), check: strOrNull(r.check_expr),
+      usingStructure: str(r.using_structure), checkStructure: str(r.check_structure),
       comment: strOrNull(r.comment), deps: [t.key],
     });
   }

@@ -109,7 +109,12 @@ const CASES: readonly Case[] = [
     inOrder: [/CREATE TABLE "app"."products"/, /ADD CONSTRAINT "products_pkey" PRIMARY KEY/],
   },
   { name: 'table dropped (with its view)', change: 'DROP VIEW app.order_totals; DROP TABLE app.orders', inOrder: [/DROP VIEW "app"."order_totals"/, /DROP TABLE "app"."orders"/], absent: [/DROP SEQUENCE/, /DROP INDEX/] },
-  { name: 'table renamed (same OID, serial and primary key)', change: 'ALTER TABLE app.orders RENAME TO purchases', inOrder: [/ALTER TABLE "app"."orders" RENAME TO "purchases"/], absent: [/DROP TABLE/, /CREATE TABLE/] },
+  {
+    name: 'table renamed (same OID, serial and primary key): its view, keys and policy are kept',
+    change: 'ALTER TABLE app.orders RENAME TO purchases',
+    inOrder: [/ALTER TABLE "app"."orders" RENAME TO "purchases"/],
+    absent: [/DROP /, /CREATE /],
+  },
   { name: 'table moved to another schema', change: 'CREATE SCHEMA archive; ALTER TABLE app.customers SET SCHEMA archive', inOrder: [/CREATE SCHEMA "archive"/, /ALTER TABLE "app"."customers" SET SCHEMA "archive"/], absent: [/DROP TABLE/] },
   {
     name: 'table renamed and a new table takes its old name',
@@ -131,6 +136,13 @@ const CASES: readonly Case[] = [
   { name: 'column added with default and not null', change: 'ALTER TABLE app.customers ADD COLUMN tier integer NOT NULL DEFAULT 1', inOrder: [/ADD COLUMN "tier" integer DEFAULT 1 NOT NULL/] },
   { name: 'column dropped', change: 'ALTER TABLE app.customers DROP COLUMN name', inOrder: [/DROP COLUMN "name"/] },
   { name: 'column renamed (same attnum)', change: 'ALTER TABLE app.customers RENAME COLUMN name TO full_name', inOrder: [/RENAME COLUMN "name" TO "full_name"/], absent: [/DROP COLUMN/, /ADD COLUMN/] },
+  {
+    name: 'column renamed under an index, a foreign key, a view and a policy: nothing is rebuilt',
+    change: 'ALTER TABLE app.orders RENAME COLUMN customer_id TO client_id',
+    inOrder: [/RENAME COLUMN "customer_id" TO "client_id"/],
+    absent: [/DROP /, /CREATE /, /ADD CONSTRAINT/],
+  },
+  { name: 'enum type renamed: columns keep it', change: 'ALTER TYPE app.status RENAME TO order_status', inOrder: [/ALTER TYPE "app"."status" RENAME TO "order_status"/], absent: [/ALTER COLUMN/, /DROP /] },
   { name: 'column type changed', change: 'ALTER TABLE app.customers ALTER COLUMN name TYPE varchar(200)', inOrder: [/ALTER COLUMN "name" TYPE character varying\(200\)/] },
   {
     name: 'column default changed and dropped',
