@@ -44,3 +44,24 @@ export { restoreDump } from './restore-dump.js';
 export { copyFromUrl } from './copy-from-url.js';
 export { redactUrl } from './redact-url.js';
 export { findFreePort } from './free-port.js';
+export {
+  readSchema,
+  diffSchemas,
+  compareSchemas,
+  verifySchemaDiff,
+  renderSchemaScript,
+  benchSchemaDiff,
+  benchSchemaSql,
+  type DiffOptions,
+  type RenderOptions,
+  type SchemaDiff,
+  type SchemaDiffBench,
+  type SchemaDifference,
+  type SchemaModel,
+  type SchemaObject,
+  type SchemaStatement,
+  type SchemaVerification,
+  type StatementAction,
+  type UnsupportedChange,
+  type VerifySchemaDiffOptions,
+} from './schema-diff/index.js';

@@ -206,7 +206,11 @@ export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions
   for (const o of a.objects) for (const k of conflictKeys(o)) aConflict.set(k, o);
   const dependentsA = new Map<string, SchemaObject[]>();
   for (const o of a.objects) {
-    for (const d of new Set([...o.deps, ...(o.parent ? [o.parent] : [])])) dependentsA.set(d, [...(dependentsA.get(d) ?? []), o]);
+    for (const d of new Set([...o.deps, ...(o.parent ? [o.parent] : [])])) {
+      const list = dependentsA.get(d);
+      if (list) list.push(o);
+      else dependentsA.set(d, [o]);
+    }
   }
 
   // What each matched pair needs.
@@ -288,7 +292,12 @@ export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions
   const aSeq = new Map(a.objects.map((o, i) => [o.key, i]));
   const bSeq = new Map(b.objects.map((o, i) => [o.key, i]));
   const bChildren = new Map<string, SchemaObject[]>();
-  for (const o of b.objects) if (o.parent) bChildren.set(o.parent, [...(bChildren.get(o.parent) ?? []), o]);
+  for (const o of b.objects) {
+    if (!o.parent) continue;
+    const list = bChildren.get(o.parent);
+    if (list) list.push(o);
+    else bChildren.set(o.parent, [o]);
+  }
   const impliedDefault = (column: ColumnNode, owner: Pair): DefaultNode | undefined => {
     const d = (bChildren.get(column.key) ?? []).find((c): c is DefaultNode => c.kind === 'default');
     return d && createOwner(d) === owner ? d : undefined;
@@ -477,31 +486,33 @@ export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions
     statements.unshift({ sql: 'SET check_function_bodies = off', action: 'alter', kind: 'setting', identity: 'check_function_bodies' });
   }
 
-  unsupported.push(...columnOrderChanges(pairs, pairOfB, b), ...opaqueChanges(a, b), ...missingRoles(a, b));
+  unsupported.push(...columnOrderChanges(pairs, pairOfA, pairOfB, bChildren), ...opaqueChanges(a, b), ...missingRoles(a, b));
   return { statements, unsupported };
 }
 
 /** Tables whose column order the script cannot reproduce (new columns always go last). */
-function columnOrderChanges(pairs: readonly Pair[], pairOfB: Map<string, Pair>, b: SchemaModel): UnsupportedChange[] {
+function columnOrderChanges(pairs: readonly Pair[], pairOfA: Map<string, Pair>, pairOfB: Map<string, Pair>, bChildren: Map<string, SchemaObject[]>): UnsupportedChange[] {
   const out: UnsupportedChange[] = [];
-  const columnsOf = (objects: readonly SchemaObject[], table: string): ColumnNode[] =>
-    objects.filter((o): o is ColumnNode => o.kind === 'column' && o.parent === table).sort((x, y) => x.position - y.position);
   const aColumnsByTable = new Map<string, ColumnNode[]>();
   for (const p of pairs) {
-    if (p.a?.kind === 'column') aColumnsByTable.set(p.a.parent as string, [...(aColumnsByTable.get(p.a.parent as string) ?? []), p.a]);
+    if (p.a?.kind !== 'column') continue;
+    const list = aColumnsByTable.get(p.a.parent as string);
+    if (list) list.push(p.a);
+    else aColumnsByTable.set(p.a.parent as string, [p.a]);
   }
   for (const p of pairs) {
-    if (p.a?.kind !== 'table' || p.b?.kind !== 'table') continue;
-    const expected = columnsOf(b.objects, p.b.key).map((c) => c.name);
+    if (p.a?.kind !== 'table' || p.b?.kind !== 'table' || p.replaced) continue;
+    const bColumns = (bChildren.get(p.b.key) ?? []).filter((o): o is ColumnNode => o.kind === 'column').sort((x, y) => x.position - y.position);
+    const expected = bColumns.map((c) => c.name);
     const kept = (aColumnsByTable.get(p.a.key) ?? [])
       .sort((x, y) => x.position - y.position)
-      .map((c) => pairs.find((q) => q.a === c) as Pair)
+      .map((c) => pairOfA.get(c.key) as Pair)
       .filter((q) => q.b && !q.replaced)
       .map((q) => (q.b as SchemaObject).name);
-    const added = expected.filter((name) => {
-      const q = pairOfB.get(objectKey('column', p.b?.schema as string, p.b?.name as string, name));
-      return q !== undefined && (!q.a || q.replaced);
-    });
+    const added = bColumns.filter((c) => {
+      const q = pairOfB.get(c.key) as Pair;
+      return !q.a || q.replaced;
+    }).map((c) => c.name);
     const predicted = [...kept, ...added];
     if (predicted.join('\u0000') !== expected.join('\u0000')) {
       out.push({
