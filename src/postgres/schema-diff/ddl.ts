@@ -112,11 +112,6 @@ function grantRef(o: SchemaObject): string {
   }
 }
 
-const ownerWord = (o: SchemaObject): string => {
-  // ALTER TABLE … OWNER works for every relation kind except that views want VIEW etc.; all are accepted.
-  return objectRef(o);
-};
-
 function commentSql(o: SchemaObject, comment: string | null | undefined): SchemaStatement {
   return stmt(o, 'comment', `COMMENT ON ${objectRef(o)} IS ${comment == null ? 'NULL' : quoteLiteral(comment)}`);
 }
@@ -196,7 +191,7 @@ const hasOwner = (o: SchemaObject): boolean => o.owner !== undefined && o.kind !
 /** OWNER TO, GRANT and COMMENT after an object was created. */
 export function afterCreate(o: SchemaObject, ctx: DdlContext): SchemaStatement[] {
   const out: SchemaStatement[] = [];
-  if (hasOwner(o) && o.owner !== ctx.defaultOwner) out.push(stmt(o, 'owner', `ALTER ${ownerWord(o)} OWNER TO ${quoteIdent(o.owner as string)}`));
+  if (hasOwner(o) && o.owner !== ctx.defaultOwner) out.push(stmt(o, 'owner', `ALTER ${objectRef(o)} OWNER TO ${quoteIdent(o.owner as string)}`));
   if (o.acl) {
     const initial = o.kind === 'column' ? [] : defaultAcl(o, o.owner ?? ctx.defaultOwner, ctx.versionNum);
     out.push(...aclSql(o, initial, o.acl, o.kind === 'column' ? { table: tableRefObject(o), name: o.name } : undefined));
@@ -206,16 +201,15 @@ export function afterCreate(o: SchemaObject, ctx: DdlContext): SchemaStatement[]
 }
 
 /** OWNER TO, GRANT/REVOKE and COMMENT between two versions of one object. */
-export function alterCommon(a: SchemaObject, b: SchemaObject, ctx: DdlContext): SchemaStatement[] {
+export function alterCommon(a: SchemaObject, b: SchemaObject): SchemaStatement[] {
   const out: SchemaStatement[] = [];
   let acl = a.acl ?? [];
   if (hasOwner(b) && a.owner !== b.owner) {
-    out.push(stmt(b, 'owner', `ALTER ${ownerWord(b)} OWNER TO ${quoteIdent(b.owner as string)}`));
+    out.push(stmt(b, 'owner', `ALTER ${objectRef(b)} OWNER TO ${quoteIdent(b.owner as string)}`));
     acl = aclAfterOwnerChange(acl, a.owner as string, b.owner as string);
   }
   if (b.acl) out.push(...aclSql(b, acl, b.acl, b.kind === 'column' ? { table: tableRefObject(b), name: b.name } : undefined));
   if ((a.comment ?? null) !== (b.comment ?? null)) out.push(commentSql(b, b.comment));
-  void ctx;
   return out;
 }
 
@@ -481,11 +475,6 @@ export function renameObject(a: SchemaObject, b: SchemaObject): SchemaStatement[
   return out;
 }
 
-/** Whether a matched pair needs a rename statement. */
-export function isRenamed(a: SchemaObject, b: SchemaObject): boolean {
-  return renameObject(a, b).length > 0 && (a.name !== b.name || a.schema !== b.schema);
-}
-
 function alterEnum(a: EnumNode, b: EnumNode): AlterResult {
   const out: SchemaStatement[] = [];
   const type = qualified(b.schema, b.name);
@@ -671,7 +660,7 @@ function alterConstraint(a: ConstraintNode, b: ConstraintNode): AlterResult {
 export function alterObject(a: SchemaObject, b: SchemaObject, ctx: DdlContext): AlterResult {
   const result = alterSpecific(a, b, ctx);
   if (!('statements' in result)) return result;
-  return { statements: [...result.statements, ...alterCommon(a, b, ctx)] };
+  return { statements: [...result.statements, ...alterCommon(a, b)] };
 }
 
 function alterSpecific(a: SchemaObject, b: SchemaObject, ctx: DdlContext): AlterResult {

@@ -347,7 +347,6 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
     if (!obj) continue;
     // A sequence's OWNED BY link is the sequence-owner object's, not the sequence's.
     if (obj.kind === 'sequence' && str(d.deptype) === 'a') continue;
-    // An index or constraint of a table depends on the table's own columns: the parent edge says enough.
     if (!obj.deps.includes(to)) obj.deps.push(to);
   }
   return { serverVersionNum, currentUser, roles, objects, opaque: opaque.sort((a, b) => (a.kind + a.identity).localeCompare(b.kind + b.identity)) };

@@ -358,6 +358,49 @@ const CASES: readonly Case[] = [
       CREATE TABLE app.discounts (id integer PRIMARY KEY, pct app.pct, kind app.kind DEFAULT 'a')`,
     inOrder: [/CREATE DOMAIN "app"."pct"/, /CREATE TABLE "app"."discounts"/],
   },
+  // more combinations
+  {
+    name: 'schema dropped with its contents',
+    setup: `CREATE SCHEMA tmp; CREATE TABLE tmp.t (id serial PRIMARY KEY); CREATE VIEW tmp.v AS SELECT id FROM tmp.t;
+      CREATE FUNCTION tmp.f() RETURNS integer LANGUAGE sql AS 'SELECT 1'; CREATE TYPE tmp.e AS ENUM ('x')`,
+    change: 'DROP SCHEMA tmp CASCADE',
+    inOrder: [/DROP VIEW "tmp"."v"/, /DROP TABLE "tmp"."t"/, /DROP SCHEMA "tmp"/],
+  },
+  {
+    name: 'new objects of every grantable kind with their grants',
+    change: `CREATE TABLE app.t3 (id integer); GRANT SELECT ON app.t3 TO reader;
+      CREATE FUNCTION app.f3() RETURNS integer LANGUAGE sql AS 'SELECT 1'; REVOKE EXECUTE ON FUNCTION app.f3() FROM PUBLIC;
+      CREATE SEQUENCE app.s3; GRANT USAGE ON SEQUENCE app.s3 TO writer; CREATE VIEW app.v3 AS SELECT 1 AS x; GRANT SELECT ON app.v3 TO reader;
+      CREATE TYPE app.e3 AS ENUM ('a'); REVOKE USAGE ON TYPE app.e3 FROM PUBLIC; CREATE SCHEMA s3; GRANT USAGE ON SCHEMA s3 TO reader;
+      CREATE TABLE app.t4 (a integer, b integer); GRANT SELECT (a) ON app.t4 TO reader`,
+    inOrder: [/REVOKE EXECUTE ON FUNCTION "app"."f3"\(\) FROM PUBLIC/],
+  },
+  {
+    name: 'constraint trigger and an INSTEAD OF trigger on a view',
+    change: `CREATE FUNCTION app.check_order() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+      CREATE CONSTRAINT TRIGGER orders_check AFTER INSERT ON app.orders DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION app.check_order();
+      CREATE VIEW app.customer_names AS SELECT id, name FROM app.customers;
+      CREATE FUNCTION app.ins_name() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+      CREATE TRIGGER customer_names_ins INSTEAD OF INSERT ON app.customer_names FOR EACH ROW EXECUTE FUNCTION app.ins_name()`,
+    inOrder: [/CREATE CONSTRAINT TRIGGER orders_check/],
+  },
+  {
+    name: 'table renamed, a column renamed, another retyped, a column added',
+    change: 'ALTER TABLE app.customers RENAME TO clients; ALTER TABLE app.clients RENAME COLUMN name TO full_name; ALTER TABLE app.clients ALTER COLUMN email TYPE varchar(100); ALTER TABLE app.clients ADD COLUMN phone text',
+    inOrder: [/RENAME TO "clients"/, /RENAME COLUMN "name" TO "full_name"/, /ALTER COLUMN "email" TYPE character varying\(100\)/, /ADD COLUMN "phone"/],
+    absent: [/DROP TABLE/, /DROP COLUMN/],
+  },
+  {
+    name: 'unique constraint with INCLUDE and deferrable, a unique index with NULLS NOT DISTINCT',
+    change: 'ALTER TABLE app.orders ADD CONSTRAINT orders_status_key UNIQUE (id, status) INCLUDE (amount) DEFERRABLE INITIALLY DEFERRED; CREATE UNIQUE INDEX customers_name_nnd ON app.customers (name) NULLS NOT DISTINCT',
+    inOrder: [/INCLUDE \(amount\) DEFERRABLE INITIALLY DEFERRED/],
+  },
+  {
+    name: 'policy using a function and another table',
+    change: `CREATE FUNCTION app.is_vip(c bigint) RETURNS boolean LANGUAGE sql STABLE AS 'SELECT c < 10';
+      CREATE POLICY vip ON app.orders FOR UPDATE USING (app.is_vip(customer_id) AND EXISTS (SELECT 1 FROM app.customers c WHERE c.id = customer_id))`,
+    inOrder: [/FUNCTION app.is_vip/, /CREATE POLICY "vip"/],
+  },
   // renames that need care
   {
     name: 'rename: two columns swap names',
@@ -448,6 +491,29 @@ describe.each([18, 15])('schema diff on PostgreSQL %i', (major) => {
     expect(diffSchemas(a, a)).toEqual({ statements: [], unsupported: [] });
     expect(diffSchemas(a, b)).toEqual({ statements: [], unsupported: [] });
     expect(renderSchemaScript(diffSchemas(a, b))).toMatch(/No schema changes/);
+  });
+
+  it('two sides that both created objects after they split (their new OIDs collide) still diff correctly', async () => {
+    const n = ++serial;
+    await admin.query(`CREATE DATABASE p${n}`);
+    await run(`p${n}`, BASE);
+    await admin.query(`CREATE DATABASE a${n} TEMPLATE p${n}`);
+    await admin.query(`CREATE DATABASE b${n} TEMPLATE p${n}`);
+    // Both clones hand out the same next OIDs, so these different objects get the same ones.
+    await run(`a${n}`, 'CREATE TABLE app.from_a (x integer, y text); CREATE INDEX from_a_x ON app.from_a (x)');
+    await run(`b${n}`, 'CREATE TABLE app.from_b (x integer, y text, z date); CREATE INDEX from_b_y ON app.from_b (y)');
+    await admin.query(`CREATE DATABASE c${n} TEMPLATE a${n}`);
+    const a = await read(`a${n}`);
+    const b = await read(`b${n}`);
+    const diff = diffSchemas(a, b);
+    const copy = await connect(cluster.target(`c${n}`));
+    try {
+      const verification = await verifySchemaDiff({ copy, diff, expected: b });
+      expect(verification.differences, renderSchemaScript(diff)).toEqual([]);
+      expect(verification.proven).toBe(true);
+    } finally {
+      await copy.end();
+    }
   });
 
   it.runIf(major === 18)('without OID matching a renamed table is dropped and created, and still proven', async () => {

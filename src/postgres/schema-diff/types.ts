@@ -3,7 +3,11 @@ export type StatementAction = 'create' | 'alter' | 'drop' | 'rename' | 'comment'
 export interface SchemaStatement {
   readonly sql: string;
   readonly action: StatementAction;
-  /** The object kind (table, column, view, …). */
+  /**
+   * The object kind (schema, extension, enum, composite, domain, table, column, default,
+   * constraint, index, sequence, sequence-owner, view, materialized-view, function, procedure,
+   * trigger, policy), or `setting` for the leading `SET check_function_bodies = off`.
+   */
   readonly kind: string;
   /** Dotted human name of the object (`app.users.email`, `app.f(x integer)`). */
   readonly identity: string;
