@@ -140,7 +140,7 @@ function schemaRenamer(renames: ReadonlyMap<string, string>): (o: SchemaObject) 
   };
 }
 
-function matchObjects(aObjects: readonly SchemaObject[], bObjects: readonly SchemaObject[], byOid: boolean) {
+function matchObjects(aObjects: readonly SchemaObject[], bObjects: readonly SchemaObject[], byOid: boolean, trustOid: boolean) {
   const pairs: Pair[] = [];
   const pairOfA = new Map<string, Pair>();
   const pairOfB = new Map<string, Pair>();
@@ -165,7 +165,7 @@ function matchObjects(aObjects: readonly SchemaObject[], bObjects: readonly Sche
       if (byOid) {
         for (const y of batch) {
           const x = aByLid.get(`${y.kind}\u0000${y.lid}`);
-          if (x && !pairOfA.has(x.key) && parentsAgree(x, y) && renameEvidence(normalize(x), y)) add(x, y);
+          if (x && !pairOfA.has(x.key) && parentsAgree(x, y) && (trustOid || renameEvidence(normalize(x), y))) add(x, y);
         }
       }
       for (const y of batch) {
@@ -198,7 +198,7 @@ function isRenamed(a: SchemaObject, b: SchemaObject): boolean {
 export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions = {}): SchemaDiff {
   const ctx: DdlContext = { versionNum: a.serverVersionNum, defaultOwner: b.currentUser };
   const unsupported: UnsupportedChange[] = [];
-  const { pairs, pairOfA, pairOfB, normalize } = matchObjects(a.objects, b.objects, options.matchByOid ?? true);
+  const { pairs, pairOfA, pairOfB, normalize } = matchObjects(a.objects, b.objects, options.matchByOid ?? true, options.aIsAncestor ?? false);
   const aByKey = new Map(a.objects.map((o) => [o.key, o]));
   const bByKey = new Map(b.objects.map((o) => [o.key, o]));
   /** A objects by every key their names occupy. */
@@ -420,6 +420,8 @@ export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions
     const r = renameNode.get(p);
     const pre = preRenameNode.get(p);
     edge(pre, r);
+    // Alters name the object by its new name.
+    edge(r, alterNode.get(p));
     for (const n of [pre, r]) {
       if (!n) continue;
       for (const anc of ancestors(y, bByKey)) {

@@ -516,6 +516,29 @@ describe.each([18, 15])('schema diff on PostgreSQL %i', (major) => {
     }
   });
 
+  it('with side A the ancestor, a column renamed and retyped at once stays one column', async () => {
+    const n = ++serial;
+    await admin.query(`CREATE DATABASE a${n}`);
+    await run(`a${n}`, BASE);
+    await admin.query(`CREATE DATABASE b${n} TEMPLATE a${n}`);
+    await admin.query(`CREATE DATABASE c${n} TEMPLATE a${n}`);
+    await run(`b${n}`, 'ALTER TABLE app.customers RENAME COLUMN name TO full_name; ALTER TABLE app.customers ALTER COLUMN full_name TYPE varchar(100)');
+    const a = await read(`a${n}`);
+    const b = await read(`b${n}`);
+    // Without the ancestor promise the changed type is no evidence of identity: drop and add.
+    expect(renderSchemaScript(diffSchemas(a, b))).toMatch(/DROP COLUMN "name"/);
+    const diff = diffSchemas(a, b, { aIsAncestor: true });
+    const script = renderSchemaScript(diff);
+    expect(script).toMatch(/RENAME COLUMN "name" TO "full_name";\s+ALTER TABLE "app"."customers" ALTER COLUMN "full_name" TYPE character varying\(100\)/);
+    expect(script).not.toMatch(/DROP COLUMN/);
+    const copy = await connect(cluster.target(`c${n}`));
+    try {
+      expect((await verifySchemaDiff({ copy, diff, expected: b })).proven).toBe(true);
+    } finally {
+      await copy.end();
+    }
+  });
+
   it.runIf(major === 18)('without OID matching a renamed table is dropped and created, and still proven', async () => {
     const n = ++serial;
     await admin.query(`CREATE DATABASE a${n}`);

@@ -36,4 +36,12 @@ export interface DiffOptions {
    * branch and its parent); turn off for unrelated databases. Default true.
    */
   readonly matchByOid?: boolean;
+  /**
+   * Side A is the state side B was cloned from (a branch point) and has not changed since: every
+   * OID B shares with A then names the same object, so a column renamed and retyped in one go is
+   * still one column. Without it an OID match must also look alike (same column type, same index
+   * or constraint shape), because two sides that both changed after a split hand out the same new
+   * OIDs to different objects. Default false.
+   */
+  readonly aIsAncestor?: boolean;
 }
