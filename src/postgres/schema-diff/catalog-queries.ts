@@ -86,6 +86,7 @@ SELECT c.oid::text AS lid, c.reltype::text AS rowtype_lid, rt.typarray::text AS 
        ${ACL('c.relacl', "CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\"", 'c.relowner')} AS acl,
        obj_description(c.oid, 'pg_class') AS comment,
        c.relpersistence = 'u' AS unlogged, coalesce(c.reloptions, '{}') AS options,
+       (SELECT amname FROM pg_am WHERE oid = c.relam) AS access_method,
        c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security, c.relreplident AS replica_identity,
        (c.relkind IN ('p', 'f') OR c.relispartition OR c.reloftype <> 0
          OR EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid)) AS exotic,
@@ -141,6 +142,7 @@ SELECT c.oid::text AS table_lid, a.attnum AS attnum, a.attname AS name, format_t
        a.atttypid::text || ':' || a.atttypmod || ':' || a.attcollation::text AS type_structure,
        CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END AS storage,
        coalesce(a.attstattarget::int, -1) AS statistics, coalesce(a.attoptions, '{}') AS options,
+       nullif(a.attcompression::text, '') AS compression,
        col_description(c.oid, a.attnum) AS comment, ${COLUMN_ACL('a.attacl')} AS acl,
        CASE WHEN a.attidentity <> '' THEN (
          SELECT json_build_object('lid', s.oid::text, 'sequenceName', s.relname, 'type', format_type(q.seqtypid, NULL),

@@ -215,7 +215,7 @@ export function alterCommon(a: SchemaObject, b: SchemaObject): SchemaStatement[]
 
 /** A stand-in table object for GRANT … (col) ON TABLE. */
 function tableRefObject(c: ColumnNode): TableNode {
-  return { kind: 'table', key: '', lid: '', schema: c.schema, name: c.table, unlogged: false, options: [], rowSecurity: false, forceRowSecurity: false, replicaIdentity: 'd', deps: [] };
+  return { kind: 'table', key: '', lid: '', schema: c.schema, name: c.table, unlogged: false, accessMethod: 'heap', options: [], rowSecurity: false, forceRowSecurity: false, replicaIdentity: 'd', deps: [] };
 }
 
 const tableOf = (o: { schema: string; table: string }): string => qualified(o.schema, o.table);
@@ -244,16 +244,19 @@ function columnSettings(c: ColumnNode): SchemaStatement[] {
   const col = `ALTER TABLE ${tableOf(c)} ALTER COLUMN ${quoteIdent(c.name)}`;
   if (c.storage) out.push(stmt(c, 'alter', `${col} SET STORAGE ${storageWord(c.storage)}`));
   if (c.statistics !== -1) out.push(stmt(c, 'alter', `${col} SET STATISTICS ${c.statistics}`));
+  if (c.compression) out.push(stmt(c, 'alter', `${col} SET COMPRESSION ${compressionWord(c.compression)}`));
   if (c.options.length > 0) out.push(stmt(c, 'alter', `${col} SET (${c.options.join(', ')})`));
   return out;
 }
+
+const compressionWord = (c: string | null): string => ({ p: 'pglz', l: 'lz4' })[c ?? ''] ?? 'DEFAULT';
 
 const storageWord = (s: string | null): string => ({ p: 'PLAIN', e: 'EXTERNAL', m: 'MAIN', x: 'EXTENDED' })[s ?? ''] ?? 'DEFAULT';
 
 export function createTable(t: TableNode, columns: readonly ColumnNode[], defaults: ReadonlyMap<string, DefaultNode>, ctx: DdlContext): SchemaStatement[] {
   const cols = columns.map((c) => `  ${columnDefinition(c, defaults.get(c.key))}`);
   const out = [
-    stmt(t, 'create', `CREATE ${t.unlogged ? 'UNLOGGED ' : ''}TABLE ${qualified(t.schema, t.name)} (${cols.length ? `\n${cols.join(',\n')}\n` : ''})${t.options.length ? ` WITH (${t.options.join(', ')})` : ''}`),
+    stmt(t, 'create', `CREATE ${t.unlogged ? 'UNLOGGED ' : ''}TABLE ${qualified(t.schema, t.name)} (${cols.length ? `\n${cols.join(',\n')}\n` : ''})${t.accessMethod !== 'heap' ? ` USING ${quoteIdent(t.accessMethod)}` : ''}${t.options.length ? ` WITH (${t.options.join(', ')})` : ''}`),
   ];
   out.push(...tableFlags(t, { rowSecurity: false, forceRowSecurity: false, replicaIdentity: 'd' }));
   out.push(...afterCreate(t, ctx));
@@ -586,10 +589,14 @@ function sameDomainCheck(a: { definition: string }, b: { definition: string } | 
   return a.definition === b.definition || (NOT_VALID.test(a.definition) && a.definition.replace(NOT_VALID, '') === b.definition);
 }
 
-function alterTable(a: TableNode, b: TableNode): AlterResult {
+function alterTable(a: TableNode, b: TableNode, ctx: DdlContext): AlterResult {
   const out: SchemaStatement[] = [];
   const alter = `ALTER TABLE ${qualified(b.schema, b.name)}`;
   if (a.unlogged !== b.unlogged) out.push(stmt(b, 'alter', `${alter} SET ${b.unlogged ? 'UNLOGGED' : 'LOGGED'}`));
+  if (a.accessMethod !== b.accessMethod) {
+    if (ctx.versionNum < 150000) return { unsupported: 'a table changes its access method only on PostgreSQL 15 or newer' };
+    out.push(stmt(b, 'alter', `${alter} SET ACCESS METHOD ${quoteIdent(b.accessMethod)}`));
+  }
   const { set, reset } = optionsDiff(a.options, b.options);
   if (reset.length) out.push(stmt(b, 'alter', `${alter} RESET (${reset.join(', ')})`));
   if (set.length) out.push(stmt(b, 'alter', `${alter} SET (${set.join(', ')})`));
@@ -636,6 +643,7 @@ function alterColumn(a: ColumnNode, b: ColumnNode, ctx: DdlContext): AlterResult
   if (a.notNull !== b.notNull && !(b.identity && b.notNull)) out.push(stmt(b, 'alter', `${col} ${b.notNull ? 'SET' : 'DROP'} NOT NULL`));
   if (a.storage !== b.storage) out.push(stmt(b, 'alter', `${col} SET STORAGE ${storageWord(b.storage)}`));
   if (a.statistics !== b.statistics) out.push(stmt(b, 'alter', `${col} SET STATISTICS ${b.statistics}`));
+  if (a.compression !== b.compression) out.push(stmt(b, 'alter', `${col} SET COMPRESSION ${compressionWord(b.compression)}`));
   const { set, reset } = optionsDiff(a.options, b.options);
   if (reset.length) out.push(stmt(b, 'alter', `${col} RESET (${reset.join(', ')})`));
   if (set.length) out.push(stmt(b, 'alter', `${col} SET (${set.join(', ')})`));
@@ -681,7 +689,7 @@ function alterSpecific(a: SchemaObject, b: SchemaObject, ctx: DdlContext): Alter
     case 'domain':
       return alterDomain(a as DomainNode, b);
     case 'table':
-      return alterTable(a as TableNode, b);
+      return alterTable(a as TableNode, b, ctx);
     case 'column':
       return alterColumn(a as ColumnNode, b, ctx);
     case 'default':

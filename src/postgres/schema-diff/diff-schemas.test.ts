@@ -8,7 +8,7 @@ import { topoSort } from './topo-sort.js';
 function table(name: string, lid: string, extra: Partial<TableNode> = {}): TableNode {
   return {
     kind: 'table', key: objectKey('rel', 'public', name), lid, schema: 'public', name, owner: 'postgres', comment: null,
-    unlogged: false, options: [], rowSecurity: false, forceRowSecurity: false, replicaIdentity: 'd', deps: [], ...extra,
+    unlogged: false, accessMethod: 'heap', options: [], rowSecurity: false, forceRowSecurity: false, replicaIdentity: 'd', deps: [], ...extra,
   };
 }
 
@@ -17,7 +17,7 @@ function column(tableName: string, tableLid: string, name: string, attnum: numbe
     kind: 'column', key: objectKey('column', 'public', tableName, name), lid: `${tableLid}:${attnum}`, schema: 'public', name,
     parent: objectKey('rel', 'public', tableName), table: tableName, position, type: 'integer', typeStructure: '23:-1:0', collation: null,
     notNull: false, identity: '', identityOptions: null, generated: '', generationExpression: null, generationStructure: null, storage: null,
-    statistics: -1, options: [], comment: null, acl: [], deps: [objectKey('rel', 'public', tableName)], ...extra,
+    statistics: -1, compression: null, options: [], comment: null, acl: [], deps: [objectKey('rel', 'public', tableName)], ...extra,
   };
 }
 

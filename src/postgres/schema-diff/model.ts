@@ -83,6 +83,8 @@ export interface DomainNode extends ObjectBase {
 export interface TableNode extends ObjectBase {
   readonly kind: 'table';
   readonly unlogged: boolean;
+  /** Table access method (heap unless an extension brings another). */
+  readonly accessMethod: string;
   readonly options: readonly string[];
   readonly rowSecurity: boolean;
   readonly forceRowSecurity: boolean;
@@ -120,6 +122,8 @@ export interface ColumnNode extends ObjectBase {
   readonly storage: string | null;
   /** -1 (or null on 17+) is the default. */
   readonly statistics: number;
+  /** p(glz) or l(z4) when set explicitly; null is the server default. */
+  readonly compression: string | null;
   readonly options: readonly string[];
 }
 

@@ -182,7 +182,7 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
     if (relkind === 'r') {
       tables.set(str(r.lid), { schema, name, key });
       objects.push({
-        ...base, kind: 'table', unlogged: Boolean(r.unlogged), options: [...((r.options as string[]) ?? [])].sort(),
+        ...base, kind: 'table', unlogged: Boolean(r.unlogged), accessMethod: str(r.access_method), options: [...((r.options as string[]) ?? [])].sort(),
         rowSecurity: Boolean(r.row_security), forceRowSecurity: Boolean(r.force_row_security),
         replicaIdentity: str(r.replica_identity) as 'd' | 'n' | 'f' | 'i',
       });
@@ -228,7 +228,7 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
           ? { sequenceName: idOpts.sequenceName, type: idOpts.type, start: idOpts.start, increment: idOpts.increment, min: idOpts.min, max: idOpts.max, cache: idOpts.cache, cycle: idOpts.cycle }
           : null,
         generated, generationExpression: generated ? strOrNull(r.default_expr) : null, generationStructure: generated ? strOrNull(r.default_structure) : null,
-        storage: strOrNull(r.storage), statistics: Number(r.statistics), options: [...((r.options as string[]) ?? [])].sort(),
+        storage: strOrNull(r.storage), statistics: Number(r.statistics), compression: strOrNull(r.compression), options: [...((r.options as string[]) ?? [])].sort(),
         comment: strOrNull(r.comment), acl: sortAcl(r.acl), deps: [t.key],
       };
       objects.push(column);

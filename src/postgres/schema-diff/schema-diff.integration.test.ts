@@ -176,8 +176,8 @@ const CASES: readonly Case[] = [
     inOrder: [(major) => (major >= 17 ? /ALTER COLUMN "total" SET EXPRESSION AS/ : /DROP COLUMN "total";\s+ALTER TABLE "app"."lines" ADD COLUMN "total"/)],
   },
   {
-    name: 'column storage, statistics and collation',
-    change: 'ALTER TABLE app.customers ALTER COLUMN name SET STORAGE EXTERNAL, ALTER COLUMN email SET STATISTICS 500, ALTER COLUMN name TYPE text COLLATE "C"',
+    name: 'column storage, statistics, compression and collation',
+    change: 'ALTER TABLE app.customers ALTER COLUMN name SET STORAGE EXTERNAL, ALTER COLUMN email SET STATISTICS 500, ALTER COLUMN email SET COMPRESSION pglz, ALTER COLUMN name TYPE text COLLATE "C"',
     inOrder: [/COLLATE pg_catalog."C"/],
   },
   // constraints
