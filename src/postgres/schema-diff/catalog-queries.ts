@@ -88,8 +88,14 @@ SELECT c.oid::text AS lid, c.reltype::text AS rowtype_lid, rt.typarray::text AS 
        c.relpersistence = 'u' AS unlogged, coalesce(c.reloptions, '{}') AS options,
        (SELECT amname FROM pg_am WHERE oid = c.relam) AS access_method,
        c.relrowsecurity AS row_security, c.relforcerowsecurity AS force_row_security, c.relreplident AS replica_identity,
-       (c.relkind IN ('p', 'f') OR c.relispartition OR c.reloftype <> 0
-         OR EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid)) AS exotic,
+       (c.relkind = 'f' OR c.reloftype <> 0
+         OR (c.relkind <> 'p' AND NOT c.relispartition AND EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid))
+         OR (c.relispartition AND (SELECT p.relkind FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE i.inhrelid = c.oid) <> 'p')
+       ) AS exotic,
+       c.reloftype <> 0 AS typed,
+       CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
+       CASE WHEN c.relispartition THEN (SELECT i.inhparent::text FROM pg_inherits i WHERE i.inhrelid = c.oid) END AS partition_parent_lid,
+       CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
        CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS view_definition,
        CASE WHEN c.relkind IN ('v', 'm') THEN (
          SELECT ${TREE('r.ev_action')} FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename = '_RETURN') END AS view_structure,
@@ -111,8 +117,10 @@ SELECT c.oid::text AS lid, c.reltype::text AS rowtype_lid, rt.typarray::text AS 
          JOIN pg_attribute oa ON oa.attrelid = oc.oid AND oa.attnum = d.refobjsubid
          WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass
            AND d.deptype = 'a' AND d.refobjsubid > 0) END AS owned_by,
-       CASE WHEN c.relkind IN ('p', 'f') OR c.relispartition OR c.reloftype <> 0
-              OR EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid OR i.inhparent = c.oid) THEN concat_ws(E'\\n',
+       CASE WHEN c.relkind = 'f' OR c.reloftype <> 0
+              OR (c.relkind <> 'p' AND NOT c.relispartition AND EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid))
+              OR (c.relispartition AND (SELECT p.relkind FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE i.inhrelid = c.oid) <> 'p')
+         THEN concat_ws(E'\\n',
          c.relkind, pg_get_partkeydef(c.oid), pg_get_expr(c.relpartbound, c.oid),
          (SELECT string_agg(i.inhparent::regclass::text, ',' ORDER BY i.inhseqno) FROM pg_inherits i WHERE i.inhrelid = c.oid),
          (SELECT string_agg(concat_ws(' ', quote_ident(a.attname), format_type(a.atttypid, a.atttypmod), a.attnotnull::text,
@@ -156,7 +164,8 @@ JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped AND ${USER_SCHEMA('n')}
+-- A partition's columns are its parent's (PARTITION OF makes them).
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped AND ${USER_SCHEMA('n')}
 ORDER BY c.oid, a.attnum`;
 
 export const CONSTRAINTS = `
@@ -172,7 +181,8 @@ FROM pg_constraint x
 JOIN pg_class c ON c.oid = x.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_index i ON i.indexrelid = x.conindid AND x.contype IN ('p', 'u', 'x')
-WHERE x.contype IN ('p', 'f', 'u', 'c', 'x') AND ${USER_SCHEMA('n')}`;
+-- Constraints a partition inherits come with PARTITION OF.
+WHERE x.contype IN ('p', 'f', 'u', 'c', 'x') AND x.conparentid = 0 AND x.conislocal AND ${USER_SCHEMA('n')}`;
 
 export const INDEXES = `
 SELECT ic.oid::text AS lid, ic.relname AS name, i.indrelid::text AS table_lid, pg_get_indexdef(i.indexrelid) AS definition,
@@ -182,7 +192,9 @@ FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'm') AND ${USER_SCHEMA('n')} AND ${NOT_EXTENSION_MEMBER('pg_class', 'ic.oid')}
+WHERE c.relkind IN ('r', 'm', 'p') AND ${USER_SCHEMA('n')} AND ${NOT_EXTENSION_MEMBER('pg_class', 'ic.oid')}
+  -- a partition's copy of its parent's index is made by the parent's CREATE INDEX
+  AND NOT EXISTS (SELECT 1 FROM pg_inherits pi WHERE pi.inhrelid = i.indexrelid)
   AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid AND x.conrelid = i.indrelid AND x.contype IN ('p', 'u', 'x'))`;
 
 export const FUNCTIONS = `
@@ -211,7 +223,7 @@ SELECT t.oid::text AS lid, t.tgname AS name, t.tgrelid::text AS table_lid, pg_ge
 FROM pg_trigger t
 JOIN pg_class c ON c.oid = t.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE NOT t.tgisinternal AND ${USER_SCHEMA('n')}`;
+WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND ${USER_SCHEMA('n')}`;
 
 export const POLICIES = `
 SELECT p.oid::text AS lid, p.polname AS name, p.polrelid::text AS table_lid, p.polcmd::text AS command,

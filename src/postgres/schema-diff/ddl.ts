@@ -215,7 +215,7 @@ export function alterCommon(a: SchemaObject, b: SchemaObject): SchemaStatement[]
 
 /** A stand-in table object for GRANT … (col) ON TABLE. */
 function tableRefObject(c: ColumnNode): TableNode {
-  return { kind: 'table', key: '', lid: '', schema: c.schema, name: c.table, unlogged: false, accessMethod: 'heap', options: [], rowSecurity: false, forceRowSecurity: false, replicaIdentity: 'd', deps: [] };
+  return { kind: 'table', key: '', lid: '', schema: c.schema, name: c.table, partitionKey: null, partitionOf: null, partitionBound: null, unlogged: false, accessMethod: 'heap', options: [], rowSecurity: false, forceRowSecurity: false, replicaIdentity: 'd', deps: [] };
 }
 
 const tableOf = (o: { schema: string; table: string }): string => qualified(o.schema, o.table);
@@ -253,11 +253,16 @@ const compressionWord = (c: string | null): string => ({ p: 'pglz', l: 'lz4' })[
 
 const storageWord = (s: string | null): string => ({ p: 'PLAIN', e: 'EXTERNAL', m: 'MAIN', x: 'EXTENDED' })[s ?? ''] ?? 'DEFAULT';
 
-export function createTable(t: TableNode, columns: readonly ColumnNode[], defaults: ReadonlyMap<string, DefaultNode>, ctx: DdlContext): SchemaStatement[] {
+export function createTable(t: TableNode, columns: readonly ColumnNode[], defaults: ReadonlyMap<string, DefaultNode>, ctx: DdlContext, parent?: TableNode): SchemaStatement[] {
   const cols = columns.map((c) => `  ${columnDefinition(c, defaults.get(c.key))}`);
-  const out = [
-    stmt(t, 'create', `CREATE ${t.unlogged ? 'UNLOGGED ' : ''}TABLE ${qualified(t.schema, t.name)} (${cols.length ? `\n${cols.join(',\n')}\n` : ''})${t.accessMethod !== 'heap' ? ` USING ${quoteIdent(t.accessMethod)}` : ''}${t.options.length ? ` WITH (${t.options.join(', ')})` : ''}`),
-  ];
+  // A partition takes its columns from the partitioned table.
+  const body = parent ? ` PARTITION OF ${qualified(parent.schema, parent.name)} ${t.partitionBound}` : ` (${cols.length ? `\n${cols.join(',\n')}\n` : ''})`;
+  const tail = [
+    t.partitionKey ? ` PARTITION BY ${t.partitionKey}` : '',
+    t.accessMethod !== 'heap' && !t.partitionKey ? ` USING ${quoteIdent(t.accessMethod)}` : '',
+    t.options.length ? ` WITH (${t.options.join(', ')})` : '',
+  ].join('');
+  const out = [stmt(t, 'create', `CREATE ${t.unlogged ? 'UNLOGGED ' : ''}TABLE ${qualified(t.schema, t.name)}${body}${tail}`)];
   out.push(...tableFlags(t, { rowSecurity: false, forceRowSecurity: false, replicaIdentity: 'd' }));
   out.push(...afterCreate(t, ctx));
   for (const c of columns) out.push(...columnSettings(c), ...afterCreate(c, ctx));
@@ -364,7 +369,8 @@ export function createObject(o: SchemaObject, ctx: DdlContext): SchemaStatement[
       ];
     case 'index':
       return [
-        stmt(o, 'create', o.definition),
+        // ON ONLY (how a partitioned table's index prints) would leave the partitions without it.
+        stmt(o, 'create', o.definition.replace(/ ON ONLY /, ' ON ')),
         ...(o.replicaIdentity ? [stmt(o, 'alter', `ALTER TABLE ${tableOf(o)} REPLICA IDENTITY USING INDEX ${quoteIdent(o.name)}`)] : []),
         ...afterCreate(o, ctx),
       ];
@@ -590,6 +596,10 @@ function sameDomainCheck(a: { definition: string }, b: { definition: string } | 
 }
 
 function alterTable(a: TableNode, b: TableNode, ctx: DdlContext): AlterResult {
+  if (a.partitionKey !== b.partitionKey) return { unsupported: 'the partition key of a table cannot be changed in place' };
+  if (a.partitionBound !== b.partitionBound || (a.partitionOf === null) !== (b.partitionOf === null)) {
+    return { unsupported: 'attaching, detaching or re-bounding a partition is not expressed by the schema diff' };
+  }
   const out: SchemaStatement[] = [];
   const alter = `ALTER TABLE ${qualified(b.schema, b.name)}`;
   if (a.unlogged !== b.unlogged) out.push(stmt(b, 'alter', `${alter} SET ${b.unlogged ? 'UNLOGGED' : 'LOGGED'}`));

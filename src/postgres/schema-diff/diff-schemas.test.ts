@@ -8,7 +8,7 @@ import { topoSort } from './topo-sort.js';
 function table(name: string, lid: string, extra: Partial<TableNode> = {}): TableNode {
   return {
     kind: 'table', key: objectKey('rel', 'public', name), lid, schema: 'public', name, owner: 'postgres', comment: null,
-    unlogged: false, accessMethod: 'heap', options: [], rowSecurity: false, forceRowSecurity: false, replicaIdentity: 'd', deps: [], ...extra,
+    partitionKey: null, partitionOf: null, partitionBound: null, unlogged: false, accessMethod: 'heap', options: [], rowSecurity: false, forceRowSecurity: false, replicaIdentity: 'd', deps: [], ...extra,
   };
 }
 

@@ -262,6 +262,11 @@ export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions
     let owner: Pair | undefined;
     const parent = x.parent ? aByKey.get(x.parent) : undefined;
     if (parent) owner = dropOwner(parent);
+    // DROP TABLE of a partitioned table drops its partitions.
+    if (!owner && x.kind === 'table' && x.partitionOf && !p.b) {
+      const partitioned = aByKey.get(x.partitionOf);
+      if (partitioned) owner = dropOwner(partitioned);
+    }
     if (!owner && x.kind === 'sequence' && !p.b) {
       const link = ownedSequenceA.get(x.key);
       const column = link ? aByKey.get(objectKey('column', link.tableSchema, link.table, link.column)) : undefined;
@@ -311,12 +316,28 @@ export function diffSchemas(a: SchemaModel, b: SchemaModel, options: DiffOptions
         const d = impliedDefault(c, p);
         if (d) defaults.set(c.key, d);
       }
-      return createTable(y as TableNode, columns, defaults, ctx);
+      const parent = y.partitionOf ? (bByKey.get(y.partitionOf) as TableNode | undefined) : undefined;
+      return createTable(y, columns, defaults, ctx, parent);
     }
     if (y.kind === 'column') return addColumn(y, impliedDefault(y, p), ctx);
     return createObject(y, ctx);
   };
+  // A table that became or stopped being a partition: its columns are the parent's on one side
+  // only, so nothing under it is diffed (it is reported as unsupported).
+  const frozenA = new Set<string>();
+  const frozenB = new Set<string>();
   for (const p of pairs) {
+    if (p.a?.kind === 'table' && p.b?.kind === 'table' && (p.a.partitionOf === null) !== (p.b.partitionOf === null)) {
+      frozenA.add(p.a.key);
+      frozenB.add(p.b.key);
+    }
+  }
+  const underFrozen = (o: SchemaObject | undefined, byKey: Map<string, SchemaObject>, frozen: Set<string>): boolean => {
+    for (let cur = o; cur?.parent; cur = byKey.get(cur.parent)) if (frozen.has(cur.parent)) return true;
+    return false;
+  };
+  for (const p of pairs) {
+    if (frozenA.size > 0 && (underFrozen(p.a, aByKey, frozenA) || underFrozen(p.b, bByKey, frozenB))) continue;
     if (p.a && dropOwner(p.a) === p) {
       const n: Node = { op: 'drop', pair: p, statements: dropObject(p.a), seq: aSeq.get(p.a.key) ?? 0 };
       nodes.push(n);

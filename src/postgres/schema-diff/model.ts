@@ -88,6 +88,12 @@ export interface TableNode extends ObjectBase {
   readonly options: readonly string[];
   readonly rowSecurity: boolean;
   readonly forceRowSecurity: boolean;
+  /** pg_get_partkeydef of a partitioned table (`RANGE (at)`), else null. */
+  readonly partitionKey: string | null;
+  /** Key of the partitioned table this one is a partition of (its columns are that table's). */
+  readonly partitionOf: string | null;
+  /** `FOR VALUES …` / `DEFAULT` of a partition. */
+  readonly partitionBound: string | null;
   /** d(efault), n(othing), f(ull), i(ndex: the index or constraint says which). */
   readonly replicaIdentity: 'd' | 'n' | 'f' | 'i';
 }

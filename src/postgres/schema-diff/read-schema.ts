@@ -161,6 +161,7 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
   const tables = new Map<string, { schema: string; name: string; key: string }>();
   const relByLid = new Map<string, { schema: string; name: string; key: string }>();
   const ownedSequences: Array<{ seqKey: string; seqLid: string; schema: string; name: string; owner: { table: string; tableSchema: string; column: string } }> = [];
+  const relKeyByLid = new Map(rows.relations.map((r) => [str(r.lid), objectKey('rel', str(r.schema), str(r.name))]));
   for (const r of rows.relations) {
     const schema = str(r.schema);
     const name = str(r.name);
@@ -168,9 +169,9 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
     const relkind = str(r.relkind);
     if (r.exotic) {
       opaque.push({
-        kind: relkind === 'f' ? 'foreign table' : relkind === 'p' ? 'partitioned table' : 'table with inheritance or partitioning',
+        kind: relkind === 'f' ? 'foreign table' : r.typed ? 'typed table' : r.partition_parent_lid ? 'partition of an inheritance parent' : 'inherited table',
         identity: displayName(schema, name), signature: str(r.signature),
-        reason: 'partitioned, inherited, typed and foreign tables are not expressed by the schema diff',
+        reason: 'tables that inherit (INHERITS), typed tables (OF type) and foreign tables are not expressed by the schema diff',
       });
       continue;
     }
@@ -179,10 +180,13 @@ function buildModel(serverVersionNum: number, currentUser: string, roles: string
     if (r.rowtype_array_lid) refs.set(ref('pg_type', r.rowtype_array_lid), key);
     relByLid.set(str(r.lid), { schema, name, key });
     const base = { key, lid: str(r.lid), schema, name, owner: str(r.owner), acl: sortAcl(r.acl), comment: strOrNull(r.comment), deps: [schemaKey(schema)] };
-    if (relkind === 'r') {
+    if (relkind === 'r' || relkind === 'p') {
       tables.set(str(r.lid), { schema, name, key });
+      const partitionOf = r.partition_parent_lid ? (relKeyByLid.get(str(r.partition_parent_lid)) ?? null) : null;
+      if (partitionOf) base.deps.push(partitionOf);
       objects.push({
-        ...base, kind: 'table', unlogged: Boolean(r.unlogged), accessMethod: str(r.access_method), options: [...((r.options as string[]) ?? [])].sort(),
+        ...base, kind: 'table', partitionKey: strOrNull(r.partition_key), partitionOf, partitionBound: strOrNull(r.partition_bound),
+        unlogged: Boolean(r.unlogged), accessMethod: str(r.access_method), options: [...((r.options as string[]) ?? [])].sort(),
         rowSecurity: Boolean(r.row_security), forceRowSecurity: Boolean(r.force_row_security),
         replicaIdentity: str(r.replica_identity) as 'd' | 'n' | 'f' | 'i',
       });

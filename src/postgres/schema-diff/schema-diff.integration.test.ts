@@ -412,6 +412,35 @@ const CASES: readonly Case[] = [
       CREATE POLICY vip ON app.orders FOR UPDATE USING (app.is_vip(customer_id) AND EXISTS (SELECT 1 FROM app.customers c WHERE c.id = customer_id))`,
     inOrder: [/FUNCTION app.is_vip/, /CREATE POLICY "vip"/],
   },
+  // partitioning
+  {
+    name: 'partitioned table added with partitions, a sub-partitioned partition, a key and an index',
+    change: `CREATE TABLE app.events (id bigint NOT NULL, at date NOT NULL, kind text NOT NULL, PRIMARY KEY (id, at, kind)) PARTITION BY RANGE (at);
+      CREATE TABLE app.events_2024 PARTITION OF app.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+      CREATE TABLE app.events_2025 PARTITION OF app.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01') PARTITION BY LIST (kind);
+      CREATE TABLE app.events_2025_a PARTITION OF app.events_2025 FOR VALUES IN ('a');
+      CREATE TABLE app.events_other PARTITION OF app.events DEFAULT;
+      CREATE INDEX events_kind ON app.events (kind)`,
+    inOrder: [/PARTITION BY RANGE \(at\)/, /PARTITION OF "app"."events" FOR VALUES FROM/, /PARTITION OF "app"."events_2025" FOR VALUES IN/, /CREATE INDEX events_kind ON app.events USING/],
+  },
+  {
+    name: 'partition added and dropped, column added to a partitioned table',
+    setup: `CREATE TABLE app.events (id bigint, at date) PARTITION BY RANGE (at);
+      CREATE TABLE app.events_2024 PARTITION OF app.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+      CREATE TABLE app.events_2023 PARTITION OF app.events FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+      CREATE INDEX events_at ON app.events (at)`,
+    change: `DROP TABLE app.events_2023; CREATE TABLE app.events_2025 PARTITION OF app.events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+      ALTER TABLE app.events ADD COLUMN note text`,
+    inOrder: [/DROP TABLE "app"."events_2023"/, /ADD COLUMN "note" text/],
+  },
+  {
+    name: 'partitioned table dropped with its partitions',
+    setup: `CREATE TABLE app.events (id bigint, at date) PARTITION BY RANGE (at);
+      CREATE TABLE app.events_2024 PARTITION OF app.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')`,
+    change: 'DROP TABLE app.events',
+    inOrder: [/DROP TABLE "app"."events"/],
+    absent: [/DROP TABLE "app"."events_2024"/],
+  },
   // renames that need care
   {
     name: 'rename: two columns swap names',
@@ -569,10 +598,10 @@ describe.each(MAJORS)('schema diff on PostgreSQL %i', (major) => {
     }
   });
 
-  it.runIf(major === 18)('reports what it cannot express (aggregate, rule, partitioned table, removed enum value) and the proof shows them', async () => {
+  it.runIf(major === 18)('reports what it cannot express (aggregate, rule, inherited table, removed enum value, default privileges) and the proof shows them', async () => {
     const { diff, script, verification } = await prove(BASE, [
       `CREATE AGGREGATE app.total(numeric) (sfunc = numeric_add, stype = numeric);
-       CREATE TABLE app.log (at date, msg text) PARTITION BY RANGE (at);
+       CREATE TABLE app.customers_archive (archived_at date) INHERITS (app.customers);
        CREATE RULE no_delete AS ON DELETE TO app.customers DO INSTEAD NOTHING;
        ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO reader;
        ALTER TABLE app.customers ADD COLUMN nick text`,
@@ -582,7 +611,7 @@ describe.each(MAJORS)('schema diff on PostgreSQL %i', (major) => {
     ]);
     const kinds = diff.unsupported.map((u) => `${u.kind} ${u.identity}`);
     expect(kinds).toEqual(
-      expect.arrayContaining(['aggregate app.total(numeric)', 'partitioned table app.log', 'rule app.customers.no_delete', 'enum app.status', 'default privileges postgres in app on r']),
+      expect.arrayContaining(['aggregate app.total(numeric)', 'inherited table app.customers_archive', 'rule app.customers.no_delete', 'enum app.status', 'default privileges postgres in app on r']),
     );
     expect(script).toMatch(/NOT covered by this script/);
     expect(script).toMatch(/--   aggregate app.total\(numeric\): added; aggregates/);
@@ -590,8 +619,18 @@ describe.each(MAJORS)('schema diff on PostgreSQL %i', (major) => {
     expect(script).toMatch(/ADD COLUMN "nick" text/);
     expect(verification.proven).toBe(false);
     expect(verification.differences.map((d) => `${d.change} ${d.kind} ${d.identity}`)).toEqual(
-      expect.arrayContaining(['missing aggregate app.total(numeric)', 'missing partitioned table app.log', 'missing rule app.customers.no_delete']),
+      expect.arrayContaining(['missing aggregate app.total(numeric)', 'missing inherited table app.customers_archive', 'missing rule app.customers.no_delete']),
     );
+  });
+
+  it.runIf(major === 18)('a table attached as a partition is reported, and its columns are not dropped', async () => {
+    const { diff, verification } = await prove(
+      `${BASE}; CREATE TABLE app.events (id bigint, at date) PARTITION BY RANGE (at); CREATE TABLE app.events_2024 (id bigint, at date)`,
+      `ALTER TABLE app.events ATTACH PARTITION app.events_2024 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')`,
+    );
+    expect(diff.unsupported).toEqual([{ kind: 'table', identity: 'app.events_2024', reason: expect.stringMatching(/attaching, detaching/) }]);
+    expect(diff.statements).toEqual([]);
+    expect(verification.proven).toBe(false);
   });
 
   it.runIf(major === 18)('renders one transaction, or one per enum value that must be committed before use', async () => {
