@@ -250,7 +250,10 @@ FROM pg_depend WHERE deptype = 'e' AND refclassid = 'pg_extension'::regclass`;
 export const VIEW_RULES = `
 SELECT r.oid::text AS lid, r.ev_class::text AS rel_lid FROM pg_rewrite r WHERE r.rulename = '_RETURN' AND r.oid >= 16384`;
 
-/** Objects the diff cannot express: identity plus a text that changes when they change. */
+/**
+ * Objects the diff cannot express: identity plus a text that changes when they change. Options
+ * of foreign servers and wrappers may hold credentials: only their hash is kept.
+ */
 export const OPAQUE = `
 SELECT 'rule' AS kind, n.nspname || '.' || c.relname || '.' || r.rulename AS identity, pg_get_ruledef(r.oid) AS signature
   FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -299,10 +302,10 @@ SELECT 'publication', p.pubname, (to_jsonb(p) - 'oid')::text || coalesce((
     SELECT string_agg(pr.prrelid::regclass::text, ',' ORDER BY 1) FROM pg_publication_rel pr WHERE pr.prpubid = p.oid), '')
   FROM pg_publication p
 UNION ALL
-SELECT 'foreign data wrapper', w.fdwname, (to_jsonb(w) - 'oid')::text
+SELECT 'foreign data wrapper', w.fdwname, md5((to_jsonb(w) - 'oid')::text)
   FROM pg_foreign_data_wrapper w WHERE ${NOT_EXTENSION_MEMBER('pg_foreign_data_wrapper', 'w.oid')}
 UNION ALL
-SELECT 'foreign server', s.srvname, (to_jsonb(s) - 'oid')::text
+SELECT 'foreign server', s.srvname, md5((to_jsonb(s) - 'oid')::text)
   FROM pg_foreign_server s WHERE ${NOT_EXTENSION_MEMBER('pg_foreign_server', 's.oid')}
 UNION ALL
 SELECT 'language', l.lanname, (to_jsonb(l) - 'oid')::text
