@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestCluster, type TestCluster } from '../postgres/test-support/instance-fixture.js';
 import { sql } from '../test-support/host-invariants.js';
 import { testPoolSkipReason } from '../test-support/test-host.js';
 import {
@@ -21,6 +22,8 @@ const BRANCH = 'feature/contract';
 const DELETE_ME = 'feature/delete-me';
 const SNAPSHOT = 'snap/contract';
 const DELETE_SNAPSHOT = 'snap/delete-me';
+const REFRESHED = 'refreshed';
+let source: TestCluster | undefined;
 
 interface ValidCall {
   readonly params?: Record<string, string | (() => string)>;
@@ -125,6 +128,27 @@ const VALID_CALLS: Record<string, ValidCall> = {
     },
   },
   runGc: { body: { dry_run: true }, status: 200, check: (res) => expect(res.body).toMatchObject({ dry_run: true, actions: expect.any(Array) }) },
+  getSource: {
+    params: { name: REFRESHED },
+    // A root made from a live server (Debian's PostgreSQL 15, which pg_dump 15 can read).
+    setup: async (f) => {
+      source = await createTestCluster({ major: 15, database: 'shop', password: 'contract-Src-pw' });
+      await source.start();
+      await f.t.host.createBranch(REFRESHED, { origin: { kind: 'source', source: { kind: 'url', url: `postgresql://postgres:${source.password}@127.0.0.1:${source.port}/shop` } } });
+    },
+    status: 200,
+    check: (res) => {
+      expect(res.body).toMatchObject({ branch: REFRESHED, mode: 'refresh', follow: null, refresh: { generation: 1, running: false } });
+      expect(res.text).not.toContain('contract-Src-pw');
+    },
+  },
+  updateSource: {
+    params: { name: REFRESHED },
+    body: { refresh_cron: '0 3 * * *' },
+    status: 200,
+    check: (res) => expect(res.body).toMatchObject({ refresh: { cron: '0 3 * * *', next_refresh_at: expect.any(String) } }),
+  },
+  refreshSource: { params: { name: REFRESHED }, status: 200, check: (res) => expect(res.body).toMatchObject({ name: REFRESHED, state: 'running' }) },
 };
 
 /** Values that pass validation for every path parameter (the operation may still 404). */
@@ -158,7 +182,10 @@ describe.skipIf(skip !== undefined)('REST API contract: the OpenAPI document, wa
     expect(res.status, res.text).toBe(200);
     doc = res.body as OpenApiDocument;
   });
-  afterAll(async () => f?.cleanup());
+  afterAll(async () => {
+    await f?.cleanup();
+    await source?.destroy();
+  });
 
   /** The response is documented for this operation and matches the documented schema. */
   function expectDocumented(op: OpenApiOperation, res: ApiResponse): void {
