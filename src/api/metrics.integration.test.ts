@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSourcePrimary, type SourcePrimary } from '../postgres/replication/test-support/source-primary.js';
+import { waitFor } from '../util/index.js';
 import { sql } from '../test-support/host-invariants.js';
 import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
 import { startApiServer, type ApiServer } from './index.js';
@@ -64,5 +66,44 @@ describe.skipIf(skip !== undefined)('divergence and /metrics', () => {
     expect(sample(text, 'pgbranch_pool_bytes{kind="free"}')).toBeGreaterThan(0);
     expect(sample(text, 'pgbranch_api_requests_total{method="GET",route="/metrics",code="401"}')).toBe(1);
     expect(text).not.toContain(token);
+  });
+});
+
+/** What a following root's source looks like to Prometheus: connected, lag, the history window's cost. */
+describe.skipIf(skip !== undefined)('/metrics of a root that follows its source', () => {
+  let t: TestHost;
+  let api: ApiServer;
+  let primary: SourcePrimary;
+
+  beforeAll(async () => {
+    primary = await createSourcePrimary(18);
+    t = await createTestHost('btrfs');
+    api = await startApiServer({ host: t.host, listen: { host: '127.0.0.1', port: 0 } });
+    await t.host.createBranch('prod', { origin: { kind: 'source', source: { kind: 'follow', url: primary.url() } } });
+  });
+  afterAll(async () => {
+    await api?.close();
+    await t?.cleanup();
+    await primary?.destroy();
+  });
+
+  it('shows connected, lag and the history window (snapshots, archived WAL, start), never the source password', async () => {
+    // The archive starts with the base backup's WAL; a write, a segment switch and a write after
+    // it make the standby complete (and archive) one more.
+    await primary.sql("INSERT INTO t (id, pad) VALUES (1, 'before the switch')");
+    await primary.sql('SELECT pg_switch_wal()');
+    await primary.sql("INSERT INTO t (id, pad) VALUES (2, 'after the switch')");
+    await waitFor(async () => ((await t.host.sourceStatus('prod')).follow?.history.archiveBytes ?? 0) > 0 || undefined, {
+      timeoutMs: 30_000,
+      what: 'a WAL segment in the archive',
+    });
+    const token = (await t.host.createToken({ name: 'prometheus', role: 'read' })).token;
+    const text = await (await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    expect(sample(text, 'pgbranch_source_connected{branch="prod"}')).toBe(1);
+    expect(sample(text, 'pgbranch_source_lag_bytes{branch="prod"}')).toBeGreaterThanOrEqual(0);
+    expect(sample(text, 'pgbranch_source_history_bytes{branch="prod",kind="wal"}')).toBeGreaterThan(0);
+    expect(sample(text, 'pgbranch_source_history_bytes{branch="prod",kind="snapshots"}')).toBeGreaterThanOrEqual(0);
+    expect(sample(text, 'pgbranch_source_history_start_seconds{branch="prod"}')).toBeGreaterThan(Date.now() / 1000 - 3600);
+    expect(text).not.toContain(primary.replPassword);
   });
 });

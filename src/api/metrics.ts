@@ -1,6 +1,6 @@
 import type { Hono, MiddlewareHandler } from 'hono';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { authorize, operationEvents, type OperationObservation } from '../branches/index.js';
+import { authorize, operationEvents, type OperationObservation, type SourceView } from '../branches/index.js';
 import type { ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
 
@@ -87,6 +87,70 @@ export function createApiMetrics(host: ApiHost): ApiMetrics {
     async collect() {
       this.reset();
       for (const b of await host.listBranches({ withUsage: false })) if (b.maxOwnBytes !== null) this.set({ branch: b.name }, b.maxOwnBytes);
+    },
+  });
+  // Sources: each status asks the standby and the source, so a scrape reuses a recent answer.
+  let sources: { at: number; value: SourceView[] } | undefined;
+  const sourceViews = async (): Promise<SourceView[]> => {
+    if (!sources || Date.now() - sources.at > USAGE_CACHE_MS) {
+      const roots = (await host.listBranches({ withUsage: false })).filter((b) => b.source.kind === 'follow' || b.source.kind === 'url');
+      const views = await Promise.all(roots.map((b) => host.sourceStatus(b.name).catch(() => undefined)));
+      sources = { at: Date.now(), value: views.filter((v): v is SourceView => v !== undefined) };
+    }
+    return sources.value;
+  };
+  new Gauge({
+    name: 'pgbranch_source_connected',
+    help: 'Whether a following root is connected to its source and streaming (1) or not (0)',
+    labelNames: ['branch'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await sourceViews()) if (v.follow) this.set({ branch: v.branch }, v.follow.state === 'streaming' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'pgbranch_source_lag_bytes',
+    help: "Bytes of the source's WAL a following root has not replayed yet",
+    labelNames: ['branch'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await sourceViews()) if (v.follow?.lagBytes != null) this.set({ branch: v.branch }, v.follow.lagBytes);
+    },
+  });
+  new Gauge({
+    name: 'pgbranch_source_history_bytes',
+    help: "What a following root's history window costs: bytes its snapshots own, and archived WAL",
+    labelNames: ['branch', 'kind'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await sourceViews()) {
+        const h = v.follow?.history;
+        if (h?.snapshotBytes != null) this.set({ branch: v.branch, kind: 'snapshots' }, h.snapshotBytes);
+        if (h?.archiveBytes != null) this.set({ branch: v.branch, kind: 'wal' }, h.archiveBytes);
+      }
+    },
+  });
+  new Gauge({
+    name: 'pgbranch_source_history_start_seconds',
+    help: 'Unix time of the earliest point a branch of a following root can be made at',
+    labelNames: ['branch'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await sourceViews()) if (v.follow?.history.from) this.set({ branch: v.branch }, Date.parse(v.follow.history.from) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'pgbranch_source_last_refresh_seconds',
+    help: 'Unix time of the last refresh of a refreshed root (its first import until then)',
+    labelNames: ['branch'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of await sourceViews()) if (v.refresh?.lastRefreshAt) this.set({ branch: v.branch }, Date.parse(v.refresh.lastRefreshAt) / 1000);
     },
   });
   new Gauge({

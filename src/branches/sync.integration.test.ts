@@ -8,6 +8,7 @@ import { assertHostConsistent, sql } from '../test-support/host-invariants.js';
 import { AMCHECK_INDEXES_SQL, PGBENCH_INVARIANTS_SQL, VERIFY_PGBENCH_HEAPS_SQL } from '../test-support/pgbench-checks.js';
 import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
 import { waitFor } from '../util/index.js';
+import { CRASH_POINTS } from './index.js';
 
 /**
  * Acceptance of "a root that follows its source": a real "production" primary on loopback
@@ -270,5 +271,41 @@ describe.skipIf(skip !== undefined)('sources that cannot be followed', () => {
     expect(err.code).toBe('SOURCE_UNREACHABLE');
     expect(err.message).not.toContain(primary.replPassword);
     await nothingLeft();
+  });
+});
+
+describe.skipIf(skip !== undefined)('a following root killed at every step of its create', () => {
+  let t: TestHost;
+  let primary: SourcePrimary;
+
+  beforeAll(async () => {
+    primary = await createSourcePrimary(18);
+    t = await createTestHost('btrfs');
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+    await primary?.destroy();
+  });
+
+  it.each(CRASH_POINTS.createFollowing.map((point, index) => ({ point, index })))('killed at $point: all or nothing, no slot left on the source', async ({ point, index }) => {
+    const name = `f-${index}`;
+    const r = await t.cliProcess(['branch', 'create', name, '--from-url', primary.url(), '--follow', '--slot'], { PGBRANCH_FAILPOINT: point });
+    expect(r.signal, `create should have died at ${point}: ${r.stderr}`).toBe('SIGKILL');
+    expect(r.stderr).not.toContain(primary.replPassword);
+    const next = await t.cliProcess(['branch', 'list', '-o', 'json', '--no-size']);
+    expect(next.code, next.stderr).toBe(0);
+    const state = await assertHostConsistent(t.home, t.pool.poolPath);
+    const committed = CRASH_POINTS.createFollowing.indexOf(point) >= CRASH_POINTS.createFollowing.indexOf('create:committed');
+    const slots = (await primary.sql<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots')).map((s) => s.slot_name);
+    if (committed) {
+      expect(state.branches.map((b) => b.name)).toContain(name);
+      expect(slots).toHaveLength(1);
+      await t.host.deleteBranch(name);
+      expect(await primary.sql('SELECT count(*)::int AS n FROM pg_replication_slots')).toEqual([{ n: 0 }]);
+    } else {
+      expect(state.branches.map((b) => b.name)).not.toContain(name);
+      expect(slots).toEqual([]);
+      expect(existsSync(join(t.home, 'secrets')) ? readdirSync(join(t.home, 'secrets')) : []).toEqual([]);
+    }
   });
 });

@@ -8,7 +8,10 @@ import {
   parseReplicationSource,
   prepareDirectory,
   redactUrl,
+  seedWalArchive,
+  show,
   withClient,
+  withReplicationConnection,
   writeHba,
 } from '../../postgres/index.js';
 import type { BranchRecord } from '../../state/index.js';
@@ -95,6 +98,10 @@ export async function createFollowingRoot(
   });
   crashPoint('follow:base-backup');
   await prepareDirectory(archiveDir, rt.osUser, 0o700);
+  // The archive starts with the backup's own WAL (a primary ends a base backup with a segment
+  // switch, so its last segment is complete; a standby source does not).
+  const sourceIsPrimary = (await withReplicationConnection(source, (c) => show(c, 'in_hot_standby'))) === 'off';
+  await seedWalArchive(dataDir, archiveDir, rt.osUser, { endLsn: backup.endLsn, segmentBytes: backup.settings.walSegmentSize, lastComplete: sourceIsPrimary });
   const passfile = await savePassfile(rt, id, source);
   await configureStandby(dataDir, {
     source,

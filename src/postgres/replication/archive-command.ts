@@ -1,5 +1,6 @@
-import { readdir, unlink } from 'node:fs/promises';
+import { chown, copyFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseLsn, walFileName } from './lsn.js';
 
 /** A POSIX shell single-quoted word. */
 export function shellQuote(text: string): string {
@@ -49,4 +50,40 @@ export async function pruneWalArchive(archiveDir: string, oldestNeeded: string):
     removed.push(name);
   }
   return removed.sort();
+}
+
+/**
+ * Puts the WAL a base backup brought into `pg_wal` into the archive. A standby archives only what
+ * its walreceiver receives (archive_mode = always), so without this the archive would start after
+ * the backup, and a point-in-time recovery from a copy taken right after it (whose redo point is
+ * the backup's start) would lack its first segments once the standby recycles them. Only complete
+ * segments are copied: those before the one holding `endLsn`, and that one too when
+ * `lastComplete` (a primary switches segments at the end of a base backup; a standby does not).
+ * Files already archived are left alone. Returns the names copied.
+ */
+export async function seedWalArchive(
+  dataDir: string,
+  archiveDir: string,
+  osUser: { uid: number; gid: number },
+  options: { endLsn: string; segmentBytes: number; lastComplete: boolean },
+): Promise<string[]> {
+  const walDir = join(dataDir, 'pg_wal');
+  const endSegment = walFileName(1, parseLsn(options.endLsn), options.segmentBytes).slice(8);
+  const copied: string[] = [];
+  for (const name of (await readdir(walDir)).sort()) {
+    const segment = /^[0-9A-F]{24}$/.test(name);
+    if (!segment && !/^[0-9A-F]{8}\.history$/.test(name)) continue;
+    if (segment) {
+      const position = name.slice(8);
+      if (position > endSegment || (position === endSegment && !options.lastComplete)) continue;
+      if ((await stat(join(walDir, name))).size !== options.segmentBytes) continue;
+    }
+    const target = join(archiveDir, name);
+    if (await stat(target).then(() => true, () => false)) continue;
+    await copyFile(join(walDir, name), `${target}.seed-tmp`);
+    await chown(`${target}.seed-tmp`, osUser.uid, osUser.gid);
+    await rename(`${target}.seed-tmp`, target);
+    copied.push(name);
+  }
+  return copied;
 }

@@ -46,7 +46,7 @@ export { checkReplicationSource, binariesForSource, npmInstallCommand, type Chec
 export { baseBackup } from './base-backup.js';
 export { writePassfile } from './passfile.js';
 export { configureStandby, detachFromSource, primaryConninfo } from './standby-config.js';
-export { archiveCommand, restoreCommand, pruneWalArchive } from './archive-command.js';
+export { archiveCommand, restoreCommand, pruneWalArchive, seedWalArchive } from './archive-command.js';
 export { readAutoConf } from './auto-conf.js';
 export {
   configureRecoveryTarget,
