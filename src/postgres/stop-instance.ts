@@ -1,9 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
 import { PgbranchError } from '../errors.js';
 import { waitFor } from '../util/index.js';
-import { POSTMASTER_PID, readPostmasterPid } from './postmaster-pid.js';
+import { readPostmasterPid } from './postmaster-pid.js';
 import { isGone, isPostmasterOf, signalProcess } from './process-info.js';
 import type { ShutdownMode, StopOptions } from './types.js';
 
@@ -11,23 +9,16 @@ const SIGNAL: Record<ShutdownMode, NodeJS.Signals> = { smart: 'SIGTERM', fast: '
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 const ESCALATION_TIMEOUT_MS = 5_000;
 
-async function pidFileGone(dataDir: string): Promise<boolean> {
-  try {
-    await access(join(dataDir, POSTMASTER_PID));
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 /**
- * Waits until the postmaster is gone: the process no longer exists or is a zombie (our own
- * child lingers as one until Node reaps it), or it removed postmaster.pid, which it does last on
- * a clean shutdown. True when gone within the deadline.
+ * Waits until the postmaster is gone: the process no longer exists or is a zombie (our own child
+ * lingers as one until Node reaps it). Not merely until postmaster.pid is removed: the postmaster
+ * unlinks it on its way out but still exists for a moment after, and a caller that goes on to
+ * look at the volume (or remove it) must not find it there. The removal of the file wakes the
+ * wait early. True when gone within the deadline.
  */
 async function waitGone(dataDir: string, pid: number, timeoutMs: number): Promise<boolean> {
   try {
-    await waitFor(async () => ((await isGone(pid)) || (await pidFileGone(dataDir)) ? true : undefined), {
+    await waitFor(async () => ((await isGone(pid)) ? true : undefined), {
       timeoutMs,
       intervalMs: 20,
       what: `postmaster ${pid} to exit`,
