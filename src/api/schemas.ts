@@ -354,6 +354,7 @@ export const SourceSchema = z
         lag_seconds: Nullable(z.number()),
         last_replayed_commit_at: Nullable(Timestamp),
         slot: Nullable(z.string()),
+        after_refresh: z.array(z.string()).openapi({ description: 'hooks run on each branch of the root before it opens' }),
         history: z.strictObject({
           window_ms: z.number().int(),
           snapshot_interval_ms: z.number().int(),
@@ -383,7 +384,10 @@ export const UpdateSourceBody = z
     history_window_ms: z.number().int().positive().optional(),
     snapshot_interval_ms: z.number().int().positive().optional(),
     refresh_cron: z.string().min(1).nullable().optional().openapi({ description: 'cron expression in the host time zone; null = on request only' }),
-    after_refresh: z.array(z.string().min(1)).optional().openapi({ description: 'shell commands run on each new generation before it is switched in' }),
+    after_refresh: z
+      .array(z.string().min(1))
+      .optional()
+      .openapi({ description: 'shell commands run on each new generation before it is switched in (refresh), or on each branch of a following root before it opens (follow)' }),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'nothing to change' })
   .openapi('UpdateSourceRequest');

@@ -13,6 +13,8 @@ import {
   writeHba,
 } from '../postgres/index.js';
 import type { BranchRecord } from '../state/index.js';
+import { PgbranchError } from '../errors.js';
+import { runHooks } from '../util/index.js';
 import { crashPoint } from './crash-points.js';
 import { PGDATA, type Runtime } from './runtime.js';
 
@@ -133,8 +135,9 @@ async function writeOwnedFile(rt: Runtime, path: string, content: string): Promi
  */
 export async function bringUpClone(
   rt: Runtime,
-  branch: Pick<BranchRecord, 'id' | 'port' | 'dbUser' | 'dbName' | 'password' | 'pgMajor'>,
+  branch: Pick<BranchRecord, 'id' | 'name' | 'port' | 'dbUser' | 'dbName' | 'password' | 'pgMajor'>,
   volume: string,
+  hooks: readonly string[] = [],
 ): Promise<{ branchLsn: string; lastCommitAt: string | null }> {
   const dataDir = rt.dataDir(volume);
   // The parent's lock file came along with the clone; its pid is alive (the parent), which would
@@ -166,8 +169,29 @@ export async function bringUpClone(
     return { branchLsn: rows[0]!.lsn, lastCommitAt: rows[0]!.at?.toISOString() ?? null };
   });
   crashPoint(CLONE_POINTS.passwordSet);
+  if (hooks.length > 0) await runBranchHooks(rt, branch, hooks);
   await openTcp(rt, branch, volume);
   return point;
+}
+
+/**
+ * The hooks of a following root's source (`source set … --after-refresh`): run on each branch of
+ * it before anyone can connect (TCP is still closed), over its private socket. A failure fails
+ * the operation, which is then undone.
+ */
+export function sourceHooks(rt: Runtime, parentId: string | null): readonly string[] {
+  const source = parentId ? rt.store.getSource(parentId) : undefined;
+  return source?.mode === 'follow' ? source.afterRefresh : [];
+}
+
+async function runBranchHooks(rt: Runtime, branch: Pick<BranchRecord, 'id' | 'name' | 'port' | 'dbUser' | 'dbName'>, hooks: readonly string[]): Promise<void> {
+  const url = `postgresql://${encodeURIComponent(branch.dbUser)}@/${encodeURIComponent(branch.dbName)}?host=${encodeURIComponent(rt.socketDir(branch.id))}&port=${branch.port}`;
+  const run = await runHooks({ commands: hooks, env: { DATABASE_URL: url, PGBRANCH_BRANCH: branch.name } });
+  if (!run.failure) return;
+  const { step, outputTail } = run.failure;
+  throw new PgbranchError('HOOK_FAILED', `hook "${step.command}" of the source failed on "${branch.name}" (exit ${step.exitCode ?? step.signal})\n${outputTail.trimEnd()}`, {
+    details: { branch: branch.name, command: step.command, exitCode: step.exitCode, signal: step.signal, output: outputTail },
+  });
 }
 
 /** Allows password logins over loopback TCP and waits until a real login succeeds. */

@@ -31,6 +31,8 @@ export interface FollowStatus {
   readonly lagSeconds: number | null;
   readonly lastReplayedCommitAt: string | null;
   readonly slot: string | null;
+  /** Run on each branch made of the root (and each reset of one) before it opens. */
+  readonly afterRefresh: readonly string[];
   readonly history: {
     readonly windowMs: number;
     readonly snapshotIntervalMs: number;
@@ -69,7 +71,10 @@ export interface SourceChange {
   readonly snapshotIntervalMs?: number;
   /** Cron expression (host time zone), or null to refresh on request only. */
   readonly refreshCron?: string | null;
-  /** Shell commands run on each new generation before it is switched in (replaces the list). */
+  /**
+   * Shell commands run on each new generation before it is switched in (refresh), or on each
+   * branch of a following root before anyone can connect to it (follow). Replaces the list.
+   */
   readonly afterRefresh?: readonly string[];
 }
 
@@ -77,9 +82,9 @@ export interface SourceChange {
 export function updateSource(rt: Runtime, branch: BranchRecord, change: SourceChange): void {
   const source = sourceOf(rt, branch);
   const followOnly = change.historyWindowMs !== undefined || change.snapshotIntervalMs !== undefined;
-  const refreshOnly = change.refreshCron !== undefined || change.afterRefresh !== undefined;
+  const refreshOnly = change.refreshCron !== undefined;
   if (followOnly && source.mode !== 'follow') throw new PgbranchError('INVALID_ARGUMENT', `"${branch.name}" does not follow its source: it has no history window`);
-  if (refreshOnly && source.mode !== 'refresh') throw new PgbranchError('INVALID_ARGUMENT', `"${branch.name}" follows its source continuously: it has no refresh schedule or hooks`);
+  if (refreshOnly && source.mode !== 'refresh') throw new PgbranchError('INVALID_ARGUMENT', `"${branch.name}" follows its source continuously: it has no refresh schedule`);
   for (const [key, value] of [['history window', change.historyWindowMs], ['snapshot interval', change.snapshotIntervalMs]] as const) {
     if (value !== undefined && (!Number.isSafeInteger(value) || value <= 0)) throw new PgbranchError('INVALID_ARGUMENT', `the ${key} must be a positive number of milliseconds`);
   }
@@ -153,6 +158,7 @@ async function followStatus(rt: Runtime, branch: BranchRecord, source: SourceRec
     lagSeconds: standby?.lagSeconds ?? null,
     lastReplayedCommitAt: standby?.lastReplayedTransactionAt?.toISOString() ?? null,
     slot: source.slotName,
+    afterRefresh: source.afterRefresh,
     history: {
       windowMs: source.historyWindowMs ?? rt.config.sources.historyWindowMs,
       snapshotIntervalMs: source.snapshotIntervalMs ?? rt.config.sources.snapshotIntervalMs,

@@ -165,6 +165,19 @@ for (const major of [18, 16] as const) {
       await assertHostConsistent(t.home, t.pool.poolPath);
     });
 
+    it('runs its hooks on each branch of it before the branch opens; a failing hook makes no branch', async () => {
+      await t.host.updateSource('prod', { afterRefresh: [`psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -qc "CREATE TABLE hooked AS SELECT 'masked' AS state"`] });
+      await t.host.createBranch('hooked-1', { origin: { kind: 'parent', parent: 'prod' } });
+      expect(await sql((await t.host.connectionInfo('hooked-1')).url, 'SELECT state FROM hooked')).toEqual([{ state: 'masked' }]);
+      expect(await primary.sql("SELECT to_regclass('hooked') IS NULL AS absent")).toEqual([{ absent: true }]);
+      await t.host.updateSource('prod', { afterRefresh: ['echo no >&2; exit 4'] });
+      const failed = await codeOf(t.host.createBranch('hooked-2', { origin: { kind: 'parent', parent: 'prod' } }));
+      expect(failed.code).toBe('HOOK_FAILED');
+      await t.host.updateSource('prod', { afterRefresh: [] });
+      const state = await assertHostConsistent(t.home, t.pool.poolPath);
+      expect(state.branches.map((b) => b.name)).not.toContain('hooked-2');
+    });
+
     if (major === 18) {
       it('rides out a 30 s outage of the source: status shows it, sync resumes by itself, nothing is lost', async () => {
         await primary.sql("INSERT INTO t (id, pad) VALUES (100, 'before the outage')");

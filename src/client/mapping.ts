@@ -286,6 +286,7 @@ export function toApiSource(v: SourceView): ApiSource {
       lag_seconds: f.lagSeconds,
       last_replayed_commit_at: f.lastReplayedCommitAt,
       slot: f.slot,
+      after_refresh: [...f.afterRefresh],
       history: {
         window_ms: f.history.windowMs,
         snapshot_interval_ms: f.history.snapshotIntervalMs,
@@ -318,6 +319,7 @@ export function fromApiSource(a: ApiSource): SourceView {
       lagSeconds: f.lag_seconds,
       lastReplayedCommitAt: f.last_replayed_commit_at,
       slot: f.slot,
+      afterRefresh: f.after_refresh,
       history: {
         windowMs: f.history.window_ms,
         snapshotIntervalMs: f.history.snapshot_interval_ms,

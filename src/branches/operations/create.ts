@@ -2,7 +2,7 @@ import { configureRecoveryTarget, copyFromUrl, initCluster, parseLsn, prepareDir
 import type { BranchRecord, NewBranch, SnapshotRecord } from '../../state/index.js';
 import { PgbranchError } from '../../errors.js';
 import type { Actor } from '../audit.js';
-import { bringUpClone, CLONE_POINTS, cloneConsistent, openTcp } from '../clone.js';
+import { bringUpClone, CLONE_POINTS, cloneConsistent, openTcp, sourceHooks } from '../clone.js';
 import { log } from '../../util/index.js';
 import { crashPoint } from '../crash-points.js';
 import { saveSourceUrl } from '../source-secrets.js';
@@ -212,7 +212,7 @@ async function createClone(
   await applyVolumeLimit(rt, p.volume, settings.maxOwnBytes);
   intent.advance('cloned');
   crashPoint('create:cloned');
-  const { branchLsn, lastCommitAt } = await bringUpClone(rt, p, p.volume);
+  const { branchLsn, lastCommitAt } = await bringUpClone(rt, p, p.volume, sourceHooks(rt, origin.parentId));
   crashPoint('create:started');
   // A copy of a standby stands where its last replayed commit is in the source's history.
   const branchTime = cloned.replay !== undefined ? (lastCommitAt ?? cloned.branchTime) : cloned.branchTime;

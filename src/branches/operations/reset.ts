@@ -1,6 +1,6 @@
 import { PgbranchError } from '../../errors.js';
 import type { BranchRecord } from '../../state/index.js';
-import { bringUpClone, CLONE_POINTS, cloneConsistent } from '../clone.js';
+import { bringUpClone, CLONE_POINTS, cloneConsistent, sourceHooks } from '../clone.js';
 import { crashPoint } from '../crash-points.js';
 import { assertNotProtected } from '../governance.js';
 import { volumeName } from '../ids.js';
@@ -48,7 +48,7 @@ export async function resetBranch(rt: Runtime, branch: BranchRecord): Promise<Br
   crashPoint('reset:cloned');
   await rt.stop(oldVolume);
   crashPoint('reset:old-stopped');
-  const { branchLsn: recoveredLsn } = await bringUpClone(rt, branch, newVolume);
+  const { branchLsn: recoveredLsn } = await bringUpClone(rt, branch, newVolume, snapshot ? [] : sourceHooks(rt, branch.parentId));
   const branchLsn = snapshot?.lsn ?? recoveredLsn;
   crashPoint('reset:new-started');
   rt.store.transaction(() => {

@@ -22,6 +22,7 @@ function sourceFields(v: SourceView): [string, string][] {
       ['lag', `${f.lagBytes === null ? '-' : formatBytes(f.lagBytes)}${f.lagSeconds === null ? '' : `, ${f.lagSeconds.toFixed(1)} s`}`],
       ['last replayed commit', f.lastReplayedCommitAt ?? '-'],
       ['slot', f.slot ?? 'none'],
+      ['hooks on each branch', f.afterRefresh.length > 0 ? f.afterRefresh.join(' && ') : 'none'],
       ['history window', `${formatDuration(f.history.windowMs)}, a snapshot every ${formatDuration(f.history.snapshotIntervalMs)}`],
       ['branches possible since', f.history.from ? `${f.history.from}${f.history.fromLsn ? ` (LSN ${f.history.fromLsn})` : ''}` : 'not yet (no history snapshot)'],
       ['history cost', `${f.history.snapshots} snapshots owning ${formatBytes(f.history.snapshotBytes)}, archived WAL ${formatBytes(f.history.archiveBytes)}`],
