@@ -102,7 +102,13 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
   });
 
   app.notFound((c) => problemResponse(httpProblem(404, `no route for ${c.req.method} ${c.req.path}`)));
-  app.onError((err) => {
+  app.onError((err, c) => {
+    // A client that hung up before its request was read (mid-body) is not a server failure: it is
+    // counted apart (499, as nginx does) and logged quietly; nobody reads the answer anyway.
+    if (c.req.raw.signal.aborted || (!(err instanceof PgbranchError) && isClientAbort(err))) {
+      logger.debug({ method: c.req.method, path: c.req.path }, 'client closed the request');
+      return new Response(null, { status: CLIENT_CLOSED_REQUEST });
+    }
     if (err instanceof PgbranchError) {
       if (err.spec.httpStatus >= 500) logger.error({ code: err.code, err }, 'request failed');
       return problemResponse(problemFromError(err));
@@ -112,4 +118,13 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
     return problemResponse(problemFromError(new PgbranchError('INTERNAL', err.message, { cause: err })));
   });
   return app;
+}
+
+/** nginx's "client closed request": not an HTTP status a client ever sees. */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+/** What reading the body of a request whose client went away throws (undici / Node streams). */
+function isClientAbort(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; cause?: { code?: string } };
+  return e.name === 'AbortError' || e.code === 'ECONNRESET' || e.code === 'ERR_STREAM_PREMATURE_CLOSE' || e.cause?.code === 'ECONNRESET' || /aborted|terminated/i.test(String((err as Error)?.message));
 }

@@ -4,9 +4,12 @@ import { PgbranchError } from '../errors.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** "5m", "90s", "2h", "0" (never) → milliseconds; "default" → null (the host's default). */
-export function parseIdleTimeout(value: string): number | null {
-  if (value === 'default') return null;
+/**
+ * "5m", "90s", "2h", "0" (never) → milliseconds; "default" → 'default' (the host's default, null
+ * for the domain). Not null itself: commander stores a parser's null as "" (see parseTtlOrNone).
+ */
+export function parseIdleTimeout(value: string): number | 'default' {
+  if (value === 'default') return 'default';
   if (value === '0' || value === 'never') return 0;
   const match = /^(\d+)(ms|s|m|h|d)$/.exec(value.trim());
   if (!match) throw new InvalidArgumentError(`"${value}" is not a duration (examples: 5m, 90s, 2h, 0 = never, default)`);

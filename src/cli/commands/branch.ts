@@ -128,14 +128,14 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
     .option('--ttl <duration>', 'expire this long from now (3d, 2h), or "none" to never expire', parseTtlOrNone)
     .option('--expires-at <time>', 'expire at this ISO-8601 time')
     .option('--max-own-bytes <size>', 'cap on the data the branch may write (512M, 2G), effective at once, or "none" (over the API: admin tokens only)', parseSizeOrNone)
-    .action(async (name: string, opts: { idleTimeout?: number | null; ttl?: number | 'none'; expiresAt?: string; maxOwnBytes?: number | 'none' }, cmd: Command) => {
+    .action(async (name: string, opts: { idleTimeout?: number | 'default'; ttl?: number | 'none'; expiresAt?: string; maxOwnBytes?: number | 'none' }, cmd: Command) => {
       if (opts.idleTimeout === undefined && opts.ttl === undefined && opts.expiresAt === undefined && opts.maxOwnBytes === undefined) {
         throw new PgbranchError('INVALID_ARGUMENT', 'nothing to change: give --idle-timeout, --ttl, --expires-at or --max-own-bytes');
       }
       const writer = writerFor(cmd);
       const view = await withHost(cmd, (host) =>
         host.updateBranch(name, {
-          idleTimeoutMs: opts.idleTimeout,
+          idleTimeoutMs: opts.idleTimeout === 'default' ? null : opts.idleTimeout,
           ttlMs: opts.ttl === 'none' ? null : opts.ttl,
           expiresAt: opts.expiresAt,
           maxOwnBytes: opts.maxOwnBytes === 'none' ? null : opts.maxOwnBytes,
