@@ -57,6 +57,12 @@ export const ERROR_CATALOGUE = {
   SOURCE_UNSUPPORTED: { httpStatus: 422, exitCode: 15, title: 'Replication source not supported' },
   REPLICATION_FAILED: { httpStatus: 502, exitCode: 15, title: 'Replication failed' },
   RECOVERY_TARGET_NOT_REACHED: { httpStatus: 422, exitCode: 15, title: 'Recovery target not reached' },
+  MASK_RULES_INVALID: { httpStatus: 422, exitCode: 16, title: 'Masking rules are invalid' },
+  MASK_UNCOVERED_COLUMNS: { httpStatus: 422, exitCode: 16, title: 'Personal-looking columns have no masking rule' },
+  MASK_COLLISION: { httpStatus: 422, exitCode: 16, title: 'Masking broke a unique or foreign key constraint' },
+  MASK_FAILED: { httpStatus: 500, exitCode: 16, title: 'Masking failed' },
+  MASK_WIPE_UNSAFE: { httpStatus: 409, exitCode: 16, title: 'Data directory not ready for wiping' },
+  MASK_RESIDUE_FOUND: { httpStatus: 500, exitCode: 16, title: 'Original values survive in the files' },
   OPERATION_ABORTED: { httpStatus: 409, exitCode: 130, title: 'Operation aborted' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -45,3 +45,4 @@ export { copyFromUrl } from './copy-from-url.js';
 export { redactUrl } from './redact-url.js';
 export { findFreePort } from './free-port.js';
 export * from './replication/index.js';
+export * from './masking/index.js';
