@@ -2,7 +2,7 @@ import { PgbranchError } from '../../errors.js';
 import { quoteIdent, quoteLiteral } from '../quote.js';
 import { FAKE_FUNCTION } from './sql-functions.js';
 import { describe, strategyMisfit } from './strategy-fit.js';
-import type { CatalogColumn, ColumnRule, JsonPath, JsonPathRule, MaskStrategy } from './types.js';
+import type { CatalogColumn, ColumnRule, JsonPath, MaskStrategy } from './types.js';
 
 /**
  * SQL for one column's new value, given its rule. Pure: the executor runs what this builds.
@@ -12,8 +12,6 @@ import type { CatalogColumn, ColumnRule, JsonPath, JsonPathRule, MaskStrategy } 
 export interface ColumnSql {
   /** `SET <column> = <expression>`; undefined for keep. */
   readonly expression: string | undefined;
-  /** Helper functions (json paths) to create in pg_temp before the UPDATE. */
-  readonly functions: readonly string[];
 }
 
 const INT_MODULUS: Readonly<Record<string, string>> = {
@@ -100,54 +98,48 @@ function jsonLeaf(strategy: MaskStrategy, doc: string): string {
   }
 }
 
-/**
- * A chain of SQL functions applying one path rule: one function per path step, so the document
- * is referenced by a parameter and never repeated as text in the statement.
- */
-function jsonPathFunctions(prefix: string, path: JsonPath, strategy: MaskStrategy): string[] {
-  const functions: string[] = [];
-  const name = (depth: number): string => `pg_temp.${prefix}_${depth}`;
-  for (let depth = path.length; depth >= 0; depth--) {
-    const step = path[depth];
-    let body: string;
-    if (depth === path.length) {
-      // A JSON null stays null: NULL stays NULL everywhere.
-      body = `CASE WHEN jsonb_typeof(doc) = 'null' THEN doc ELSE ${jsonLeaf(strategy, 'doc')} END`;
-    } else if (step === '*') {
-      const next = name(depth + 1);
-      body = `CASE jsonb_typeof(doc)
-        WHEN 'array' THEN (SELECT coalesce(jsonb_agg(${next}(e) ORDER BY o), '[]'::jsonb) FROM jsonb_array_elements(doc) WITH ORDINALITY AS x(e, o))
-        WHEN 'object' THEN (SELECT coalesce(jsonb_object_agg(k, ${next}(e)), '{}'::jsonb) FROM jsonb_each(doc) AS x(k, e))
-        ELSE doc END`;
-    } else {
-      const key = quoteLiteral(step!);
-      body = `CASE WHEN jsonb_typeof(doc) = 'object' AND doc ? ${key} THEN jsonb_set(doc, ARRAY[${key}], ${name(depth + 1)}(doc -> ${key})) ELSE doc END`;
-    }
-    functions.push(
-      `CREATE FUNCTION ${name(depth)}(doc jsonb) RETURNS jsonb LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED AS $pgb$ SELECT ${body} $pgb$`,
-    );
-  }
-  return functions;
-}
+const pathLiteral = (keys: readonly string[]): string => `${quoteLiteral(`{${keys.map((k) => `"${k.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`)}::text[]`;
 
 /**
- * The SET expression of one column rule. `functionPrefix` must be unique per column in the
- * session (json path helpers are named after it).
+ * One path rule applied to `doc` (a cheap reference: a column or a row alias). Keys up to the
+ * first `*` are one `#>` lookup and one jsonb_set; a `*` maps every element (array) or value
+ * (object) through the rest of the path in a sub-select. No helper function: the planner sees
+ * plain expressions, which costs a few microseconds per row instead of a function call per step.
  */
-export function columnSql(rule: ColumnRule, column: CatalogColumn, functionPrefix: string): ColumnSql {
+function jsonApply(doc: string, path: JsonPath, strategy: MaskStrategy, depth = 0): string {
+  const star = path.indexOf('*');
+  const keys = star === -1 ? path : path.slice(0, star);
+  const at = keys.length === 0 ? doc : `(${doc} #> ${pathLiteral(keys)})`;
+  const replace = (value: string): string => (keys.length === 0 ? value : `jsonb_set(${doc}, ${pathLiteral(keys)}, ${value}, false)`);
+  if (star === -1) {
+    // A missing path or a JSON null stays as it is.
+    return `CASE WHEN ${at} IS NULL OR jsonb_typeof(${at}) = 'null' THEN ${doc} ELSE ${replace(jsonLeaf(strategy, at))} END`;
+  }
+  const rest = path.slice(star + 1);
+  const e = `e${depth}`;
+  const k = `k${depth}`;
+  const o = `o${depth}`;
+  const inner = jsonApply(e, rest, strategy, depth + 1);
+  return `CASE jsonb_typeof(${at})
+      WHEN 'array' THEN ${replace(`(SELECT coalesce(jsonb_agg(${inner} ORDER BY ${o}), '[]'::jsonb) FROM jsonb_array_elements(${at}) WITH ORDINALITY AS x${depth}(${e}, ${o}))`)}
+      WHEN 'object' THEN ${replace(`(SELECT coalesce(jsonb_object_agg(${k}, ${inner}), '{}'::jsonb) FROM jsonb_each(${at}) AS x${depth}(${k}, ${e}))`)}
+      ELSE ${doc} END`;
+}
+
+/** The SET expression of one column rule. */
+export function columnSql(rule: ColumnRule, column: CatalogColumn): ColumnSql {
   const col = quoteIdent(column.name);
   if (rule.kind === 'json') {
     if (column.class !== 'json' || column.isArray) fail(`json paths need a json or jsonb column, ${column.name} is ${column.type}`);
-    const functions: string[] = [];
-    let doc = column.type === 'jsonb' ? col : `${col}::jsonb`;
-    rule.paths.forEach((p: JsonPathRule, i) => {
-      if (p.strategy.kind === 'keep') return;
-      const prefix = `${functionPrefix}_p${i}`;
-      functions.push(...jsonPathFunctions(prefix, p.path, p.strategy));
-      doc = `pg_temp.${prefix}_0(${doc})`;
+    const paths = rule.paths.filter((p) => p.strategy.kind !== 'keep');
+    if (paths.length === 0) return { expression: undefined };
+    // Each path rule applies to the previous one's result, named d by a sub-select so that the
+    // expressions reference a plain name rather than repeat a computation.
+    let select = `SELECT ${column.type === 'jsonb' ? col : `${col}::jsonb`} AS d`;
+    paths.forEach((p, i) => {
+      select = `SELECT ${jsonApply('d', p.path, p.strategy)} AS d FROM (${select}) AS s${i}`;
     });
-    if (functions.length === 0) return { expression: undefined, functions };
-    return { expression: `(${doc})::${column.type}`, functions };
+    return { expression: `(${select})::${column.type}` };
   }
   const misfit = strategyMisfit(rule.strategy, column);
   if (misfit) fail(`${column.name}: ${misfit}`);
@@ -155,9 +147,8 @@ export function columnSql(rule: ColumnRule, column: CatalogColumn, functionPrefi
     const element = scalarExpression(rule.strategy, 'e', { ...column, isArray: false, type: column.type.replace(/\[\]$/, '') });
     return {
       expression: `CASE WHEN ${col} IS NULL THEN NULL ELSE ARRAY(SELECT ${element} FROM unnest(${col}) WITH ORDINALITY AS u(e, o) ORDER BY o) END::${column.type}`,
-      functions: [],
     };
   }
   const expression = scalarExpression(rule.strategy, col, column);
-  return { expression: expression === undefined ? undefined : `(${expression})::${column.type}`, functions: [] };
+  return { expression: expression === undefined ? undefined : `(${expression})::${column.type}` };
 }

@@ -15,7 +15,6 @@ interface PlannedTable {
   readonly partitioned: boolean;
   readonly sets: readonly string[];
   readonly maskedColumns: readonly string[];
-  readonly functions: readonly string[];
 }
 
 interface ForeignKey {
@@ -30,7 +29,6 @@ const where = (rule: TableRule): string => (rule.at ? ` (${rule.at.file}:${rule.
 async function plan(client: pg.Client, rules: MaskingRules): Promise<PlannedTable[]> {
   const catalog = await readMaskCatalog(client);
   const planned: PlannedTable[] = [];
-  let fnCount = 0;
   for (const rule of rules.tables) {
     const table = findTable(catalog, rule.schema, rule.table);
     const name = `${rule.schema}.${rule.table}`;
@@ -42,7 +40,6 @@ async function plan(client: pg.Client, rules: MaskingRules): Promise<PlannedTabl
     }
     const sets: string[] = [];
     const masked: string[] = [];
-    const functions: string[] = [];
     for (const colRule of rule.columns) {
       const column = table.columns.find((c) => c.name === colRule.column);
       if (!column) {
@@ -54,11 +51,10 @@ async function plan(client: pg.Client, rules: MaskingRules): Promise<PlannedTabl
           cause: new Error('unwritable column'),
         });
       }
-      const built = columnSql(colRule, column, `pgb_j${fnCount++}`);
+      const built = columnSql(colRule, column);
       if (built.expression === undefined) continue;
       sets.push(`${quoteIdent(column.name)} = ${built.expression}`);
       masked.push(column.name);
-      functions.push(...built.functions);
     }
     if (sets.length === 0) continue;
     const qualified = `${quoteIdent(rule.schema)}.${quoteIdent(rule.table)}`;
@@ -77,7 +73,7 @@ async function plan(client: pg.Client, rules: MaskingRules): Promise<PlannedTabl
         cause: new Error('update rule'),
       });
     }
-    planned.push({ rule, table, qualified, oid: info.oid, partitioned: info.partitioned, sets, maskedColumns: masked, functions });
+    planned.push({ rule, table, qualified, oid: info.oid, partitioned: info.partitioned, sets, maskedColumns: masked });
   }
   return planned;
 }
@@ -189,7 +185,7 @@ export async function maskDatabase(client: pg.Client, rules: MaskingRules, optio
     const tables = await plan(client, rules);
     const names = new Set<string>(tables.flatMap((t) => [t.rule.table, t.rule.schema, ...t.maskedColumns]));
     await run(client, 'creating the masking functions', DROP_FUNCTIONS_SQL);
-    for (const sql of [...maskingFunctionsSql(), ...tables.flatMap((t) => t.functions)]) await run(client, 'creating the masking functions', sql);
+    for (const sql of maskingFunctionsSql()) await run(client, 'creating the masking functions', sql);
 
     const bytesBefore = new Map<number, number>();
     for (const t of tables) bytesBefore.set(t.oid, await relationBytes(client, t.oid));
