@@ -12,6 +12,8 @@ import type { CatalogColumn, ColumnRule, JsonPath, MaskStrategy } from './types.
 export interface ColumnSql {
   /** `SET <column> = <expression>`; undefined for keep. */
   readonly expression: string | undefined;
+  /** The expression has sub-selects (json paths, arrays): ALTER … USING needs it inside a function. */
+  readonly usesSubquery: boolean;
 }
 
 const INT_MODULUS: Readonly<Record<string, string>> = {
@@ -126,20 +128,23 @@ function jsonApply(doc: string, path: JsonPath, strategy: MaskStrategy, depth = 
       ELSE ${doc} END`;
 }
 
-/** The SET expression of one column rule. */
-export function columnSql(rule: ColumnRule, column: CatalogColumn): ColumnSql {
-  const col = quoteIdent(column.name);
+/**
+ * The new value of one column under its rule, over `ref` (the column itself by default; a
+ * function parameter when the caller wraps the expression into a function).
+ */
+export function columnSql(rule: ColumnRule, column: CatalogColumn, ref = quoteIdent(column.name)): ColumnSql {
+  const col = ref;
   if (rule.kind === 'json') {
     if (column.class !== 'json' || column.isArray) fail(`json paths need a json or jsonb column, ${column.name} is ${column.type}`);
     const paths = rule.paths.filter((p) => p.strategy.kind !== 'keep');
-    if (paths.length === 0) return { expression: undefined };
+    if (paths.length === 0) return { expression: undefined, usesSubquery: false };
     // Each path rule applies to the previous one's result, named d by a sub-select so that the
     // expressions reference a plain name rather than repeat a computation.
     let select = `SELECT ${column.type === 'jsonb' ? col : `${col}::jsonb`} AS d`;
     paths.forEach((p, i) => {
       select = `SELECT ${jsonApply('d', p.path, p.strategy)} AS d FROM (${select}) AS s${i}`;
     });
-    return { expression: `(${select})::${column.type}` };
+    return { expression: `(${select})::${column.type}`, usesSubquery: true };
   }
   const misfit = strategyMisfit(rule.strategy, column);
   if (misfit) fail(`${column.name}: ${misfit}`);
@@ -147,8 +152,9 @@ export function columnSql(rule: ColumnRule, column: CatalogColumn): ColumnSql {
     const element = scalarExpression(rule.strategy, 'e', { ...column, isArray: false, type: column.type.replace(/\[\]$/, '') });
     return {
       expression: `CASE WHEN ${col} IS NULL THEN NULL ELSE ARRAY(SELECT ${element} FROM unnest(${col}) WITH ORDINALITY AS u(e, o) ORDER BY o) END::${column.type}`,
+      usesSubquery: true,
     };
   }
   const expression = scalarExpression(rule.strategy, col, column);
-  return { expression: expression === undefined ? undefined : `(${expression})::${column.type}` };
+  return { expression: expression === undefined ? undefined : `(${expression})::${column.type}`, usesSubquery: false };
 }

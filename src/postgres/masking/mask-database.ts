@@ -13,9 +13,28 @@ interface PlannedTable {
   readonly qualified: string;
   readonly oid: number;
   readonly partitioned: boolean;
+  /** Old-style inheritance parent: ALTER TABLE would recurse into the children, so UPDATE. */
+  readonly hasChildren: boolean;
+  /** `col = expr` for the UPDATE path. */
   readonly sets: readonly string[];
+  /** `ALTER COLUMN col TYPE t [COLLATE c] USING expr` for the rewrite path. */
+  readonly alters: readonly string[];
+  /** Functions the USING expressions call (sub-selects are not allowed in USING). */
+  readonly functions: readonly string[];
+  /** What ALTER … TYPE resets and must be put back: `SET STORAGE …`, `SET COMPRESSION …`. */
+  readonly restores: readonly string[];
   readonly maskedColumns: readonly string[];
 }
+
+interface ColumnAttributes {
+  readonly collation: string | null;
+  readonly storage: string;
+  readonly typeStorage: string;
+  readonly compression: string;
+}
+
+const STORAGE: Readonly<Record<string, string>> = { p: 'PLAIN', e: 'EXTERNAL', m: 'MAIN', x: 'EXTENDED' };
+const COMPRESSION: Readonly<Record<string, string>> = { p: 'pglz', l: 'lz4' };
 
 interface ForeignKey {
   readonly name: string;
@@ -29,6 +48,7 @@ const where = (rule: TableRule): string => (rule.at ? ` (${rule.at.file}:${rule.
 async function plan(client: pg.Client, rules: MaskingRules): Promise<PlannedTable[]> {
   const catalog = await readMaskCatalog(client);
   const planned: PlannedTable[] = [];
+  let functionCount = 0;
   for (const rule of rules.tables) {
     const table = findTable(catalog, rule.schema, rule.table);
     const name = `${rule.schema}.${rule.table}`;
@@ -38,7 +58,42 @@ async function plan(client: pg.Client, rules: MaskingRules): Promise<PlannedTabl
         cause: new Error('no such table'),
       });
     }
+    const qualified = `${quoteIdent(rule.schema)}.${quoteIdent(rule.table)}`;
+    const info = (
+      await run<{ oid: number; partitioned: boolean; update_rules: number; children: number }>(
+        client,
+        `inspecting ${name}`,
+        `SELECT c.oid::int AS oid, c.relkind = 'p' AS partitioned,
+                (SELECT count(*)::int FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.ev_type = '2') AS update_rules,
+                (SELECT count(*)::int FROM pg_inherits i WHERE i.inhparent = c.oid) AS children
+           FROM pg_class c WHERE c.oid = $1::regclass`,
+        [qualified],
+      )
+    ).rows[0]!;
+    if (info.update_rules > 0) {
+      throw new PgbranchError('MASK_FAILED', `cannot mask ${name}: it has an ON UPDATE rule that would rewrite the masking UPDATE; drop the rule first`, {
+        cause: new Error('update rule'),
+      });
+    }
+    const attributes = new Map(
+      (
+        await run<{ name: string; collation: string | null; storage: string; type_storage: string; compression: string }>(
+          client,
+          `inspecting ${name}`,
+          `SELECT a.attname AS name, a.attstorage AS storage, t.typstorage AS type_storage, a.attcompression AS compression,
+                  CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0
+                       THEN quote_ident(n.nspname) || '.' || quote_ident(co.collname) END AS collation
+             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+             LEFT JOIN pg_collation co ON co.oid = a.attcollation LEFT JOIN pg_namespace n ON n.oid = co.collnamespace
+            WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+          [qualified],
+        )
+      ).rows.map((r): [string, ColumnAttributes] => [r.name, { collation: r.collation, storage: r.storage, typeStorage: r.type_storage, compression: r.compression }]),
+    );
     const sets: string[] = [];
+    const alters: string[] = [];
+    const functions: string[] = [];
+    const restores: string[] = [];
     const masked: string[] = [];
     for (const colRule of rule.columns) {
       const column = table.columns.find((c) => c.name === colRule.column);
@@ -53,27 +108,24 @@ async function plan(client: pg.Client, rules: MaskingRules): Promise<PlannedTabl
       }
       const built = columnSql(colRule, column);
       if (built.expression === undefined) continue;
-      sets.push(`${quoteIdent(column.name)} = ${built.expression}`);
+      const col = quoteIdent(column.name);
+      sets.push(`${col} = ${built.expression}`);
+      let using = built.expression;
+      if (built.usesSubquery) {
+        const fn = `pg_temp.pgb_col_${functionCount++}`;
+        functions.push(
+          `CREATE FUNCTION ${fn}(v ${column.type}) RETURNS ${column.type} LANGUAGE sql STABLE PARALLEL RESTRICTED AS $pgb$ SELECT ${columnSql(colRule, column, 'v').expression} $pgb$`,
+        );
+        using = `${fn}(${col})`;
+      }
+      const attr = attributes.get(column.name);
+      alters.push(`ALTER COLUMN ${col} TYPE ${column.type}${attr?.collation ? ` COLLATE ${attr.collation}` : ''} USING ${using}`);
+      if (attr && attr.storage !== attr.typeStorage && STORAGE[attr.storage]) restores.push(`ALTER COLUMN ${col} SET STORAGE ${STORAGE[attr.storage]}`);
+      if (attr && COMPRESSION[attr.compression]) restores.push(`ALTER COLUMN ${col} SET COMPRESSION ${COMPRESSION[attr.compression]}`);
       masked.push(column.name);
     }
     if (sets.length === 0) continue;
-    const qualified = `${quoteIdent(rule.schema)}.${quoteIdent(rule.table)}`;
-    const info = (
-      await run<{ oid: number; partitioned: boolean; update_rules: number }>(
-        client,
-        `inspecting ${name}`,
-        `SELECT c.oid::int AS oid, c.relkind = 'p' AS partitioned,
-                (SELECT count(*)::int FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.ev_type = '2') AS update_rules
-           FROM pg_class c WHERE c.oid = $1::regclass`,
-        [qualified],
-      )
-    ).rows[0]!;
-    if (info.update_rules > 0) {
-      throw new PgbranchError('MASK_FAILED', `cannot mask ${name}: it has an ON UPDATE rule that would rewrite the masking UPDATE; drop the rule first`, {
-        cause: new Error('update rule'),
-      });
-    }
-    planned.push({ rule, table, qualified, oid: info.oid, partitioned: info.partitioned, sets, maskedColumns: masked });
+    planned.push({ rule, table, qualified, oid: info.oid, partitioned: info.partitioned, hasChildren: info.children > 0 && !info.partitioned, sets, alters, functions, restores, maskedColumns: masked });
   }
   return planned;
 }
@@ -160,11 +212,15 @@ async function matviewsInOrder(client: pg.Client): Promise<{ oid: number; name: 
  *
  * 1. creates the masking functions in pg_temp; the key reaches them as session settings only;
  * 2. in one transaction, with user triggers off (session_replication_role = replica): drops the
- *    foreign keys that touch masked columns, UPDATEs every masked table (TOASTed values are
- *    rewritten with the row), re-adds the foreign keys (re-validated). A unique index that the
- *    masked values break aborts everything with MASK_COLLISION;
- * 3. VACUUM FULL of every masked table: heap, TOAST and indexes are written into new files and the
- *    old ones (which hold the original tuples) are unlinked;
+ *    foreign keys that touch masked columns, masks every table, re-adds the foreign keys (which
+ *    re-validates them). Each table is masked in one pass by ALTER TABLE … ALTER COLUMN … TYPE
+ *    <same type> USING <mask>: PostgreSQL writes heap, TOAST and all indexes into new files (the
+ *    old files, which hold the originals, are unlinked) and rebuilds unique indexes, so a collision
+ *    aborts everything with MASK_COLLISION. Where PostgreSQL refuses that (a view, rule, policy or
+ *    generated column uses a masked column; inheritance children; a sub-select in user SQL) the
+ *    table gets an UPDATE instead (TOASTed values are rewritten with their rows);
+ * 3. VACUUM FULL of every UPDATEd table, after the commit: its dead original tuples go with the old
+ *    files;
  * 4. statistics: pg_statistic/pg_statistic_ext_data rows of the masked tables (sampled original
  *    values) are deleted, the tables ANALYZEd, and both catalogs rewritten (VACUUM FULL) so the
  *    deleted rows leave their files too;
@@ -194,6 +250,16 @@ export async function maskDatabase(client: pg.Client, rules: MaskingRules, optio
 
     const rows = new Map<number, number>();
     const updateMs = new Map<number, number>();
+    const rewriteMs = new Map<number, number>();
+    const method = new Map<number, 'rewrite' | 'update'>();
+    const collision = (t: PlannedTable, cause: unknown): PgbranchError =>
+      maskingError(
+        `masking ${t.rule.schema}.${t.rule.table}: two rows now share a value of unique constraint "${(cause as { constraint?: string }).constraint ?? '?'}" ` +
+          `(a collision of the masked values, or a masked value equal to a row not yet masked); give that column an injective strategy (hash, fake: email|phone|username|iban|url) or a longer hash —`,
+        cause,
+        names,
+        'MASK_COLLISION',
+      );
     await run(client, 'starting the masking transaction', 'BEGIN');
     try {
       await run(client, 'disabling user triggers', `SET LOCAL session_replication_role = replica`);
@@ -202,24 +268,41 @@ export async function maskDatabase(client: pg.Client, rules: MaskingRules, optio
       for (const t of tables) {
         progress({ phase: 'update', table: `${t.rule.schema}.${t.rule.table}`, done: done++, total: tables.length });
         const t0 = performance.now();
+        // One pass: ALTER COLUMN … TYPE (its own type) USING <mask> rewrites heap, TOAST and every
+        // index into new files, leaving no dead tuple behind. It refuses columns that views,
+        // rules, policies or generated columns use, and user SQL with sub-selects: those tables
+        // take an UPDATE, and a VACUUM FULL after the commit.
+        let rewritten = false;
+        if (!t.hasChildren) {
+          await run(client, 'savepoint', 'SAVEPOINT pgb_mask');
+          try {
+            for (const fn of t.functions) await client.query(fn);
+            await client.query(`ALTER TABLE ${t.qualified} ${t.alters.join(', ')}`);
+            if (t.restores.length > 0) await client.query(`ALTER TABLE ${t.qualified} ${t.restores.join(', ')}`);
+            await client.query('RELEASE SAVEPOINT pgb_mask');
+            rewritten = true;
+          } catch (cause) {
+            if ((cause as { code?: string }).code === '23505') throw collision(t, cause);
+            await run(client, 'rolling back to the savepoint', 'ROLLBACK TO SAVEPOINT pgb_mask');
+          }
+        }
+        if (rewritten) {
+          const n = (await run<{ n: string }>(client, `counting ${t.rule.schema}.${t.rule.table}`, `SELECT count(*) AS n FROM ${t.qualified}`)).rows[0]!.n;
+          rows.set(t.oid, Number(n));
+          rewriteMs.set(t.oid, performance.now() - t0);
+          method.set(t.oid, 'rewrite');
+          continue;
+        }
         let result: pg.QueryResult;
         try {
           result = await client.query(`UPDATE ${t.partitioned ? '' : 'ONLY '}${t.qualified} SET ${t.sets.join(', ')}`);
         } catch (cause) {
-          const code = (cause as { code?: string }).code;
-          if (code === '23505') {
-            throw maskingError(
-              `masking ${t.rule.schema}.${t.rule.table}: two rows now share a value of unique constraint "${(cause as { constraint?: string }).constraint ?? '?'}" ` +
-                `(a collision of the masked values, or a masked value equal to a row not yet masked); give that column an injective strategy (hash, fake: email|phone|username|iban|url) or a longer hash —`,
-              cause,
-              names,
-              'MASK_COLLISION',
-            );
-          }
+          if ((cause as { code?: string }).code === '23505') throw collision(t, cause);
           throw maskingError(`masking ${t.rule.schema}.${t.rule.table}`, cause, names);
         }
         rows.set(t.oid, result.rowCount ?? 0);
         updateMs.set(t.oid, performance.now() - t0);
+        method.set(t.oid, 'update');
       }
       progress({ phase: 'constraints', done: 0, total: fks.length });
       for (const fk of fks) {
@@ -243,10 +326,11 @@ export async function maskDatabase(client: pg.Client, rules: MaskingRules, optio
       throw err;
     }
 
-    const rewriteMs = new Map<number, number>();
+    // Updated tables still hold the original tuples (dead) in their files: rewrite them.
     let done = 0;
-    for (const t of tables) {
-      progress({ phase: 'rewrite', table: `${t.rule.schema}.${t.rule.table}`, done: done++, total: tables.length });
+    const updated = tables.filter((t) => method.get(t.oid) === 'update');
+    for (const t of updated) {
+      progress({ phase: 'rewrite', table: `${t.rule.schema}.${t.rule.table}`, done: done++, total: updated.length });
       const t0 = performance.now();
       await run(client, `rewriting ${t.rule.schema}.${t.rule.table}`, `VACUUM (FULL) ${t.qualified}`, undefined, names);
       rewriteMs.set(t.oid, performance.now() - t0);
@@ -297,6 +381,7 @@ export async function maskDatabase(client: pg.Client, rules: MaskingRules, optio
         schema: t.rule.schema,
         table: t.rule.table,
         maskedColumns: t.maskedColumns,
+        method: method.get(t.oid) ?? 'update',
         rows: rows.get(t.oid) ?? 0,
         bytesBefore: bytesBefore.get(t.oid) ?? 0,
         bytesAfter: await relationBytes(client, t.oid),

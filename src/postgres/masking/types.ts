@@ -184,13 +184,20 @@ export interface TableMaskResult {
   readonly schema: string;
   readonly table: string;
   readonly maskedColumns: readonly string[];
-  /** Rows rewritten by the UPDATE. */
+  /**
+   * rewrite: one ALTER TABLE … ALTER COLUMN … TYPE … USING pass (new files, no dead tuples);
+   * update: UPDATE then VACUUM FULL (when a view, rule, policy or generated column uses a masked
+   * column, the table has inheritance children, or an sql rule has a sub-select).
+   */
+  readonly method: 'rewrite' | 'update';
+  /** Rows masked. */
   readonly rows: number;
   /** pg_total_relation_size before and after (heap + TOAST + indexes). */
   readonly bytesBefore: number;
   readonly bytesAfter: number;
+  /** The UPDATE (update method; 0 for rewrite). */
   readonly updateMs: number;
-  /** VACUUM FULL: table, TOAST and indexes rewritten into new files. */
+  /** The ALTER TABLE rewrite, or the VACUUM FULL after the UPDATE: table, TOAST and indexes in new files. */
   readonly rewriteMs: number;
   readonly analyzeMs: number;
 }

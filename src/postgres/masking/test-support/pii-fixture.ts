@@ -128,9 +128,11 @@ CREATE TABLE orders (
   placed_at timestamptz NOT NULL
 );
 CREATE INDEX orders_email ON orders (customer_email);
+CREATE TABLE contacts (id int PRIMARY KEY, user_id bigint REFERENCES users(id), email text NOT NULL, note text);
 `;
 
-export const FIXTURE_MATVIEW = `CREATE MATERIALIZED VIEW some_emails AS SELECT id, email FROM users WHERE id % 10 = 0`;
+/** Reads contacts.email: PostgreSQL then refuses ALTER … TYPE on it, so contacts takes the UPDATE path. */
+export const FIXTURE_MATVIEW = `CREATE MATERIALIZED VIEW contact_emails AS SELECT id, email FROM contacts WHERE id % 2 = 0`;
 
 /** Creates the schema and `users` rows (orders: 2 per user), in batches through bind parameters. */
 export async function loadPiiFixture(client: pg.Client, users: number): Promise<void> {
@@ -167,6 +169,9 @@ export async function loadPiiFixture(client: pg.Client, users: number): Promise<
   await client.query(
     `INSERT INTO orders SELECT u.id * 2 + k, u.id, u.email, 1 + (u.id % 50), (u.id % 500) + k, '2024-02-01'::timestamptz + make_interval(hours => u.id::int % 5000)
        FROM users u, generate_series(0, 1) k`,
+  );
+  await client.query(
+    `INSERT INTO contacts SELECT u.id, u.id, 'contact.' || u.email, 'call ' || u.phone FROM users u WHERE u.id % 50 = 0`,
   );
   await client.query(FIXTURE_MATVIEW);
   await client.query('ANALYZE');
@@ -207,6 +212,14 @@ export function fixtureRules(): MaskingRules {
         schema: 'public',
         table: 'orders',
         columns: [{ column: 'customer_email', kind: 'strategy', strategy: { kind: 'fake', fake: 'email' } }],
+      },
+      {
+        schema: 'public',
+        table: 'contacts',
+        columns: [
+          { column: 'email', kind: 'strategy', strategy: { kind: 'hash', length: 32 } },
+          { column: 'note', kind: 'strategy', strategy: { kind: 'sql', expression: `'call ' || left(md5(note), 8)` } },
+        ],
       },
     ],
   };
