@@ -119,6 +119,10 @@ describe('masking rules file', () => {
     expect(parseJsonPath('addresses.*.zip')).toEqual(['addresses', '*', 'zip']);
     expect(parseJsonPath('[*].email')).toEqual(['*', 'email']);
     expect(parseJsonPath('home address.zip')).toEqual(['home address', 'zip']);
+    const { problems } = checkMaskingRules('tables:\n  t:\n    doc:\n      json:\n        contact: hash\n        items[*].email: hash\n        contact.email: keep\n        items.*.phone: hash\n', { file: FILE });
+    expect(problems.map((p) => `${p.line}:${p.column} ${p.code}: ${p.message}`)).toEqual([
+      '7:9 duplicate-path: json path contact.email overlaps contact: one rule per part of a document',
+    ]);
     for (const bad of ['', 'a..b', 'a.', '.a', 'a[0]', 'a[*', ' a']) expect(parseJsonPath(bad)).toBeUndefined();
   });
 

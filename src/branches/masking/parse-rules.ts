@@ -58,6 +58,13 @@ function keyText(pair: Pair): string | undefined {
   return key.source ?? String(key.value);
 }
 
+/** Whether one path is a prefix of the other (`*` matching any step): their rules would collide. */
+function overlaps(a: readonly string[], b: readonly string[]): boolean {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i] && a[i] !== '*' && b[i] !== '*') return false;
+  return true;
+}
+
 /** Parses `contact.emails[*]` into `['contact', 'emails', '*']`. */
 export function parseJsonPath(text: string): string[] | undefined {
   if (text.trim() === '') return undefined;
@@ -161,7 +168,7 @@ function strategyFromMap(r: Reader, node: YAMLMap, inJson: boolean): MaskStrateg
       if (inJson) return r.problem(pair.key as Node, 'bad-strategy', 'json paths do not nest: write the full path (a.b.c)');
       if (!isMap(value)) return r.problem(value ?? (pair.key as Node), 'bad-option', 'json takes a map of paths to strategies');
       const rules: JsonPathRule[] = [];
-      const seen = new Set<string>();
+      const seen = new Map<string, string[]>();
       for (const p of value.items) {
         const text = keyText(p) ?? '';
         const path = parseJsonPath(text);
@@ -169,12 +176,13 @@ function strategyFromMap(r: Reader, node: YAMLMap, inJson: boolean): MaskStrateg
           r.problem(p.key as Node, 'bad-path', `${JSON.stringify(text)} is not a json path (keys separated by ".", [*] for every array element, * for every value)`);
           continue;
         }
-        const norm = JSON.stringify(path);
-        if (seen.has(norm)) {
-          r.problem(p.key as Node, 'duplicate-path', `json path ${text} has two rules`);
+        const overlap = [...seen.entries()].find(([, other]) => overlaps(other, path));
+        if (overlap) {
+          const same = JSON.stringify(overlap[1]) === JSON.stringify(path);
+          r.problem(p.key as Node, 'duplicate-path', same ? `json path ${text} has two rules` : `json path ${text} overlaps ${overlap[0]}: one rule per part of a document`);
           continue;
         }
-        seen.add(norm);
+        seen.set(text, path);
         const strategy = strategyOf(r, p.value as Node | null, true);
         if (strategy && !('json' in strategy)) rules.push({ path, strategy, at: r.at(p.key as Node) });
       }

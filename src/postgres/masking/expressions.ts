@@ -138,9 +138,21 @@ export function columnSql(rule: ColumnRule, column: CatalogColumn, ref = quoteId
     if (column.class !== 'json' || column.isArray) fail(`json paths need a json or jsonb column, ${column.name} is ${column.type}`);
     const paths = rule.paths.filter((p) => p.strategy.kind !== 'keep');
     if (paths.length === 0) return { expression: undefined, usesSubquery: false };
+    const source = column.type === 'jsonb' ? col : `${col}::jsonb`;
+    if (paths.length <= 6 && paths.every((p) => !p.path.includes('*'))) {
+      // Plain key paths: a jsonb_set per path whose leaf exists (#> finds it), over the original
+      // document, no sub-select. Each step names the previous one twice (only one CASE branch
+      // runs), so the text doubles per path: fine for a few paths, the sub-select form beyond.
+      let doc = source;
+      for (const p of paths) {
+        const at = `(${source} #> ${pathLiteral(p.path)})`;
+        doc = `CASE WHEN ${at} IS NULL OR jsonb_typeof(${at}) = 'null' THEN ${doc} ELSE jsonb_set(${doc}, ${pathLiteral(p.path)}, ${jsonLeaf(p.strategy, at)}, false) END`;
+      }
+      return { expression: `(${doc})::${column.type}`, usesSubquery: false };
+    }
     // Each path rule applies to the previous one's result, named d by a sub-select so that the
     // expressions reference a plain name rather than repeat a computation.
-    let select = `SELECT ${column.type === 'jsonb' ? col : `${col}::jsonb`} AS d`;
+    let select = `SELECT ${source} AS d`;
     paths.forEach((p, i) => {
       select = `SELECT ${jsonApply('d', p.path, p.strategy)} AS d FROM (${select}) AS s${i}`;
     });
