@@ -100,6 +100,9 @@ function jsonLeaf(strategy: MaskStrategy, doc: string): string {
   }
 }
 
+/** Key paths handled as a CASE chain (its text doubles per path). */
+const MAX_CASE_PATHS = 6;
+
 const pathLiteral = (keys: readonly string[]): string => `${quoteLiteral(`{${keys.map((k) => `"${k.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`)}::text[]`;
 
 /**
@@ -139,7 +142,7 @@ export function columnSql(rule: ColumnRule, column: CatalogColumn, ref = quoteId
     const paths = rule.paths.filter((p) => p.strategy.kind !== 'keep');
     if (paths.length === 0) return { expression: undefined, usesSubquery: false };
     const source = column.type === 'jsonb' ? col : `${col}::jsonb`;
-    if (paths.length <= 6 && paths.every((p) => !p.path.includes('*'))) {
+    if (paths.length <= MAX_CASE_PATHS && paths.every((p) => !p.path.includes('*'))) {
       // Plain key paths: a jsonb_set per path whose leaf exists (#> finds it), over the original
       // document, no sub-select. Each step names the previous one twice (only one CASE branch
       // runs), so the text doubles per path: fine for a few paths, the sub-select form beyond.
@@ -150,11 +153,19 @@ export function columnSql(rule: ColumnRule, column: CatalogColumn, ref = quoteId
       }
       return { expression: `(${doc})::${column.type}`, usesSubquery: false };
     }
-    // Each path rule applies to the previous one's result, named d by a sub-select so that the
-    // expressions reference a plain name rather than repeat a computation.
-    let select = `SELECT ${source} AS d`;
-    paths.forEach((p, i) => {
-      select = `SELECT ${jsonApply('d', p.path, p.strategy)} AS d FROM (${select}) AS s${i}`;
+    // Key paths first, as above; then each path with a `*` applies to the previous result, named
+    // d by a sub-select. OFFSET 0 keeps the planner from pulling the sub-select up, which would
+    // paste the previous computation into every place d is named.
+    const keyPaths = paths.filter((p) => !p.path.includes('*')).slice(0, MAX_CASE_PATHS);
+    const chained = paths.filter((p) => !keyPaths.includes(p));
+    let doc = source;
+    for (const p of keyPaths) {
+      const at = `(${source} #> ${pathLiteral(p.path)})`;
+      doc = `CASE WHEN ${at} IS NULL OR jsonb_typeof(${at}) = 'null' THEN ${doc} ELSE jsonb_set(${doc}, ${pathLiteral(p.path)}, ${jsonLeaf(p.strategy, at)}, false) END`;
+    }
+    let select = `SELECT ${doc} AS d`;
+    chained.forEach((p, i) => {
+      select = `SELECT ${jsonApply('d', p.path, p.strategy)} AS d FROM (${select} OFFSET 0) AS s${i}`;
     });
     return { expression: `(${select})::${column.type}`, usesSubquery: true };
   }

@@ -172,9 +172,7 @@ describe('masking on PostgreSQL 18 (detector, executor, WAL seal and wipe)', () 
 
     const joinBefore = (await app.query<{ n: string }>('SELECT count(*) AS n FROM orders o JOIN users u ON u.email = o.customer_email')).rows[0]!.n;
     const progress: string[] = [];
-    const t0 = performance.now();
     const report: MaskReport = await maskDatabase(app, fixtureRules(), { key: KEY, onProgress: (p) => progress.push(p.phase) });
-    console.log('TIMING mask', performance.now() - t0, JSON.stringify(report.tables));
     // The materialized view reads contacts.email: contacts takes the UPDATE path, the others the one-pass rewrite.
     expect(report.tables.map((t) => [t.table, t.method, t.rows])).toEqual([
       ['users', 'rewrite', USERS],
@@ -250,9 +248,7 @@ describe('masking on PostgreSQL 18 (detector, executor, WAL seal and wipe)', () 
       await copy.end().catch(() => undefined);
     }
 
-    const t1 = performance.now();
     const after = await scanForResidue(c.dataDir, originals);
-    console.log('TIMING scan', performance.now() - t1);
     expect(after).toEqual([]);
     // Nor in the server log (outside the data directory), despite the failed attempts above.
     const log = await readFile(c.logFile);

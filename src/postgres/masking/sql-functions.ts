@@ -77,10 +77,12 @@ const arrayLiteral = (words: readonly string[]): string => `ARRAY[${words.map((w
  * planner inlines them; the fakes are PL/pgSQL so the hash is computed once per value.
  */
 export function maskingFunctionsSql(): string[] {
-  const fn = (signature: string, returns: string, language: 'sql' | 'plpgsql', body: string, volatility = 'STABLE'): string =>
-    `CREATE FUNCTION pg_temp.${signature} RETURNS ${returns} LANGUAGE ${language} ${volatility} STRICT PARALLEL RESTRICTED AS $pgb$${body}$pgb$`;
+  const fn = (signature: string, returns: string, language: 'sql' | 'plpgsql', body: string, volatility = 'STABLE', strict = true): string =>
+    `CREATE FUNCTION pg_temp.${signature} RETURNS ${returns} LANGUAGE ${language} ${volatility}${strict ? ' STRICT' : ''} PARALLEL RESTRICTED AS $pgb$${body}$pgb$`;
+  // Not STRICT: the planner inlines a SQL function only if it is not strict or its body is (and a
+  // CASE is not); every body here yields NULL for a NULL input anyway.
   const plain = (signature: string, returns: string, expression: string, volatility = 'STABLE'): string =>
-    fn(signature, returns, 'sql', ` SELECT ${expression} `, volatility);
+    fn(signature, returns, 'sql', ` SELECT ${expression} `, volatility, false);
   const fake = (name: string, expression: string): string =>
     fn(`pgb_fake_${name}(v text)`, 'text', 'plpgsql', ` DECLARE h bytea := pg_temp.pgb_mac(v); BEGIN RETURN ${expression}; END `);
   const pick = (list: readonly string[], at: number): string => `pg_temp.pgb_pick(${arrayLiteral(list)}, h, ${at})`;
