@@ -266,7 +266,7 @@ export async function maskDatabase(client: pg.Client, rules: MaskingRules, optio
       for (const fk of fks) await run(client, `dropping foreign key ${fk.name}`, `ALTER TABLE ${fk.table} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
       let done = 0;
       for (const t of tables) {
-        progress({ phase: 'update', table: `${t.rule.schema}.${t.rule.table}`, done: done++, total: tables.length });
+        progress({ phase: 'mask', table: `${t.rule.schema}.${t.rule.table}`, done: done++, total: tables.length });
         const t0 = performance.now();
         // One pass: ALTER COLUMN … TYPE (its own type) USING <mask> rewrites heap, TOAST and every
         // index into new files, leaving no dead tuple behind. It refuses columns that views,

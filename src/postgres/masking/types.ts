@@ -167,7 +167,8 @@ export interface DetectOptions {
 }
 
 export interface MaskProgress {
-  readonly phase: 'prepare' | 'update' | 'constraints' | 'rewrite' | 'statistics' | 'matviews' | 'done';
+  /** mask: a table being masked (rewrite or update); rewrite: VACUUM FULL after an update. */
+  readonly phase: 'prepare' | 'mask' | 'constraints' | 'rewrite' | 'statistics' | 'matviews' | 'done';
   readonly table?: string;
   /** Tables done in this phase / total tables. */
   readonly done: number;
