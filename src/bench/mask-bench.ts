@@ -29,6 +29,7 @@ import { parseArgs, positiveInt, progress } from './bench-support.js';
 
 const USAGE = `usage: node dist/bench/mask-bench.js [options]
   --users N       users rows (default 1000000; orders get 2 per user; ~1 GiB at the default)
+  --wal-minimal   run the instance with wal_level=minimal while masking (rewrites then skip the WAL)
   --json          print the results as JSON
 `;
 
@@ -106,7 +107,7 @@ const RULES: MaskingRules = {
 };
 
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2), { users: 'value', json: 'flag' }, USAGE);
+  const args = parseArgs(process.argv.slice(2), { users: 'value', json: 'flag', 'wal-minimal': 'flag' }, USAGE);
   const users = positiveInt(args, 'users', 1_000_000);
   const binaries = await resolveBinaries();
   const osUser = await ensureOsUser();
@@ -129,7 +130,8 @@ async function main(): Promise<number> {
     await initCluster({ binaries, dataDir, osUser, superuserPassword: randomBytes(12).toString('hex'), database: 'app', noSync: true });
     const port = await findFreePort();
     // Bigger than pgbranch's per-branch defaults: masking is a one-off bulk job.
-    const settings = { shared_buffers: '256MB', max_wal_size: '2GB' };
+    const settings: Record<string, string> = { shared_buffers: '256MB', max_wal_size: '2GB' };
+    if (args.has('wal-minimal')) Object.assign(settings, { wal_level: 'minimal', max_wal_senders: '0', archive_mode: 'off' });
     await startInstance({ binaries, dataDir, osUser, logFile, socketDir, port, listenTcp: false, settings });
     const target = { socketDir, port, user: 'postgres', database: 'app' };
     const client = await connect(target);
@@ -166,6 +168,7 @@ async function main(): Promise<number> {
       loadavg: loadavg()[0] ?? 0,
       databaseMiB: Math.round(size / MIB),
       rules: RULES.tables.reduce((n, t) => n + t.columns.length, 0),
+      walLevel: args.has('wal-minimal') ? 'minimal' : 'replica',
       tables: report.tables.map((t) => ({
         table: t.table,
         method: t.method,
@@ -188,7 +191,7 @@ async function main(): Promise<number> {
     if (args.has('json')) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else {
       const lines = [
-        `masking ${result.databaseMiB} MiB (PostgreSQL ${result.postgres}, ${result.cpus} CPUs, load ${result.loadavg.toFixed(1)}), ${result.rules} rules`,
+        `masking ${result.databaseMiB} MiB (PostgreSQL ${result.postgres}, ${result.cpus} CPUs, load ${result.loadavg.toFixed(1)}), ${result.rules} rules, wal_level ${result.walLevel}`,
         ...result.tables.map(
           (t) =>
             `  ${t.table.padEnd(8)} ${t.method.padEnd(7)} ${String(t.rows).padStart(9)} rows ${String(t.mib).padStart(7)} MiB → ${String(t.mibAfter).padStart(7)} MiB   update ${t.updateS} s, rewrite ${t.rewriteS} s, analyze ${t.analyzeS} s   ${t.mibPerS} MiB/s, ${t.rowsPerS} rows/s`,
