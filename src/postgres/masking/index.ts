@@ -36,6 +36,6 @@ export { strategyMisfit, isInjective, describe as describeStrategy } from './str
 export { findPersonalColumns, formatJsonPath, jsonPathCovers } from './detect.js';
 export { matchName, classifyValue } from './pii-patterns.js';
 export { maskDatabase } from './mask-database.js';
-export { sealWal } from './seal-wal.js';
+export { sealWal, MASKING_INSTANCE_SETTINGS } from './seal-wal.js';
 export { wipeResidue } from './wipe.js';
 export { scanForResidue, sampleOriginalValues } from './residue-scan.js';

@@ -44,7 +44,7 @@ interface ForeignKey {
 
 const where = (rule: TableRule): string => (rule.at ? ` (${rule.at.file}:${rule.at.line}:${rule.at.column})` : '');
 
-/** Turns rules into UPDATE clauses against the live catalog; refuses anything it cannot mask. */
+/** Turns rules into per-table SQL (rewrite and update forms) against the live catalog; refuses anything it cannot mask. */
 async function plan(client: pg.Client, rules: MaskingRules): Promise<PlannedTable[]> {
   const catalog = await readMaskCatalog(client);
   const planned: PlannedTable[] = [];

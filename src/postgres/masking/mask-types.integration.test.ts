@@ -1,9 +1,9 @@
 import { createHash, createHmac } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../index.js';
+import { connect, startInstance } from '../index.js';
 import { createTestCluster, type TestCluster } from '../test-support/instance-fixture.js';
-import { maskDatabase, type MaskingRules } from './index.js';
+import { MASKING_INSTANCE_SETTINGS, maskDatabase, sealWal, wipeResidue, type MaskingRules } from './index.js';
 
 const KEY = 'another-host-secret-for-types-0001';
 const mac = (v: string): Buffer => createHmac('sha256', KEY).update(v).digest();
@@ -65,7 +65,9 @@ describe('masking column types, json key paths, foreign keys on hashed integers,
 
   beforeAll(async () => {
     c = await createTestCluster({ database: 'app' });
-    await c.start({ listenTcp: false });
+    // As the domain starts a clone for masking: private, and WAL-light.
+    const { binaries, dataDir, osUser, logFile, socketDir, port } = c;
+    await startInstance({ binaries, dataDir, osUser, logFile, socketDir, port, listenTcp: false, settings: MASKING_INSTANCE_SETTINGS });
     db = await connect(c.target('app'));
     await db.query(SCHEMA);
   });
@@ -119,5 +121,17 @@ describe('masking column types, json key paths, foreign keys on hashed integers,
     expect((await db.query(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'payments_account_id_fkey' AND convalidated`)).rows[0].n).toBe(1);
     expect((await db.query(`SELECT collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation WHERE attrelid = 'accounts'::regclass AND attname = 'label'`)).rows[0].collname).toBe('C');
     expect((await db.query(`SELECT count(*)::int AS n FROM events WHERE NOT ip << '10.0.0.0/8'`)).rows[0].n).toBe(0);
+
+    // Then the rest of the sequence: seal, clean stop, wipe, and a normal start.
+    expect((await db.query('SHOW wal_level')).rows[0].wal_level).toBe('minimal');
+    const seal = await sealWal(db);
+    await db.end();
+    await c.stop();
+    const wiped = await wipeResidue(c.dataDir, seal);
+    expect(wiped.keptWalSegment).toMatch(/^[0-9A-F]{24}$/);
+    await c.start({ listenTcp: false });
+    db = await connect(c.target('app'));
+    expect((await db.query('SHOW wal_level')).rows[0].wal_level).toBe('replica');
+    expect((await db.query(`SELECT count(*)::int AS n FROM payments p JOIN accounts a ON a.id = p.account_id`)).rows[0].n).toBe(joinBefore);
   });
 });
