@@ -93,3 +93,4 @@ export {
   type UnsupportedChange,
   type VerifySchemaDiffOptions,
 } from './schema-diff/index.js';
+export * from './masking/index.js';

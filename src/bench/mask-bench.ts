@@ -1,0 +1,216 @@
+/**
+ * Masking benchmark: throughput of maskDatabase (UPDATE + VACUUM FULL + statistics) on about
+ * 1 GiB of tables (1M users, 2M orders) with a dozen rules, then the WAL seal, a clean stop and
+ * the wipe. Runs on a throwaway PostgreSQL cluster in a temp dir (removed at the end, also on
+ * failure and SIGINT/SIGTERM). Progress goes to stderr, the result to stdout.
+ *
+ *   npm run build && node dist/bench/mask-bench.js [--users 1000000] [--json]
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  connect,
+  ensureOsUser,
+  findFreePort,
+  initCluster,
+  instanceStatus,
+  killInstance,
+  maskDatabase,
+  resolveBinaries,
+  sealWal,
+  startInstance,
+  stopInstance,
+  wipeResidue,
+  type MaskingRules,
+} from '../postgres/index.js';
+import { parseArgs, positiveInt, progress } from './bench-support.js';
+
+const USAGE = `usage: node dist/bench/mask-bench.js [options]
+  --users N       users rows (default 1000000; orders get 2 per user; ~1 GiB at the default)
+  --wal-minimal   run the instance with wal_level=minimal while masking (rewrites then skip the WAL)
+  --json          print the results as JSON
+`;
+
+const MIB = 1024 * 1024;
+
+const SCHEMA = `
+CREATE TABLE users (
+  id bigint PRIMARY KEY,
+  email text NOT NULL UNIQUE,
+  full_name text,
+  phone text UNIQUE,
+  birth_date date,
+  ssn text,
+  card_number text,
+  iban text,
+  address text,
+  profile jsonb,
+  created_at timestamptz NOT NULL
+);
+CREATE TABLE orders (
+  id bigint PRIMARY KEY,
+  user_id bigint NOT NULL REFERENCES users(id),
+  customer_email text NOT NULL REFERENCES users(email),
+  shipping_address text,
+  amount numeric(10,2),
+  placed_at timestamptz NOT NULL
+);
+CREATE INDEX orders_customer_email ON orders (customer_email);`;
+
+const LOAD = (from: number, to: number): string => `
+INSERT INTO users
+SELECT g,
+       'user' || g || '.' || substr(md5(g::text), 1, 10) || '@mail' || (g % 97) || '.test',
+       initcap(substr(md5('f' || g), 1, 7)) || ' ' || initcap(substr(md5('l' || g), 1, 9)),
+       '+33 6 ' || lpad(g::text, 9, '0'),
+       date '1950-01-01' + (g % 20000),
+       lpad((g % 899 + 1)::text, 3, '0') || '-' || lpad((g % 99 + 1)::text, 2, '0') || '-' || lpad((g % 9999 + 1)::text, 4, '0'),
+       '4' || lpad(g::text, 15, '0'),
+       'FR76' || lpad(g::text, 23, '0'),
+       (g % 999 + 1) || ' ' || substr(md5('s' || g), 1, 12) || ' Street, ' || (10000 + g % 89999) || ' Town',
+       jsonb_build_object('contact', jsonb_build_object('email', 'c' || g || '.' || substr(md5('c' || g), 1, 8) || '@inbox.test', 'lang', 'fr'),
+                          'prefs', jsonb_build_object('theme', 'dark', 'tags', jsonb_build_array(substr(md5('t' || g), 1, 6)))),
+       timestamptz '2020-01-01' + make_interval(mins => g)
+  FROM generate_series(${from}, ${to}) g;
+INSERT INTO orders
+SELECT u.id * 2 + k, u.id, u.email, u.address, (u.id % 1000) + k / 10.0, u.created_at + make_interval(days => k)
+  FROM users u, generate_series(0, 1) k WHERE u.id BETWEEN ${from} AND ${to};`;
+
+const RULES: MaskingRules = {
+  tables: [
+    {
+      schema: 'public',
+      table: 'users',
+      columns: [
+        { column: 'email', kind: 'strategy', strategy: { kind: 'fake', fake: 'email' } },
+        { column: 'full_name', kind: 'strategy', strategy: { kind: 'fake', fake: 'name' } },
+        { column: 'phone', kind: 'strategy', strategy: { kind: 'hash', length: 24 } },
+        { column: 'birth_date', kind: 'strategy', strategy: { kind: 'noise-date', seconds: 30 * 86_400 } },
+        { column: 'ssn', kind: 'strategy', strategy: { kind: 'null' } },
+        { column: 'card_number', kind: 'strategy', strategy: { kind: 'partial', keepFirst: 0, keepLast: 4, maskChar: '*' } },
+        { column: 'iban', kind: 'strategy', strategy: { kind: 'fake', fake: 'iban' } },
+        { column: 'address', kind: 'strategy', strategy: { kind: 'fake', fake: 'address' } },
+        { column: 'profile', kind: 'json', paths: [{ path: ['contact', 'email'], strategy: { kind: 'fake', fake: 'email' } }] },
+      ],
+    },
+    {
+      schema: 'public',
+      table: 'orders',
+      columns: [
+        { column: 'customer_email', kind: 'strategy', strategy: { kind: 'fake', fake: 'email' } },
+        { column: 'shipping_address', kind: 'strategy', strategy: { kind: 'fake', fake: 'address' } },
+      ],
+    },
+  ],
+};
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2), { users: 'value', json: 'flag', 'wal-minimal': 'flag' }, USAGE);
+  const users = positiveInt(args, 'users', 1_000_000);
+  const binaries = await resolveBinaries();
+  const osUser = await ensureOsUser();
+  const root = await mkdtemp(join(tmpdir(), 'pgbranch-maskbench-'));
+  await chmod(root, 0o755);
+  const dataDir = join(root, 'pgdata');
+  const socketDir = join(root, 'sock');
+  const logFile = join(root, 'postgres.log');
+  const cleanup = async (): Promise<void> => {
+    if ((await instanceStatus(dataDir)).running) await stopInstance(dataDir, { mode: 'immediate', timeoutMs: 10_000 }).catch(() => killInstance(dataDir));
+    await rm(root, { recursive: true, force: true });
+  };
+  const onSignal = (): void => {
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    progress(`PostgreSQL ${binaries.version}: initialising a cluster in ${root}`);
+    await initCluster({ binaries, dataDir, osUser, superuserPassword: randomBytes(12).toString('hex'), database: 'app', noSync: true });
+    const port = await findFreePort();
+    // Bigger than pgbranch's per-branch defaults: masking is a one-off bulk job.
+    const settings: Record<string, string> = { shared_buffers: '256MB', max_wal_size: '2GB' };
+    if (args.has('wal-minimal')) Object.assign(settings, { wal_level: 'minimal', max_wal_senders: '0', archive_mode: 'off' });
+    await startInstance({ binaries, dataDir, osUser, logFile, socketDir, port, listenTcp: false, settings });
+    const target = { socketDir, port, user: 'postgres', database: 'app' };
+    const client = await connect(target);
+    progress(`loading ${users} users and ${2 * users} orders`);
+    await client.query(SCHEMA);
+    const step = 200_000;
+    for (let from = 1; from <= users; from += step) {
+      await client.query(LOAD(from, Math.min(users, from + step - 1)));
+      progress(`  ${Math.min(users, from + step - 1)} users`);
+    }
+    await client.query('VACUUM ANALYZE');
+    await client.query('CHECKPOINT');
+    const size = Number((await client.query(`SELECT pg_database_size('app')::int8 AS b`)).rows[0].b);
+    progress(`database is ${(size / MIB).toFixed(0)} MiB; masking with ${RULES.tables.reduce((n, t) => n + t.columns.length, 0)} rules`);
+
+    const report = await maskDatabase(client, RULES, {
+      key: randomBytes(32),
+      onProgress: (p) => p.table && progress(`  ${p.phase} ${p.table}`),
+    });
+    const t0 = performance.now();
+    const seal = await sealWal(client);
+    await client.end();
+    await stopInstance(dataDir, { mode: 'fast', timeoutMs: 120_000 });
+    const stopMs = performance.now() - t0;
+    const t1 = performance.now();
+    const wipe = await wipeResidue(dataDir, seal);
+    const wipeMs = performance.now() - t1;
+
+    const bytes = report.tables.reduce((n, t) => n + t.bytesBefore, 0);
+    const rows = report.tables.reduce((n, t) => n + t.rows, 0);
+    const result = {
+      postgres: binaries.version,
+      cpus: cpus().length,
+      loadavg: loadavg()[0] ?? 0,
+      databaseMiB: Math.round(size / MIB),
+      rules: RULES.tables.reduce((n, t) => n + t.columns.length, 0),
+      walLevel: args.has('wal-minimal') ? 'minimal' : 'replica',
+      tables: report.tables.map((t) => ({
+        table: t.table,
+        method: t.method,
+        rows: t.rows,
+        mib: +(t.bytesBefore / MIB).toFixed(1),
+        mibAfter: +(t.bytesAfter / MIB).toFixed(1),
+        updateS: +(t.updateMs / 1000).toFixed(1),
+        rewriteS: +(t.rewriteMs / 1000).toFixed(1),
+        analyzeS: +(t.analyzeMs / 1000).toFixed(1),
+        mibPerS: +(t.bytesBefore / MIB / ((t.updateMs + t.rewriteMs + t.analyzeMs) / 1000)).toFixed(1),
+        rowsPerS: Math.round(t.rows / ((t.updateMs + t.rewriteMs + t.analyzeMs) / 1000)),
+      })),
+      maskS: +(report.totalMs / 1000).toFixed(1),
+      mibPerS: +(bytes / MIB / (report.totalMs / 1000)).toFixed(1),
+      rowsPerS: Math.round(rows / (report.totalMs / 1000)),
+      sealAndStopS: +(stopMs / 1000).toFixed(1),
+      wipeS: +(wipeMs / 1000).toFixed(2),
+      walSegmentsRemoved: wipe.removedWalSegments,
+    };
+    if (args.has('json')) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      const lines = [
+        `masking ${result.databaseMiB} MiB (PostgreSQL ${result.postgres}, ${result.cpus} CPUs, load ${result.loadavg.toFixed(1)}), ${result.rules} rules, wal_level ${result.walLevel}`,
+        ...result.tables.map(
+          (t) =>
+            `  ${t.table.padEnd(8)} ${t.method.padEnd(7)} ${String(t.rows).padStart(9)} rows ${String(t.mib).padStart(7)} MiB → ${String(t.mibAfter).padStart(7)} MiB   update ${t.updateS} s, rewrite ${t.rewriteS} s, analyze ${t.analyzeS} s   ${t.mibPerS} MiB/s, ${t.rowsPerS} rows/s`,
+        ),
+        `  total    ${result.maskS} s: ${result.mibPerS} MiB/s, ${result.rowsPerS} rows/s`,
+        `  seal WAL + clean stop ${result.sealAndStopS} s, wipe ${result.wipeS} s (${result.walSegmentsRemoved} WAL segments removed)`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return 0;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`mask-bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
