@@ -1,10 +1,13 @@
 import type { Hono, MiddlewareHandler } from 'hono';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { authorize, operationEvents, type OperationObservation, type SourceView } from '../branches/index.js';
+import { authorize, canAccessBranch, operationEvents, type OperationObservation, type SourceView } from '../branches/index.js';
 import type { ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
 
 export const METRICS_PATH = '/metrics';
+
+/** The branch label of a sample line (branch names cannot hold a quote or a backslash). */
+const BRANCH_LABEL = /[{,]branch="([^"]*)"/;
 
 /** Sizes are measured by walking extents: a scrape every few seconds must not redo it each time. */
 const USAGE_CACHE_MS = 15_000;
@@ -179,8 +182,18 @@ export function createApiMetrics(host: ApiHost): ApiMetrics {
     },
     register(app) {
       app.get(METRICS_PATH, async (c) => {
-        authorize(c.get('principal'), 'read');
-        return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
+        const principal = c.get('principal');
+        authorize(principal, 'read');
+        // Per-branch series only for branches the token's patterns allow: a pr-* token learns
+        // nothing about main (not even its name or size).
+        const text = (await registry.metrics())
+          .split('\n')
+          .filter((line) => {
+            const branch = BRANCH_LABEL.exec(line)?.[1];
+            return branch === undefined || canAccessBranch(principal, branch);
+          })
+          .join('\n');
+        return c.body(text, 200, { 'content-type': registry.contentType });
       });
     },
     close() {
