@@ -185,8 +185,13 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
       // itself be refused.
       if (bytes !== null) await exemptFromCap(btrfs, path, options.exemptPaths ?? []);
       // -e: the exclusive limit counts only extents no other subvolume references, i.e. what the
-      // branch wrote itself; the data it shares with its parent is not charged to it.
-      await runTool(btrfs, ['qgroup', 'limit', '-e', bytes === null ? 'none' : String(bytes), path], `cannot cap volume ${volume}`);
+      // branch wrote itself; the data it shares with its parent is not charged to it. The limit is
+      // set by qgroup id through the pool's directory, not through the volume: the ioctl starts a
+      // transaction in the subvolume of the path it is given, and in a volume at its cap that
+      // reservation itself fails with EDQUOT, so a cap could not be raised when it matters most.
+      const { stdout } = await runTool(btrfs, ['inspect-internal', 'rootid', path], `cannot find the subvolume id of volume ${volume}`);
+      const qgroup = `0/${stdout.trim()}`;
+      await runTool(btrfs, ['qgroup', 'limit', '-e', bytes === null ? 'none' : String(bytes), qgroup, poolPath], `cannot cap volume ${volume}`);
     },
 
     async changedRanges(baseVolume, volume, options = {}) {
