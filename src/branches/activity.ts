@@ -6,6 +6,8 @@
 export class ActivityTracker {
   private readonly active = new Map<string, number>();
   private readonly lastActive = new Map<string, number>();
+  /** Sessions the instance had counted when the idle sweep last looked, and when. */
+  private readonly sessionsSeen = new Map<string, { sessions: number; atMs: number }>();
 
   acquire(branchId: string): () => void {
     this.active.set(branchId, (this.active.get(branchId) ?? 0) + 1);
@@ -39,5 +41,27 @@ export class ActivityTracker {
   forget(branchId: string): void {
     this.active.delete(branchId);
     this.lastActive.delete(branchId);
+    this.sessionsSeen.delete(branchId);
+  }
+
+  /**
+   * Direct connections (not through the endpoint) leave a trace only in the instance's session
+   * counter. Given the counter now, says whether anyone connected since the last look, the
+   * sweep's own connection apart: 'unknown' when there is no look since the last activity to
+   * compare with (the caller then waits for the next sweep), else 'active' or 'idle'.
+   */
+  observeSessions(branchId: string, sessions: number, nowMs: number): 'unknown' | 'active' | 'idle' {
+    // Asked first: a branch seen for the first time starts its idle clock now.
+    const lastActive = this.lastActiveAt(branchId, nowMs);
+    const previous = this.sessionsSeen.get(branchId);
+    this.sessionsSeen.set(branchId, { sessions, atMs: nowMs });
+    if (!previous || previous.atMs < lastActive) return 'unknown';
+    // One session is the previous sweep's own.
+    if (sessions - previous.sessions > 1) {
+      this.touch(branchId, nowMs);
+      this.sessionsSeen.set(branchId, { sessions, atMs: nowMs });
+      return 'active';
+    }
+    return 'idle';
   }
 }

@@ -204,6 +204,29 @@ describe.skipIf(skip !== undefined)('lifecycle governance (btrfs)', () => {
     expect(again.actions).toEqual([]);
   });
 
+  it('idle means idle: short direct connections between sweeps and a start count as use', async () => {
+    await t.host.createBranch('busy', { origin: { kind: 'parent', parent: 'main' } });
+    await t.host.updateBranch('busy', { idleTimeoutMs: 1_000 });
+    const url = (await t.host.connectionInfo('busy')).url;
+    // The first look starts the idle clock and notes how many sessions the instance has counted.
+    expect(await t.host.suspendIdleBranches()).toEqual([]);
+    // Far past the timeout, but a direct connection came and went since the last look.
+    await sql(url, 'SELECT 1');
+    let now = Date.now() + 10_000;
+    expect(await t.host.suspendIdleBranches(now)).toEqual([]);
+    expect((await t.host.getBranch('busy')).state).toBe('running');
+    // Nothing since: idle for its timeout now.
+    now += 10_000;
+    expect(await t.host.suspendIdleBranches(now)).toEqual(['busy']);
+    expect((await t.host.getBranch('busy')).state).toBe('suspended');
+    // Started again (or woken by `branch url`): its timeout counts from the start.
+    await t.host.startBranch('busy');
+    expect(await t.host.suspendIdleBranches()).toEqual([]);
+    expect(await t.host.suspendIdleBranches(Date.now() + 500)).toEqual([]);
+    expect((await t.host.getBranch('busy')).state).toBe('running');
+    await t.host.deleteBranch('busy');
+  });
+
   it('gc suspends branches idle for their timeout, like the serve sweep', async () => {
     await t.host.createBranch('sleepy', { origin: { kind: 'parent', parent: 'main' } });
     await t.host.updateBranch('sleepy', { idleTimeoutMs: 1_000 });

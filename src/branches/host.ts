@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { PgbranchError } from '../errors.js';
 import type { BranchRecord, TokenRole } from '../state/index.js';
 import { ActivityTracker } from './activity.js';
 import { audited, branchTarget, listAudit, localActor, type Actor, type AuditEntry, type AuditFilter, type AuditTarget } from './audit.js';
@@ -15,7 +14,8 @@ import { reconcile, type ReconcileReport } from './reconcile.js';
 import type { Runtime } from './runtime.js';
 import { deleteAndForget, deleteExpiredBranches, openSession, suspendIdleBranches } from './sessions.js';
 import { maintainSources, sourceOf, sourceView, updateSource, type SourceChange, type SourceView } from './sources.js';
-import { authenticate, createToken, tokenInfo, type Principal, type TokenInfo } from './tokens.js';
+import { findBranch } from './lookup.js';
+import { authenticate, createToken, revokeToken, tokenInfo, type Principal, type TokenInfo } from './tokens.js';
 import { branchView, connectionInfo, hostStatus, toSnapshotView, type BranchView, type ConnectionInfo, type EndpointAddress, type HostStatus, type SnapshotView } from './view.js';
 
 /**
@@ -108,13 +108,13 @@ export class Host {
   }
 
   async getBranch(name: string): Promise<BranchView> {
-    return branchView(this.rt, this.find(name));
+    return branchView(this.rt, findBranch(this.rt, name));
   }
 
   /** Connection details; starts the branch first if it is not running (a URL must work). */
   async connectionInfo(name: string): Promise<ConnectionInfo> {
-    if (!(await this.rt.isRunning(this.find(name).volume))) await this.core.locked(() => op.startBranch(this.rt, this.find(name)));
-    return connectionInfo(this.find(name), this.endpoint());
+    if (!(await this.rt.isRunning(findBranch(this.rt, name).volume))) await this.core.locked(() => this.started(findBranch(this.rt, name)));
+    return connectionInfo(findBranch(this.rt, name), this.endpoint());
   }
 
   /** The audit log, newest first. */
@@ -148,7 +148,13 @@ export class Host {
   }
 
   async startBranch(name: string): Promise<BranchView> {
-    return this.onBranchThenView('start', name, (b) => op.startBranch(this.rt, b));
+    return this.onBranchThenView('start', name, (b) => this.started(b));
+  }
+
+  /** A start is use: the idle timeout counts from it (a started branch is not suspended at once). */
+  private async started(branch: BranchRecord): Promise<void> {
+    await op.startBranch(this.rt, branch);
+    this.core.activity.touch(branch.id);
   }
 
   async stopBranch(name: string): Promise<BranchView> {
@@ -191,13 +197,13 @@ export class Host {
 
   /** How a root keeps up with its source: state, lag, history window (follow) or generations (refresh). */
   async sourceStatus(name: string): Promise<SourceView> {
-    return sourceView(this.rt, this.find(name));
+    return sourceView(this.rt, findBranch(this.rt, name));
   }
 
   /** Imports the source of a `--from-url` root again and switches the root to it (same URL). */
   async refreshSource(name: string, options: Pick<op.RefreshOptions, 'onProgress' | 'hookOutput'> = {}): Promise<BranchView> {
     const refreshed = await this.audit('source-refresh', branchTarget(name), () =>
-      op.refreshRoot(this.core, (n) => this.find(n), name, { ...options, hooks: sourceOf(this.rt, this.find(name)).afterRefresh }),
+      op.refreshRoot(this.core, name, { ...options, hooks: sourceOf(this.rt, findBranch(this.rt, name)).afterRefresh }),
     );
     return branchView(this.rt, refreshed, false);
   }
@@ -209,7 +215,7 @@ export class Host {
 
   /** History snapshots and pruning of following roots, scheduled refreshes. Run periodically by serve. */
   maintainSources(nowMs = Date.now()): Promise<string[]> {
-    return maintainSources(this.core, (n) => this.find(n), nowMs);
+    return maintainSources(this.core, nowMs);
   }
 
   /** Runs reconcile on demand (normally done at open). */
@@ -235,7 +241,7 @@ export class Host {
 
   /** An endpoint connection wants `name`: wakes it if suspended, counts it until `release`. */
   openSession(name: string): Promise<{ port: number; release: () => void }> {
-    return openSession(this.core, (n) => this.find(n), name);
+    return openSession(this.core, name);
   }
 
   /** Suspends branches idle for their timeout; returns their names. Run periodically by serve. */
@@ -272,9 +278,7 @@ export class Host {
   }
 
   async revokeToken(id: string): Promise<void> {
-    await this.audit('token-revoke', { kind: 'token', name: id }, async () => {
-      if (!this.rt.store.deleteToken(id)) throw new PgbranchError('TOKEN_NOT_FOUND', `no token with id "${id}"`, { details: { id } });
-    });
+    await this.audit('token-revoke', { kind: 'token', name: id }, async () => revokeToken(this.rt.store, id));
   }
 
   authenticate(token: string | undefined): Principal {
@@ -290,18 +294,11 @@ export class Host {
 
   /** Audit, lock, find the branch (under the lock), run the operation on it. */
   private onBranch<T>(operation: string, name: string, fn: (branch: BranchRecord) => Promise<T>, details?: Record<string, unknown>): Promise<T> {
-    return this.audit(operation, branchTarget(name, details), () => this.core.locked(() => fn(this.find(name))));
+    return this.audit(operation, branchTarget(name, details), () => this.core.locked(() => fn(findBranch(this.rt, name))));
   }
 
   private async onBranchThenView(operation: string, name: string, fn: (branch: BranchRecord) => Promise<unknown>, details?: Record<string, unknown>): Promise<BranchView> {
     await this.onBranch(operation, name, fn, details);
     return this.getBranch(name);
-  }
-
-  private find(name: string): BranchRecord {
-    assertBranchName(name);
-    const record = this.rt.store.getBranchByName(name);
-    if (!record) throw new PgbranchError('BRANCH_NOT_FOUND', `no branch named "${name}"`, { details: { name } });
-    return record;
   }
 }

@@ -4,6 +4,7 @@ import type { ActivityTracker } from './activity.js';
 import { HOST_ACTOR, audited, branchTarget, observeOperation } from './audit.js';
 import type { HostCore } from './core.js';
 import { isExpired } from './governance.js';
+import { findBranch } from './lookup.js';
 import { branchStopped, deleteBranch, suspendBranch, wakeBranch } from './operations/index.js';
 import type { Runtime } from './runtime.js';
 
@@ -21,16 +22,16 @@ export function effectiveIdleTimeoutMs(rt: Runtime, branch: BranchRecord): numbe
  * A client connection through the endpoint wants `name`: wakes the branch if it is suspended
  * and counts the connection until `release` (idle suspension waits for zero).
  */
-export async function openSession(core: HostCore, find: (name: string) => BranchRecord, name: string): Promise<{ port: number; release: () => void }> {
+export async function openSession(core: HostCore, name: string): Promise<{ port: number; release: () => void }> {
   const { rt, activity } = core;
-  let branch = find(name);
+  let branch = findBranch(rt, name);
   if (branch.desiredState === 'stopped') throw branchStopped(branch);
   const release = activity.acquire(branch.id);
   try {
     if (branch.desiredState !== 'running' || !(await rt.isRunning(branch.volume))) {
       const started = performance.now();
       await core.locked(async () => {
-        branch = find(name);
+        branch = findBranch(rt, name);
         await wakeBranch(rt, branch);
       });
       observeOperation({ operation: 'wake', result: 'ok', durationMs: Math.round(performance.now() - started) });
@@ -42,31 +43,40 @@ export async function openSession(core: HostCore, find: (name: string) => Branch
   }
 }
 
-/** Client backends connected to the instance right now, the endpoint's and direct ones alike. */
-async function clientConnections(rt: Runtime, branch: BranchRecord): Promise<number> {
+/**
+ * Client backends connected to the instance right now (the endpoint's and direct ones alike), and
+ * how many sessions its databases have counted so far (PostgreSQL 14+), which moves with every
+ * direct connection, however short.
+ */
+async function clientActivity(rt: Runtime, branch: BranchRecord): Promise<{ connections: number; sessions: number }> {
   return withClient(rt.adminTarget(branch), async (client) => {
-    const { rows } = await client.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    const { rows } = await client.query<{ n: number; sessions: string }>(
+      `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) AS n,
+              (SELECT coalesce(sum(sessions), 0)::text FROM pg_stat_database) AS sessions`,
     );
-    return rows[0]!.n;
+    return { connections: rows[0]!.n, sessions: Number(rows[0]!.sessions) };
   });
 }
 
 /**
- * Branches that are running, have had no endpoint connection for their idle timeout and have no
- * direct connection either. The caller suspends them under the host lock, re-checking activity.
+ * Branches that are running, have had no endpoint connection for their idle timeout, and no
+ * direct connection either: none open now, and none made since the sweep looked before (short
+ * direct connections between sweeps count as use). A branch seen for the first time since its
+ * last activity waits for the next sweep. The caller suspends them under the host lock,
+ * re-checking endpoint activity.
  */
 export async function idleCandidates(rt: Runtime, tracker: ActivityTracker, nowMs: number): Promise<BranchRecord[]> {
   const idle: BranchRecord[] = [];
   for (const branch of rt.store.listBranches()) {
     const timeout = effectiveIdleTimeoutMs(rt, branch);
     if (branch.desiredState !== 'running' || timeout === 0 || tracker.connections(branch.id) > 0) continue;
-    if (nowMs - tracker.lastActiveAt(branch.id, nowMs) < timeout) continue;
     if (!(await rt.isRunning(branch.volume))) continue;
-    if ((await clientConnections(rt, branch)) > 0) {
-      tracker.touch(branch.id, nowMs);
-      continue;
-    }
+    // Every look, not only once the timeout is over: the session counter is compared with the
+    // previous look, so direct connections between two sweeps are seen whenever they happen.
+    const seen = await clientActivity(rt, branch);
+    if (seen.connections > 0) tracker.touch(branch.id, nowMs);
+    if (tracker.observeSessions(branch.id, seen.sessions, nowMs) !== 'idle') continue;
+    if (nowMs - tracker.lastActiveAt(branch.id, nowMs) < timeout) continue;
     idle.push(branch);
   }
   return idle;

@@ -221,7 +221,7 @@ async function walreceiverLog(file: string): Promise<{ disconnectedSince: string
  * snapshot when its last one is older than its interval, and loses what fell out of its window;
  * a refreshed root with a schedule is refreshed when due. One source failing never stops the others.
  */
-export async function maintainSources(core: HostCore, find: (name: string) => BranchRecord, nowMs: number): Promise<string[]> {
+export async function maintainSources(core: HostCore, nowMs: number): Promise<string[]> {
   const { rt } = core;
   const done: string[] = [];
   for (const source of rt.store.listSources()) {
@@ -241,7 +241,7 @@ export async function maintainSources(core: HostCore, find: (name: string) => Br
       } else if (source.refreshCron) {
         const due = nextRun(source.refreshCron, Date.parse(source.lastRefreshAt ?? source.createdAt));
         if (due !== null && Date.parse(due) <= nowMs && !rt.store.listOperations().some((o) => o.kind === 'refresh' && o.branchId === root.id)) {
-          await audited(rt.store, HOST_ACTOR, 'source-refresh', branchTarget(root.name, { scheduled: source.refreshCron }), () => refreshRoot(core, find, root.name, { hooks: source.afterRefresh }));
+          await audited(rt.store, HOST_ACTOR, 'source-refresh', branchTarget(root.name, { scheduled: source.refreshCron }), () => refreshRoot(core, root.name, { hooks: source.afterRefresh }));
           done.push(`${root.name}: refreshed`);
         }
       }

@@ -121,3 +121,8 @@ export function authorize(principal: Principal, access: Access, branch?: string)
     });
   }
 }
+
+/** Revokes a token; TOKEN_NOT_FOUND when there is none with that id. */
+export function revokeToken(store: StateStore, id: string): void {
+  if (!store.deleteToken(id)) throw new PgbranchError('TOKEN_NOT_FOUND', `no token with id "${id}"`, { details: { id } });
+}

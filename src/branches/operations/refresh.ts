@@ -9,6 +9,7 @@ import { volumeName } from '../ids.js';
 import { beginIntent, pendingIntents, resumeIntent, withoutLock, type IntentFor } from '../intents.js';
 import { applyVolumeLimit } from '../quotas.js';
 import type { ProgressSink, Runtime } from '../runtime.js';
+import { findBranch } from '../lookup.js';
 import { loadSourceUrl } from '../source-secrets.js';
 
 export const REFRESH_POINTS = ['refresh:intent', 'refresh:initialised', 'refresh:imported', 'refresh:swapped', 'refresh:old-deleted'] as const;
@@ -36,10 +37,10 @@ function nextOwner(root: BranchRecord, port: number) {
  * host lock so that branches can be made meanwhile. Intent first; a crash or failure before the
  * switch leaves the old generation current, one after it only the old volume to remove.
  */
-export async function refreshRoot(core: HostCore, find: (name: string) => BranchRecord, name: string, options: RefreshOptions = {}): Promise<BranchRecord> {
+export async function refreshRoot(core: HostCore, name: string, options: RefreshOptions = {}): Promise<BranchRecord> {
   const { rt } = core;
   const started = await core.locked(async () => {
-    const root = find(name);
+    const root = findBranch(rt, name);
     const source = rt.store.getSource(root.id);
     if (!source || source.mode !== 'refresh') {
       throw new PgbranchError(
