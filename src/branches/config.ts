@@ -21,6 +21,8 @@ export interface HostPaths {
   readonly tlsDir: string;
   /** Sources' connection URLs and passfiles (never in state.db, never in a volume). */
   readonly secretsDir: string;
+  /** The key sealing branch passwords in state.db (a copy of state.db alone reveals none). */
+  readonly stateKeyFile: string;
 }
 
 /**
@@ -44,6 +46,7 @@ export function hostPaths(home: string): HostPaths {
     defaultLoopImage: join(home, 'pool.img'),
     tlsDir: join(home, 'tls'),
     secretsDir: join(home, 'secrets'),
+    stateKeyFile: join(home, 'state.key'),
   };
 }
 

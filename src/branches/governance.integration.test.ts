@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPgbranchError } from '../errors.js';
@@ -202,6 +202,21 @@ describe.skipIf(skip !== undefined)('lifecycle governance (btrfs)', () => {
 
     const again = await t.host.gc({ dryRun: true });
     expect(again.actions).toEqual([]);
+  });
+
+  it('a copy of state.db alone reveals no branch password; rotation and URLs still work', async () => {
+    await t.host.createBranch('sealed', { origin: { kind: 'parent', parent: 'main' } });
+    const first = (await t.host.connectionInfo('sealed')).password;
+    const rotated = (await t.host.rotatePassword('sealed')).password;
+    expect(rotated).not.toBe(first);
+    expect(await sql((await t.host.connectionInfo('sealed')).url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    await t.reopen();
+    const passwords = [first, rotated, ...readStoredState(t.home).branches.map((b) => b.password)];
+    const stateFile = join(t.home, 'state.db');
+    const bytes = ['', '-wal', '-journal'].map((s) => (existsSync(stateFile + s) ? readFileSync(stateFile + s).toString('latin1') : '')).join('');
+    for (const p of passwords) expect(bytes).not.toContain(p);
+    expect(statSync(join(t.home, 'state.key')).mode & 0o777).toBe(0o600);
+    await t.host.deleteBranch('sealed');
   });
 
   it('idle means idle: short direct connections between sweeps and a start count as use', async () => {

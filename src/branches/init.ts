@@ -8,6 +8,7 @@ import { readConfig, writeConfig, type HostConfigInput, type HostPaths } from '.
 import type { HostCore } from './core.js';
 import { createRootFrom, type RootSource } from './operations/index.js';
 import { Runtime, type ProgressSink } from './runtime.js';
+import { stateKey } from './source-secrets.js';
 
 export interface OpenOptions {
   readonly home?: string;
@@ -46,7 +47,7 @@ export async function openRuntime(paths: HostPaths): Promise<Runtime> {
     ensureOsUser(config.postgres.osUser),
   ]);
   const storage = createStorageDriver({ driver: config.storage.driver, poolPath: config.storage.poolPath });
-  return new Runtime(paths, config, StateStore.open(paths.stateFile), storage, binaries, osUser);
+  return new Runtime(paths, config, StateStore.open(paths.stateFile, await stateKey(paths.stateKeyFile)), storage, binaries, osUser);
 }
 
 /**

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PgbranchError } from '../errors.js';
 import { writePassfile, type ReplicationSource } from '../postgres/index.js';
+import { STATE_KEY_BYTES } from '../state/index.js';
 import type { Runtime } from './runtime.js';
 
 /**
@@ -46,6 +48,24 @@ export async function savePassfile(rt: Runtime, branchId: string, source: Replic
   await writePassfile(passfile, source, rt.osUser);
   await chown(passfile, rt.osUser.uid, rt.osUser.gid);
   return passfile;
+}
+
+/**
+ * The key that seals secrets in state.db (branch passwords): made once, exclusively (two
+ * processes opening an upgraded host at once must agree on one), kept in its own file (mode
+ * 0600) and never in the database. A copy of state.db without it reveals no password.
+ */
+export async function stateKey(file: string): Promise<Buffer> {
+  try {
+    await writeFile(file, randomBytes(STATE_KEY_BYTES), { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const key = await readFile(file);
+  if (key.length !== STATE_KEY_BYTES) {
+    throw new PgbranchError('INTERNAL', `${file} is not a state key (${key.length} bytes, not ${STATE_KEY_BYTES}); restore it from a backup of the host`, { details: { file } });
+  }
+  return key;
 }
 
 export async function removeSourceSecrets(rt: Runtime, branchId: string): Promise<void> {

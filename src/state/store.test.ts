@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StateStore, type NewBranch } from './index.js';
+import { STATE_KEY_BYTES, StateStore, type NewBranch } from './index.js';
 
 const sample = (over: Partial<NewBranch> = {}): NewBranch => ({
   id: 'br-1',
@@ -79,5 +80,34 @@ describe('StateStore', () => {
     store.unlock(222);
     expect(store.tryLock(333, () => true)).toBe(true);
     store.close();
+  });
+
+  it('seals passwords and intent data at rest with a key kept outside the file; plain ones from before are sealed at open', () => {
+    const bytesOf = (): string => ['', '-wal', '-journal'].map((suffix) => (existsSync(file + suffix) ? readFileSync(file + suffix).toString('latin1') : '')).join('');
+    // A host from before the key: stored as given.
+    const old = StateStore.open(file);
+    old.insertBranch(sample({ password: 'plain-Secret-one' }));
+    old.beginOperation({ kind: 'rotate', branchId: 'br-1', branchName: 'main', step: 'intent', data: { password: 'plain-Secret-two' } });
+    old.close();
+    expect(bytesOf()).toContain('plain-Secret-one');
+
+    const key = randomBytes(STATE_KEY_BYTES);
+    const store = StateStore.open(file, key);
+    expect(store.getBranchByName('main')?.password).toBe('plain-Secret-one');
+    expect(store.listOperations()[0]?.data).toEqual({ password: 'plain-Secret-two' });
+    store.insertBranch(sample({ id: 'br-2', name: 'child', volume: 'v2', port: 40002, password: 'fresh-Secret-three' }));
+    store.setPassword('br-1', 'rotated-Secret-four');
+    expect(store.getBranchByName('main')?.password).toBe('rotated-Secret-four');
+    store.close();
+    const raw = bytesOf();
+    for (const secret of ['plain-Secret-one', 'plain-Secret-two', 'fresh-Secret-three', 'rotated-Secret-four']) expect(raw).not.toContain(secret);
+
+    // The file alone (no key) reveals nothing and cannot be read as if it were plain.
+    const keyless = StateStore.open(file);
+    expect(() => keyless.getBranchByName('main')).toThrow(/no key/);
+    keyless.close();
+    const wrong = StateStore.open(file, randomBytes(STATE_KEY_BYTES));
+    expect(() => wrong.getBranchByName('main')).toThrow();
+    wrong.close();
   });
 });

@@ -1,4 +1,5 @@
 import { openDatabase, type Db } from './database.js';
+import { isSealed, openText, sealText } from './secret-box.js';
 
 export type DesiredState = 'running' | 'suspended' | 'stopped';
 
@@ -149,7 +150,7 @@ interface OperationRow {
 
 const now = (): string => new Date().toISOString();
 
-function toBranch(row: BranchRow): BranchRecord {
+function toBranch(row: BranchRow, key?: Buffer): BranchRecord {
   return {
     id: row.id,
     name: row.name,
@@ -159,7 +160,7 @@ function toBranch(row: BranchRow): BranchRecord {
     port: row.port,
     dbUser: row.db_user,
     dbName: row.db_name,
-    password: row.password,
+    password: openText(key, row.password),
     desiredState: row.desired_state,
     idleTimeoutMs: row.idle_timeout_ms,
     source: row.source,
@@ -177,14 +178,14 @@ function toBranch(row: BranchRow): BranchRecord {
   };
 }
 
-function toOperation(row: OperationRow): OperationRecord {
+function toOperation(row: OperationRow, key?: Buffer): OperationRecord {
   return {
     id: row.id,
     kind: row.kind,
     branchId: row.branch_id,
     branchName: row.branch_name,
     step: row.step,
-    data: JSON.parse(row.data) as Record<string, unknown>,
+    data: JSON.parse(openText(key, row.data)) as Record<string, unknown>,
     pid: row.pid,
     startedAt: row.started_at,
   };
@@ -378,10 +379,46 @@ function toToken(row: TokenRow): TokenRecord {
  * decide what the rows mean.
  */
 export class StateStore {
-  private constructor(private readonly db: Db) {}
+  private constructor(
+    private readonly db: Db,
+    /** Seals branch passwords and intent data at rest; without it they are stored as given. */
+    private readonly key?: Buffer,
+  ) {}
 
-  static open(file: string): StateStore {
-    return new StateStore(openDatabase(file));
+  /**
+   * `key`: the host's state key (kept outside state.db). Secrets written before there was one
+   * are sealed now, so that a copy of the file alone reveals none.
+   */
+  static open(file: string, key?: Buffer): StateStore {
+    const store = new StateStore(openDatabase(file), key);
+    if (key) store.sealPlainSecrets();
+    return store;
+  }
+
+  private seal(text: string): string {
+    return this.key ? sealText(this.key, text) : text;
+  }
+
+  private sealPlainSecrets(): void {
+    const sealed = this.transaction(() => {
+      let n = 0;
+      for (const row of this.db.prepare('SELECT id, password FROM branches').all() as { id: string; password: string }[]) {
+        if (isSealed(row.password)) continue;
+        this.db.prepare('UPDATE branches SET password = ? WHERE id = ?').run(this.seal(row.password), row.id);
+        n++;
+      }
+      for (const row of this.db.prepare('SELECT id, data FROM operations').all() as { id: number; data: string }[]) {
+        if (isSealed(row.data)) continue;
+        this.db.prepare('UPDATE operations SET data = ? WHERE id = ?').run(this.seal(row.data), row.id);
+        n++;
+      }
+      return n;
+    });
+    if (sealed === 0) return;
+    // The old plain-text pages must not linger in the WAL or in free pages of the file.
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.exec('VACUUM');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   close(): void {
@@ -396,17 +433,17 @@ export class StateStore {
   // --- branches ---
 
   listBranches(): BranchRecord[] {
-    return (this.db.prepare('SELECT * FROM branches ORDER BY created_at, name').all() as BranchRow[]).map(toBranch);
+    return (this.db.prepare('SELECT * FROM branches ORDER BY created_at, name').all() as BranchRow[]).map((r) => toBranch(r, this.key));
   }
 
   getBranchByName(name: string): BranchRecord | undefined {
     const row = this.db.prepare('SELECT * FROM branches WHERE name = ?').get(name) as BranchRow | undefined;
-    return row && toBranch(row);
+    return row && toBranch(row, this.key);
   }
 
   getBranchById(id: string): BranchRecord | undefined {
     const row = this.db.prepare('SELECT * FROM branches WHERE id = ?').get(id) as BranchRow | undefined;
-    return row && toBranch(row);
+    return row && toBranch(row, this.key);
   }
 
   insertBranch(branch: NewBranch): void {
@@ -428,6 +465,7 @@ export class StateStore {
         maxOwnBytes: null,
         pgMajor: null,
         ...branch,
+        password: this.seal(branch.password),
         protected: branch.protected ? 1 : 0,
         ts,
       });
@@ -472,7 +510,7 @@ export class StateStore {
   }
 
   setPassword(id: string, password: string): void {
-    this.db.prepare('UPDATE branches SET password = ?, updated_at = ? WHERE id = ?').run(password, now(), id);
+    this.db.prepare('UPDATE branches SET password = ?, updated_at = ? WHERE id = ?').run(this.seal(password), now(), id);
   }
 
   /** Deletes a branch; its children keep their data and remember the parent's name. */
@@ -557,13 +595,13 @@ export class StateStore {
         `INSERT INTO operations (kind, branch_id, branch_name, step, data, pid, started_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(op.kind, op.branchId, op.branchName, op.step, JSON.stringify(op.data), process.pid, ts, ts);
+      .run(op.kind, op.branchId, op.branchName, op.step, this.seal(JSON.stringify(op.data)), process.pid, ts, ts);
     return Number(result.lastInsertRowid);
   }
 
   advanceOperation(id: number, step: string, data?: Record<string, unknown>): void {
     if (data) {
-      this.db.prepare('UPDATE operations SET step = ?, data = ?, updated_at = ? WHERE id = ?').run(step, JSON.stringify(data), now(), id);
+      this.db.prepare('UPDATE operations SET step = ?, data = ?, updated_at = ? WHERE id = ?').run(step, this.seal(JSON.stringify(data)), now(), id);
     } else {
       this.db.prepare('UPDATE operations SET step = ?, updated_at = ? WHERE id = ?').run(step, now(), id);
     }
@@ -574,7 +612,7 @@ export class StateStore {
   }
 
   listOperations(): OperationRecord[] {
-    return (this.db.prepare('SELECT * FROM operations ORDER BY id').all() as OperationRow[]).map(toOperation);
+    return (this.db.prepare('SELECT * FROM operations ORDER BY id').all() as OperationRow[]).map((r) => toOperation(r, this.key));
   }
 
   // --- API tokens ---

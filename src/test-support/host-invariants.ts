@@ -4,6 +4,7 @@ import { join, relative, sep } from 'node:path';
 import pg from 'pg';
 import { expect } from 'vitest';
 import { instanceStatus } from '../postgres/index.js';
+import { openText } from '../state/index.js';
 
 /**
  * Checks a host from the outside — its SQLite file, its pool directory, /proc — without going
@@ -50,6 +51,9 @@ export function readStoredState(home: string): StoredState {
            FROM branches ORDER BY name`,
       )
       .all() as StoredBranch[];
+    // Passwords are sealed at rest with the host's state key.
+    const key = existsSync(join(home, 'state.key')) ? readFileSync(join(home, 'state.key')) : undefined;
+    for (const b of branches) (b as { password: string }).password = openText(key, b.password);
     const operations = db.prepare('SELECT kind, branch_name AS branchName, step, pid FROM operations ORDER BY id').all() as StoredOperation[];
     const lock = db.prepare('SELECT pid FROM host_lock WHERE id = 1').get() as { pid: number } | undefined;
     const column = (query: string): string[] => (db.prepare(query).all() as { v: string }[]).map((r) => r.v);
