@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_CSP } from '../api/index.js';
+import { createTestCluster } from '../postgres/test-support/instance-fixture.js';
 import { sql } from '../test-support/host-invariants.js';
 import { testPoolSkipReason } from '../test-support/test-host.js';
 import { startServedHost, type ServedHost } from '../integrations/test-support/serve.js';
@@ -507,5 +508,29 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
       intervalMs: 100,
       what: 'kb to be reset',
     });
+  });
+
+  it("shows a root's source: its generations and schedule (a root made from a live server)", async () => {
+    const source = await createTestCluster({ major: 15, database: 'shop', password: 'console-src-Pw1' });
+    try {
+      await source.start();
+      const url = `postgresql://postgres:${source.password}@127.0.0.1:${source.port}/shop`;
+      await api(admin, 'POST', '/v1/branches', { name: 'shop', source: { kind: 'url', url } });
+      await api(admin, 'PATCH', '/v1/branches/shop/source', { refresh_cron: '0 3 * * *' });
+      const { page } = await open();
+      await signIn(page, admin);
+      await waitFor(async () => ((await treeRows(page)).find((r) => r.name === 'shop')?.text.includes('generation 1') ? true : undefined), {
+        timeoutMs: 20_000,
+        intervalMs: 200,
+        what: 'the source summary of shop in the tree',
+      });
+      const row = (await treeRows(page)).find((r) => r.name === 'shop')!;
+      expect(row.text).toMatch(/generation 1, imported once, next \d{4}-\d\d-\d\d 03:00:00/);
+      expect(await page.content()).not.toContain(source.password);
+      await api(admin, 'PATCH', '/v1/branches/shop', { protected: false });
+      await api(admin, 'DELETE', '/v1/branches/shop');
+    } finally {
+      await source.destroy();
+    }
   });
 });

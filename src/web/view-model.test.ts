@@ -50,12 +50,31 @@ describe('texts', () => {
     expect(pullRequestUrl(123, 'javascript:alert(1)')).toBeNull();
   });
 
-  it('shows source sync only when the branch carries a sync field', () => {
+  it("shows a root's source: replication state and lag (follow), generations (refresh), nothing otherwise", () => {
     expect(syncSummary(undefined)).toBeNull();
     expect(syncSummary(null)).toBeNull();
-    expect(syncSummary({ state: 'streaming', lag_bytes: 0 })).toBe('streaming, caught up');
-    expect(syncSummary({ state: 'catching-up', lag_bytes: 3 * 1024 * 1024, lag_ms: 4_000 })).toBe('catching-up, 3.0 MiB behind, 4s lag');
-    expect(syncSummary({})).toBe('following');
+    const history = { window_ms: 86_400_000, snapshot_interval_ms: 900_000, from: null, from_lsn: null, snapshots: 0, snapshot_bytes: null, archive_bytes: null };
+    const follow = {
+      state: 'streaming' as const,
+      disconnected_since: null,
+      last_error: null,
+      receive_lsn: '0/30',
+      replay_lsn: '0/30',
+      source_lsn: '0/30',
+      lag_bytes: 0,
+      lag_seconds: 0,
+      last_replayed_commit_at: null,
+      slot: null,
+      after_refresh: [],
+      history,
+    };
+    const base = { branch: 'main', mode: 'follow' as const, url: 'postgres://repl@prod/app', refresh: null };
+    expect(syncSummary({ ...base, follow })).toBe('streaming, caught up');
+    expect(syncSummary({ ...base, follow: { ...follow, lag_bytes: 3 * 1024 * 1024, lag_seconds: 4 } })).toBe('streaming, 3.0 MiB behind, 4s lag');
+    const down = syncSummary({ ...base, follow: { ...follow, state: 'disconnected', disconnected_since: '2026-12-01T09:14:02Z', last_error: 'could not connect to the primary server', lag_bytes: null } });
+    expect(down).toMatch(/^disconnected since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d: could not connect to the primary server$/);
+    const refresh = { generation: 3, last_refresh_at: '2026-12-01T07:00:00Z', cron: null, next_refresh_at: null, running: false, after_refresh: [] };
+    expect(syncSummary({ ...base, mode: 'refresh', follow: null, refresh }, Date.parse('2026-12-01T09:00:00Z'))).toBe('generation 3, refreshed 2h ago');
   });
 });
 

@@ -2,7 +2,7 @@
  * The console's client of the documented /v1 API. The token lives in this closure only: never in
  * storage, cookies, the URL or the page, so reloading the page signs out.
  */
-import type { AuditEntry, Branch, CallerToken, Connection, HostStatus, Snapshot } from './wire.js';
+import type { AuditEntry, Branch, CallerToken, Connection, HostStatus, Snapshot, Source } from './wire.js';
 
 export class ConsoleApiError extends Error {
   constructor(
@@ -49,6 +49,8 @@ export interface ConsoleApi {
   deleteSnapshot(name: string): Promise<void>;
   hostStatus(): Promise<HostStatus>;
   audit(query: AuditQuery): Promise<AuditEntry[]>;
+  /** How a root made from a live server keeps up with it. */
+  source(branch: string): Promise<Source>;
 }
 
 const enc = encodeURIComponent;
@@ -105,6 +107,7 @@ export function createConsoleApi(token: string, options: { baseUrl?: string } = 
     createSnapshot: (branch, name) => call('POST', '/v1/snapshots', { branch, name }),
     deleteSnapshot: (name) => call('DELETE', `/v1/snapshots/${enc(name)}`),
     hostStatus: () => call('GET', '/v1/host'),
+    source: (branch) => call('GET', `/v1/branches/${enc(branch)}/source`),
     audit: async (query) => {
       const params = new URLSearchParams();
       for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(key, String(value));

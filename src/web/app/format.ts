@@ -1,5 +1,5 @@
 /** Texts the console shows: sizes, ages, countdowns, pull requests, source sync. */
-import type { BranchSync } from './wire.js';
+import type { Source } from './wire.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -64,14 +64,24 @@ export function pullRequestUrl(number: number, repository: string | null | undef
 }
 
 /**
- * "streaming, 1.2 MiB behind (3s)" for a following root; null when the branch has no sync field
- * (the API does not report it yet) so that the console hides the column and the row.
+ * One line on a root's source: "streaming, caught up", "disconnected since 09:14:02: could not
+ * connect …, 3.0 MiB behind" for a following root; "generation 3, refreshed 2h ago" for a
+ * refreshed one. Null for branches without a source (the console hides the column).
  */
-export function syncSummary(sync: BranchSync | null | undefined): string | null {
+export function syncSummary(sync: Source | null | undefined, nowMs = Date.now()): string | null {
   if (sync === null || sync === undefined || typeof sync !== 'object') return null;
-  const state = typeof sync.state === 'string' && sync.state !== '' ? sync.state : 'following';
-  const lag: string[] = [];
-  if (typeof sync.lag_bytes === 'number') lag.push(sync.lag_bytes === 0 ? 'caught up' : `${formatBytes(sync.lag_bytes)} behind`);
-  if (typeof sync.lag_ms === 'number' && sync.lag_ms > 0) lag.push(`${formatDuration(sync.lag_ms)} lag`);
-  return [state, ...lag].join(', ');
+  if (sync.follow) {
+    const f = sync.follow;
+    const state = f.state === 'disconnected' && f.disconnected_since ? `disconnected since ${formatTime(f.disconnected_since)}` : f.state;
+    const parts = [f.last_error && f.state === 'disconnected' ? `${state}: ${f.last_error}` : state];
+    if (typeof f.lag_bytes === 'number') parts.push(f.lag_bytes === 0 ? 'caught up' : `${formatBytes(f.lag_bytes)} behind`);
+    if (typeof f.lag_seconds === 'number' && f.lag_seconds > 0) parts.push(`${formatDuration(Math.round(f.lag_seconds * 1000))} lag`);
+    return parts.join(', ');
+  }
+  if (sync.refresh) {
+    const r = sync.refresh;
+    const last = r.last_refresh_at ? `refreshed ${formatAge(r.last_refresh_at, nowMs)}` : 'imported once';
+    return [`generation ${r.generation}`, r.running ? 'refreshing now' : last, ...(r.next_refresh_at ? [`next ${formatTime(r.next_refresh_at)}`] : [])].join(', ');
+  }
+  return null;
 }

@@ -2,7 +2,7 @@
  * The /v1 wire types the console reads: the API's own (type-only, erased from the bundle), so a
  * change of shape breaks the console's type check rather than the page.
  */
-import type { ApiAuditEntry, ApiBranch, ApiCallerToken, ApiConnection, ApiHostStatus, ApiSnapshot } from '../../api/index.js';
+import type { ApiAuditEntry, ApiBranch, ApiCallerToken, ApiConnection, ApiHostStatus, ApiSnapshot, ApiSource } from '../../api/index.js';
 
 export type Role = ApiCallerToken['role'];
 export type CallerToken = ApiCallerToken;
@@ -17,16 +17,16 @@ export type HostStatus = ApiHostStatus & {
 export type AuditEntry = ApiAuditEntry;
 export type Connection = ApiConnection;
 
-/**
- * Source sync of a root that follows its source (hot standby). Not in the API yet: the console
- * shows it when a branch carries a `sync` field and hides it otherwise. Every member is optional
- * because its final shape is not settled; see `syncSummary`.
- */
-export interface BranchSync {
-  readonly state?: string;
-  readonly lag_bytes?: number | null;
-  readonly lag_ms?: number | null;
-  readonly source?: string;
-}
+/** How a root keeps up with its source (GET /v1/branches/{name}/source): follow or refresh. */
+export type Source = ApiSource;
 
-export type Branch = ApiBranch & { readonly sync?: BranchSync | null };
+/**
+ * A branch as the console shows it: the API's, plus its source's state for a root made from a
+ * live server (fetched separately, for those roots only).
+ */
+export type Branch = ApiBranch & { readonly sync?: Source | null };
+
+/** Roots whose source the console asks for: followed (`follow`) or refreshable (`url`). */
+export function hasSource(branch: ApiBranch): boolean {
+  return branch.source.kind === 'follow' || branch.source.kind === 'url';
+}

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ConsoleApiError, type ConsoleApi } from '../api.js';
 import { formatDuration } from '../format.js';
-import type { CallerToken } from '../wire.js';
+import { hasSource, type Branch, type CallerToken, type Source } from '../wire.js';
 import { AuditPage } from './audit-page.js';
 import { BranchPage } from './branch-page.js';
 import { HostPage } from './host-page.js';
@@ -11,7 +11,7 @@ import { SnapshotsPage } from './snapshots-page.js';
 import { TreePage } from './tree-page.js';
 
 /** Poll intervals: the plain list is cheap; measuring usage walks the pool, so less often. */
-export const POLL_MS = { branches: 5_000, sizes: 30_000, snapshots: 15_000, host: 30_000 } as const;
+export const POLL_MS = { branches: 5_000, sizes: 30_000, snapshots: 15_000, host: 30_000, sources: 5_000 } as const;
 
 export function App() {
   const [session, setSession] = useState<{ api: ConsoleApi; caller: CallerToken } | null>(null);
@@ -45,10 +45,15 @@ function describeCaller(caller: CallerToken): string {
   return `${caller.role} · ${scope}`;
 }
 
-const EMPTY: ConsoleData = { branches: null, sizes: new Map(), snapshots: null, host: null, updatedAt: null, error: null };
+const EMPTY: ConsoleData = { branches: null, sizes: new Map(), sources: new Map(), snapshots: null, host: null, updatedAt: null, error: null };
+
+/** The list with each root's source attached (as its `sync`). */
+const withSync = (branches: Branch[], sources: ReadonlyMap<string, Source>): Branch[] => branches.map((b) => ({ ...b, sync: sources.get(b.name) ?? null }));
 
 function Console({ api, caller, onSignOut }: { api: ConsoleApi; caller: CallerToken; onSignOut: (reason?: string) => void }) {
   const [data, setData] = useState<ConsoleData>(EMPTY);
+  /** Names of the roots whose source is polled (from the last list). */
+  const roots = useRef<string[]>([]);
   const [status, setStatus] = useState('');
   const route = useRoute();
   const hidden = useHidden();
@@ -69,7 +74,8 @@ function Console({ api, caller, onSignOut }: { api: ConsoleApi; caller: CallerTo
       everyMs: POLL_MS.branches,
       run: guarded(async () => {
         const branches = await api.listBranches({ withUsage: false });
-        setData((d) => ({ ...d, branches, updatedAt: Date.now(), error: null }));
+        roots.current = branches.filter(hasSource).map((b) => b.name);
+        setData((d) => ({ ...d, branches: withSync(branches, d.sources), updatedAt: Date.now(), error: null }));
       }),
     },
     {
@@ -80,6 +86,16 @@ function Console({ api, caller, onSignOut }: { api: ConsoleApi; caller: CallerTo
         const measured = await api.listBranches({ withUsage: true });
         const sizes = new Map<string, Sizes>(measured.map((b) => [b.id, { own: b.own_bytes, shared: b.shared_bytes, total: b.total_bytes }]));
         setData((d) => ({ ...d, sizes }));
+      }),
+    },
+    {
+      name: 'sources',
+      everyMs: POLL_MS.sources,
+      run: guarded(async () => {
+        // One call per root with a source (few); a root deleted meanwhile just drops out.
+        const found = await Promise.all(roots.current.map((name) => api.source(name).then((s) => [name, s] as const, () => undefined)));
+        const sources = new Map(found.filter((f): f is readonly [string, Source] => f !== undefined));
+        setData((d) => ({ ...d, sources, branches: d.branches && withSync(d.branches, sources) }));
       }),
     },
     {

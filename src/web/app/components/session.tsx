@@ -2,7 +2,7 @@ import { createContext } from 'preact';
 import { useContext, useEffect, useRef, useState } from 'preact/hooks';
 import type { ConsoleApi } from '../api.js';
 import { startPoller, type PollTask, type Poller, type Visibility } from '../poller.js';
-import type { Branch, CallerToken, HostStatus, Snapshot } from '../wire.js';
+import type { Branch, CallerToken, HostStatus, Snapshot, Source } from '../wire.js';
 
 export interface Sizes {
   readonly own: number | null;
@@ -14,6 +14,8 @@ export interface ConsoleData {
   readonly branches: Branch[] | null;
   /** By branch id, from the last list measured with usage (measured less often than the list). */
   readonly sizes: ReadonlyMap<string, Sizes>;
+  /** By branch name, for roots made from a live server (see `hasSource`). */
+  readonly sources: ReadonlyMap<string, Source>;
   readonly snapshots: Snapshot[] | null;
   readonly host: HostStatus | null;
   readonly updatedAt: number | null;
