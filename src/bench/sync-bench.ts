@@ -141,6 +141,15 @@ async function measureLag(source: Source, rootUrl: string, seconds: number): Pro
   return { visibleMs, lagBytes };
 }
 
+/** Polls the root until it has replayed `lsn`. */
+async function waitReplayed(rootUrl: string, lsn: string): Promise<void> {
+  for (;;) {
+    const [{ caught }] = (await query<{ caught: boolean }>(rootUrl, 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught', [lsn])) as [{ caught: boolean }];
+    if (caught) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2), { 'size-gib': 'value', 'pitr-minutes': 'value', runs: 'value', 'lag-seconds': 'value', 'source-major': 'value', json: 'flag' }, USAGE);
   const sizeGiB = Number(args.get('size-gib') ?? 1);
@@ -189,6 +198,13 @@ async function main(): Promise<number> {
 
     progress(`branch-ready from the following root, ${runs} runs + warm-up`);
     const fromFollowing = await branchReady(host, 'prod', runs, 'follow');
+    // A branch of a standby replays what it received since its last restartpoint, which follows
+    // the source's checkpoints: right after one, little is left to replay.
+    progress('branch-ready from the following root right after a checkpoint on the source');
+    await query(source.url, 'CHECKPOINT');
+    const checkpointLsn = (await query<{ lsn: string }>(source.url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]!.lsn;
+    await waitReplayed(asSource(prod, source), checkpointLsn);
+    const afterCheckpoint = await branchReady(host, 'prod', runs, 'follow-ckpt');
     const fromStatic = logicalMs !== null ? await branchReady(host, 'static', runs, 'static') : null;
 
     const pitr: { minutes: number; walBytes: number; ms: number }[] = [];
@@ -201,12 +217,7 @@ async function main(): Promise<number> {
       progress(`point in time: ${minutes} min of pgbench writes`);
       await runChild(PGBENCH, ['-c', '4', '-j', '2', '-T', String(Math.max(1, Math.round(minutes * 60))), '-n'], source.env);
       const [{ lsn: endLsn, at }] = (await query<{ lsn: string; at: Date }>(source.url, 'SELECT pg_current_wal_lsn()::text AS lsn, now() AS at')) as [{ lsn: string; at: Date }];
-      const rootUrl = asSource(prod, source);
-      for (;;) {
-        const [{ caught }] = (await query<{ caught: boolean }>(rootUrl, 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught', [endLsn])) as [{ caught: boolean }];
-        if (caught) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitReplayed(asSource(prod, source), endLsn);
       t0 = performance.now();
       await host.createBranch(`at-${minutes}m`, { origin: { kind: 'parent', parent: 'prod', at: { kind: 'time', time: new Date(at.getTime() - 1000).toISOString() } } });
       await query((await host.connectionInfo(`at-${minutes}m`)).url, 'SELECT count(*) FROM pgbench_branches');
@@ -228,7 +239,7 @@ async function main(): Promise<number> {
         bytesP50: percentile(lag.lagBytes.length ? lag.lagBytes : [0], 50),
         bytesP99: percentile(lag.lagBytes.length ? lag.lagBytes : [0], 99),
       },
-      branchReady: { followingP50Ms: median(fromFollowing), staticP50Ms: fromStatic ? median(fromStatic) : null },
+      branchReady: { followingP50Ms: median(fromFollowing), followingAfterCheckpointP50Ms: median(afterCheckpoint), staticP50Ms: fromStatic ? median(fromStatic) : null },
       pitr,
       historyCost: status.follow?.history ?? null,
     };
@@ -250,6 +261,7 @@ async function main(): Promise<number> {
     out.push('');
     out.push(`branch-ready (create → first query), p50 of ${runs}: from the following root ${fmtMs(report.branchReady.followingP50Ms)}` +
       (report.branchReady.staticP50Ms !== null ? `, from a static root ${fmtMs(report.branchReady.staticP50Ms)} (${ratio(report.branchReady.followingP50Ms, report.branchReady.staticP50Ms)})` : ''));
+    out.push(`  from the following root right after a source checkpoint: ${fmtMs(report.branchReady.followingAfterCheckpointP50Ms)} (a branch of a standby replays the WAL since the source's last checkpoint)`);
     out.push('');
     out.push('branch at a time T (clone of the newest history snapshot + WAL replay to T):');
     for (const p of pitr) out.push(`  after ${p.minutes} min of writes: ${fmtMs(p.ms)} to replay ${fmtBytes(p.walBytes)} of WAL`);

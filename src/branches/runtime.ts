@@ -19,6 +19,9 @@ import type { StateStore, BranchRecord } from '../state/index.js';
 import type { StorageDriver } from '../storage/index.js';
 import type { HostConfig, HostPaths } from './config.js';
 
+/** How long a point-in-time recovery may replay before it is given up (and undone). */
+const RECOVERY_TIMEOUT_MS = 60 * 60_000;
+
 /** Directory inside a volume that holds the PostgreSQL data directory. */
 export const PGDATA = 'pgdata';
 
@@ -95,7 +98,9 @@ export class Runtime {
    * resolves once it has reached it and become a primary.
    */
   async recover(owner: InstanceOwner, volume: string): Promise<void> {
-    await runRecovery(await this.startOptions(owner, volume));
+    // Replaying up to a snapshot interval of a busy source's WAL can take minutes: the wait is
+    // bounded only against a recovery that never ends.
+    await runRecovery({ ...(await this.startOptions(owner, volume)), timeoutMs: RECOVERY_TIMEOUT_MS });
   }
 
   private async startOptions(owner: InstanceOwner, volume: string): Promise<StartOptions> {
