@@ -133,3 +133,30 @@ describe.skipIf(skip !== undefined)('quotas', () => {
     expect(after.code, after.stderr).toBe(0);
   });
 });
+
+describe.skipIf(skip !== undefined)('the default pool floor', () => {
+  let f: ApiFixture;
+  beforeAll(async () => {
+    f = await startApiFixture();
+  });
+  afterAll(async () => f?.cleanup());
+
+  it('keeps 5% of the pool (at least 64 MiB) free without any configuration: a create that would eat into it is refused', async () => {
+    const status = await f.call('GET', '/v1/host', { token: f.adminToken });
+    const floor = status.body.quotas.min_pool_free_bytes as number;
+    expect(floor).toBe(Math.max(64 * MIB, Math.round(status.body.pool.total_bytes * 0.05)));
+    const ballast = join(f.t.pool.mountPoint, 'ballast');
+    execFileSync('fallocate', ['-l', String(status.body.pool.free_bytes - floor + 16 * MIB), ballast]);
+    try {
+      const api = await f.call('POST', '/v1/branches', { token: f.adminToken, body: { name: 'near-full', parent: 'main' } });
+      expect(api.status).toBe(507);
+      expect(api.body).toMatchObject({ code: 'POOL_FULL', minPoolFreeBytes: floor });
+      expect(api.body.detail).toContain('by default 5% of the pool');
+    } finally {
+      rmSync(ballast, { force: true });
+      execFileSync('sync', ['-f', f.t.pool.mountPoint]);
+    }
+    await waitFor(async () => ((await f.t.host.status()).pool.freeBytes >= floor ? true : undefined), { timeoutMs: 30_000, intervalMs: 100, what: 'space back' });
+    expect((await f.call('POST', '/v1/branches', { token: f.adminToken, body: { name: 'near-full', parent: 'main' } })).status).toBe(201);
+  });
+});

@@ -135,7 +135,8 @@ const HostConfigSchema = z.object({
    * - maxOwnBytesPerBranch: cap on the bytes a branch made from a parent or a snapshot may own
    *   (written since it was branched); the default for such branches and the most a caller may
    *   ask for. Enforced by the storage driver where it can (btrfs qgroups, XFS project quotas).
-   * - minPoolFreeBytes: new branches and snapshots are refused while the pool has less free.
+   * - minPoolFreeBytes: new branches and snapshots are refused while the pool has less free
+   *   (default: 5% of the pool, at least 64 MiB, at most 10 GiB).
    */
   quotas: z
     .object({

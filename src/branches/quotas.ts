@@ -41,15 +41,23 @@ export function assertBranchCountQuota(rt: Runtime, actor: Actor): void {
   }
 }
 
-/** Refuses to make new data while the pool's free space is under the configured floor. */
+/**
+ * The free space the pool keeps: the configured floor, else 5% of the pool (at least 64 MiB, at
+ * most 10 GiB). Without one, a branch could fill the pool and the next create's CHECKPOINT on its
+ * parent — on a CoW pool a checkpoint needs new space — would take the parent down with it.
+ */
+export function poolFloorBytes(rt: Runtime, totalBytes: number): number {
+  return rt.config.quotas.minPoolFreeBytes ?? Math.min(10 * 1024 * MIB, Math.max(64 * MIB, Math.round(totalBytes * 0.05)));
+}
+
+/** Refuses to make new data while the pool's free space is under its floor. */
 export async function assertPoolFloor(rt: Runtime, what: string): Promise<void> {
-  const floor = rt.config.quotas.minPoolFreeBytes;
-  if (floor === undefined) return;
   const pool = await rt.storage.poolUsage();
+  const floor = poolFloorBytes(rt, pool.totalBytes);
   if (pool.freeBytes >= floor) return;
   throw new PgbranchError(
     'POOL_FULL',
-    `cannot create ${what}: the pool has ${formatMiB(pool.freeBytes)} free, below its floor of ${formatMiB(floor)} (quotas.minPoolFreeBytes); delete branches or snapshots, or grow the pool`,
+    `cannot create ${what}: the pool has ${formatMiB(pool.freeBytes)} free, below its floor of ${formatMiB(floor)} (quotas.minPoolFreeBytes${rt.config.quotas.minPoolFreeBytes === undefined ? ', by default 5% of the pool' : ''}); delete branches or snapshots, or grow the pool`,
     { details: { freeBytes: pool.freeBytes, minPoolFreeBytes: floor } },
   );
 }

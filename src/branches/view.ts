@@ -2,6 +2,7 @@ import { instanceStatus } from '../postgres/index.js';
 import type { BranchRecord, DesiredState, SnapshotRecord } from '../state/index.js';
 import type { PoolUsage, VolumeLimitSupport } from '../storage/index.js';
 import type { HostConfig } from './config.js';
+import { poolFloorBytes } from './quotas.js';
 import type { Runtime } from './runtime.js';
 import { effectiveIdleTimeoutMs } from './sessions.js';
 
@@ -91,15 +92,17 @@ export interface HostStatus {
 
 export async function hostStatus(rt: Runtime): Promise<HostStatus> {
   const { storage, binaries, config, paths, osUser, store } = rt;
+  const pool = await storage.poolUsage();
   return {
     home: paths.home,
     driver: storage.name,
     poolPath: storage.poolPath,
     loopImage: config.storage.loop?.imagePath ?? null,
     capabilities: storage.capabilities,
-    pool: await storage.poolUsage(),
+    pool,
     branchLimits: await storage.limitSupport(),
-    quotas: config.quotas,
+    // The floor in force (the configured one, or the default sized from the pool).
+    quotas: { ...config.quotas, minPoolFreeBytes: poolFloorBytes(rt, pool.totalBytes) },
     postgres: { version: binaries.version, major: binaries.major, binDir: binaries.binDir, source: binaries.source, osUser: osUser.name },
     branches: store.listBranches().length,
   };
