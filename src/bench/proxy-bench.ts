@@ -333,6 +333,10 @@ async function main(): Promise<number> {
     out.push(`pgbranch endpoint benchmark — PostgreSQL ${version.trim()}, pgbench -S -c ${clients} -j ${threads} -T ${seconds}, scale ${scale}, ${rounds} interleaved rounds (medians)`);
     out.push(`machine: ${machine}`);
     out.push('the endpoint runs in the benchmark process, PgBouncer (session mode) as its own process; pgbench, postgres and the proxy share the cores');
+    out.push('proxy CPU/tx: CPU time of the proxy per transaction (for the endpoint: of the whole benchmark process, host included)');
+    if (Math.max(...loadavg()) > cpus().length) {
+      out.push(`note: the machine was busy (load average above ${cpus().length}): TPS varies from run to run with the other load; proxy CPU/tx is the steadier comparison`);
+    }
     const table = (rows: string[][]): void => {
       const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
       for (const r of rows) out.push(`  ${r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')}`.trimEnd());
