@@ -15,7 +15,7 @@ import {
   type ErrorFields,
   type StartupParameters,
 } from './protocol.js';
-import { forward } from './relay.js';
+import { adoptAccepted, connectReading, readEvents, sinkTo, type ChunkHandler } from './relay.js';
 import { resolveRoute, rewriteStartupParameters, startupParameter, type Route } from './routing.js';
 import { backendUnreachable, sessionError } from './session-errors.js';
 import { StartupReader } from './startup.js';
@@ -50,6 +50,8 @@ export interface ConnectionContext {
 const LINGER_MS = 30_000;
 /** How long a forwarded cancel may take before we give up on it. */
 const CANCEL_TIMEOUT_MS = 5_000;
+/** How much a client may send while its branch is being opened before we stop reading it. */
+const HELD_BYTES_LIMIT = 64 * 1024;
 
 type Phase = 'startup' | 'tls' | 'routing' | 'authenticating' | 'relaying' | 'cancel' | 'closed';
 
@@ -57,13 +59,25 @@ type Phase = 'startup' | 'tls' | 'routing' | 'authenticating' | 'relaying' | 'ca
  * One client connection: startup negotiation (SSL/GSS requests, direct TLS, cancel requests,
  * the StartupMessage), routing to a branch, then a byte relay. The proxy never reads passwords:
  * authentication (SCRAM) runs between the client and the branch's instance.
+ *
+ * Per packet, once relaying: one read into the socket's reused buffer, one synchronous write to
+ * the other side, nothing parsed (relay.ts says how and why). Until the backend's first
+ * ReadyForQuery its bytes go through BackendKeyRewriter (the cancel key is swapped); the
+ * handlers `onClientChunk`/`onBackendChunk` are swapped per phase rather than re-checked per
+ * packet.
  */
 export class ClientConnection {
   /** Settles when the client side is closed and the backend side (if any) too. */
   readonly closed: Promise<void>;
 
+  /** The socket the client's bytes are read from and written to (TLS once negotiated). */
   private client: Socket;
+  /** The client's TCP socket (reading into a reused buffer: see adoptAccepted). */
+  private readonly plain: Socket;
+  private readonly clientAddress: string | undefined;
   private backend: Socket | undefined;
+  /** What the client's bytes are for in the current phase. */
+  private onClientChunk: ChunkHandler;
   private readonly reader = new StartupReader();
   private phase: Phase = 'startup';
   private encryptionNegotiated = { ssl: false, gss: false };
@@ -78,22 +92,43 @@ export class ClientConnection {
   private readonly startedAt = performance.now();
   private readonly startupTimer: NodeJS.Timeout;
   private resolveClosed!: () => void;
-  private readonly onStartupData = (chunk: Buffer): void => {
-    this.reader.push(chunk);
+  /** Startup bytes are copied: the chunk may be a view of the socket's read buffer. */
+  private readonly onStartupChunk: ChunkHandler = (chunk) => {
+    this.reader.push(Buffer.from(chunk));
     this.readStartup();
+    return true;
   };
+  /**
+   * While the branch is being opened: kept (copied) for the backend. Reading goes on up to a
+   * limit, so that a client hanging up meanwhile is seen (and its session released).
+   */
+  private readonly held: Buffer[] = [];
+  private heldBytes = 0;
+  private readonly onHeldChunk: ChunkHandler = (chunk) => {
+    this.held.push(Buffer.from(chunk));
+    this.heldBytes += chunk.length;
+    return this.heldBytes < HELD_BYTES_LIMIT;
+  };
+  /** Once the connection is answered and closing: read only to see the client hang up. */
+  private readonly onDroppedChunk: ChunkHandler = () => true;
+  /** While TLS takes over the plain socket, which then reads nothing itself. */
+  private readonly onUnexpectedChunk: ChunkHandler = () => false;
 
+  /** `raw` comes from a server listening with `pauseOnConnect`. */
   constructor(
-    private readonly raw: Socket,
+    raw: Socket,
     private readonly ctx: ConnectionContext,
   ) {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
-    this.client = raw;
-    raw.setNoDelay(true);
-    raw.setKeepAlive(true, ctx.keepAliveInitialDelayMs);
-    raw.on('error', (err) => this.onSocketError('client', err));
-    raw.on('close', (hadError) => this.onClientClose(hadError));
-    raw.on('data', this.onStartupData);
+    this.clientAddress = raw.remoteAddress;
+    this.onClientChunk = this.onStartupChunk;
+    const plain = adoptAccepted(raw, (chunk) => this.onClientChunk(chunk));
+    this.plain = plain;
+    this.client = plain;
+    plain.setNoDelay(true);
+    plain.setKeepAlive(true, ctx.keepAliveInitialDelayMs);
+    plain.on('error', (err) => this.onSocketError('client', err));
+    plain.on('close', (hadError) => this.onClientClose(hadError));
     this.startupTimer = setTimeout(() => this.onStartupTimeout(), ctx.startupTimeoutMs);
     this.startupTimer.unref();
   }
@@ -101,7 +136,7 @@ export class ClientConnection {
   /** Ends the connection now (shutdown after the drain timeout). */
   destroy(): void {
     this.client.destroy();
-    this.raw.destroy();
+    this.plain.destroy();
     this.backend?.destroy();
   }
 
@@ -133,7 +168,7 @@ export class ClientConnection {
         case 'tlsClientHello':
           if (!this.ctx.secureContext) {
             // Nothing a TLS client could read: close, as the server does without TLS.
-            this.ctx.log.debug({ client: this.raw.remoteAddress }, 'endpoint: direct TLS without a certificate configured');
+            this.ctx.log.debug({ client: this.clientAddress }, 'endpoint: direct TLS without a certificate configured');
             return this.destroy();
           }
           return this.startTls(true);
@@ -150,24 +185,25 @@ export class ClientConnection {
   /** TLS on the same socket: after an 'S' answer, or at once for direct TLS (the ClientHello is already read). */
   private startTls(direct: boolean): void {
     this.phase = 'tls';
-    const raw = this.raw;
-    raw.off('data', this.onStartupData);
-    raw.pause();
-    // The TLS socket replays what the raw socket still holds into the handshake.
-    if (direct) raw.unshift(this.reader.takeBuffered());
-    const secure = new TLSSocket(raw, { isServer: true, secureContext: this.ctx.secureContext, ALPNProtocols: [ALPN_POSTGRESQL] });
+    const plain = this.plain;
+    this.onClientChunk = this.onUnexpectedChunk;
+    plain.pause();
+    // The TLS socket replays what the plain socket still holds into the handshake.
+    if (direct) plain.unshift(this.reader.takeBuffered());
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: this.ctx.secureContext, ALPNProtocols: [ALPN_POSTGRESQL] });
     this.client = secure;
     secure.on('error', (err) => this.onSocketError('client', err));
     secure.on('close', (hadError) => this.onClientClose(hadError));
     secure.once('secure', () => {
       if (direct && secure.alpnProtocol !== ALPN_POSTGRESQL) {
-        this.ctx.log.debug({ client: raw.remoteAddress }, 'endpoint: direct TLS without ALPN "postgresql"');
+        this.ctx.log.debug({ client: this.clientAddress }, 'endpoint: direct TLS without ALPN "postgresql"');
         return this.destroy();
       }
       this.tls = true;
       this.serverName = typeof secure.servername === 'string' ? secure.servername : undefined;
       this.phase = 'startup';
-      secure.on('data', this.onStartupData);
+      this.onClientChunk = this.onStartupChunk;
+      readEvents(secure, (chunk) => this.onClientChunk(chunk));
       this.readStartup();
     });
   }
@@ -183,8 +219,7 @@ export class ClientConnection {
   private async open(protocolVersion: number, parameters: StartupParameters): Promise<void> {
     this.phase = 'routing';
     clearTimeout(this.startupTimer);
-    this.client.off('data', this.onStartupData);
-    this.client.pause();
+    this.onClientChunk = this.onHeldChunk;
     // Whatever followed the StartupMessage belongs to the backend.
     const early = this.reader.takeBuffered();
 
@@ -205,7 +240,11 @@ export class ClientConnection {
     if (this.clientClosed) return session.release();
     this.session = session;
 
-    const backend = connect({ host: this.ctx.backendHost, port: session.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: this.ctx.keepAliveInitialDelayMs });
+    let onBackendChunk: ChunkHandler = this.onUnexpectedChunk; // nothing comes before our StartupMessage
+    const backend = connectReading(
+      { host: this.ctx.backendHost, port: session.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: this.ctx.keepAliveInitialDelayMs },
+      (chunk) => onBackendChunk(chunk),
+    );
     this.backend = backend;
     backend.on('error', (err) => this.onSocketError('backend', err));
     backend.on('close', (hadError) => this.onBackendClose(hadError));
@@ -224,19 +263,21 @@ export class ClientConnection {
     this.phase = 'authenticating';
     const rewriter = new BackendKeyRewriter((backendKey) => this.issueCancelKey(session.port, backendKey));
     const client = this.client;
-    const untilReady = (chunk: Buffer): void => {
+    const toClient = sinkTo(client, () => backend.resume(), { copy: this.tls });
+    const toBackend = sinkTo(backend, () => client.resume(), { copy: false });
+    onBackendChunk = (chunk) => {
       const out = rewriter.transform(chunk);
-      if (out.length > 0) client.write(out);
       if (rewriter.done) {
-        backend.off('data', untilReady);
         this.phase = 'relaying';
-        forward(backend, client);
+        onBackendChunk = toClient;
       }
+      return out.length === 0 || toClient(out);
     };
-    backend.on('data', untilReady);
     backend.write(encodeStartupMessage(protocolVersion, rewriteStartupParameters(parameters, route)));
     if (early.length > 0) backend.write(early);
-    forward(client, backend);
+    for (const chunk of this.held.splice(0)) backend.write(chunk);
+    this.onClientChunk = toBackend;
+    client.resume();
   }
 
   private issueCancelKey(port: number, backendKey: BackendKey): BackendKey {
@@ -250,14 +291,14 @@ export class ClientConnection {
   private async cancel(key: BackendKey): Promise<void> {
     this.phase = 'cancel';
     clearTimeout(this.startupTimer);
-    this.client.off('data', this.onStartupData);
+    this.onClientChunk = this.onDroppedChunk;
     const target = this.ctx.cancelKeys.lookup(key);
     if (target) {
       await sendCancel(this.ctx.backendHost, target).catch((err: unknown) =>
         this.ctx.log.debug({ port: target.port, err: (err as Error).message }, 'endpoint: forwarding a cancel request failed'),
       );
     } else {
-      this.ctx.log.debug({ client: this.raw.remoteAddress }, 'endpoint: cancel request with an unknown key');
+      this.ctx.log.debug({ client: this.clientAddress }, 'endpoint: cancel request with an unknown key');
     }
     // Closing tells the client the request was dealt with (as the server does).
     this.client.end();
@@ -271,10 +312,10 @@ export class ClientConnection {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
     clearTimeout(this.startupTimer);
-    this.client.off('data', this.onStartupData);
     this.backend?.destroy();
     if (!this.client.destroyed) {
       // Keep reading (and dropping) so that the client's hang-up is seen and the socket closes.
+      this.onClientChunk = this.onDroppedChunk;
       this.client.resume();
       this.client.end(encodeErrorResponse(fields));
       this.linger(this.client);

@@ -1,5 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -218,6 +220,39 @@ describe.skipIf(skip !== undefined)('the Postgres endpoint with real clients (bt
           }
         }),
       );
+    });
+
+    it('keeps every byte of large transfers both ways, also while the client stops reading (plain and TLS)', async () => {
+      const direct = (await t.host.connectionInfo('pr-2')).url;
+      for (const ssl of [false, { rejectUnauthorized: false }] as const) {
+        const c = client('pr-2', { ssl });
+        await c.connect();
+        try {
+          // Client to backend: a 6 MB parameter arrives whole.
+          const big = randomBytes(3 * 1024 * 1024).toString('hex');
+          const [sent] = (await c.query<{ h: string; n: number }>('SELECT md5($1) AS h, length($1) AS n', [big])).rows;
+          expect(sent).toEqual({ h: createHash('md5').update(big).digest('hex'), n: big.length });
+
+          // Backend to client, with the client not reading until the backend is blocked writing:
+          // every buffer on the way is full, the relay has had to stop and resume.
+          const stream = (c as unknown as { connection: { stream: Socket } }).connection.stream;
+          const pid = (c as unknown as { processID: number }).processID;
+          stream.pause();
+          const rows = c.query<{ i: number; h: string }>('SELECT i, repeat(md5(i::text), 8) AS h FROM generate_series(1, 200000) i');
+          await waitFor(async () => ((await sql<{ w: string | null }>(direct, 'SELECT wait_event AS w FROM pg_stat_activity WHERE pid = $1', [pid]))[0]?.w === 'ClientWrite' ? true : undefined), {
+            timeoutMs: 30_000,
+            intervalMs: 100,
+            what: 'the backend to block writing to the endpoint',
+          });
+          stream.resume();
+          const received = (await rows).rows;
+          expect(received).toHaveLength(200_000);
+          const wrong = received.filter((r, k) => r.i !== k + 1 || r.h !== createHash('md5').update(String(k + 1)).digest('hex').repeat(8));
+          expect(wrong).toEqual([]);
+        } finally {
+          await c.end();
+        }
+      }
     });
 
     it('LISTEN/NOTIFY between two endpoint connections, with the notifier\'s real pid', async () => {

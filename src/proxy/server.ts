@@ -47,7 +47,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const live = new Set<ClientConnection>();
   let closing: Promise<void> | undefined;
 
-  const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs }, (socket) => {
+  // pauseOnConnect: a connection reads nothing until ClientConnection has set up its read buffer.
+  const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs, pauseOnConnect: true }, (socket) => {
     if (closing) {
       socket.destroy();
       return;
