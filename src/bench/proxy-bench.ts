@@ -195,7 +195,7 @@ async function main(): Promise<number> {
   const withPgBouncer = !args.has('no-pgbouncer');
   if (withPgBouncer) {
     if (!existsSync(PGBOUNCER)) {
-      process.stderr.write(`error: ${PGBOUNCER} not found: install it (apt-get install pgbouncer, or scripts/install-deps.sh) or pass --no-pgbouncer\n`);
+      process.stderr.write(`error: ${PGBOUNCER} not found: install it (apt-get install pgbouncer; on a host with systemd also systemctl disable --now pgbouncer, whose service takes port 6432) or pass --no-pgbouncer\n`);
       return 2;
     }
   }
