@@ -33,6 +33,12 @@ const INTENT_DATA = {
   refresh: z.object({ oldVolume: Name, newVolume: Name, port: z.number().int() }),
   'snapshot-create': z.object({ volume: Name, sourceBranchId: Name }),
   'snapshot-delete': z.object({ volume: Name }),
+  /**
+   * A diff's scratch, all named before the first is made: throwaway clones (of snapshots, branch
+   * points, or a side to prove a script on), the temporary instances on them (`owners`: their run
+   * files), and the branches started only for the diff (`started`: ids), stopped again after it.
+   */
+  diff: z.object({ volumes: z.array(Name), owners: z.array(Name), started: z.array(Name) }),
 };
 
 export type IntentKind = keyof typeof INTENT_DATA;
