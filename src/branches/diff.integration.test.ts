@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataDiffView, DiffView } from './index.js';
 import { assertHostConsistent, readStoredState, sql } from '../test-support/host-invariants.js';
@@ -310,6 +312,24 @@ describe.skipIf(btrfsSkip !== undefined)('diff on btrfs: schema, data, bad input
     expect(prefix.stderr).toContain('[INVALID_ARGUMENT]');
     const sqlAndData = await t.cli('diff', 'from-snap', '--data', '-o', 'sql');
     expect(sqlAndData.code).toBe(2);
+
+    // Another root whose database has another name: nothing to compare table by table.
+    const configFile = join(t.home, 'config.json');
+    const config = JSON.parse(readFileSync(configFile, 'utf8')) as { defaults: { dbName: string } };
+    const original = config.defaults.dbName;
+    writeFileSync(configFile, JSON.stringify({ ...config, defaults: { ...config.defaults, dbName: 'other' } }));
+    try {
+      await t.reopen();
+      await t.host.createBranch('other-root', { origin: { kind: 'source', source: { kind: 'empty' } } });
+    } finally {
+      writeFileSync(configFile, JSON.stringify({ ...config, defaults: { ...config.defaults, dbName: original } }));
+      await t.reopen();
+    }
+    const mismatch = await t.cli('diff', 'main', 'other-root', '-o', 'json');
+    expect(mismatch.code).toBe(16);
+    expect(JSON.parse(mismatch.stderr).error).toMatchObject({ code: 'DATABASE_MISMATCH', details: { fromDatabase: original, toDatabase: 'other' } });
+    await t.host.updateBranch('other-root', { protected: false });
+    await t.host.deleteBranch('other-root');
     await assertHostConsistent(t.home, t.pool.poolPath);
   });
 });
