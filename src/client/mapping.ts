@@ -361,6 +361,16 @@ export function toApiDiffSide(side: DiffSide): string {
   }
 }
 
+/** A diff side from its text (`main`, `snapshot:seed`, `branch-point:pr-7`); the server checks the names. */
+export function fromApiDiffSide(text: string): DiffSide {
+  const colon = text.indexOf(':');
+  const [prefix, name] = colon < 0 ? ['', text] : [text.slice(0, colon), text.slice(colon + 1)];
+  if (prefix === 'branch-point') return { kind: 'branch-point', branch: name };
+  if (prefix === 'branch' || prefix === 'snapshot') return { kind: prefix, name };
+  // Unknown prefixes travel as they are and the server refuses them with its own message.
+  return { kind: 'name', name: text };
+}
+
 /** The query of GET /v1/branches/{to}/diff for a request (flags only when set, so defaults stay the server's). */
 export function toApiDiffQuery(r: DiffRequest): URLSearchParams {
   const query = new URLSearchParams();
