@@ -343,14 +343,14 @@ for (const kind of KINDS) {
     });
 
     it.each(CRASH_POINTS.diff.map((point, index) => ({ point, index })))(
-      'diff killed at $point leaves no scratch clone, temporary instance or started branch behind',
+      'diff killed at $point leaves no scratch clone or temporary instance behind, and a stopped side stopped',
       async ({ point }) => {
-        // main is proven on a throwaway clone of itself (--verify), cold is started for the duration.
-        const how = await runArmed(['diff', 'main', 'cold', '--verify'], point, true);
+        // main is proven on a throwaway clone of itself (--verify), the stopped cold read on another.
+        const how = await runArmed(['diff', 'main', 'cold', '--data', '--verify'], point, true);
         // nextCommand: no volume but the branches' (and their branch points), no process on the
         // stopped `cold`, no run files of temporary instances, completed branches intact.
         await nextCommand();
-        const again = await t.cliProcess(['diff', 'main', 'cold', '--verify', '-o', 'json']);
+        const again = await t.cliProcess(['diff', 'main', 'cold', '--data', '--verify', '-o', 'json']);
         expect({ code: again.code, signal: again.signal }, again.stderr).toEqual({ code: 0, signal: null });
         expect(JSON.parse(again.stdout)).toMatchObject({ schema: { verification: { proven: true } }, data: { totals: { inserted: 1 } } });
         await assertHostConsistent(t.home, t.pool.poolPath);

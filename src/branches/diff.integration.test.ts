@@ -238,7 +238,7 @@ describe.skipIf(btrfsSkip !== undefined)('diff on btrfs: schema, data, bad input
     await assertHostConsistent(t.home, t.pool.poolPath);
   });
 
-  it('diffs any two sides: branches, a snapshot (cloned and torn down), a stopped branch (started for the duration)', async () => {
+  it('diffs any two sides: branches, a snapshot, a stopped branch (each read on a throwaway clone, torn down after)', async () => {
     await t.host.createSnapshot('pr-data', 'snap-data');
     await sql(await url('pr-data'), "UPDATE d.untouched SET v = 'after snapshot' WHERE id = 1");
     const vsSnapshot = await t.host.diff({ from: { kind: 'snapshot', name: 'snap-data' }, to: { kind: 'name', name: 'pr-data' }, data: true });

@@ -35,10 +35,10 @@ const INTENT_DATA = {
   'snapshot-delete': z.object({ volume: Name }),
   /**
    * A diff's scratch, all named before the first is made: throwaway clones (of snapshots, branch
-   * points, or a side to prove a script on), the temporary instances on them (`owners`: their run
-   * files), and the branches started only for the diff (`started`: ids), stopped again after it.
+   * points, stopped branches, or a side to prove a script on) and the temporary instances on them
+   * (`owners`: their run files).
    */
-  diff: z.object({ volumes: z.array(Name), owners: z.array(Name), started: z.array(Name) }),
+  diff: z.object({ volumes: z.array(Name), owners: z.array(Name) }),
 };
 
 export type IntentKind = keyof typeof INTENT_DATA;

@@ -50,11 +50,8 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
     if (!known.has(entry.split('.')[0]!)) await rt.removeBranchFiles(entry);
   }
 
-  // Stopped branches a diff still under way started for its duration stay up until it ends.
-  const readByDiff = new Set(pendingIntents(rt.store).flatMap((i) => (i.kind === 'diff' ? i.data.started : [])));
   for (const branch of rt.store.listBranches()) {
     const running = await rt.isRunning(branch.volume);
-    if (branch.desiredState !== 'running' && readByDiff.has(branch.id)) continue;
     if (branch.desiredState !== 'running') {
       // A reset of a stopped branch runs the new instance until its very last step: rolled
       // forward after a crash, that instance is still up.

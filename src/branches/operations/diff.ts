@@ -34,9 +34,10 @@ export const DIFF_POINTS = ['diff:intent', 'diff:ready', 'diff:compared'] as con
 
 /**
  * Diff: what changed from one side to another — the schema as migration SQL, the data row by row.
- * Read-only for the branches compared; what it makes for reading (throwaway clones of snapshots
- * and branch points, temporary instances on them with TCP closed, stopped branches started for
- * the duration) is named in a `diff` intent before anything is made, so a crash leaves nothing
+ * Read-only for the branches compared: a running branch is read through its own instance; a
+ * stopped branch, a snapshot and a branch point through a temporary instance (TCP closed) on a
+ * throwaway CoW clone, so a stopped branch stays stopped and nothing it owns is ever written. What
+ * a diff makes is named in a `diff` intent before anything is made, so a crash leaves nothing
  * behind (settleDiff). The comparison itself runs without the host lock, so other operations go
  * on meanwhile.
  *
@@ -172,7 +173,6 @@ async function prepare(core: HostCore, request: DiffRequest, want: { schema: boo
     const subject: IntentSubject = to.kind === 'snapshot' ? to.snapshot : to.branch;
     const volumes: string[] = [];
     const owners: string[] = [];
-    const started: BranchRecord[] = [];
     const scratchFor = async (side: Resolved, fill: (volume: string) => Promise<unknown>): Promise<Reader> => {
       const suffix = `diff-${randomBytes(4).toString('hex')}`;
       const volume = `${subject.id}.${suffix}`;
@@ -189,9 +189,9 @@ async function prepare(core: HostCore, request: DiffRequest, want: { schema: boo
           return scratchFor(side, (volume) => rt.storage.cloneVolume(side.volume, volume));
         case 'branch': {
           const branch = side.branch;
-          // A copy to prove the script on: the branch is never written.
-          if (throwaway) return scratchFor(side, (volume) => cloneConsistent(rt, branch, volume));
-          if (!(await rt.isRunning(branch.volume)) && !started.some((b) => b.id === branch.id)) started.push(branch);
+          // A copy to prove the script on, or of a stopped branch (which stays stopped): the
+          // branch itself is never written, nor started.
+          if (throwaway || !(await rt.isRunning(branch.volume))) return scratchFor(side, (volume) => cloneConsistent(rt, branch, volume));
           return { volume: branch.volume, target: rt.adminTarget(branch, database) };
         }
       }
@@ -199,16 +199,14 @@ async function prepare(core: HostCore, request: DiffRequest, want: { schema: boo
     const a = await readerOf(from, want.verify);
     const b = await readerOf(to, false);
 
-    const intent = beginIntent(rt.store, 'diff', subject, { volumes, owners, started: started.map((s) => s.id) });
+    const intent = beginIntent(rt.store, 'diff', subject, { volumes, owners });
     crashPoint('diff:intent');
     for (const reader of [a, b]) {
       if (!reader.scratch) continue;
       await reader.scratch.fill();
       await startScratch(rt, reader.scratch.owner, reader.volume);
     }
-    // Started for the diff only: the desired state stays, and reconcile leaves it up meanwhile.
-    for (const branch of started) await rt.start(branch, branch.volume);
-    // Endpoint activity: the idle sweep of this process must not suspend a side mid-diff.
+    // Endpoint activity: the idle sweep of this process must not suspend a live side mid-diff.
     const releases = [from, to].flatMap((s) => (s.kind === 'branch' ? [core.activity.acquire(s.branch.id)] : []));
     crashPoint('diff:ready');
     return {
@@ -249,11 +247,6 @@ export async function settleDiff(rt: Runtime, intent: IntentFor<'diff'>): Promis
     await rt.storage.deleteVolume(volume);
   }
   for (const owner of intent.data.owners) await rt.removeBranchFiles(owner);
-  for (const id of intent.data.started) {
-    const branch = rt.store.getBranchById(id);
-    // Woken or started by someone meanwhile: it stays up.
-    if (branch && branch.desiredState !== 'running') await rt.stop(branch.volume).catch(() => rt.kill(branch.volume));
-  }
   resumeIntent(rt.store, intent).finish();
   return 'rolled-back';
 }
