@@ -2,6 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataDiffView, DiffView } from './index.js';
+import { createSourcePrimary, type SourcePrimary } from '../postgres/replication/test-support/source-primary.js';
+import { waitFor } from '../util/index.js';
 import { assertHostConsistent, readStoredState, sql } from '../test-support/host-invariants.js';
 import { createTestHost, testPoolSkipReason, type PoolKind, type TestHost } from '../test-support/test-host.js';
 
@@ -394,3 +396,46 @@ for (const kind of KINDS) {
     }
   });
 }
+
+describe.skipIf(btrfsSkip !== undefined)('diff of branches of a following root (a hot standby) and of a point-in-time branch', () => {
+  let t: TestHost;
+  let primary: SourcePrimary;
+
+  beforeAll(async () => {
+    primary = await createSourcePrimary(18);
+    await primary.sql("INSERT INTO t (id, pad) SELECT g, 'row ' || g FROM generate_series(1, 2000) g");
+    t = await createTestHost('btrfs');
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+    await primary?.destroy();
+  });
+
+  it('keeps a branch point for both, so each diffs against its own first state', async () => {
+    const { branch: root } = await t.host.createBranch('prod', { origin: { kind: 'source', source: { kind: 'follow', url: primary.url() } } });
+    const rootUrl = `postgresql://postgres:${encodeURIComponent(primary.cluster.password)}@127.0.0.1:${root.port}/postgres`;
+    await primary.sql("INSERT INTO t (id, pad) VALUES (5000, 'marker')");
+    await waitFor(async () => ((await sql(rootUrl, 'SELECT 1 FROM t WHERE id = 5000')).length > 0 ? true : undefined), { timeoutMs: 30_000, what: 'the marker on the root' });
+    const at = new Date().toISOString();
+    await primary.sql("INSERT INTO t (id, pad) VALUES (5001, 'after the point in time')");
+    await waitFor(async () => ((await sql(rootUrl, 'SELECT 1 FROM t WHERE id = 5001')).length > 0 ? true : undefined), { timeoutMs: 30_000, what: 'the second marker on the root' });
+
+    await t.host.createBranch('f-now', { origin: { kind: 'parent', parent: 'prod' } });
+    await t.host.createBranch('f-at', { origin: { kind: 'parent', parent: 'prod', at: { kind: 'time', time: at } } });
+    for (const name of ['f-now', 'f-at']) {
+      const url = (await t.host.connectionInfo(name)).url;
+      const fresh = await t.host.diff({ to: { kind: 'name', name }, data: true, verify: true });
+      expect(fresh.schema!.statements.filter((x) => x.kind !== 'setting'), name).toEqual([]);
+      expect(fresh.schema!.verification!.proven, name).toBe(true);
+      expect(fresh.data, name).toMatchObject({ method: 'blocks', totals: { inserted: 0, updated: 0, deleted: 0 } });
+      await sql(url, "UPDATE t SET pad = 'changed' WHERE id <= 3; DELETE FROM t WHERE id = 10; INSERT INTO t (id, pad) VALUES (-1, 'mine')");
+      const changed = await t.host.diff({ to: { kind: 'name', name }, data: true, rows: true });
+      expect(changed.data!.method).toBe('blocks');
+      expect(table(changed.data, 'public', 't').counts, name).toEqual({ inserted: 1, updated: 3, deleted: 1 });
+    }
+    // The point-in-time branch holds the first marker, not the second: its branch point is that point.
+    expect(await sql((await t.host.connectionInfo('f-at')).url, 'SELECT id FROM t WHERE id >= 5000 ORDER BY id')).toEqual([{ id: '5000' }]);
+    const state = await assertHostConsistent(t.home, t.pool.poolPath);
+    expect(state.branchPointVolumes).toHaveLength(2);
+  });
+});
