@@ -65,7 +65,6 @@ export const DiffSideSchema = z
     ref: z.string().openapi({ description: 'the side as `against` accepts it', example: 'branch-point:pr-7' }),
     lsn: z.string().nullable().openapi({ description: "a snapshot's or branch point's WAL position; null for a live branch" }),
     time: Timestamp.nullable(),
-    own_bytes: z.number().int().min(0).nullable().optional().openapi({ description: 'a branch point: bytes its kept copy holds that no other volume shares (what keeping it costs)' }),
   })
   .openapi('DiffSide');
 

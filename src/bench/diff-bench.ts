@@ -43,6 +43,8 @@ function options(argv: readonly string[]): Options {
 
 async function withDb<T>(info: ConnectionInfo, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ host: info.host, port: info.port, user: info.user, password: info.password, database: info.database });
+  // A connection cut by an interrupted run (SIGINT stops the instances) must not crash the cleanup.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await fn(client);

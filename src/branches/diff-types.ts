@@ -45,8 +45,6 @@ export interface DiffSideView {
   /** Where the side stands: a snapshot's or branch point's LSN and time; null for a live branch. */
   readonly lsn: string | null;
   readonly time: string | null;
-  /** A branch point's cost: bytes its volume holds that no other volume shares (null if not measured). */
-  readonly ownBytes?: number | null;
 }
 
 export interface SchemaDiffView {

@@ -3,7 +3,7 @@ import { formatDiffSide, parseDiffSide, type DiffSide, type DiffView } from '../
 import { fromApiDiff, fromApiDiffSide, toApiDiff, toApiDiffQuery, toApiDiffSide } from './mapping.js';
 
 const FULL: DiffView = {
-  from: { kind: 'branch-point', name: 'pr-7', ref: 'branch-point:pr-7', lsn: '0/3000028', time: '2026-01-01T00:00:00.000Z', ownBytes: 8192 },
+  from: { kind: 'branch-point', name: 'pr-7', ref: 'branch-point:pr-7', lsn: '0/3000028', time: '2026-01-01T00:00:00.000Z' },
   to: { kind: 'branch', name: 'pr-7', ref: 'pr-7', lsn: null, time: null },
   database: 'app',
   schema: {

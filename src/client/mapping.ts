@@ -33,6 +33,7 @@ export function toApiBranch(b: BranchView): ApiBranch {
     total_bytes: b.totalBytes,
     max_own_bytes: b.maxOwnBytes,
     created_by: b.createdBy,
+    ...optional('branch_point_bytes', b.branchPointBytes),
   };
 }
 
@@ -59,6 +60,7 @@ export function fromApiBranch(b: ApiBranch): BranchView {
     totalBytes: b.total_bytes,
     maxOwnBytes: b.max_own_bytes,
     createdBy: b.created_by,
+    ...optional('branchPointBytes', b.branch_point_bytes),
   };
 }
 
@@ -383,11 +385,11 @@ export function toApiDiffQuery(r: DiffRequest): URLSearchParams {
 const optional = <K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));
 
 function toApiSideView(s: DiffSideView): ApiDiff['from'] {
-  return { kind: s.kind, name: s.name, ref: s.ref, lsn: s.lsn, time: s.time, ...optional('own_bytes', s.ownBytes) };
+  return { kind: s.kind, name: s.name, ref: s.ref, lsn: s.lsn, time: s.time };
 }
 
 function fromApiSideView(s: ApiDiff['from']): DiffSideView {
-  return { kind: s.kind, name: s.name, ref: s.ref, lsn: s.lsn, time: s.time, ...optional('ownBytes', s.own_bytes) };
+  return { kind: s.kind, name: s.name, ref: s.ref, lsn: s.lsn, time: s.time };
 }
 
 type ApiTable = NonNullable<ApiDiff['data']>['tables'][number];

@@ -362,10 +362,8 @@ export async function diffSides(core: HostCore, request: DiffRequest): Promise<D
     throw new PgbranchError('BRANCH_NOT_FOUND', `"${changed[0]}" was deleted or reset during the diff: run it again`, { cause: failure, details: { branch: changed[0] } });
   }
   if (failure !== undefined) throw failure;
-  const fromView = sideView(p.from);
-  const ownBytes = p.from.kind === 'branch-point' ? await rt.storage.usage(p.from.volume).then((u) => u.ownBytes, () => null) : undefined;
   return {
-    from: ownBytes === undefined ? fromView : { ...fromView, ownBytes },
+    from: sideView(p.from),
     to: sideView(p.to),
     database: databaseOf(p.to),
     ...(outcome!.schema ? { schema: outcome!.schema } : {}),

@@ -31,7 +31,7 @@ function changes(oldValues: Values, newValues: Values): string {
 /** The human rendering: header, schema script and its proof, then per-table counts and rows. */
 export function renderDiff(view: DiffView): string {
   const out: string[] = [`diff ${view.from.ref} → ${view.to.ref} (database ${view.database})`];
-  if (view.from.kind === 'branch-point' && view.from.ownBytes != null) out.push(`branch point of ${view.from.name}: ${view.from.time ?? '-'}, keeps ${formatBytes(view.from.ownBytes)} of its own`);
+  if (view.from.kind === 'branch-point') out.push(`branch point of ${view.from.name}: ${view.from.time ?? '-'}`);
   const { schema, data } = view;
   if (schema) {
     const n = schema.statements.filter((s) => s.kind !== 'setting').length;
