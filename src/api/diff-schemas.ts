@@ -162,6 +162,7 @@ export const DiffSchema = z
       prepare_ms: z.number().min(0),
       schema_ms: z.number().min(0).optional(),
       data_ms: z.number().min(0).optional(),
+      ranges_ms: z.number().min(0).optional().openapi({ description: 'of data_ms, block-level: CHECKPOINT of the live side and the changed ranges from the storage' }),
       verify_ms: z.number().min(0).optional(),
       total_ms: z.number().min(0),
     }),

@@ -96,7 +96,7 @@ interface DataResult {
   readonly sizeGiB: number;
   readonly relationBytes: number;
   /** Host.diff() --data, block-level: medians of the whole call and of its parts. */
-  readonly blocks: { readonly totalMs: number; readonly prepareMs: number; readonly dataMs: number; readonly samplesMs: readonly number[] };
+  readonly blocks: { readonly totalMs: number; readonly prepareMs: number; readonly dataMs: number; readonly rangesMs: number; readonly samplesMs: readonly number[] };
   readonly changedBytes: number;
   readonly heapBlocksRead: number;
   readonly full?: { readonly totalMs: number; readonly dataMs: number; readonly samplesMs: readonly number[] };
@@ -123,7 +123,9 @@ async function benchData(host: Host, sizeGiB: number, opts: Options, first: bool
   await host.diff(request);
   for (let i = 0; i < opts.runs; i++) {
     const d = await host.diff(request);
-    progress(`  block-level diff ${i + 1}/${opts.runs}: ${d.timings.totalMs.toFixed(0)} ms (prepare ${d.timings.prepareMs.toFixed(0)} ms, data ${d.timings.dataMs!.toFixed(0)} ms), ${heapBlocks(d)} heap blocks read`);
+    progress(
+      `  block-level diff ${i + 1}/${opts.runs}: ${d.timings.totalMs.toFixed(0)} ms (prepare ${d.timings.prepareMs.toFixed(0)} ms, data ${d.timings.dataMs!.toFixed(0)} ms, of which CHECKPOINT + changed ranges ${(d.timings.rangesMs ?? 0).toFixed(0)} ms), ${heapBlocks(d)} heap blocks read`,
+    );
     if (d.data!.method !== 'blocks') throw new Error(`expected a block-level diff, got ${d.data!.method} (${d.data!.fullReason})`);
     runs.push(d);
   }
@@ -148,6 +150,7 @@ async function benchData(host: Host, sizeGiB: number, opts: Options, first: bool
       totalMs: median(runs.map((d) => d.timings.totalMs)),
       prepareMs: median(runs.map((d) => d.timings.prepareMs)),
       dataMs: median(runs.map((d) => d.timings.dataMs!)),
+      rangesMs: median(runs.map((d) => d.timings.rangesMs ?? 0)),
       samplesMs: runs.map((d) => Math.round(d.timings.totalMs)),
     },
     changedBytes: runs[0]!.data!.changedBytes ?? 0,
@@ -219,11 +222,11 @@ async function main(): Promise<void> {
     }
     const out: string[] = [`load average (1, 5, 15 min): before ${loadBefore}, after ${loadAfter}`, ''];
     out.push('data diff of a branch that changed 1,000 rows, Host.diff --data (medians):');
-    out.push('size    relations   block-level (prepare + data)        changed on disk  heap blocks  full comparison  full / block-level  counts (ins/upd/del)');
+    out.push('size    relations   block-level (prepare + data [CHECKPOINT + ranges])  changed on disk  heap blocks  full comparison  full / block-level  counts (ins/upd/del)');
     for (const d of data) {
       out.push(
         `${`${d.sizeGiB} GiB`.padEnd(8)}${`${(d.relationBytes / GIB).toFixed(2)} GiB`.padEnd(12)}` +
-          `${`${ms(d.blocks.totalMs)} (${ms(d.blocks.prepareMs)} + ${ms(d.blocks.dataMs)})`.padEnd(36)}` +
+          `${`${ms(d.blocks.totalMs)} (${ms(d.blocks.prepareMs)} + ${ms(d.blocks.dataMs)} [${ms(d.blocks.rangesMs)}])`.padEnd(52)}` +
           `${`${(d.changedBytes / 1024 ** 2).toFixed(1)} MiB`.padEnd(17)}${String(d.heapBlocksRead).padEnd(13)}` +
           `${(d.full ? ms(d.full.totalMs) : '-').padEnd(17)}${(d.full ? ratio(d.full.totalMs / d.blocks.totalMs) : '-').padEnd(20)}` +
           `${d.totals.inserted}/${d.totals.updated}/${d.totals.deleted}${d.countsAgree === false ? ' (full comparison DISAGREES)' : ''}`,

@@ -82,8 +82,18 @@ export interface DiffView {
   readonly database: string;
   readonly schema?: SchemaDiffView;
   readonly data?: DataDiffView;
-  /** Where the time went: scratch clones and instances, schema read + diff, data, proof, all. */
-  readonly timings: { readonly prepareMs: number; readonly schemaMs?: number; readonly dataMs?: number; readonly verifyMs?: number; readonly totalMs: number };
+  /**
+   * Where the time went: scratch clones and instances, schema read + diff, data (of which, for
+   * block-level, `rangesMs`: the live side's CHECKPOINT and the storage's changed ranges), proof, all.
+   */
+  readonly timings: {
+    readonly prepareMs: number;
+    readonly schemaMs?: number;
+    readonly dataMs?: number;
+    readonly rangesMs?: number;
+    readonly verifyMs?: number;
+    readonly totalMs: number;
+  };
 }
 
 const PREFIXES = ['branch', 'snapshot', 'branch-point'] as const;

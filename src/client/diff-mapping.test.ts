@@ -48,7 +48,7 @@ const FULL: DiffView = {
     ],
     totals: { inserted: 1, updated: 1, deleted: 2 },
   },
-  timings: { prepareMs: 1.5, schemaMs: 2, dataMs: 3, verifyMs: 4, totalMs: 11 },
+  timings: { prepareMs: 1.5, schemaMs: 2, dataMs: 3, rangesMs: 1, verifyMs: 4, totalMs: 11 },
 };
 
 describe('diff wire mapping', () => {

@@ -173,10 +173,20 @@ async function prepare(core: HostCore, request: DiffRequest, want: { schema: boo
     const subject: IntentSubject = to.kind === 'snapshot' ? to.snapshot : to.branch;
     const volumes: string[] = [];
     const owners: string[] = [];
+    const ports = new Set<number>();
+    // Both are allocated before either instance listens: the second must not get the first's port.
+    const port = async (): Promise<number> => {
+      for (;;) {
+        const candidate = await rt.allocatePort();
+        if (ports.has(candidate)) continue;
+        ports.add(candidate);
+        return candidate;
+      }
+    };
     const scratchFor = async (side: Resolved, fill: (volume: string) => Promise<unknown>): Promise<Reader> => {
       const suffix = `diff-${randomBytes(4).toString('hex')}`;
       const volume = `${subject.id}.${suffix}`;
-      const owner: InstanceOwner = { id: `${subject.id}.${suffix}`, port: await rt.allocatePort(), pgMajor: majorOf(side) };
+      const owner: InstanceOwner = { id: `${subject.id}.${suffix}`, port: await port(), pgMajor: majorOf(side) };
       volumes.push(volume);
       owners.push(owner.id);
       return { volume, target: rt.adminTarget({ ...owner, dbUser: superuserOf(side) }, database), scratch: { owner, fill: () => fill(volume) } };
@@ -289,6 +299,7 @@ async function compare(rt: Runtime, p: Prepared, want: { schema: boolean; data: 
             // The head keeps serving: every change its snapshot sees must be in its files before
             // the storage is asked, so CHECKPOINT first, then the extents.
             afterSnapshots: async () => {
+              const r0 = performance.now();
               await withClient(p.b.target, async (client) => {
                 await checkpoint(client);
                 const files = await relationFiles(client);
@@ -300,6 +311,7 @@ async function compare(rt: Runtime, p: Prepared, want: { schema: boolean; data: 
                   byRelation = blocksByRelation(ranges, files);
                 }
               });
+              timings.rangesMs = performance.now() - r0;
             },
             changedBlocksFor: (relation): ChangedBlocks | undefined => {
               if (!byRelation) return undefined;
