@@ -28,14 +28,26 @@ export function keepsBranchPoints(rt: Runtime): boolean {
 }
 
 /**
- * Takes the branch point of `owner`'s running instance on `owner.volume` (a consistent clone, as
- * for a child branch: CHECKPOINT + atomic snapshot, or backup mode on per-file drivers). Does
- * nothing when the host does not keep branch points. Returns whether one was taken.
+ * Takes the branch point of `owner`'s running instance on `owner.volume`: a consistent clone, as
+ * for a child branch. On an atomic-snapshot driver it is one snapshot, without the CHECKPOINT a
+ * child's clone starts with: the instance has just come up through crash recovery (or a clean
+ * start), whose checkpoint leaves only its own few records (the new password) to replay for a
+ * reader, and pages not yet flushed cannot hide a change from the block-level diff (a page the
+ * branch changes later gets a newer LSN, so its bytes differ from any earlier version). After
+ * archive recovery (a point-in-time branch) the promotion's checkpoint may not be done yet and the
+ * WAL since the last restartpoint may be gone, so it checkpoints first. Per-file drivers go
+ * through backup mode. Does nothing when the host does not keep branch points; returns whether
+ * one was taken.
  */
-export async function takeBranchPoint(rt: Runtime, owner: Pick<BranchRecord, 'id' | 'volume' | 'port' | 'dbUser' | 'pgMajor'>): Promise<boolean> {
+export async function takeBranchPoint(
+  rt: Runtime,
+  owner: Pick<BranchRecord, 'id' | 'volume' | 'port' | 'dbUser' | 'pgMajor'>,
+  options: { readonly afterArchiveRecovery?: boolean } = {},
+): Promise<boolean> {
   if (!keepsBranchPoints(rt)) return false;
   const volume = branchPointVolume(owner.volume);
-  await cloneConsistent(rt, owner, volume);
+  if (rt.storage.capabilities.atomicSnapshot && !options.afterArchiveRecovery) await rt.storage.cloneVolume(owner.volume, volume);
+  else await cloneConsistent(rt, owner, volume);
   // The lock files came along and name the live postmaster: without them the volume never looks
   // like a running instance (to reconcile, gc or the invariants).
   const dataDir = rt.dataDir(volume);

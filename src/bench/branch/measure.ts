@@ -61,7 +61,7 @@ export const STEPS = [
   ['start', 'create:cloned', 'clone:after-start', 'pg_hba, lock files, postgres start → ready (crash recovery)'],
   ['password', 'clone:after-start', 'clone:password-set', 'new password (ALTER ROLE, SCRAM verifier) + branch LSN'],
   ['openTcp', 'clone:password-set', 'create:started', 'pg_hba with TCP + reload + a TCP login'],
-  ['branchPoint', 'create:started', 'create:branch-point', 'branch point kept for diff: CHECKPOINT + btrfs snapshot of the new branch'],
+  ['branchPoint', 'create:started', 'create:branch-point', 'branch point kept for diff: btrfs snapshot of the new branch'],
   ['commit', 'create:branch-point', 'create:committed', 'branch row and end of intent (SQLite)'],
   ['return', 'create:committed', 'end', 'expiry, audit entry, view'],
 ] as const;

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { configureRecoveryTarget, copyFromUrl, initCluster, parseLsn, prepareDirectory, redactUrl, restoreDump, writeHba } from '../../postgres/index.js';
 import type { BranchRecord, NewBranch, SnapshotRecord } from '../../state/index.js';
 import { PgbranchError } from '../../errors.js';
@@ -214,10 +216,12 @@ async function createClone(
   await applyVolumeLimit(rt, p.volume, settings.maxOwnBytes);
   intent.advance('cloned');
   crashPoint('create:cloned');
+  // A clone set up to recover to a point in time (see createAtPoint) ends by promotion.
+  const afterArchiveRecovery = existsSync(join(rt.dataDir(p.volume), 'recovery.signal'));
   const { branchLsn, lastCommitAt } = await bringUpClone(rt, p, p.volume);
   crashPoint('create:started');
   // Before the commit: nobody but this create knows the branch yet, so this is its first state.
-  await takeBranchPoint(rt, p);
+  await takeBranchPoint(rt, p, { afterArchiveRecovery });
   crashPoint('create:branch-point');
   // A copy of a standby stands where its last replayed commit is in the source's history.
   const branchTime = cloned.replay !== undefined ? (lastCommitAt ?? cloned.branchTime) : cloned.branchTime;
