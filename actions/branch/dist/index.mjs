@@ -24383,7 +24383,8 @@ function fromApiBranch(b) {
     sharedBytes: b.shared_bytes,
     totalBytes: b.total_bytes,
     maxOwnBytes: b.max_own_bytes,
-    createdBy: b.created_by
+    createdBy: b.created_by,
+    ...optional("branchPointBytes", b.branch_point_bytes)
   };
 }
 function toApiRootSource(s) {
@@ -24544,7 +24545,7 @@ function toApiDiffQuery(r) {
 }
 var optional = (key, value) => value === void 0 ? {} : { [key]: value };
 function fromApiSideView(s) {
-  return { kind: s.kind, name: s.name, ref: s.ref, lsn: s.lsn, time: s.time, ...optional("ownBytes", s.own_bytes) };
+  return { kind: s.kind, name: s.name, ref: s.ref, lsn: s.lsn, time: s.time };
 }
 function fromApiTable(t) {
   if (t.status !== "compared") return { schema: t.schema, name: t.name, status: t.status };
@@ -24595,6 +24596,7 @@ function fromApiDiff(a) {
       prepareMs: a.timings.prepare_ms,
       ...optional("schemaMs", a.timings.schema_ms),
       ...optional("dataMs", a.timings.data_ms),
+      ...optional("rangesMs", a.timings.ranges_ms),
       ...optional("verifyMs", a.timings.verify_ms),
       totalMs: a.timings.total_ms
     }
