@@ -68,6 +68,9 @@ export const ERROR_CATALOGUE = {
   POINT_IN_TIME_OUT_OF_WINDOW: { httpStatus: 422, exitCode: 15, title: 'Point in time outside the history window' },
   NOT_A_SOURCE_ROOT: { httpStatus: 409, exitCode: 4, title: 'Branch has no source to sync from' },
   TABLE_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: 'Table not found' },
+  BRANCH_POINT_UNAVAILABLE: { httpStatus: 409, exitCode: 4, title: 'No branch point kept for this branch' },
+  DATABASE_MISMATCH: { httpStatus: 422, exitCode: 16, title: 'The two sides hold different databases' },
+  SCHEMA_DIFF_UNPROVEN: { httpStatus: 422, exitCode: 16, title: 'The schema script did not reproduce the target' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

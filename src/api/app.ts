@@ -8,6 +8,7 @@ import { authenticateRequests, type ApiEnv } from './auth.js';
 import { limitBody } from './body-limit.js';
 import { registerBranchRoutes } from './branch-routes.js';
 import { registerConsoleRoutes } from './console-routes.js';
+import { registerDiffRoutes } from './diff-routes.js';
 import type { ApiHost } from './branch-service.js';
 import { HEALTH_PATH, registerHostRoutes } from './host-routes.js';
 import { httpProblem, problemFromError, problemResponse, validationProblem } from './problem.js';
@@ -62,6 +63,7 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
   registerHostRoutes(app, host);
   registerBranchRoutes(app, host);
   registerSnapshotRoutes(app, host);
+  registerDiffRoutes(app, host);
   registerSourceRoutes(app, host);
   registerTokenRoutes(app, host);
   registerWhoamiRoutes(app);

@@ -11,7 +11,7 @@ if (skip) console.warn(`API client tests skipped: ${skip}`);
 
 /** Sizes are measured at call time and may move between two calls; everything else must match. */
 // Sizes are measured (or not) per call: compare everything else.
-const stable = ({ ownBytes: _o, sharedBytes: _s, totalBytes: _t, ...rest }: BranchView) => rest;
+const stable = ({ ownBytes: _o, sharedBytes: _s, totalBytes: _t, branchPointBytes: _b, ...rest }: BranchView) => rest;
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {

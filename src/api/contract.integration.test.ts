@@ -98,6 +98,18 @@ const VALID_CALLS: Record<string, ValidCall> = {
     check: (res) => expect((res.body.snapshots as { name: string }[]).map((s) => s.name)).toContain(SNAPSHOT),
   },
   getSnapshot: { params: { name: SNAPSHOT }, status: 200, check: (res) => expect(res.body).toMatchObject({ name: SNAPSHOT, branch: BRANCH }) },
+  diffBranch: {
+    params: { name: BRANCH },
+    query: `?against=${encodeURIComponent(`snapshot:${SNAPSHOT}`)}&rows=true&limit=10&verify=true`,
+    status: 200,
+    check: (res) =>
+      expect(res.body).toMatchObject({
+        from: { kind: 'snapshot', name: SNAPSHOT, ref: `snapshot:${SNAPSHOT}` },
+        to: { kind: 'branch', name: BRANCH },
+        schema: { statements: expect.any(Array), verification: { proven: true } },
+        data: { method: 'full', full_reason: 'not-branch-point', totals: { inserted: 0, updated: 0, deleted: 0 } },
+      }),
+  },
   deleteSnapshot: {
     params: { name: DELETE_SNAPSHOT },
     setup: async (f) => void (await f.t.host.createSnapshot('main', DELETE_SNAPSHOT)),

@@ -6,6 +6,7 @@ export { createApiApp, OPENAPI_PATH, type ApiApp, type ApiAppOptions } from './a
 export { startApiServer, type ApiServer, type ApiServerOptions } from './server.js';
 export { createApiClient, type ApiClient, type ApiClientOptions } from '../client/index.js';
 export type * from './schemas.js';
+export type { ApiDiff, ApiDiffQuery, ApiDiffSide } from './diff-schemas.js';
 export type { ApiHost, BranchService } from './branch-service.js';
 export { HEALTH_PATH } from './host-routes.js';
 export { PROBLEM_CONTENT_TYPE, problemType } from './problem.js';

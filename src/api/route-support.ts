@@ -17,7 +17,7 @@ const PROBLEM_MEANINGS = {
   403: "the token's role or branch patterns do not allow this",
   404: 'not found',
   409: 'conflict with the current state',
-  422: 'refused by a quota or limit, or a post-create hook failed',
+  422: 'refused by a quota or limit, a post-create hook failed, or the request cannot be carried out as asked (e.g. the two sides of a diff hold different databases)',
   507: 'the pool is below its free-space floor',
   500: 'the operation failed',
   503: 'host busy or not available',

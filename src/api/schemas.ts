@@ -199,6 +199,13 @@ export const BranchSchema = z
     total_bytes: z.number().int().min(0).nullable(),
     max_own_bytes: z.number().int().positive().nullable().openapi({ description: 'cap on own_bytes enforced by the storage driver; null = none' }),
     created_by: z.string().nullable().openapi({ description: 'who created the branch: `token:<id>`, `local:<os user>` or `host` (null for branches older than quotas)' }),
+    branch_point_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .nullable()
+      .optional()
+      .openapi({ description: 'what keeping its branch point (for diff) costs: bytes it holds that no other volume shares; null when none is kept; absent when sizes were not measured' }),
   })
   .openapi('Branch');
 

@@ -77,7 +77,7 @@ export const CLONE_POINTS = {
  *   pg_backup_start/pg_backup_stop and completed with the WAL written meanwhile and a
  *   backup_label that makes the clone replay up to a consistent point.
  */
-export async function cloneConsistent(rt: Runtime, parent: BranchRecord, targetVolume: string): Promise<ClonedData> {
+export async function cloneConsistent(rt: Runtime, parent: Pick<BranchRecord, 'id' | 'volume' | 'port' | 'dbUser' | 'pgMajor'>, targetVolume: string): Promise<ClonedData> {
   const parentRunning = await rt.isRunning(parent.volume);
   if (!parentRunning) {
     const branchTime = new Date().toISOString();

@@ -129,6 +129,13 @@ const HostConfigSchema = z.object({
     })
     .prefault({}),
   /**
+   * Diff. keepBranchPoint: keep a read-only copy of every new branch's initial data (its branch
+   * point, a CoW clone of the branch right after it is made, reset or rebased), which `pgbranch
+   * diff BRANCH` compares with at a cost that follows the change. Absent = on where clones cost
+   * nothing (btrfs, reflink) and off on `copy` pools, where it would copy the whole branch again.
+   */
+  diff: z.object({ keepBranchPoint: z.boolean().optional() }).strict().prefault({}),
+  /**
    * Limits; every one is optional (absent = unlimited).
    * - maxBranches: branches on the host, roots included.
    * - maxBranchesPerToken: branches an API token may have created and not yet deleted.

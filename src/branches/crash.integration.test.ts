@@ -342,6 +342,22 @@ for (const kind of KINDS) {
       record('limit', point, kind, how === 'completed' ? 'not reached (completed)' : 'rolled forward');
     });
 
+    it.each(CRASH_POINTS.diff.map((point, index) => ({ point, index })))(
+      'diff killed at $point leaves no scratch clone or temporary instance behind, and a stopped side stopped',
+      async ({ point }) => {
+        // main is proven on a throwaway clone of itself (--verify), the stopped cold read on another.
+        const how = await runArmed(['diff', 'main', 'cold', '--data', '--verify'], point, true);
+        // nextCommand: no volume but the branches' (and their branch points), no process on the
+        // stopped `cold`, no run files of temporary instances, completed branches intact.
+        await nextCommand();
+        const again = await t.cliProcess(['diff', 'main', 'cold', '--data', '--verify', '-o', 'json']);
+        expect({ code: again.code, signal: again.signal }, again.stderr).toEqual({ code: 0, signal: null });
+        expect(JSON.parse(again.stdout)).toMatchObject({ schema: { verification: { proven: true } }, data: { totals: { inserted: 1 } } });
+        await assertHostConsistent(t.home, t.pool.poolPath);
+        record('diff', point, kind, how === 'completed' ? 'not reached (completed)' : 'rolled back');
+      },
+    );
+
     it('a command waiting for the host lock takes it over when the holder is killed, without hanging', async () => {
       const holder = t.cliProcess(['branch', 'create', 'lk', '--from', 'main']);
       // The intent row is written under the lock: once it is there, the creator holds the lock.

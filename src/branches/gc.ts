@@ -1,5 +1,6 @@
 import type { BranchRecord } from '../state/index.js';
 import { audited, branchTarget, type Actor, type AuditTarget } from './audit.js';
+import { removeBranchPoint } from './branch-point.js';
 import type { HostCore } from './core.js';
 import { isExpired } from './governance.js';
 import { ownedVolumes } from './reconcile.js';
@@ -111,6 +112,8 @@ async function applyGc(core: HostCore, p: PlannedGc): Promise<void> {
     case 'missing-volume':
       // One row delete: atomic without an intent; its run files are debris reconcile also removes.
       rt.store.deleteBranch(p.branch!.id);
+      // Its branch point has nothing left to be compared with (else the next gc finds it orphaned).
+      await removeBranchPoint(rt, p.branch!.volume);
       core.activity.forget(p.branch!.id);
       await rt.removeBranchFiles(p.branch!.id);
       return;

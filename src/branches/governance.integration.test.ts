@@ -173,6 +173,8 @@ describe.skipIf(skip !== undefined)('lifecycle governance (btrfs)', () => {
     const expected = [
       { kind: 'orphan-volume', target: 'deadbeef0000.planted' },
       { kind: 'orphan-instance', target: ghostVolume },
+      // The ghost's branch point lost its owner with the row (no instance ever runs on one).
+      { kind: 'orphan-volume', target: `${ghostVolume}.bp` },
       { kind: 'missing-volume', target: 'vanished' },
       { kind: 'expired', target: 'old' },
     ];

@@ -9,6 +9,7 @@ import { withHostLock } from './host-lock.js';
 import { isAlive } from './process-alive.js';
 import { checkReinit, makeRoot, openRuntime, prepareHost, type InitOptions, type OpenOptions } from './init.js';
 import { assertBranchName } from './names.js';
+import type { DiffRequest, DiffView } from './diff-types.js';
 import * as op from './operations/index.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import type { Runtime } from './runtime.js';
@@ -128,6 +129,11 @@ export class Host {
 
   async getSnapshot(name: string): Promise<SnapshotView> {
     return toSnapshotView(this.rt, op.findSnapshot(this.rt, name));
+  }
+
+  /** What changed between two sides (default: a branch since its branch point): schema as SQL, data row by row. */
+  async diff(request: DiffRequest): Promise<DiffView> {
+    return op.diffSides(this.core, request);
   }
 
   // --- branch lifecycle ---

@@ -33,6 +33,12 @@ const INTENT_DATA = {
   refresh: z.object({ oldVolume: Name, newVolume: Name, port: z.number().int() }),
   'snapshot-create': z.object({ volume: Name, sourceBranchId: Name }),
   'snapshot-delete': z.object({ volume: Name }),
+  /**
+   * A diff's scratch, all named before the first is made: throwaway clones (of snapshots, branch
+   * points, stopped branches, or a side to prove a script on) and the temporary instances on them
+   * (`owners`: their run files).
+   */
+  diff: z.object({ volumes: z.array(Name), owners: z.array(Name) }),
 };
 
 export type IntentKind = keyof typeof INTENT_DATA;

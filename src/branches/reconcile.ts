@@ -1,5 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { log } from '../util/index.js';
+import { branchPointVolume } from './branch-point.js';
 import { isAlive } from './process-alive.js';
 import { isAbandoned, pendingIntents, type Intent } from './intents.js';
 import { SETTLE, type Settled } from './operations/index.js';
@@ -42,8 +43,9 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
   const orphans = (await rt.storage.listVolumes()).filter((v) => !owned.has(v));
   if (orphans.length > 0) log.warn({ volumes: orphans }, 'volumes without a branch: `pgbranch gc` removes them');
 
-  // Run files of a branch's temporary instances (`<branch id>.<suffix>`) are the branch's too.
-  const known = new Set(rt.store.listBranches().map((b) => b.id));
+  // Run files of a branch's temporary instances (`<branch id>.<suffix>`) are the branch's too, and
+  // those of an operation still under way (a diff's readers) are the operation's.
+  const known = new Set([...rt.store.listBranches().map((b) => b.id), ...pendingIntents(rt.store).map((i) => i.subject.id)]);
   for (const entry of await readdir(rt.paths.runDir).catch(() => [] as string[])) {
     if (!known.has(entry.split('.')[0]!)) await rt.removeBranchFiles(entry);
   }
@@ -82,10 +84,23 @@ function settle(rt: Runtime, intent: Intent): Promise<Settled> {
   return fn(rt, intent);
 }
 
-/** Volumes metadata accounts for: every branch's, every snapshot's and every source's WAL archive. */
+/** Every volume an intent names (fields named like `volume`, `newVolume`, `volumes`). */
+function intentVolumes(intent: Intent): string[] {
+  return Object.entries(intent.data).flatMap(([key, value]) => {
+    if (!/volume/i.test(key)) return [];
+    return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+  });
+}
+
+/**
+ * Volumes metadata accounts for: every branch's (and its branch point, if kept), every snapshot's,
+ * every source's WAL archive, and the volumes of operations still under way (a refresh importing
+ * without the host lock, a diff's throwaway clones).
+ */
 export function ownedVolumes(rt: Runtime): Set<string> {
-  return new Set([
-    ...rt.store.listBranches().map((b) => b.volume),
+  return new Set<string>([
+    ...rt.store.listBranches().flatMap((b) => [b.volume, branchPointVolume(b.volume)]),
+    ...pendingIntents(rt.store).flatMap(intentVolumes),
     ...rt.store.listSnapshots().map((s) => s.volume),
     ...rt.store.listSources().flatMap((s) => (s.archiveVolume ? [s.archiveVolume] : [])),
   ]);

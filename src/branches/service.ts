@@ -26,6 +26,7 @@ export type BranchService = Pick<
   | 'createSnapshot'
   | 'listSnapshots'
   | 'getSnapshot'
+  | 'diff'
   | 'deleteSnapshot'
   | 'sourceStatus'
   | 'refreshSource'

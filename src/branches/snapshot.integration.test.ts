@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StorageCapabilities } from '../storage/index.js';
 import { CRASH_POINTS } from './index.js';
-import { sql } from '../test-support/host-invariants.js';
+import { readStoredState, sql } from '../test-support/host-invariants.js';
 import { createTestHost, testPoolSkipReason, type PoolKind, type TestHost } from '../test-support/test-host.js';
 
 /**
@@ -28,7 +28,8 @@ function assertNoOrphans(t: TestHost): { snapshots: string[] } {
     const snapshots = db.prepare('SELECT name, volume FROM snapshots').all() as { name: string; volume: string }[];
     const operations = db.prepare('SELECT * FROM operations').all();
     expect(operations, 'interrupted operations left in the intent log').toEqual([]);
-    expect(readdirSync(t.pool.poolPath).sort()).toEqual([...branchVolumes, ...snapshots.map((s) => s.volume)].sort());
+    const { branchPointVolumes } = readStoredState(t.home);
+    expect(readdirSync(t.pool.poolPath).sort()).toEqual([...branchVolumes, ...branchPointVolumes, ...snapshots.map((s) => s.volume)].sort());
     return { snapshots: snapshots.map((s) => s.name) };
   } finally {
     db.close();

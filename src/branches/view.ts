@@ -1,6 +1,7 @@
 import { instanceStatus } from '../postgres/index.js';
 import type { BranchRecord, DesiredState, SnapshotRecord } from '../state/index.js';
 import type { PoolUsage, VolumeLimitSupport } from '../storage/index.js';
+import { branchPointOf } from './branch-point.js';
 import type { HostConfig } from './config.js';
 import { poolFloorBytes } from './quotas.js';
 import type { Runtime } from './runtime.js';
@@ -43,6 +44,11 @@ export interface BranchView {
   readonly maxOwnBytes: number | null;
   /** Audit actor that created the branch (`token:<id>`, `local:<user>`, `host`); null if unknown. */
   readonly createdBy: string | null;
+  /**
+   * What keeping its branch point costs (see diff): bytes the branch point holds that no other
+   * volume shares any more; null when none is kept. Present only when sizes were measured.
+   */
+  readonly branchPointBytes?: number | null;
 }
 
 export interface EndpointAddress {
@@ -111,11 +117,13 @@ export async function hostStatus(rt: Runtime): Promise<HostStatus> {
 /** A branch as reported: its instance's real state and, when asked, its sizes. */
 export async function branchView(rt: Runtime, record: BranchRecord, withUsage = true): Promise<BranchView> {
   const parent = record.parentId ? rt.store.getBranchById(record.parentId) : undefined;
-  const [status, usage] = await Promise.all([
+  const [status, usage, branchPointBytes] = await Promise.all([
     instanceStatus(rt.dataDir(record.volume)),
     withUsage ? rt.storage.usage(record.volume).catch(() => undefined) : Promise.resolve(undefined),
+    withUsage ? branchPointOf(rt, record).then((bp) => (bp === undefined ? null : rt.storage.usage(bp).then((u) => u.ownBytes))).catch(() => null) : Promise.resolve(undefined),
   ]);
-  return toView(record, parent?.name ?? null, status.running, effectiveIdleTimeoutMs(rt, record), usage);
+  const view = toView(record, parent?.name ?? null, status.running, effectiveIdleTimeoutMs(rt, record), usage);
+  return branchPointBytes === undefined ? view : { ...view, branchPointBytes };
 }
 
 function toView(

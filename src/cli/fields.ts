@@ -22,6 +22,7 @@ export function branchFields(b: BranchView): [string, string][] {
     ['size cap', b.maxOwnBytes !== null ? formatBytes(b.maxOwnBytes) : 'none'],
     ['shared data', formatBytes(b.sharedBytes)],
     ['total data', formatBytes(b.totalBytes)],
+    ...(b.branchPointBytes !== undefined ? [['branch point data', b.branchPointBytes === null ? 'none kept' : formatBytes(b.branchPointBytes)] as [string, string]] : []),
   ];
 }
 

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { toPgbranchError } from '../errors.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerBranchCommands } from './commands/branch.js';
+import { registerDiffCommand } from './commands/diff.js';
 import { registerGcCommands } from './commands/gc.js';
 import { registerEnvCommand } from './commands/env.js';
 import { registerHostCommands } from './commands/host.js';
@@ -23,7 +24,8 @@ export function buildProgram(streams: Streams, env: NodeJS.ProcessEnv = process.
     .description('Copy-on-write PostgreSQL branches: an isolated, production-like database per PR, CI run or QA session.')
     .addOption(new Option('--home <dir>', 'host directory (default: $PGBRANCH_HOME, /var/lib/pgbranch as root, ~/.pgbranch otherwise)'))
     .addOption(new Option('--api-url <url>', 'talk to a `pgbranch serve` host (default: $PGBRANCH_API_URL; token from $PGBRANCH_TOKEN)'))
-    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    // `sql`: `diff`'s migration script only; every other command refuses it (see parseOutputFormat).
+    .addOption(new Option('-o, --output <format>', 'output format').choices([...OUTPUT_FORMATS, 'sql']).default('table'))
     .option('-q, --quiet', 'no progress on stderr')
     .showHelpAfterError()
     .configureOutput({
@@ -36,6 +38,7 @@ export function buildProgram(streams: Streams, env: NodeJS.ProcessEnv = process.
   registerHostCommands(program, ctx);
   registerBranchCommands(program, ctx);
   registerSnapshotCommands(program, ctx);
+  registerDiffCommand(program, ctx);
   registerSourceCommands(program, ctx);
   registerTokenCommands(program, ctx);
   registerAuditCommands(program, ctx);

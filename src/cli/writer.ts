@@ -10,6 +10,7 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export function parseOutputFormat(value: string): OutputFormat {
   if ((OUTPUT_FORMATS as readonly string[]).includes(value)) return value as OutputFormat;
+  if (value === 'sql') throw new PgbranchError('INVALID_ARGUMENT', `-o sql is for \`pgbranch diff\` only (its migration script): use one of ${OUTPUT_FORMATS.join(', ')}`);
   throw new PgbranchError('INVALID_ARGUMENT', `unknown output format "${value}": use one of ${OUTPUT_FORMATS.join(', ')}`);
 }
 

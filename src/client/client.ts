@@ -1,6 +1,9 @@
 import type { SnapshotView, AuditEntry, AuditFilter, BranchChange, BranchView, ConnectionInfo, CreateRequest, GcReport, HostStatus, SourceChange, SourceView, TokenInfo } from '../branches/index.js';
 import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from '../errors.js';
 import type { BranchService } from '../branches/index.js';
+import { fromApiDiff, toApiDiffQuery, toApiDiffSide } from './mapping.js';
+import type { ApiDiff } from '../api/index.js';
+import type { DiffRequest, DiffView } from '../branches/index.js';
 import { fromApiSnapshot, fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiSource, fromApiToken, toApiCreateBody, toApiSourceChange } from './mapping.js';
 import { PROBLEM_CONTENT_TYPE } from './media-types.js';
 import type { ApiSource, ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken } from '../api/index.js';
@@ -130,6 +133,11 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     },
     async getSnapshot(name: string): Promise<SnapshotView> {
       return fromApiSnapshot(await request<ApiSnapshot>({ method: 'GET', path: `/v1/snapshots/${encodeURIComponent(name)}` }));
+    },
+    async diff(req: DiffRequest): Promise<DiffView> {
+      const query = toApiDiffQuery(req);
+      const qs = query.size > 0 ? `?${query.toString()}` : '';
+      return fromApiDiff(await request<ApiDiff>({ method: 'GET', path: `${branchPath(toApiDiffSide(req.to), '/diff')}${qs}` }));
     },
     async deleteSnapshot(name: string): Promise<void> {
       await request<void>({ method: 'DELETE', path: `/v1/snapshots/${encodeURIComponent(name)}` });

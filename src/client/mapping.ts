@@ -1,3 +1,5 @@
+import type { DataDiffView, DiffRequest, DiffSide, DiffSideView, DiffView } from '../branches/index.js';
+import type { ApiDiff } from '../api/index.js';
 import type { AuditEntry, BranchView, CreateOrigin, CreateRequest, RootSource, SourceChange, SourceView, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
 import type { ErrorCode } from '../errors.js';
 import type { ApiSnapshot, ApiAuditEntry, ApiCreateBranchBody, ApiRootSource, ApiSource, ApiUpdateSourceBody, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from '../api/index.js';
@@ -31,6 +33,7 @@ export function toApiBranch(b: BranchView): ApiBranch {
     total_bytes: b.totalBytes,
     max_own_bytes: b.maxOwnBytes,
     created_by: b.createdBy,
+    ...optional('branch_point_bytes', b.branchPointBytes),
   };
 }
 
@@ -57,6 +60,7 @@ export function fromApiBranch(b: ApiBranch): BranchView {
     totalBytes: b.total_bytes,
     maxOwnBytes: b.max_own_bytes,
     createdBy: b.created_by,
+    ...optional('branchPointBytes', b.branch_point_bytes),
   };
 }
 
@@ -345,4 +349,164 @@ export function toApiSourceChange(c: SourceChange): ApiUpdateSourceBody {
 
 export function fromApiSourceChange(b: ApiUpdateSourceBody): SourceChange {
   return { historyWindowMs: b.history_window_ms, snapshotIntervalMs: b.snapshot_interval_ms, refreshCron: b.refresh_cron, afterRefresh: b.after_refresh };
+}
+
+// --- diff ---
+
+/** The text a diff side travels as (the domain's parseDiffSide reads it back; kept here so the client stays free of server code). */
+export function toApiDiffSide(side: DiffSide): string {
+  switch (side.kind) {
+    case 'name':
+      return side.name;
+    case 'branch-point':
+      return `branch-point:${side.branch}`;
+    default:
+      return `${side.kind}:${side.name}`;
+  }
+}
+
+/** A diff side from its text (`main`, `snapshot:seed`, `branch-point:pr-7`); the server checks the names. */
+export function fromApiDiffSide(text: string): DiffSide {
+  const colon = text.indexOf(':');
+  const [prefix, name] = colon < 0 ? ['', text] : [text.slice(0, colon), text.slice(colon + 1)];
+  if (prefix === 'branch-point') return { kind: 'branch-point', branch: name };
+  if (prefix === 'branch' || prefix === 'snapshot') return { kind: prefix, name };
+  // Unknown prefixes travel as they are and the server refuses them with its own message.
+  return { kind: 'name', name: text };
+}
+
+/** The query of GET /v1/branches/{to}/diff for a request (flags only when set, so defaults stay the server's). */
+export function toApiDiffQuery(r: DiffRequest): URLSearchParams {
+  const query = new URLSearchParams();
+  if (r.from) query.set('against', toApiDiffSide(r.from));
+  for (const key of ['schema', 'data', 'rows', 'verify', 'full'] as const) if (r[key] !== undefined) query.set(key, String(r[key]));
+  if (r.limit !== undefined) query.set('limit', String(r.limit));
+  return query;
+}
+
+const optional = <K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));
+
+function toApiSideView(s: DiffSideView): ApiDiff['from'] {
+  return { kind: s.kind, name: s.name, ref: s.ref, lsn: s.lsn, time: s.time };
+}
+
+function fromApiSideView(s: ApiDiff['from']): DiffSideView {
+  return { kind: s.kind, name: s.name, ref: s.ref, lsn: s.lsn, time: s.time };
+}
+
+type ApiTable = NonNullable<ApiDiff['data']>['tables'][number];
+type DomainTable = DataDiffView['tables'][number];
+
+function toApiTable(t: DomainTable): ApiTable {
+  if (t.status !== 'compared') return { schema: t.schema, name: t.name, status: t.status };
+  return {
+    schema: t.schema,
+    name: t.name,
+    status: 'compared',
+    method: t.method,
+    ...optional('full_reason', t.fullReason),
+    key_columns: t.keyColumns === null ? null : [...t.keyColumns],
+    columns: [...t.columns],
+    columns_added: [...t.columnsAdded],
+    columns_dropped: [...t.columnsDropped],
+    counts: { ...t.counts },
+    ...optional('rows', t.rows?.map((r) => ({ ...r }))),
+    ...optional('rows_truncated', t.rowsTruncated),
+    scanned: { base_rows: t.scanned.baseRows, head_rows: t.scanned.headRows, ...optional('blocks', t.scanned.blocks), key_lookups: t.scanned.keyLookups },
+  } as ApiTable;
+}
+
+function fromApiTable(t: ApiTable): DomainTable {
+  if (t.status !== 'compared') return { schema: t.schema, name: t.name, status: t.status };
+  return {
+    schema: t.schema,
+    name: t.name,
+    status: 'compared',
+    method: t.method,
+    ...optional('fullReason', t.full_reason),
+    keyColumns: t.key_columns,
+    columns: t.columns,
+    columnsAdded: t.columns_added,
+    columnsDropped: t.columns_dropped,
+    counts: t.counts,
+    ...optional('rows', t.rows),
+    ...optional('rowsTruncated', t.rows_truncated),
+    scanned: { baseRows: t.scanned.base_rows, headRows: t.scanned.head_rows, ...optional('blocks', t.scanned.blocks), keyLookups: t.scanned.key_lookups },
+  } as DomainTable;
+}
+
+export function toApiDiff(d: DiffView): ApiDiff {
+  const s = d.schema;
+  const v = s?.verification;
+  return {
+    from: toApiSideView(d.from),
+    to: toApiSideView(d.to),
+    database: d.database,
+    ...optional(
+      'schema',
+      s && {
+        statements: s.statements.map((st) => ({ sql: st.sql, action: st.action, kind: st.kind, identity: st.identity, ...optional('commit_after', st.commitAfter) })),
+        unsupported: s.unsupported.map((u) => ({ ...u })),
+        script: s.script,
+        matched_by: s.matchedBy,
+        ...optional('verification', v && { proven: v.proven, ...optional('failure', v.failure && { ...v.failure }), differences: v.differences.map((x) => ({ ...x })) }),
+      },
+    ),
+    ...optional(
+      'data',
+      d.data && {
+        method: d.data.method,
+        ...optional('full_reason', d.data.fullReason),
+        ...optional('changed_bytes', d.data.changedBytes),
+        tables: d.data.tables.map(toApiTable),
+        totals: { ...d.data.totals },
+      },
+    ),
+    timings: {
+      prepare_ms: d.timings.prepareMs,
+      ...optional('schema_ms', d.timings.schemaMs),
+      ...optional('data_ms', d.timings.dataMs),
+      ...optional('ranges_ms', d.timings.rangesMs),
+      ...optional('verify_ms', d.timings.verifyMs),
+      total_ms: d.timings.totalMs,
+    },
+  } as ApiDiff;
+}
+
+export function fromApiDiff(a: ApiDiff): DiffView {
+  const s = a.schema;
+  const v = s?.verification;
+  return {
+    from: fromApiSideView(a.from),
+    to: fromApiSideView(a.to),
+    database: a.database,
+    ...optional(
+      'schema',
+      s && {
+        statements: s.statements.map((st) => ({ sql: st.sql, action: st.action, kind: st.kind, identity: st.identity, ...optional('commitAfter', st.commit_after) })),
+        unsupported: s.unsupported,
+        script: s.script,
+        matchedBy: s.matched_by,
+        ...optional('verification', v && { proven: v.proven, ...optional('failure', v.failure), differences: v.differences }),
+      },
+    ),
+    ...optional(
+      'data',
+      a.data && {
+        method: a.data.method,
+        ...optional('fullReason', a.data.full_reason),
+        ...optional('changedBytes', a.data.changed_bytes),
+        tables: a.data.tables.map(fromApiTable),
+        totals: a.data.totals,
+      },
+    ),
+    timings: {
+      prepareMs: a.timings.prepare_ms,
+      ...optional('schemaMs', a.timings.schema_ms),
+      ...optional('dataMs', a.timings.data_ms),
+      ...optional('rangesMs', a.timings.ranges_ms),
+      ...optional('verifyMs', a.timings.verify_ms),
+      totalMs: a.timings.total_ms,
+    },
+  } as DiffView;
 }

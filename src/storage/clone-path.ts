@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, lchown, lstat, mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PgbranchError } from '../errors.js';
 import { cloneTree, type CloneMethod } from './clone-tree.js';
@@ -37,7 +37,11 @@ export async function replaceWithClone(sourceVolumePath: string, targetVolumePat
       await rename(target, replaced);
       movedAside = true;
     } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err;
+      if (errnoCode(err) === 'ENOTEMPTY' && (await readdir(target)).length === 0) {
+        // btrfs: where a snapshot left out a nested subvolume it leaves an empty placeholder
+        // directory that cannot be renamed, only removed — and there is nothing in it to keep.
+        await rmdir(target);
+      } else if (errnoCode(err) !== 'ENOENT') throw err;
     }
     await rename(staging, target);
   } catch (err) {

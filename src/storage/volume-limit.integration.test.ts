@@ -158,6 +158,25 @@ function volumeLimits({ kind, driver: driverName, expected: declared }: Case): v
     for (const v of ['a-clone', 'b', 'src']) await driver.deleteVolume(v);
   });
 
+  it('a clone of a volume capped with an exempt path holds that path as a plain copy', async (ctx) => {
+    if (expected === 'none') return ctx.skip();
+    await driver.createVolume('walled');
+    await mkdir(path('walled', 'wal'));
+    await expectWrites(path('walled', 'wal', 'segment'), 2 * MIB);
+    await expectWrites(path('walled', 'data'), 2 * MIB);
+    await driver.setVolumeLimit('walled', CAP_BYTES, { exemptPaths: ['wal'] });
+    await expectWrites(path('walled', 'wal', 'later'), MIB);
+    await driver.cloneVolume('walled', 'walled-clone');
+    expect((await stat(path('walled-clone', 'wal', 'segment'))).size).toBe(2 * MIB);
+    expect((await stat(path('walled-clone', 'wal', 'later'))).size).toBe(MIB);
+    expect((await stat(path('walled-clone', 'data'))).size).toBe(2 * MIB);
+    // A clone of the clone, too (the clone's wal is a plain directory).
+    await driver.cloneVolume('walled-clone', 'walled-clone-2');
+    expect((await stat(path('walled-clone-2', 'wal', 'later'))).size).toBe(MIB);
+    for (const v of ['walled-clone-2', 'walled-clone', 'walled']) await driver.deleteVolume(v);
+    expect(await driver.listStaging()).toEqual([]);
+  });
+
   it('caps again after a volume grew, counting only what it adds from then on', async (ctx) => {
     if (expected === 'none') return ctx.skip();
     await driver.createVolume('grown');

@@ -21,6 +21,8 @@ export interface StoredBranch {
   readonly dbName: string;
   readonly password: string;
   readonly desiredState: 'running' | 'stopped';
+  /** How it got its data (JSON): `branch` / `snapshot` for clones, which keep a branch point. */
+  readonly source: string;
 }
 
 export interface StoredOperation {
@@ -38,6 +40,8 @@ export interface StoredState {
   readonly snapshotVolumes: string[];
   /** WAL archive volumes of following roots. */
   readonly archiveVolumes: string[];
+  /** Branch point volumes the host must keep (`<volume>.bp` of every cloned branch, when the host keeps them). */
+  readonly branchPointVolumes: string[];
 }
 
 /** Reads the metadata with a read-only SQLite connection of our own. */
@@ -47,7 +51,7 @@ export function readStoredState(home: string): StoredState {
     const branches = db
       .prepare(
         `SELECT id, name, parent_id AS parentId, volume, port, db_user AS dbUser, db_name AS dbName,
-                password, desired_state AS desiredState
+                password, desired_state AS desiredState, source
            FROM branches ORDER BY name`,
       )
       .all() as StoredBranch[];
@@ -59,10 +63,23 @@ export function readStoredState(home: string): StoredState {
     const column = (query: string): string[] => (db.prepare(query).all() as { v: string }[]).map((r) => r.v);
     const snapshotVolumes = column('SELECT volume AS v FROM snapshots');
     const archiveVolumes = column('SELECT archive_volume AS v FROM sources WHERE archive_volume IS NOT NULL');
-    return { branches, operations, lockPid: lock?.pid ?? null, snapshotVolumes, archiveVolumes };
+    return { branches, operations, lockPid: lock?.pid ?? null, snapshotVolumes, archiveVolumes, branchPointVolumes: branchPointVolumes(home, branches) };
   } finally {
     db.close();
   }
+}
+
+/**
+ * The branch points a host must hold, from the outside: every branch made by cloning (from a
+ * parent or a snapshot, any point in time included) keeps `<its volume>.bp`, unless the host's
+ * config turns it off (`diff.keepBranchPoint`; absent = on, but off on `copy` pools). Roots never have one.
+ */
+function branchPointVolumes(home: string, branches: readonly StoredBranch[]): string[] {
+  const config = JSON.parse(readFileSync(join(home, 'config.json'), 'utf8')) as { storage: { driver: string }; diff?: { keepBranchPoint?: boolean } };
+  if (!(config.diff?.keepBranchPoint ?? config.storage.driver !== 'copy')) return [];
+  return branches
+    .filter((b) => ['branch', 'snapshot'].includes((JSON.parse(b.source) as { kind: string }).kind))
+    .map((b) => `${b.volume}.bp`);
 }
 
 export function branchUrl(b: Pick<StoredBranch, 'dbUser' | 'password' | 'port' | 'dbName'>): string {
@@ -166,9 +183,9 @@ export async function assertHostConsistent(home: string, poolPath: string): Prom
 
   const volumes = state.branches.map((b) => b.volume).sort();
   expect(new Set(volumes).size, 'two branches share a volume').toBe(volumes.length);
-  // Snapshots and the WAL archives of following roots own volumes too.
-  const others = [...state.snapshotVolumes, ...state.archiveVolumes];
-  expect(readdirSync(poolPath).sort(), 'pool entries != volumes of the branches, snapshots and sources in metadata').toEqual([...volumes, ...others].sort());
+  // Snapshots, the WAL archives of following roots and the branch points of cloned branches own volumes too.
+  const others = [...state.snapshotVolumes, ...state.archiveVolumes, ...state.branchPointVolumes];
+  expect(readdirSync(poolPath).sort(), 'pool entries != volumes of the branches, branch points, snapshots and sources in metadata').toEqual([...volumes, ...others].sort());
 
   const owned = new Set(volumes);
   const procs = processesUnderPool(poolPath);

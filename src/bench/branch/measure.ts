@@ -61,7 +61,8 @@ export const STEPS = [
   ['start', 'create:cloned', 'clone:after-start', 'pg_hba, lock files, postgres start → ready (crash recovery)'],
   ['password', 'clone:after-start', 'clone:password-set', 'new password (ALTER ROLE, SCRAM verifier) + branch LSN'],
   ['openTcp', 'clone:password-set', 'create:started', 'pg_hba with TCP + reload + a TCP login'],
-  ['commit', 'create:started', 'create:committed', 'branch row and end of intent (SQLite)'],
+  ['branchPoint', 'create:started', 'create:branch-point', 'branch point kept for diff: btrfs snapshot of the new branch'],
+  ['commit', 'create:branch-point', 'create:committed', 'branch row and end of intent (SQLite)'],
   ['return', 'create:committed', 'end', 'expiry, audit entry, view'],
 ] as const;
 export type StepName = (typeof STEPS)[number][0];
@@ -172,18 +173,30 @@ export interface WhatIf {
 }
 
 /** Server settings pgbranch does not use today, measured on the real create path. */
-export function whatIfCandidates(major: number): { label: string; settings: Record<string, string> }[] {
-  return major >= 14 ? [{ label: 'recovery_init_sync_method = syncfs', settings: { recovery_init_sync_method: 'syncfs' } }] : [];
+export interface WhatIfCandidate {
+  readonly label: string;
+  /** Extra server settings of every instance the host starts. */
+  readonly settings: Record<string, string>;
+  /** Top-level host config sections replaced for the run (e.g. `diff`). */
+  readonly config?: Record<string, unknown>;
+}
+
+export function whatIfCandidates(major: number): WhatIfCandidate[] {
+  return [
+    ...(major >= 14 ? [{ label: 'recovery_init_sync_method = syncfs', settings: { recovery_init_sync_method: 'syncfs' } }] : []),
+    // The same creates without the branch point (diff.keepBranchPoint: false): what keeping it costs, in this session.
+    { label: 'diff.keepBranchPoint = false (no branch point kept)', settings: {}, config: { diff: { keepBranchPoint: false } } },
+  ];
 }
 
 /**
  * Runs the measured creates on the same host opened anew with extra `postgres.settings` in its
  * config (every instance started by that host gets them), then puts the config back.
  */
-export async function measureWhatIf(bench: BenchHost, parent: Parent, runs: number, candidate: { label: string; settings: Record<string, string> }): Promise<WhatIf> {
+export async function measureWhatIf(bench: BenchHost, parent: Parent, runs: number, candidate: WhatIfCandidate): Promise<WhatIf> {
   const configFile = join(bench.home, 'config.json');
   const original = await readFile(configFile, 'utf8');
-  const config = JSON.parse(original) as { postgres: { settings?: Record<string, string> } };
+  const config = { ...(JSON.parse(original) as { postgres: { settings?: Record<string, string> } }), ...candidate.config } as { postgres: { settings?: Record<string, string> } };
   config.postgres.settings = { ...config.postgres.settings, ...candidate.settings };
   await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
   let host: Host | undefined;

@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { configureRecoveryTarget, copyFromUrl, initCluster, parseLsn, prepareDirectory, redactUrl, restoreDump, writeHba } from '../../postgres/index.js';
 import type { BranchRecord, NewBranch, SnapshotRecord } from '../../state/index.js';
 import { PgbranchError } from '../../errors.js';
 import type { Actor } from '../audit.js';
+import { removeBranchPoint, takeBranchPoint } from '../branch-point.js';
 import { bringUpClone, CLONE_POINTS, cloneConsistent, openTcp, sourceHooks } from '../clone.js';
 import { log } from '../../util/index.js';
 import { crashPoint } from '../crash-points.js';
@@ -59,6 +62,7 @@ export const CREATE_POINTS = {
     CLONE_POINTS.afterStart,
     CLONE_POINTS.passwordSet,
     'create:started',
+    'create:branch-point',
     'create:committed',
   ],
   root: ['create:intent', 'create:initialised', 'create:imported', 'create:committed'],
@@ -212,8 +216,13 @@ async function createClone(
   await applyVolumeLimit(rt, p.volume, settings.maxOwnBytes);
   intent.advance('cloned');
   crashPoint('create:cloned');
+  // A clone set up to recover to a point in time (see createAtPoint) ends by promotion.
+  const afterArchiveRecovery = existsSync(join(rt.dataDir(p.volume), 'recovery.signal'));
   const { branchLsn, lastCommitAt } = await bringUpClone(rt, p, p.volume, sourceHooks(rt, origin.parentId));
   crashPoint('create:started');
+  // Before the commit: nobody but this create knows the branch yet, so this is its first state.
+  await takeBranchPoint(rt, p, { afterArchiveRecovery });
+  crashPoint('create:branch-point');
   // A copy of a standby stands where its last replayed commit is in the source's history.
   const branchTime = cloned.replay !== undefined ? (lastCommitAt ?? cloned.branchTime) : cloned.branchTime;
   rt.store.transaction(() => {
@@ -384,6 +393,7 @@ export async function settleCreate(rt: Runtime, intent: IntentFor<'create'>): Pr
   const { volume, slot, archiveVolume } = intent.data;
   await rt.kill(volume);
   await rt.storage.deleteVolume(volume);
+  await removeBranchPoint(rt, volume);
   await releaseSource(rt, intent.subject, { slot, archiveVolume });
   if (!rt.store.getBranchById(intent.subject.id)) await rt.removeBranchFiles(intent.subject.id);
   resumeIntent(rt.store, intent).finish();

@@ -1,4 +1,5 @@
 import type { BranchRecord } from '../../state/index.js';
+import { removeBranchPoint } from '../branch-point.js';
 import { crashPoint } from '../crash-points.js';
 import { assertNotProtected } from '../governance.js';
 import { beginIntent, resumeIntent, type IntentFor, type IntentHandle } from '../intents.js';
@@ -28,6 +29,7 @@ async function finish(rt: Runtime, branchId: string, volume: string, intent: Int
   await rt.stop(volume).catch(() => rt.kill(volume));
   crashPoint('delete:stopped');
   await rt.storage.deleteVolume(volume);
+  await removeBranchPoint(rt, volume);
   crashPoint('delete:volume-deleted');
   // A root's source goes with it: its history snapshots, WAL archive, slot on the source and
   // secrets. Their rows stay until the final commit, so a crash here repeats this (idempotent).

@@ -2,6 +2,7 @@ import type { IntentFor, IntentKind } from '../intents.js';
 import type { Runtime } from '../runtime.js';
 import { CREATE_POINTS, settleCreate } from './create.js';
 import { DELETE_POINTS, settleDelete } from './delete.js';
+import { DIFF_POINTS, settleDiff } from './diff.js';
 import { FOLLOW_POINTS } from './follow.js';
 import { LIMIT_POINTS, settleLimit } from './limit.js';
 import { REFRESH_POINTS, settleRefresh } from './refresh.js';
@@ -16,6 +17,7 @@ import { SNAPSHOT_DELETE_POINTS, settleSnapshotDelete } from './snapshot-delete.
  */
 export { createBranch, createRootFrom, originDetails, type CreateOrigin, type CreateRequest, type RootSource } from './create.js';
 export { deleteBranch } from './delete.js';
+export { diffSides } from './diff.js';
 export { branchStopped, startBranch, stopAllInstances, stopBranch, suspendBranch, wakeBranch } from './instance-state.js';
 export { resetBranch } from './reset.js';
 export { refreshRoot, type RefreshOptions } from './refresh.js';
@@ -38,6 +40,7 @@ export const SETTLE: { readonly [K in IntentKind]: (rt: Runtime, intent: IntentF
   limit: settleLimit,
   'snapshot-create': settleSnapshotCreate,
   'snapshot-delete': settleSnapshotDelete,
+  diff: settleDiff,
 };
 
 /** Every crash point of the multi-step operations, in step order, for the crash-safety tests. */
@@ -52,4 +55,5 @@ export const CRASH_POINTS = {
   limit: LIMIT_POINTS,
   snapshotCreate: SNAPSHOT_CREATE_POINTS,
   snapshotDelete: SNAPSHOT_DELETE_POINTS,
+  diff: DIFF_POINTS,
 } as const;

@@ -1,5 +1,6 @@
 import { PgbranchError } from '../../errors.js';
 import type { BranchRecord } from '../../state/index.js';
+import { removeBranchPoint, takeBranchPoint } from '../branch-point.js';
 import { bringUpClone, CLONE_POINTS, cloneConsistent, sourceHooks } from '../clone.js';
 import { crashPoint } from '../crash-points.js';
 import { assertNotProtected } from '../governance.js';
@@ -17,6 +18,7 @@ export const RESET_POINTS = [
   CLONE_POINTS.afterStart,
   CLONE_POINTS.passwordSet,
   'reset:new-started',
+  'reset:branch-point',
   'reset:swapped',
   'reset:old-deleted',
 ] as const;
@@ -51,12 +53,16 @@ export async function resetBranch(rt: Runtime, branch: BranchRecord): Promise<Br
   const { branchLsn: recoveredLsn } = await bringUpClone(rt, branch, newVolume, snapshot ? [] : sourceHooks(rt, branch.parentId));
   const branchLsn = snapshot?.lsn ?? recoveredLsn;
   crashPoint('reset:new-started');
+  // The new generation's branch point, before the swap: it goes with the new volume if undone.
+  await takeBranchPoint(rt, { ...branch, volume: newVolume });
+  crashPoint('reset:branch-point');
   rt.store.transaction(() => {
     rt.store.replaceVolume(branch.id, { volume: newVolume, branchLsn, branchTime });
     intent.advance('swapped');
   });
   crashPoint('reset:swapped');
   await rt.storage.deleteVolume(oldVolume);
+  await removeBranchPoint(rt, oldVolume);
   crashPoint('reset:old-deleted');
   intent.finish();
   if (branch.desiredState !== 'running') await rt.stop(newVolume);
@@ -91,6 +97,7 @@ export async function settleReset(rt: Runtime, intent: IntentFor<'reset'>): Prom
   const discard = swapped ? oldVolume : newVolume;
   await rt.kill(discard);
   await rt.storage.deleteVolume(discard);
+  await removeBranchPoint(rt, discard);
   resumeIntent(rt.store, intent).finish();
   return swapped ? 'rolled-forward' : 'rolled-back';
 }

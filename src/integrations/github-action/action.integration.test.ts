@@ -6,6 +6,7 @@ import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testPoolSkipReason } from '../../test-support/test-host.js';
+import { startFakeGitHub } from '../github/test-support/fake-github.js';
 import { startServedHost, type ServedHost } from '../test-support/serve.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
@@ -36,14 +37,14 @@ function parseGithubOutput(text: string): Record<string, string> {
 }
 
 /** The bundled entrypoint as the runner starts it: INPUT_* (name upper-cased, dashes kept), file commands, event payload. */
-async function runAction(inputs: Record<string, string>, prNumber = 42): Promise<ActionRun> {
+async function runAction(inputs: Record<string, string>, prNumber = 42, extraEnv: NodeJS.ProcessEnv = {}): Promise<ActionRun> {
   const dir = mkdtempSync(join(tmpdir(), 'pgbranch-action-'));
   const files = { output: join(dir, 'output'), summary: join(dir, 'summary'), event: join(dir, 'event.json') };
   writeFileSync(files.output, '');
   writeFileSync(files.summary, '');
   writeFileSync(files.event, JSON.stringify({ action: 'opened', number: prNumber, pull_request: { number: prNumber, state: 'open', head: { ref: 'feature' } } }));
   const action = parseYaml(readFileSync(join(ACTION_DIR, 'action.yml'), 'utf8')) as { inputs: Record<string, { default?: string }>; runs: { main: string } };
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: files.output, GITHUB_STEP_SUMMARY: files.summary, GITHUB_EVENT_PATH: files.event, GITHUB_EVENT_NAME: 'pull_request' };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_ACTIONS: 'true', GITHUB_OUTPUT: files.output, GITHUB_STEP_SUMMARY: files.summary, GITHUB_EVENT_PATH: files.event, GITHUB_EVENT_NAME: 'pull_request', ...extraEnv };
   // The runner sets every declared input, with its default when the workflow gives none.
   for (const [name, spec] of Object.entries(action.inputs)) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = inputs[name] ?? spec.default ?? '';
   return new Promise((done, fail) => {
@@ -153,6 +154,64 @@ describe.skipIf(skip !== undefined)('GitHub Action (bundled entrypoint)', () => 
     expect((await served.t.host.getBranch('pr-44')).name).toBe('pr-44');
   });
 
+  it('diff: comments the migration script and the rows changed per table on the pull request, updated in place on the next push', async () => {
+    const githubToken = 'ghs_fakeInstallationToken0123456789';
+    const github = await startFakeGitHub({ token: githubToken });
+    github.setRepo('acme/app', { pulls: [{ number: 45, state: 'open' }] });
+    const review = github.addComment('acme/app', 45, 'LGTM, but see the migration below', 'reviewer');
+    const env = { GITHUB_REPOSITORY: 'acme/app', GITHUB_API_URL: github.url };
+    const inputs = { 'api-url': served.apiUrl, token: served.ciToken, command: 'diff', verify: 'true', 'github-token': githubToken };
+    const info = await served.t.host.connectionInfo('pr-45');
+    const push = async (statements: string) => {
+      const client = new pg.Client({ connectionString: info.url });
+      await client.connect();
+      await client.query(statements);
+      await client.end();
+    };
+    try {
+      // pr-45 was made from the `nightly` snapshot (a `fixture` table); the PR's migration adds a
+      // column and a table, its code writes rows.
+      await push("ALTER TABLE fixture ADD COLUMN note text; CREATE TABLE audit_log (id int PRIMARY KEY); INSERT INTO fixture VALUES ('one'), ('two')");
+      const first = await runAction(inputs, 45, env);
+      expect(first.code, first.stdout).toBe(0);
+      const afterFirst = github.comments('acme/app', 45);
+      expect(afterFirst).toHaveLength(2);
+      const ours = afterFirst.find((c) => c.id !== review.id)!;
+      expect(ours.user).toBe('github-actions[bot]');
+      expect(ours.body.startsWith('<!-- pgbranch-diff:pr-45 -->\n')).toBe(true);
+      expect(ours.body).toContain('### pgbranch diff: `branch-point:pr-45` → `pr-45`');
+      expect(ours.body).toMatch(/```sql\n[^]*```/);
+      expect(ours.body).toContain('ADD COLUMN "note" text');
+      expect(ours.body).toContain('CREATE TABLE "public"."audit_log"');
+      expect(ours.body).toContain('✅ proven');
+      expect(ours.body).toContain('| `public.fixture` | 2 | 0 | 0 |');
+      expect(ours.body).toContain('| `public.audit_log` | table added | | |');
+      expect(first.outputs).toMatchObject({ 'comment-id': String(ours.id), 'rows-changed': '2', proven: 'true' });
+      expect(Number(first.outputs['schema-changes'])).toBeGreaterThan(0);
+      expect(first.summary).toContain('public.fixture');
+
+      // The next push: the same comment, edited (PATCH), the reviewer's left alone.
+      await push("INSERT INTO fixture VALUES ('three'); DELETE FROM fixture WHERE v = 'nightly'");
+      const second = await runAction(inputs, 45, env);
+      expect(second.code, second.stdout).toBe(0);
+      const afterSecond = github.comments('acme/app', 45);
+      expect(afterSecond.map((c) => c.id)).toEqual([review.id, ours.id]);
+      expect(afterSecond[0]!.body).toBe(review.body);
+      expect(afterSecond[1]!.body).toContain('| `public.fixture` | 3 | 0 | 1 |');
+      expect(second.outputs['comment-id']).toBe(String(ours.id));
+      const writes = github.requests.filter((r) => r.method !== 'GET');
+      expect(writes.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /repos/acme/app/issues/45/comments', `PATCH /repos/acme/app/issues/comments/${ours.id}`]);
+      expect(github.requests.every((r) => r.authorization === `Bearer ${githubToken}`)).toBe(true);
+
+      // Never a credential or a connection string in what went to GitHub.
+      const sent = github.requests.map((r) => r.body ?? '').join('\n');
+      for (const secret of [served.ciToken, githubToken, info.password, info.url, 'postgresql://']) expect(sent.includes(secret), 'a secret reached GitHub').toBe(false);
+      expectMaskedFirst(first.stdout, [served.ciToken, githubToken]);
+    } finally {
+      await github.close();
+    }
+  });
+
   it('reset and delete; deleting again is not an error', async () => {
     const reset = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, command: 'reset' });
     expect(reset.code, reset.stdout).toBe(0);
@@ -172,6 +231,6 @@ describe.skipIf(skip !== undefined)('GitHub Action (bundled entrypoint)', () => 
   it('rejects an unknown command with a clear error', async () => {
     const run = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, command: 'bogus' });
     expect(run.code).toBe(1);
-    expect(run.stdout).toContain('::error::input "command" must be one of create, reset, delete');
+    expect(run.stdout).toContain('::error::input "command" must be one of create, reset, delete, diff');
   });
 });

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import * as core from '@actions/core';
-import { createApiClient } from '../../client/index.js';
+import { createApiClient, fromApiDiffSide, type ApiClient } from '../../client/index.js';
 import type { BranchView, ConnectionInfo } from '../../branches/index.js';
 import { isPgbranchError, PgbranchError } from '../../errors.js';
+import { diffCommentMarker, formatDiffComment } from '../diff-comment.js';
+import { upsertStickyComment } from '../github/sticky-comment.js';
 import { hookEnvironment, hookFailedError, runHooks, type HookStep } from '../hooks.js';
 
 /**
@@ -11,7 +13,7 @@ import { hookEnvironment, hookFailedError, runHooks, type HookStep } from '../ho
  * `setSecret` before anything that could print it, so the runner masks it in every later line.
  */
 
-const COMMANDS = ['create', 'reset', 'delete'] as const;
+const COMMANDS = ['create', 'reset', 'delete', 'diff'] as const;
 type ActionCommand = (typeof COMMANDS)[number];
 
 interface Inputs {
@@ -24,6 +26,13 @@ interface Inputs {
   readonly snapshot: string | undefined;
   readonly run: string[];
   readonly keepOnFailure: boolean;
+  /** diff: the side the changes are from (empty = the branch's own branch point). */
+  readonly against: string | undefined;
+  /** diff: prove the migration script on a throwaway clone. */
+  readonly verify: boolean;
+  /** diff: post (and update) the pull request comment. */
+  readonly comment: boolean;
+  readonly githubToken: string | undefined;
 }
 
 function readInputs(): Inputs {
@@ -40,7 +49,70 @@ function readInputs(): Inputs {
     snapshot: core.getInput('snapshot') || undefined,
     run: core.getMultilineInput('run'),
     keepOnFailure: core.getInput('keep-on-failure').toLowerCase() === 'true',
+    against: core.getInput('against') || undefined,
+    verify: core.getInput('verify').toLowerCase() === 'true',
+    comment: (core.getInput('comment') || 'true').toLowerCase() === 'true',
+    githubToken: githubToken(),
   };
+}
+
+function githubToken(): string | undefined {
+  const token = core.getInput('github-token') || undefined;
+  if (token) core.setSecret(token);
+  return token;
+}
+
+/** The pull request number of the event (pull_request, pull_request_target, issue_comment on a PR). */
+function pullRequestNumber(): number | undefined {
+  const path = process.env.GITHUB_EVENT_PATH;
+  const payload = path ? (JSON.parse(readFileSync(path, 'utf8')) as { pull_request?: { number?: number }; issue?: { number?: number; pull_request?: unknown } }) : {};
+  return payload.pull_request?.number ?? (payload.issue?.pull_request ? payload.issue.number : undefined);
+}
+
+/**
+ * diff: what the pull request's branch changed (by default since its own branch point), as a
+ * comment on the pull request — the migration script in an ```sql block and the rows changed per
+ * table — posted once and updated in place on every later push (found by its hidden marker).
+ */
+async function runDiff(inputs: Inputs, client: ApiClient): Promise<void> {
+  const started = performance.now();
+  const view = await client.diff({
+    to: { kind: 'branch', name: inputs.branch },
+    ...(inputs.against ? { from: fromApiDiffSide(inputs.against) } : {}),
+    schema: true,
+    data: true,
+    ...(inputs.verify ? { verify: true } : {}),
+  });
+  const diffMs = Math.round(performance.now() - started);
+  const schemaChanges = view.schema!.statements.filter((s) => s.kind !== 'setting').length;
+  const { inserted, updated, deleted } = view.data!.totals;
+  core.setOutput('schema-changes', String(schemaChanges));
+  core.setOutput('rows-changed', String(inserted + updated + deleted));
+  core.setOutput('proven', view.schema!.verification ? String(view.schema!.verification.proven) : '');
+  const command = `pgbranch diff ${inputs.against ? `${inputs.against} ` : ''}${inputs.branch} --schema -o sql`;
+  const body = formatDiffComment(view, { marker: diffCommentMarker(inputs.branch), command });
+  core.info(`${view.from.ref} → ${view.to.ref}: ${schemaChanges} schema statement(s), ${inserted} inserted, ${updated} updated, ${deleted} deleted (${diffMs} ms)`);
+  await core.summary.addRaw(body.split('\n').slice(1).join('\n')).write();
+  if (inputs.comment) {
+    const number = pullRequestNumber();
+    const repo = process.env.GITHUB_REPOSITORY;
+    if (number === undefined || !repo) {
+      core.warning('no pull request in this event (or no GITHUB_REPOSITORY): the diff is in the job summary only');
+    } else {
+      // Defence in depth: the body is built from names, counts and DDL only, but a credential must never reach GitHub.
+      for (const secret of [inputs.token, inputs.githubToken]) {
+        if (secret && body.includes(secret)) throw new PgbranchError('INTERNAL', 'refusing to post a diff comment that contains a credential');
+      }
+      const { comment, created } = await upsertStickyComment({ repo, apiUrl: process.env.GITHUB_API_URL, token: inputs.githubToken, number, marker: diffCommentMarker(inputs.branch), body });
+      core.setOutput('comment-id', String(comment.id));
+      core.setOutput('comment-url', comment.htmlUrl);
+      core.info(`${created ? 'posted' : 'updated'} the diff comment on #${number}: ${comment.htmlUrl}`);
+    }
+  }
+  const verification = view.schema!.verification;
+  if (verification && !verification.proven) {
+    throw new PgbranchError('SCHEMA_DIFF_UNPROVEN', `the migration script did not reproduce ${view.to.ref} on a copy of ${view.from.ref}`);
+  }
 }
 
 /** `pr-<number>` from the event payload (pull_request, pull_request_target, issue_comment on a PR). */
@@ -113,6 +185,11 @@ async function run(): Promise<void> {
       timings.push([step, Math.round(performance.now() - started)]);
     }
   };
+
+  if (inputs.command === 'diff') {
+    await runDiff(inputs, client);
+    return;
+  }
 
   if (inputs.command === 'delete') {
     let deleted = true;
