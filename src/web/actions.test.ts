@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { matchesPattern as domainMatchesPattern } from '../branches/index.js';
-import { applies, branchVerbs, cliCommand, matchesPattern, parseTtl, permits, shellWord, type ConsoleAction } from './app/actions.js';
+import { applies, branchVerbs, cliCommand, diffCommand, matchesPattern, parseTtl, permits, shellWord, type ConsoleAction } from './app/actions.js';
 import type { Branch, CallerToken } from './app/wire.js';
 
 const token = (role: CallerToken['role'], branch_patterns: string[] = []): CallerToken => ({ id: 'abcdef012345', name: role, role, branch_patterns });
@@ -89,6 +89,13 @@ describe('the equivalent CLI command', () => {
     expect(cliCommand({ kind: 'set-ttl', branch: 'pr-7', ttl: 'none' })).toBe('pgbranch branch set pr-7 --ttl none');
     expect(cliCommand({ kind: 'snapshot', branch: 'pr-7', name: 'before' })).toBe('pgbranch snapshot create pr-7 before');
     expect(cliCommand({ kind: 'delete-snapshot', snapshot: 'before', branch: 'pr-7' })).toBe('pgbranch snapshot delete before');
+  });
+
+  it('names the diff the Changes panel shows: against the branch point by default, a named side first', () => {
+    expect(diffCommand('pr-7', {})).toBe('pgbranch diff pr-7');
+    expect(diffCommand('pr-7', { rows: true })).toBe('pgbranch diff pr-7 --schema --rows');
+    expect(diffCommand('main', { against: 'snapshot:nightly' })).toBe('pgbranch diff snapshot:nightly main');
+    expect(diffCommand('main', { against: "it's" })).toBe(`pgbranch diff 'it'\\''s' main`);
   });
 
   it('quotes what a shell would split or expand', () => {

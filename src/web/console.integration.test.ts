@@ -54,6 +54,7 @@ const READ_ONLY_BUTTONS = new Set([
   'Hide direct connection string',
   'Copy endpoint connection string',
   'Copy direct connection string',
+  'Show changes',
 ]);
 
 describe.skipIf(skip !== undefined)('web console in a real browser against a real `pgbranch serve`', () => {
@@ -531,6 +532,70 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
       await api(admin, 'DELETE', '/v1/branches/shop');
     } finally {
       await source.destroy();
+    }
+  });
+
+  it('shows what a branch changed (schema script, row counts and rows) to a read token, as the CLI prints it', async () => {
+    await api(admin, 'POST', '/v1/branches', { name: 'diff-base', parent: 'main' });
+    const base = (await served.t.host.connectionInfo('diff-base')).url;
+    await sql(base, 'CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL)');
+    await sql(base, "INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 50) g");
+    await api(admin, 'POST', '/v1/branches', { name: 'diff-me', parent: 'diff-base' });
+    const url = (await served.t.host.connectionInfo('diff-me')).url;
+    await sql(url, 'ALTER TABLE items ADD COLUMN price numeric');
+    await sql(url, "INSERT INTO items VALUES (51, 'item 51', 9.5), (52, 'item 52', 7)");
+    await sql(url, "UPDATE items SET label = 'renamed' WHERE id = 7");
+    await sql(url, 'DELETE FROM items WHERE id = 9');
+    try {
+      const { page } = await open();
+      await signIn(page, reader);
+      await openBranch(page, 'diff-me');
+      const panel = page.locator('section.diff');
+      expect(await panel.locator('.cli code').textContent()).toBe('pgbranch diff diff-me');
+      await panel.getByLabel('with the changed rows').check();
+      expect(await panel.locator('.cli code').textContent()).toBe('pgbranch diff diff-me --schema --rows');
+      await panel.getByRole('button', { name: 'Show changes' }).click();
+      const result = panel.locator('.diff-result');
+      await result.waitFor({ timeout: 30_000 });
+      expect(await result.getAttribute('data-diff-from')).toBe('branch-point:diff-me');
+      expect(await result.locator('.diff-summary').textContent()).toContain('1 schema statement, 2 inserted, 1 updated, 1 deleted rows');
+      expect(await result.locator('pre.sql').textContent()).toContain('ALTER TABLE "public"."items" ADD COLUMN "price" numeric;');
+      const counts = await result.locator('tr[data-table="public.items"] td').allTextContents();
+      expect(counts).toEqual(['2', '1', '1']);
+      const rows = await result.locator('.diff-rows li').allTextContents();
+      expect(rows).toContain('~ id=7: label item 7 → renamed');
+      expect(rows).toContain('− id=9');
+      // Rows are compared on the columns both sides have; the added column is the schema's part.
+      expect(rows).toContain('+ id=51, label=item 51');
+      expect(rows).toHaveLength(4);
+
+      // The CLI's JSON for the same diff carries the same totals and script.
+      const cli = await served.t.cli('diff', 'diff-me', '--schema', '--rows', '-o', 'json');
+      expect(cli.code, cli.stderr).toBe(0);
+      const printed = JSON.parse(cli.stdout) as { data: { totals: unknown }; schema: { script: string } };
+      expect(printed.data.totals).toEqual({ inserted: 2, updated: 1, deleted: 1 });
+      expect(await result.locator('pre.sql').textContent()).toBe(printed.schema.script);
+      if (process.env.PGBRANCH_CONSOLE_SCREENSHOTS) await panel.screenshot({ path: join(REPO, 'docs/console-changes.png') });
+
+      // A root has no branch point: the page says so and compares against a named side instead.
+      await page.getByRole('link', { name: 'Branches', exact: true }).first().click();
+      await openBranch(page, 'diff-base');
+      await page.locator('section.diff').getByRole('button', { name: 'Show changes' }).click();
+      await waitForText(page.locator('section.diff .diff-summary'), 'branch-point:diff-base');
+      await page.getByRole('link', { name: 'Branches', exact: true }).first().click();
+      await openBranch(page, 'main');
+      const rootPanel = page.locator('section.diff');
+      expect(await rootPanel.locator('.hint').textContent()).toContain('A root has no branch point');
+      await rootPanel.getByRole('button', { name: 'Show changes' }).click();
+      await waitForText(rootPanel.getByRole('alert'), 'BRANCH_POINT_UNAVAILABLE');
+      await rootPanel.getByLabel('Compare against').fill('diff-base');
+      expect(await rootPanel.locator('.cli code').textContent()).toBe('pgbranch diff diff-base main');
+      await rootPanel.getByRole('button', { name: 'Show changes' }).click();
+      await waitForText(rootPanel.locator('.diff-summary'), 'main against diff-base');
+      expect(await rootPanel.locator('pre.sql').textContent()).toContain('DROP TABLE "public"."items"');
+    } finally {
+      await api(admin, 'DELETE', '/v1/branches/diff-me');
+      await api(admin, 'DELETE', '/v1/branches/diff-base');
     }
   });
 });

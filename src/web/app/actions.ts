@@ -113,6 +113,12 @@ export function cliCommand(action: ConsoleAction): string {
   return ['pgbranch', ...words].map(shellWord).join(' ');
 }
 
+/** The CLI command printing the same diff as the console's Changes panel. */
+export function diffCommand(branch: string, options: { against?: string; rows?: boolean }): string {
+  const sides = options.against ? [options.against, branch] : [branch];
+  return ['pgbranch', 'diff', ...sides, ...(options.rows ? ['--schema', '--rows'] : [])].map(shellWord).join(' ');
+}
+
 // --- durations, as the CLI's --ttl reads them (src/cli/parse.ts) ---
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

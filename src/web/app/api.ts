@@ -2,7 +2,7 @@
  * The console's client of the documented /v1 API. The token lives in this closure only: never in
  * storage, cookies, the URL or the page, so reloading the page signs out.
  */
-import type { AuditEntry, Branch, CallerToken, Connection, HostStatus, Snapshot, Source } from './wire.js';
+import type { AuditEntry, Branch, CallerToken, Connection, Diff, HostStatus, Snapshot, Source } from './wire.js';
 
 export class ConsoleApiError extends Error {
   constructor(
@@ -36,6 +36,14 @@ export interface UpdateBranchRequest {
   readonly ttl_ms?: number | null;
 }
 
+export interface DiffQuery {
+  /** The side the changes are from (a branch, snapshot:NAME, branch-point:NAME); default: the branch point. */
+  readonly against?: string;
+  /** Also the changed rows (at most `limit` per table); counts stay exact either way. */
+  readonly rows?: boolean;
+  readonly limit?: number;
+}
+
 export interface ConsoleApi {
   caller(): Promise<CallerToken>;
   listBranches(options: { withUsage: boolean }): Promise<Branch[]>;
@@ -49,6 +57,8 @@ export interface ConsoleApi {
   deleteSnapshot(name: string): Promise<void>;
   hostStatus(): Promise<HostStatus>;
   audit(query: AuditQuery): Promise<AuditEntry[]>;
+  /** What `branch` changed: schema as migration SQL and data row by row (GET …/diff). */
+  diff(branch: string, query: DiffQuery): Promise<Diff>;
   /** How a root made from a live server keeps up with it. */
   source(branch: string): Promise<Source>;
 }
@@ -108,6 +118,18 @@ export function createConsoleApi(token: string, options: { baseUrl?: string } = 
     deleteSnapshot: (name) => call('DELETE', `/v1/snapshots/${enc(name)}`),
     hostStatus: () => call('GET', '/v1/host'),
     source: (branch) => call('GET', `/v1/branches/${enc(branch)}/source`),
+    diff: (branch, query) => {
+      const params = new URLSearchParams();
+      if (query.against !== undefined && query.against !== '') params.set('against', query.against);
+      // `rows` alone would compare the data only: the schema is asked for with it.
+      if (query.rows) {
+        params.set('schema', 'true');
+        params.set('rows', 'true');
+      }
+      if (query.limit !== undefined) params.set('limit', String(query.limit));
+      const qs = params.size > 0 ? `?${params.toString()}` : '';
+      return call('GET', `/v1/branches/${enc(branch)}/diff${qs}`);
+    },
     audit: async (query) => {
       const params = new URLSearchParams();
       for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(key, String(value));

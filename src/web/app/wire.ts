@@ -2,7 +2,7 @@
  * The /v1 wire types the console reads: the API's own (type-only, erased from the bundle), so a
  * change of shape breaks the console's type check rather than the page.
  */
-import type { ApiAuditEntry, ApiBranch, ApiCallerToken, ApiConnection, ApiHostStatus, ApiSnapshot, ApiSource } from '../../api/index.js';
+import type { ApiAuditEntry, ApiBranch, ApiCallerToken, ApiConnection, ApiDiff, ApiHostStatus, ApiSnapshot, ApiSource } from '../../api/index.js';
 
 export type Role = ApiCallerToken['role'];
 export type CallerToken = ApiCallerToken;
@@ -16,6 +16,8 @@ export type HostStatus = ApiHostStatus & {
 };
 export type AuditEntry = ApiAuditEntry;
 export type Connection = ApiConnection;
+/** GET /v1/branches/{name}/diff. */
+export type Diff = ApiDiff;
 
 /** How a root keeps up with its source (GET /v1/branches/{name}/source): follow or refresh. */
 export type Source = ApiSource;

@@ -5,6 +5,7 @@ import type { Branch } from '../wire.js';
 import { Field, ProtectedBadge, PullRequest, SizeBar, StateBadge, Time, sizesOf } from './bits.js';
 import { ConnectionPanel } from './connection-panel.js';
 import { CreateBranchDialog } from './create-branch-dialog.js';
+import { DiffPanel } from './diff-panel.js';
 import { ActionDialog } from './dialog.js';
 import { SnapshotTable } from './snapshots-page.js';
 import { BranchPoint } from './tree-page.js';
@@ -179,11 +180,7 @@ export function BranchPage({ name, now }: { name: string; now: number }) {
         <SnapshotTable snapshots={snapshots} showBranch={false} />
       </section>
 
-      {/* Diff against the branch point and rebase onto the parent land here when the API has them. */}
-      <section class="card placeholder" aria-labelledby="compare-title">
-        <h2 id="compare-title">Compare and rebase</h2>
-        <p class="muted">Schema and data diff against the branch point, and rebase onto the parent's newer state, are not available yet.</p>
-      </section>
+      <DiffPanel branch={branch} />
 
       {dialog !== null && <BranchDialog dialog={dialog} branch={branch} onClose={() => setDialog(null)} />}
     </section>
