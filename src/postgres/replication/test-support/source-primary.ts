@@ -1,7 +1,7 @@
 import { appendFile } from 'node:fs/promises';
 import type pg from 'pg';
 import { waitFor } from '../../../util/index.js';
-import { connect, killInstance, quoteIdent, quoteLiteral, setRolePassword, startInstance, stopInstance, withClient, type Client } from '../../index.js';
+import { connect, killInstance, quoteIdent, quoteLiteral, setRolePassword, startInstance, stopInstance, withClient, type Client, type PgBinaries } from '../../index.js';
 import { createTestCluster, type TestCluster } from '../../test-support/instance-fixture.js';
 
 export interface SourcePrimary {
@@ -32,10 +32,10 @@ export const PRIMARY_SETTINGS: Record<string, string> = {
 /**
  * A source primary on loopback: roles `repl` (REPLICATION, SCRAM password, host replication
  * line), `norepl` (a replication line but no REPLICATION attribute) and `nohba` (REPLICATION but
- * no replication line).
+ * no replication line). `binaries` runs it from binaries pgbranch does not resolve itself.
  */
-export async function createSourcePrimary(major: number): Promise<SourcePrimary> {
-  const cluster = await createTestCluster({ major });
+export async function createSourcePrimary(major: number, options: { binaries?: PgBinaries } = {}): Promise<SourcePrimary> {
+  const cluster = await createTestCluster({ major, ...options });
   const replPassword = `Sup3r-s3cret:${Math.random().toString(36).slice(2)}`;
   await appendFile(
     `${cluster.dataDir}/pg_hba.conf`,
