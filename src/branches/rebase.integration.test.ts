@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isPgbranchError } from '../errors.js';
+import { assertHostConsistent, sql } from '../test-support/host-invariants.js';
+import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
+
+/**
+ * Acceptance of `rebase` (issue 12) through the domain, on real PostgreSQL and a real btrfs pool:
+ * 1. both sides' changes are present after a rebase (parent: a column and rows; branch: a table,
+ *    rows, updates of rows the parent did not touch), the URL is unchanged, the branch point moves;
+ * 2. the same column added with different types on both sides is a schema conflict, the branch unchanged;
+ * 3. row conflicts (both updated; deleted on one side, updated on the other) with both values,
+ *    settled by --prefer parent and --prefer branch as documented;
+ * and --undo returns the exact pre-rebase data. The host holds nothing else afterwards.
+ */
+
+const skip = await testPoolSkipReason('btrfs');
+if (skip) console.warn(`rebase tests skipped: ${skip}`);
+
+describe.skipIf(skip !== undefined)('rebase on btrfs', () => {
+  let t: TestHost;
+  const url = async (name: string): Promise<string> => (await t.host.connectionInfo(name)).url;
+  const rows = async (name: string, text: string) => sql(await url(name), text);
+  const items = (name: string) => rows(name, 'SELECT * FROM items ORDER BY id');
+
+  beforeAll(async () => {
+    t = await createTestHost('btrfs');
+    await sql(
+      await url('main'),
+      `CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL DEFAULT 0);
+       INSERT INTO items SELECT g, 'item ' || g, g FROM generate_series(1, 6) g;`,
+    );
+  });
+  afterAll(async () => t?.cleanup());
+
+  it('1: both sides’ changes are present after a rebase; same URL; --undo returns the exact pre-rebase data', async () => {
+    await t.host.createBranch('pr-1', { origin: { kind: 'parent', parent: 'main' } });
+    const before = await t.host.connectionInfo('pr-1');
+    await sql(await url('main'), `ALTER TABLE items ADD COLUMN price numeric(10,2); INSERT INTO items VALUES (7, 'item 7', 7, 1.50), (8, 'item 8', 8, 2.50);`);
+    await sql(
+      await url('pr-1'),
+      `CREATE TABLE tags (id serial PRIMARY KEY, item_id int NOT NULL REFERENCES items (id), label text NOT NULL);
+       INSERT INTO items VALUES (10, 'branch item', 1);
+       UPDATE items SET name = 'renamed on branch' WHERE id = 2;
+       DELETE FROM items WHERE id = 3;
+       INSERT INTO tags (item_id, label) VALUES (10, 'new'), (2, 'old');`,
+    );
+    const preItems = await items('pr-1');
+    const preTags = await rows('pr-1', 'SELECT * FROM tags ORDER BY id');
+
+    const dry = await t.host.rebaseBranch('pr-1', { dryRun: true });
+    expect(dry).toMatchObject({ applied: false, dryRun: true, conflictCount: 0, onto: 'main' });
+    expect(await items('pr-1')).toEqual(preItems);
+
+    const report = await t.host.rebaseBranch('pr-1');
+    expect(report, JSON.stringify(report.conflicts)).toMatchObject({ applied: true, conflictCount: 0, undoSnapshot: 'pr-1.pre-rebase' });
+    expect(report.schema.statements.some((s) => s.identity === 'public.tags')).toBe(true);
+    expect(report.data.tables.find((x) => x.name === 'items')).toMatchObject({ inserted: 1, updated: 1, deleted: 1 });
+    expect(report.data.tables.find((x) => x.name === 'tags')).toMatchObject({ inserted: 2, copied: true });
+
+    const after = await t.host.connectionInfo('pr-1');
+    expect(after.url).toBe(before.url);
+    const got = await items('pr-1');
+    expect(got.map((r) => r.id)).toEqual([1, 2, 4, 5, 6, 7, 8, 10]);
+    expect(got.find((r) => r.id === 2)).toMatchObject({ name: 'renamed on branch', price: null });
+    expect(got.find((r) => r.id === 7)).toMatchObject({ name: 'item 7', price: '1.50' });
+    expect(await rows('pr-1', 'SELECT * FROM tags ORDER BY id')).toEqual(preTags);
+    // The sequence moved with the rows: the next tag does not collide.
+    await sql(await url('pr-1'), `INSERT INTO tags (item_id, label) VALUES (1, 'later')`);
+    // The branch point moved to the parent: a diff shows the branch's own changes only.
+    const diff = await t.host.diff({ to: { kind: 'branch', name: 'pr-1' }, data: true });
+    const itemsDiff = diff.data!.tables.find((x) => x.name === 'items');
+    expect(itemsDiff).toMatchObject({ counts: { inserted: 1, updated: 1, deleted: 1 } });
+
+    const undone = await t.host.rebaseBranch('pr-1', { undo: true });
+    expect(undone).toMatchObject({ action: 'undo', applied: true });
+    expect(await items('pr-1')).toEqual(preItems);
+    expect(await rows('pr-1', 'SELECT * FROM tags ORDER BY id')).toEqual(preTags);
+    expect((await t.host.connectionInfo('pr-1')).url).toBe(before.url);
+    await expect(t.host.rebaseBranch('pr-1', { undo: true })).rejects.toMatchObject({ code: 'REBASE_UNDO_UNAVAILABLE' });
+    await assertHostConsistent(t.home, t.pool.poolPath);
+  });
+
+  it('2: the same column added with different types is a schema conflict; the branch is unchanged', async () => {
+    await t.host.createBranch('pr-2', { origin: { kind: 'parent', parent: 'main' } });
+    await sql(await url('main'), 'ALTER TABLE items ADD COLUMN colour text');
+    await sql(await url('pr-2'), `ALTER TABLE items ADD COLUMN colour int; UPDATE items SET colour = 1 WHERE id = 1`);
+    const pre = await items('pr-2');
+    const dry = await t.host.rebaseBranch('pr-2', { dryRun: true });
+    expect(dry.conflicts).toEqual([expect.objectContaining({ kind: 'schema', reason: 'both-changed', object: 'public.items.colour' })]);
+    const err = await t.host.rebaseBranch('pr-2').catch((e: unknown) => e);
+    expect(isPgbranchError(err, 'REBASE_CONFLICT')).toBe(true);
+    expect((err as { spec: { exitCode: number; httpStatus: number } }).spec).toMatchObject({ exitCode: 17, httpStatus: 409 });
+    expect(await items('pr-2')).toEqual(pre);
+    const cli = await t.cli('branch', 'rebase', 'pr-2');
+    expect(cli.code).toBe(17);
+    await assertHostConsistent(t.home, t.pool.poolPath);
+  });
+
+  it('3: row conflicts carry both values; --prefer parent and --prefer branch settle them', async () => {
+    await t.host.createBranch('pr-3a', { origin: { kind: 'parent', parent: 'main' } });
+    await t.host.createBranch('pr-3b', { origin: { kind: 'parent', parent: 'main' } });
+    for (const b of ['pr-3a', 'pr-3b']) {
+      await sql(await url(b), `UPDATE items SET name = 'branch 4' WHERE id = 4; UPDATE items SET qty = 99 WHERE id = 5; DELETE FROM items WHERE id = 6`);
+    }
+    await sql(await url('main'), `UPDATE items SET name = 'parent 4' WHERE id = 4; DELETE FROM items WHERE id = 5; UPDATE items SET qty = 66 WHERE id = 6`);
+    const dry = await t.host.rebaseBranch('pr-3a', { dryRun: true });
+    const byKey = Object.fromEntries(dry.conflicts.map((c) => [JSON.stringify(c.key), c]));
+    expect(byKey['{"id":4}']).toMatchObject({ kind: 'row', reason: 'both-updated', object: 'public.items', parent: { name: 'parent 4' }, branch: { name: 'branch 4' } });
+    expect(byKey['{"id":5}']).toMatchObject({ reason: 'deleted-on-parent', parent: null, branch: { qty: 99 } });
+    expect(byKey['{"id":6}']).toMatchObject({ reason: 'deleted-on-branch', parent: { qty: 66 }, branch: null });
+    expect(dry.conflictCount).toBe(3);
+
+    const parentWins = await t.host.rebaseBranch('pr-3a', { prefer: 'parent' });
+    expect(parentWins.conflicts.every((c) => c.chosen === 'parent')).toBe(true);
+    const a = await items('pr-3a');
+    expect(a.find((r) => r.id === 4)?.name).toBe('parent 4');
+    expect(a.find((r) => r.id === 5)).toBeUndefined();
+    expect(a.find((r) => r.id === 6)?.qty).toBe(66);
+
+    const branchWins = await t.host.rebaseBranch('pr-3b', { prefer: 'branch' });
+    expect(branchWins.conflicts.every((c) => c.chosen === 'branch')).toBe(true);
+    const b = await items('pr-3b');
+    expect(b.find((r) => r.id === 4)?.name).toBe('branch 4');
+    expect(b.find((r) => r.id === 5)?.qty).toBe(99);
+    expect(b.find((r) => r.id === 6)).toBeUndefined();
+    await assertHostConsistent(t.home, t.pool.poolPath);
+  });
+
+  it('refuses a protected branch like reset, and a root', async () => {
+    await expect(t.host.rebaseBranch('main')).rejects.toMatchObject({ code: 'BRANCH_PROTECTED' });
+  });
+});
