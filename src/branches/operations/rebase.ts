@@ -53,7 +53,15 @@ export const REBASE_POINTS = [
   'rebase:cleaned',
 ] as const;
 
-export const REBASE_UNDO_POINTS = ['rebase-undo:intent', 'rebase-undo:cloned', 'rebase-undo:old-stopped', 'rebase-undo:swapped', 'rebase-undo:cleaned'] as const;
+export const REBASE_UNDO_POINTS = [
+  'rebase-undo:intent',
+  'rebase-undo:cloned',
+  'rebase-undo:old-stopped',
+  CLONE_POINTS.afterStart,
+  CLONE_POINTS.passwordSet,
+  'rebase-undo:swapped',
+  'rebase-undo:cleaned',
+] as const;
 
 /** Conflicts listed in a report; the count covers them all. */
 const LISTED_CONFLICTS = 1000;
