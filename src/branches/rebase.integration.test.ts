@@ -26,7 +26,7 @@ describe.skipIf(skip !== undefined)('rebase on btrfs', () => {
     t = await createTestHost('btrfs');
     await sql(
       await url('main'),
-      `CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL DEFAULT 0);
+      `CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL DEFAULT 0, code char(6) NOT NULL DEFAULT 'ab');
        INSERT INTO items SELECT g, 'item ' || g, g FROM generate_series(1, 6) g;`,
     );
   });
@@ -35,7 +35,7 @@ describe.skipIf(skip !== undefined)('rebase on btrfs', () => {
   it('1: both sides’ changes are present after a rebase; same URL; --undo returns the exact pre-rebase data', async () => {
     await t.host.createBranch('pr-1', { origin: { kind: 'parent', parent: 'main' } });
     const before = await t.host.connectionInfo('pr-1');
-    await sql(await url('main'), `ALTER TABLE items ADD COLUMN price numeric(10,2); INSERT INTO items VALUES (7, 'item 7', 7, 1.50), (8, 'item 8', 8, 2.50);`);
+    await sql(await url('main'), `ALTER TABLE items ADD COLUMN price numeric(10,2); INSERT INTO items (id, name, qty, price) VALUES (7, 'item 7', 7, 1.50), (8, 'item 8', 8, 2.50);`);
     await sql(
       await url('pr-1'),
       `CREATE TABLE tags (id serial PRIMARY KEY, item_id int NOT NULL REFERENCES items (id), label text NOT NULL);
@@ -61,7 +61,8 @@ describe.skipIf(skip !== undefined)('rebase on btrfs', () => {
     expect(after.url).toBe(before.url);
     const got = await items('pr-1');
     expect(got.map((r) => r.id)).toEqual([1, 2, 4, 5, 6, 7, 8, 10]);
-    expect(got.find((r) => r.id === 2)).toMatchObject({ name: 'renamed on branch', price: null });
+    // char(n) keeps its padding through the comparison with the parent's row and the write.
+    expect(got.find((r) => r.id === 2)).toMatchObject({ name: 'renamed on branch', price: null, code: 'ab    ' });
     expect(got.find((r) => r.id === 7)).toMatchObject({ name: 'item 7', price: '1.50' });
     expect(await rows('pr-1', 'SELECT * FROM tags ORDER BY id')).toEqual(preTags);
     // The sequence moved with the rows: the next tag does not collide.

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { Client } from '../client.js';
 import { toJsonValue, type JsonValue, type RowValues } from '../data-diff/index.js';
 import { quoteIdent, quoteLiteral } from '../quote.js';
@@ -14,6 +15,15 @@ import type { ReplayTable } from './tables.js';
 export type JsonRow = Readonly<Record<string, unknown>>;
 
 const BATCH_ROWS = 2_000;
+
+/**
+ * Every value as the text its type's output function gives (what the data diff compares):
+ * a `::text` cast is not the same (it drops the padding of char(n), for one).
+ */
+const RAW_TEXT: pg.CustomTypesConfig = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
+
+/** The output-function text of an expression in SQL (concat() uses it), NULL kept. */
+const outputText = (expr: string): string => `CASE WHEN ${expr} IS NULL THEN NULL ELSE concat(${expr}) END`;
 
 const qualified = (t: ReplayTable): string => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`;
 const keyJoin = (t: ReplayTable, a: string, b: string): string => t.key!.map((k) => `${a}.${quoteIdent(k)} = ${b}.${quoteIdent(k)}`).join(' AND ');
@@ -40,12 +50,13 @@ function textKey(table: ReplayTable, texts: ReadonlyArray<string | null>): strin
  */
 export async function readRowValues(client: Client, table: ReplayTable, keys: readonly RowValues[]): Promise<Map<string, RowValues>> {
   const found = new Map<string, RowValues>();
-  const exprs = table.columns.map((c) => `t.${quoteIdent(c.name)}::text`).join(', ');
+  const exprs = table.columns.map((c) => `t.${quoteIdent(c.name)}`).join(', ');
   for (const batch of chunks(keys)) {
     const { rows } = await client.query<unknown[]>({
       text: `SELECT ${exprs} FROM ${qualified(table)} t JOIN json_populate_recordset(NULL::${qualified(table)}, $1::json) k ON ${keyJoin(table, 't', 'k')}`,
       values: [JSON.stringify(batch)],
       rowMode: 'array',
+      types: RAW_TEXT,
     });
     for (const row of rows as Array<Array<string | null>>) {
       const values: Record<string, JsonValue> = {};
@@ -59,7 +70,7 @@ export async function readRowValues(client: Client, table: ReplayTable, keys: re
 /** Whole rows (row_to_json) of a keyed table at these keys, by keyString. */
 export async function readJsonRows(client: Client, table: ReplayTable, keys: readonly RowValues[]): Promise<Map<string, JsonRow>> {
   const found = new Map<string, JsonRow>();
-  const keyExprs = table.key!.map((k) => `t.${quoteIdent(k)}::text`).join(', ');
+  const keyExprs = table.key!.map((k) => outputText(`t.${quoteIdent(k)}`)).join(', ');
   for (const batch of chunks(keys)) {
     const { rows } = await client.query<unknown[]>({
       text: `SELECT row_to_json(t), ${keyExprs} FROM ${qualified(table)} t JOIN json_populate_recordset(NULL::${qualified(table)}, $1::json) k ON ${keyJoin(table, 't', 'k')}`,
@@ -152,7 +163,7 @@ export type HistoryInsert = 'inserted' | 'renumbered' | 'present';
 export async function insertHistoryRow(client: Client, target: ReplayTable, nameColumn: string, row: JsonRow): Promise<HistoryInsert> {
   const t = qualified(target);
   const name = row[nameColumn];
-  const present = await client.query(`SELECT 1 FROM ${t} WHERE ${quoteIdent(nameColumn)}::text = $1`, [name === null || name === undefined ? null : String(name)]);
+  const present = await client.query(`SELECT 1 FROM ${t} WHERE ${outputText(quoteIdent(nameColumn))} = $1`, [name === null || name === undefined ? null : String(name)]);
   if ((present.rowCount ?? 0) > 0) return 'present';
   const key = target.key;
   let collides = false;
@@ -192,7 +203,7 @@ function valueText(value: JsonValue): string | null {
  */
 export async function deleteOneRow(client: Client, target: ReplayTable, values: RowValues): Promise<boolean> {
   const cols = Object.keys(values).filter((c) => target.columns.some((tc) => tc.name === c));
-  const conditions = cols.map((c, i) => `${quoteIdent(c)}::text IS NOT DISTINCT FROM $${i + 1}`);
+  const conditions = cols.map((c, i) => `${outputText(quoteIdent(c))} IS NOT DISTINCT FROM $${i + 1}`);
   const t = qualified(target);
   const { rowCount } = await client.query(
     `DELETE FROM ${t} WHERE ctid = (SELECT ctid FROM ${t} WHERE ${conditions.length > 0 ? conditions.join(' AND ') : 'true'} LIMIT 1)`,
