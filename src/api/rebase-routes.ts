@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { authorize, tokenActor } from '../branches/index.js';
+import { authorize, tokenActor, type RebaseReport } from '../branches/index.js';
+import { isPgbranchError, PgbranchError } from '../errors.js';
 import { fromApiRebaseBody, toApiRebase } from '../client/index.js';
 import { requireRole, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
@@ -27,7 +28,15 @@ export function registerRebaseRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
     const principal = c.get('principal');
     authorize(principal, 'write', name);
     const body = (c.req.valid('json') as unknown as Parameters<typeof fromApiRebaseBody>[0] | undefined) ?? {};
-    const report = await apiHost.as(tokenActor(principal)).rebaseBranch(name, fromApiRebaseBody(body));
-    return c.json(out(RebaseReportSchema, toApiRebase(report)), 200);
+    try {
+      const report = await apiHost.as(tokenActor(principal)).rebaseBranch(name, fromApiRebaseBody(body));
+      return c.json(out(RebaseReportSchema, toApiRebase(report)), 200);
+    } catch (err) {
+      // The report in the problem speaks the wire format, like a 200 answer.
+      if (isPgbranchError(err, 'REBASE_CONFLICT') && err.details?.report) {
+        throw new PgbranchError(err.code, err.message, { cause: err, details: { report: toApiRebase(err.details.report as RebaseReport) } });
+      }
+      throw err;
+    }
   });
 }

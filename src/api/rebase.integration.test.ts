@@ -25,7 +25,7 @@ describe.skipIf(skip !== undefined)('POST /v1/branches/{name}/rebase', () => {
     const conflict = await f.call('POST', path('pr-9'), { token: f.adminToken, body: {} });
     expect(conflict.status, conflict.text).toBe(409);
     expectProblemShape(conflict);
-    expect(conflict.body).toMatchObject({ code: 'REBASE_CONFLICT' });
+    expect(conflict.body).toMatchObject({ code: 'REBASE_CONFLICT', report: { dry_run: false, applied: false, conflict_count: 1 } });
 
     const dry = await f.call('POST', path('pr-9'), { token: f.adminToken, body: { dry_run: true } });
     expect(dry.status, dry.text).toBe(200);

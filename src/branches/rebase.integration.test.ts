@@ -127,7 +127,31 @@ describe.skipIf(skip !== undefined)('rebase on btrfs', () => {
     await assertHostConsistent(t.home, t.pool.poolPath);
   });
 
+  it('--onto a snapshot of the parent: its state, not the parent\'s later changes; a snapshot of another branch is refused', async () => {
+    await t.host.createBranch('pr-4', { origin: { kind: 'parent', parent: 'main' } });
+    await sql(await url('pr-4'), `INSERT INTO items (id, name) VALUES (40, 'pr-4')`);
+    await sql(await url('main'), `INSERT INTO items (id, name) VALUES (41, 'in the snapshot')`);
+    await t.host.createSnapshot('main', 'main-at-41');
+    await sql(await url('main'), `INSERT INTO items (id, name) VALUES (42, 'after the snapshot')`);
+    await t.host.createSnapshot('pr-4', 'pr-4-snap');
+    await expect(t.host.rebaseBranch('pr-4', { onto: 'pr-4-snap' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    const report = await t.host.rebaseBranch('pr-4', { onto: 'main-at-41' });
+    expect(report).toMatchObject({ applied: true, onto: 'snapshot:main-at-41' });
+    const ids = (await rows('pr-4', 'SELECT id FROM items WHERE id >= 40 ORDER BY id')).map((r) => r.id);
+    expect(ids).toEqual([40, 41]);
+    await t.host.deleteSnapshot('pr-4-snap');
+    await assertHostConsistent(t.home, t.pool.poolPath);
+  });
+
   it('refuses a protected branch like reset, and a root', async () => {
     await expect(t.host.rebaseBranch('main')).rejects.toMatchObject({ code: 'BRANCH_PROTECTED' });
+    await t.host.updateBranch('main', { protected: false });
+    await expect(t.host.rebaseBranch('main')).rejects.toMatchObject({ code: 'ROOT_BRANCH_RESET' });
+    await t.host.updateBranch('main', { protected: true });
+    await t.host.updateBranch('pr-4', { protected: true });
+    await expect(t.host.rebaseBranch('pr-4')).rejects.toMatchObject({ code: 'BRANCH_PROTECTED' });
+    await expect(t.host.rebaseBranch('pr-4', { undo: true })).rejects.toMatchObject({ code: 'BRANCH_PROTECTED' });
+    // A dry run changes nothing, so a protected branch allows it.
+    expect(await t.host.rebaseBranch('pr-4', { dryRun: true })).toMatchObject({ applied: false });
   });
 });
