@@ -83,8 +83,9 @@ describe.skipIf(skip !== undefined)('rebase on btrfs', () => {
 
   it('2: the same column added with different types is a schema conflict; the branch is unchanged', async () => {
     await t.host.createBranch('pr-2', { origin: { kind: 'parent', parent: 'main' } });
+    await t.host.createBranch('pr-2b', { origin: { kind: 'parent', parent: 'main' } });
     await sql(await url('main'), 'ALTER TABLE items ADD COLUMN colour text');
-    await sql(await url('pr-2'), `ALTER TABLE items ADD COLUMN colour int; UPDATE items SET colour = 1 WHERE id = 1`);
+    for (const b of ['pr-2', 'pr-2b']) await sql(await url(b), `ALTER TABLE items ADD COLUMN colour int; UPDATE items SET colour = 1 WHERE id = 1`);
     const pre = await items('pr-2');
     const dry = await t.host.rebaseBranch('pr-2', { dryRun: true });
     expect(dry.conflicts).toEqual([expect.objectContaining({ kind: 'schema', reason: 'both-changed', object: 'public.items.colour' })]);
@@ -94,6 +95,12 @@ describe.skipIf(skip !== undefined)('rebase on btrfs', () => {
     expect(await items('pr-2')).toEqual(pre);
     const cli = await t.cli('branch', 'rebase', 'pr-2');
     expect(cli.code).toBe(17);
+    expect(cli.stderr).toContain('[REBASE_CONFLICT]');
+    // --prefer branch: the column becomes the branch's (the diff parent → branch for that object), with the branch's values.
+    const preferred = await t.host.rebaseBranch('pr-2b', { prefer: 'branch' });
+    expect(preferred.conflicts).toEqual([expect.objectContaining({ object: 'public.items.colour', chosen: 'branch' })]);
+    expect(await rows('pr-2b', `SELECT data_type FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'colour'`)).toEqual([{ data_type: 'integer' }]);
+    expect(await rows('pr-2b', 'SELECT colour FROM items WHERE id = 1')).toEqual([{ colour: 1 }]);
     await assertHostConsistent(t.home, t.pool.poolPath);
   });
 
@@ -125,6 +132,24 @@ describe.skipIf(skip !== undefined)('rebase on btrfs', () => {
     expect(b.find((r) => r.id === 5)?.qty).toBe(99);
     expect(b.find((r) => r.id === 6)).toBeUndefined();
     await assertHostConsistent(t.home, t.pool.poolPath);
+  });
+
+  it('migration history merges like data: the same migration on both sides is no conflict, each side\'s own is kept', async () => {
+    const history = `CREATE TABLE _prisma_migrations (id varchar(36) PRIMARY KEY, migration_name text NOT NULL, finished_at timestamptz);`;
+    await sql(await url('main'), history);
+    await t.host.createBranch('pr-5', { origin: { kind: 'parent', parent: 'main' } });
+    const migrate = (id: string, name: string, ddl: string) => `${ddl}; INSERT INTO _prisma_migrations VALUES ('${id}', '${name}', now())`;
+    // The same migration (another row id and time: each side ran it itself), and one of each side's own.
+    await sql(await url('main'), migrate('a1', '01_flags', 'CREATE TABLE flags (id int PRIMARY KEY)'));
+    await sql(await url('main'), migrate('a2', '02_main_only', 'CREATE TABLE main_only (id int)'));
+    await sql(await url('pr-5'), migrate('b1', '01_flags', 'CREATE TABLE flags (id int PRIMARY KEY)'));
+    await sql(await url('pr-5'), migrate('b2', '03_branch_only', 'CREATE TABLE branch_only (id int)'));
+    const report = await t.host.rebaseBranch('pr-5');
+    expect(report, JSON.stringify(report.conflicts)).toMatchObject({ applied: true, conflictCount: 0, schema: { alreadyOnParent: 2 } }); // flags and its key
+    expect(report.schema.statements.map((s) => s.identity)).toEqual(['public.branch_only']);
+    expect(report.data.tables.find((x) => x.name === '_prisma_migrations')).toMatchObject({ inserted: 1, alreadyOnParent: 1 });
+    expect((await rows('pr-5', 'SELECT migration_name FROM _prisma_migrations ORDER BY 1')).map((r) => r.migration_name)).toEqual(['01_flags', '02_main_only', '03_branch_only']);
+    expect((await rows('pr-5', `SELECT tablename FROM pg_tables WHERE tablename IN ('flags', 'main_only', 'branch_only') ORDER BY 1`)).map((r) => r.tablename)).toEqual(['branch_only', 'flags', 'main_only']);
   });
 
   it('--onto a snapshot of the parent: its state, not the parent\'s later changes; a snapshot of another branch is refused', async () => {

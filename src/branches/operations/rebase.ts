@@ -112,13 +112,11 @@ export async function rebaseBranch(core: HostCore, name: string, request: Rebase
   const own = await diffSides(core, { to: { kind: 'branch', name }, schema: true, data: true, rows: true, limit: Number.MAX_SAFE_INTEGER });
   const theirs = await diffSides(core, { from: { kind: 'branch-point', branch: name }, to: targetSide, schema: true });
   const plan = planSchema(own.schema!.statements, theirs.schema!.statements);
-  let statements = plan.statements;
-  if (prefer === 'branch' && plan.conflicts.length > 0) {
-    // The branch's version of each contested object, from the parent's: the diff parent → branch, for those objects only.
-    const direct = await diffSides(core, { from: targetSide, to: { kind: 'branch', name }, schema: true });
-    const contested = new Set(plan.conflicts.map((c) => c.object));
-    statements = [...statements, ...direct.schema!.statements.filter((s) => contested.has(s.identity))];
-  }
+  // A contested object takes the place of the branch's first statement about it: with --prefer
+  // branch the statements that turn the parent's version into the branch's (the diff parent →
+  // branch, for that object only), otherwise none.
+  const direct = prefer === 'branch' && plan.conflicts.length > 0 ? (await diffSides(core, { from: targetSide, to: { kind: 'branch', name }, schema: true })).schema!.statements : [];
+  const statements = plan.steps.flatMap((step) => ('contested' in step ? direct.filter((s) => s.identity === step.contested) : [step]));
   const conflicts: RebaseConflict[] = plan.conflicts.map((c) => (prefer ? { ...c, chosen: prefer } : c));
   const captureMs = performance.now() - started;
 
@@ -244,11 +242,11 @@ function planSchema(own: readonly SchemaStatement[], theirs: readonly SchemaStat
   const parentSql = new Set(theirs.map((s) => s.sql));
   const relevant = (s: SchemaStatement) => s.kind !== 'setting';
   const byObject = new Map<string, { branch: string[]; parent: string[] }>();
-  const statements: SchemaStatement[] = [];
+  const steps: Array<SchemaStatement | { readonly contested: string }> = [];
   let alreadyOnParent = 0;
   for (const s of own) {
     if (!relevant(s)) {
-      statements.push(s);
+      steps.push(s);
       continue;
     }
     if (parentSql.has(s.sql)) {
@@ -257,9 +255,10 @@ function planSchema(own: readonly SchemaStatement[], theirs: readonly SchemaStat
     }
     const rivals = theirs.filter((t) => relevant(t) && overlaps(s, t) && !own.some((o) => o.sql === t.sql));
     if (rivals.length === 0) {
-      statements.push(s);
+      steps.push(s);
       continue;
     }
+    if (!byObject.has(s.identity)) steps.push({ contested: s.identity });
     const entry = byObject.get(s.identity) ?? { branch: [], parent: [] };
     entry.branch.push(s.sql);
     for (const r of rivals) if (!entry.parent.includes(r.sql)) entry.parent.push(r.sql);
@@ -272,7 +271,7 @@ function planSchema(own: readonly SchemaStatement[], theirs: readonly SchemaStat
     parent: sides.parent.join('\n'),
     branch: sides.branch.join('\n'),
   }));
-  return { statements, conflicts, alreadyOnParent };
+  return { steps, conflicts, alreadyOnParent };
 }
 
 interface Build {
