@@ -160,8 +160,13 @@ describe.skipIf(skip !== undefined)('rebase on btrfs', () => {
     await sql(await url('main'), `INSERT INTO items (id, name) VALUES (42, 'after the snapshot')`);
     await t.host.createSnapshot('pr-4', 'pr-4-snap');
     await expect(t.host.rebaseBranch('pr-4', { onto: 'pr-4-snap' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // A stopped branch is read through a throwaway clone and stays stopped.
+    await t.host.stopBranch('pr-4');
     const report = await t.host.rebaseBranch('pr-4', { onto: 'main-at-41' });
     expect(report).toMatchObject({ applied: true, onto: 'snapshot:main-at-41' });
+    expect((await t.host.getBranch('pr-4')).state).toBe('stopped');
+    await assertHostConsistent(t.home, t.pool.poolPath);
+    await t.host.startBranch('pr-4');
     const ids = (await rows('pr-4', 'SELECT id FROM items WHERE id >= 40 ORDER BY id')).map((r) => r.id);
     expect(ids).toEqual([40, 41]);
     await t.host.deleteSnapshot('pr-4-snap');
