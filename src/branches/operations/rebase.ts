@@ -238,7 +238,7 @@ function overlaps(a: SchemaStatement, b: SchemaStatement): boolean {
  * The branch's statements to replay, and the schema conflicts: an object both sides changed.
  * Changed identically on both (the same SQL) is not a conflict: the parent already has it.
  */
-function planSchema(own: readonly SchemaStatement[], theirs: readonly SchemaStatement[]) {
+export function planSchema(own: readonly SchemaStatement[], theirs: readonly SchemaStatement[]) {
   const parentSql = new Set(theirs.map((s) => s.sql));
   const relevant = (s: SchemaStatement) => s.kind !== 'setting';
   const byObject = new Map<string, { branch: string[]; parent: string[] }>();
