@@ -134,6 +134,20 @@ describe.skipIf(skip !== undefined)('rebase on btrfs', () => {
     await assertHostConsistent(t.home, t.pool.poolPath);
   });
 
+  it('a reapplied change that fails (a referenced row the parent deleted) is a conflict with its error; --prefer parent drops it', async () => {
+    await sql(await url('main'), `CREATE TABLE owners (id int PRIMARY KEY); CREATE TABLE pets (id int PRIMARY KEY, owner_id int NOT NULL REFERENCES owners (id)); INSERT INTO owners VALUES (1), (2);`);
+    await t.host.createBranch('pr-6', { origin: { kind: 'parent', parent: 'main' } });
+    await sql(await url('main'), 'DELETE FROM owners WHERE id = 2');
+    await sql(await url('pr-6'), 'INSERT INTO pets VALUES (1, 1), (2, 2)');
+    const dry = await t.host.rebaseBranch('pr-6', { dryRun: true });
+    expect(dry.conflicts).toEqual([expect.objectContaining({ kind: 'failed', reason: 'row-failed', object: 'public.pets', key: { id: 2 }, branch: { id: 2, owner_id: 2 } })]);
+    expect(dry.conflicts[0]!.error).toMatch(/foreign key/);
+    await expect(t.host.rebaseBranch('pr-6')).rejects.toMatchObject({ code: 'REBASE_CONFLICT' });
+    const report = await t.host.rebaseBranch('pr-6', { prefer: 'parent' });
+    expect(report.conflicts).toEqual([expect.objectContaining({ reason: 'row-failed', chosen: 'parent' })]);
+    expect(await rows('pr-6', 'SELECT id, owner_id FROM pets ORDER BY id')).toEqual([{ id: 1, owner_id: 1 }]);
+  });
+
   it('migration history merges like data: the same migration on both sides is no conflict, each side\'s own is kept', async () => {
     const history = `CREATE TABLE _prisma_migrations (id varchar(36) PRIMARY KEY, migration_name text NOT NULL, finished_at timestamptz);`;
     await sql(await url('main'), history);
