@@ -24,8 +24,8 @@ import {
   type SchemaStatement,
 } from '../../postgres/index.js';
 import type { BranchRecord, SnapshotRecord } from '../../state/index.js';
-import { branchPointOf, branchPointVolume, keepsBranchPoints, removeBranchPoint } from '../branch-point.js';
-import { bringUpClone, CLONE_POINTS, cloneConsistent } from '../clone.js';
+import { branchPointOf, branchPointVolume, removeBranchPoint, takeBranchPoint } from '../branch-point.js';
+import { bringUpClone, CLONE_POINTS, cloneConsistent, runBranchHooks, sourceHooks } from '../clone.js';
 import type { HostCore } from '../core.js';
 import { crashPoint } from '../crash-points.js';
 import type { DiffSide } from '../diff-types.js';
@@ -324,13 +324,16 @@ async function prepareBuild(rt: Runtime, name: string, volume: string, target: T
     ({ branchTime } = await cloneConsistent(rt, target.parent, newVolume));
   }
   await applyVolumeLimit(rt, newVolume, branch.maxOwnBytes);
-  // The new branch point is the parent's state, before anything is replayed: a diff after the
-  // rebase shows the branch's own changes again. Taken before the first start (no instance has
-  // written the clone yet), so a plain clone is as consistent as the clone itself.
-  if (keepsBranchPoints(rt)) await rt.storage.cloneVolume(newVolume, branchPointVolume(newVolume));
   crashPoint('rebase:cloned');
   await startScratch(rt, newOwner, newVolume);
   const newTarget = rt.adminTarget({ ...newOwner, dbUser: branch.dbUser }, branch.dbName);
+  // A following root's hooks (masking, say) run on every copy of it before anyone can read it,
+  // as for reset: here on the parent's state, before the branch's changes are replayed onto it.
+  const hooks = target.kind === 'parent' ? sourceHooks(rt, target.parent.id) : [];
+  if (hooks.length > 0) await runBranchHooks(rt, { ...newOwner, name: branch.name, dbUser: branch.dbUser, dbName: branch.dbName }, hooks);
+  // The new branch point is the parent's state as the branch gets it (after the hooks), before
+  // anything is replayed: a diff after the rebase shows the branch's own changes again.
+  await takeBranchPoint(rt, { id: newOwner.id, volume: newVolume, port: newOwner.port, dbUser: branch.dbUser, pgMajor: branch.pgMajor });
   const recovered = await withClient(newTarget, async (c) => (await c.query<{ lsn: string }>('SELECT checkpoint_lsn::text AS lsn FROM pg_control_checkpoint()')).rows[0]!.lsn);
   const branchLsn = target.kind === 'snapshot' ? target.snapshot.lsn : recovered;
   let branchTarget = rt.adminTarget(branch, branch.dbName);
