@@ -93,6 +93,8 @@ describe.skipIf(skip !== undefined)('rebase on btrfs', () => {
     expect(isPgbranchError(err, 'REBASE_CONFLICT')).toBe(true);
     expect((err as { spec: { exitCode: number; httpStatus: number } }).spec).toMatchObject({ exitCode: 17, httpStatus: 409 });
     expect(await items('pr-2')).toEqual(pre);
+    const audit = await t.host.listAudit({ branch: 'pr-2' });
+    expect(audit.filter((e) => e.operation === 'rebase').map((e) => [e.result, e.errorCode ?? null])).toEqual(expect.arrayContaining([['error', 'REBASE_CONFLICT'], ['ok', null]]));
     const cli = await t.cli('branch', 'rebase', 'pr-2');
     expect(cli.code).toBe(17);
     expect(cli.stderr).toContain('[REBASE_CONFLICT]');
