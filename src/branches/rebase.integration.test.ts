@@ -186,6 +186,11 @@ describe.skipIf(skip !== undefined)('rebase on btrfs', () => {
     const ids = (await rows('pr-4', 'SELECT id FROM items WHERE id >= 40 ORDER BY id')).map((r) => r.id);
     expect(ids).toEqual([40, 41]);
     await t.host.deleteSnapshot('pr-4-snap');
+    // A branch made from a snapshot moves onto the snapshot's branch's newer state.
+    await t.host.createBranch('pr-4s', { origin: { kind: 'snapshot', snapshot: 'main-at-41' } });
+    await sql(await url('pr-4s'), `INSERT INTO items (id, name) VALUES (43, 'pr-4s')`);
+    expect(await t.host.rebaseBranch('pr-4s')).toMatchObject({ applied: true, onto: 'main' });
+    expect((await rows('pr-4s', 'SELECT id FROM items WHERE id >= 40 ORDER BY id')).map((r) => r.id)).toEqual([41, 42, 43]);
     await assertHostConsistent(t.home, t.pool.poolPath);
   });
 

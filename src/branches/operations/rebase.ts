@@ -203,26 +203,32 @@ function describe(c: RebaseConflict): string {
 
 type Target = { readonly kind: 'parent'; readonly parent: BranchRecord } | { readonly kind: 'snapshot'; readonly snapshot: SnapshotRecord };
 
-/** The parent's current state, or `onto`: a snapshot of the parent. */
+/**
+ * The parent's current state, or `onto`: a snapshot of the parent. A branch made from a snapshot
+ * has the snapshot's branch as its parent here (it moves onto that branch's newer state).
+ */
 function rebaseTarget(rt: Runtime, branch: BranchRecord, onto: string | undefined): Target {
-  const parent = branch.parentId ? rt.store.getBranchById(branch.parentId) : undefined;
+  const madeFrom = branch.parentSnapshotId ? rt.store.getSnapshotById(branch.parentSnapshotId) : undefined;
+  const parentId = branch.parentId ?? madeFrom?.sourceBranchId ?? null;
+  const parentName = branch.parentName ?? madeFrom?.sourceBranchName ?? null;
+  const parent = parentId ? rt.store.getBranchById(parentId) : undefined;
   if (onto !== undefined) {
     const snapshot = rt.store.getSnapshotByName(onto);
     if (!snapshot) throw new PgbranchError('SNAPSHOT_NOT_FOUND', `no snapshot named "${onto}"`, { details: { name: onto } });
-    if (snapshot.sourceBranchId !== branch.parentId) {
-      throw new PgbranchError('INVALID_ARGUMENT', `cannot rebase "${branch.name}" onto "${onto}": it is a snapshot of "${snapshot.sourceBranchName}", not of the branch's parent`, {
-        details: { branch: branch.name, snapshot: onto, parent: branch.parentName },
+    if (parentId === null || snapshot.sourceBranchId !== parentId) {
+      throw new PgbranchError('INVALID_ARGUMENT', `cannot rebase "${branch.name}" onto "${onto}": it is a snapshot of "${snapshot.sourceBranchName}", not of the branch's parent${parentName ? ` "${parentName}"` : ''}`, {
+        details: { branch: branch.name, snapshot: onto, parent: parentName },
       });
     }
     return { kind: 'snapshot', snapshot };
   }
   if (!parent) {
-    if (branch.parentName) {
-      throw new PgbranchError('PARENT_NOT_FOUND', `cannot rebase "${branch.name}": its parent "${branch.parentName}" was deleted`, { details: { branch: branch.name, parent: branch.parentName } });
+    if (parentName) {
+      throw new PgbranchError('PARENT_NOT_FOUND', `cannot rebase "${branch.name}": its parent "${parentName}" was deleted (name one of its snapshots with --onto)`, {
+        details: { branch: branch.name, parent: parentName },
+      });
     }
-    throw new PgbranchError('ROOT_BRANCH_RESET', `cannot rebase "${branch.name}": it has no parent branch (a root, or made from a snapshot: name a snapshot with --onto)`, {
-      details: { branch: branch.name },
-    });
+    throw new PgbranchError('ROOT_BRANCH_RESET', `cannot rebase "${branch.name}": it is a root branch and has no parent`, { details: { branch: branch.name } });
   }
   return { kind: 'parent', parent };
 }
