@@ -70,6 +70,8 @@ export const ERROR_CATALOGUE = {
   TABLE_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: 'Table not found' },
   BRANCH_POINT_UNAVAILABLE: { httpStatus: 409, exitCode: 4, title: 'No branch point kept for this branch' },
   DATABASE_MISMATCH: { httpStatus: 422, exitCode: 16, title: 'The two sides hold different databases' },
+  REBASE_CONFLICT: { httpStatus: 409, exitCode: 17, title: 'Rebase has conflicts' },
+  REBASE_UNDO_UNAVAILABLE: { httpStatus: 409, exitCode: 4, title: 'No rebase to undo' },
   SCHEMA_DIFF_UNPROVEN: { httpStatus: 422, exitCode: 16, title: 'The schema script did not reproduce the target' },
 } as const satisfies Record<string, ErrorSpec>;
 

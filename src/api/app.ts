@@ -9,6 +9,7 @@ import { limitBody } from './body-limit.js';
 import { registerBranchRoutes } from './branch-routes.js';
 import { registerConsoleRoutes } from './console-routes.js';
 import { registerDiffRoutes } from './diff-routes.js';
+import { registerRebaseRoutes } from './rebase-routes.js';
 import type { ApiHost } from './branch-service.js';
 import { HEALTH_PATH, registerHostRoutes } from './host-routes.js';
 import { httpProblem, problemFromError, problemResponse, validationProblem } from './problem.js';
@@ -64,6 +65,7 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
   registerBranchRoutes(app, host);
   registerSnapshotRoutes(app, host);
   registerDiffRoutes(app, host);
+  registerRebaseRoutes(app, host);
   registerSourceRoutes(app, host);
   registerTokenRoutes(app, host);
   registerWhoamiRoutes(app);

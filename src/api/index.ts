@@ -7,6 +7,7 @@ export { startApiServer, type ApiServer, type ApiServerOptions } from './server.
 export { createApiClient, type ApiClient, type ApiClientOptions } from '../client/index.js';
 export type * from './schemas.js';
 export type { ApiDiff, ApiDiffQuery, ApiDiffSide } from './diff-schemas.js';
+export type { ApiRebaseBody, ApiRebaseReport } from './rebase-schemas.js';
 export type { ApiHost, BranchService } from './branch-service.js';
 export { HEALTH_PATH } from './host-routes.js';
 export { PROBLEM_CONTENT_TYPE, problemType } from './problem.js';

@@ -184,7 +184,7 @@ export function sourceHooks(rt: Runtime, parentId: string | null): readonly stri
   return source?.mode === 'follow' ? source.afterRefresh : [];
 }
 
-async function runBranchHooks(rt: Runtime, branch: Pick<BranchRecord, 'id' | 'name' | 'port' | 'dbUser' | 'dbName'>, hooks: readonly string[]): Promise<void> {
+export async function runBranchHooks(rt: Runtime, branch: Pick<BranchRecord, 'id' | 'name' | 'port' | 'dbUser' | 'dbName'>, hooks: readonly string[]): Promise<void> {
   const url = `postgresql://${encodeURIComponent(branch.dbUser)}@/${encodeURIComponent(branch.dbName)}?host=${encodeURIComponent(rt.socketDir(branch.id))}&port=${branch.port}`;
   const run = await runHooks({ commands: hooks, env: { DATABASE_URL: url, PGBRANCH_BRANCH: branch.name } });
   if (!run.failure) return;

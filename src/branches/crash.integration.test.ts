@@ -358,6 +358,79 @@ for (const kind of KINDS) {
       },
     );
 
+    /** A branch that is rebased again and again; made at the first rebase test. */
+    const rebased = async (): Promise<string> => {
+      if (!urls.rb) {
+        await cliOk('branch', 'create', 'rb', '--from', 'main');
+        urls.rb = await cliUrl('rb');
+      }
+      return urls.rb;
+    };
+    /** Rebase needs a kept branch point: `copy` pools keep none by default and refuse it. */
+    const refusesRebase = async (args: string[], op: Op, point: string, code = 'BRANCH_POINT_UNAVAILABLE'): Promise<boolean> => {
+      if (caps.constantTimeClone) return false;
+      const r = await t.cliProcess(args, { PGBRANCH_FAILPOINT: point });
+      expect({ code: r.code, signal: r.signal }, r.stderr).toEqual({ code: 4, signal: null });
+      expect(r.stderr).toContain(`[${code}]`);
+      await nextCommand();
+      record(op, point, kind, 'not reached (refused)');
+      return true;
+    };
+
+    it.each(CRASH_POINTS.rebase.map((point, index) => ({ point, index })))(
+      'rebase killed at $point leaves the old state before the swap and the complete rebase from it, never a mix',
+      async ({ point, index }) => {
+        const url = await rebased();
+        if (await refusesRebase(['branch', 'rebase', 'rb'], 'rebase', point)) return;
+        await sql(url, 'INSERT INTO items VALUES ($1, $2)', [700 + index, `only in rb ${index}`]);
+        const oldData = await rows(url);
+        const mainRow = { id: 600 + index, label: `main before rebase ${index}` };
+        await sql(urls.main!, 'INSERT INTO items VALUES ($1, $2)', [mainRow.id, mainRow.label]);
+        expected.main = [...expected.main, mainRow].sort((a, b) => a.id - b.id);
+        const before = stored(readStoredState(t.home), 'rb')!;
+
+        const how = await runArmed(['branch', 'rebase', 'rb'], point, reachedOn(point, caps, true));
+        const state = await nextCommand();
+        const forward = how === 'completed' || indexIn(CRASH_POINTS.rebase, point) >= indexIn(CRASH_POINTS.rebase, 'rebase:swapped');
+        const after = stored(state, 'rb')!;
+        expect(after).toMatchObject({ id: before.id, port: before.port, password: before.password, desiredState: 'running' });
+        expect(await cliUrl('rb')).toBe(url);
+        if (forward) {
+          expect(after.volume).not.toBe(before.volume);
+          // main as it is now, plus every row rb added itself.
+          const own = oldData.filter((r) => r.id >= 700);
+          expect(await rows(url)).toEqual([...expected.main, ...own].sort((a, b) => a.id - b.id));
+        } else {
+          expect(after.volume).toBe(before.volume);
+          expect(await rows(url)).toEqual(oldData);
+        }
+        record('rebase', point, kind, how === 'completed' ? 'not reached (completed)' : forward ? 'rolled forward' : 'rolled back');
+      },
+    );
+
+    it.each(CRASH_POINTS.rebaseUndo.map((point, index) => ({ point, index })))(
+      'rebase --undo killed at $point leaves the rebased state before the swap and the exact pre-rebase data from it',
+      async ({ point, index }) => {
+        const url = await rebased();
+        // Without a rebase there is nothing to undo.
+        if (await refusesRebase(['branch', 'rebase', 'rb', '--undo'], 'rebaseUndo', point, 'REBASE_UNDO_UNAVAILABLE')) return;
+        await sql(url, 'INSERT INTO items VALUES ($1, $2)', [800 + index, `rb before undo ${index}`]);
+        const preRebase = await rows(url);
+        const mainRow = { id: 900 + index, label: `main before undo ${index}` };
+        await sql(urls.main!, 'INSERT INTO items VALUES ($1, $2)', [mainRow.id, mainRow.label]);
+        expected.main = [...expected.main, mainRow].sort((a, b) => a.id - b.id);
+        await cliOk('branch', 'rebase', 'rb');
+        const rebasedData = await rows(url);
+        expect(rebasedData).toContainEqual(mainRow);
+
+        const how = await runArmed(['branch', 'rebase', 'rb', '--undo'], point, true);
+        await nextCommand();
+        const forward = how === 'completed' || indexIn(CRASH_POINTS.rebaseUndo, point) >= indexIn(CRASH_POINTS.rebaseUndo, 'rebase-undo:swapped');
+        expect(await rows(url)).toEqual(forward ? preRebase : rebasedData);
+        record('rebaseUndo', point, kind, how === 'completed' ? 'not reached (completed)' : forward ? 'rolled forward' : 'rolled back');
+      },
+    );
+
     it('a command waiting for the host lock takes it over when the holder is killed, without hanging', async () => {
       const holder = t.cliProcess(['branch', 'create', 'lk', '--from', 'main']);
       // The intent row is written under the lock: once it is there, the creator holds the lock.

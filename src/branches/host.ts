@@ -10,6 +10,7 @@ import { isAlive } from './process-alive.js';
 import { checkReinit, makeRoot, openRuntime, prepareHost, type InitOptions, type OpenOptions } from './init.js';
 import { assertBranchName } from './names.js';
 import type { DiffRequest, DiffView } from './diff-types.js';
+import type { RebaseReport, RebaseRequest } from './rebase-types.js';
 import * as op from './operations/index.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import type { Runtime } from './runtime.js';
@@ -147,6 +148,12 @@ export class Host {
 
   async resetBranch(name: string): Promise<BranchView> {
     return branchView(this.rt, await this.onBranch('reset', name, (b) => op.resetBranch(this.rt, b)), false);
+  }
+
+  /** Rebase (or `undo`): builds without the host lock, like diff; audited like reset. */
+  async rebaseBranch(name: string, request: RebaseRequest = {}): Promise<RebaseReport> {
+    const details = { ...(request.onto ? { onto: request.onto } : {}), ...(request.prefer ? { prefer: request.prefer } : {}), ...(request.dryRun ? { dryRun: true } : {}), ...(request.undo ? { undo: true } : {}) };
+    return this.audit('rebase', branchTarget(name, details), () => op.rebaseBranch(this.core, name, request));
   }
 
   async deleteBranch(name: string): Promise<void> {

@@ -17,6 +17,7 @@ export type { BranchState, BranchView, ConnectionInfo, EndpointAddress, Snapshot
 export { endpointUser } from './view.js';
 export { authorize, canAccessBranch, matchesPattern, TOKEN_ROLES, type Access, type Principal, type TokenInfo } from './tokens.js';
 export type { ReconcileReport } from './reconcile.js';
+export type { RebaseConflict, RebaseReport, RebaseRequest, RebaseTableReport } from './rebase-types.js';
 export { formatDiffSide, parseDiffSide, type DataDiffView, type DiffRequest, type DiffSide, type DiffSideView, type DiffView, type SchemaDiffView } from './diff-types.js';
 export { BRANCH_NAME_PATTERN, BRANCH_NAME_RULE, assertBranchName } from './names.js';
 export { resolveHome } from './config.js';

@@ -39,6 +39,21 @@ const INTENT_DATA = {
    * (`owners`: their run files).
    */
   diff: z.object({ volumes: z.array(Name), owners: z.array(Name) }),
+  /**
+   * A rebase (or its undo): the new generation and its branch point, a throwaway clone of a
+   * stopped branch to read it (`scratchVolumes`), the temporary instances' run files
+   * (`owners`); the undo snapshot being used up, or the previous one being replaced.
+   */
+  rebase: z.object({
+    mode: z.enum(['rebase', 'undo']),
+    oldVolume: Name,
+    newVolume: Name,
+    newPointVolume: Name,
+    scratchVolumes: z.array(Name),
+    owners: z.array(Name),
+    undoVolume: Name.optional(),
+    previousUndoVolume: Name.optional(),
+  }),
 };
 
 export type IntentKind = keyof typeof INTENT_DATA;

@@ -101,7 +101,8 @@ export function ownedVolumes(rt: Runtime): Set<string> {
   return new Set<string>([
     ...rt.store.listBranches().flatMap((b) => [b.volume, branchPointVolume(b.volume)]),
     ...pendingIntents(rt.store).flatMap(intentVolumes),
-    ...rt.store.listSnapshots().map((s) => s.volume),
+    // A snapshot keeps the branch point of its data when it has one (the pre-rebase state of a rebase).
+    ...rt.store.listSnapshots().flatMap((s) => [s.volume, branchPointVolume(s.volume)]),
     ...rt.store.listSources().flatMap((s) => (s.archiveVolume ? [s.archiveVolume] : [])),
   ]);
 }

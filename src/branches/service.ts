@@ -12,6 +12,7 @@ export type BranchService = Pick<
   | 'connectionInfo'
   | 'createBranch'
   | 'resetBranch'
+  | 'rebaseBranch'
   | 'deleteBranch'
   | 'startBranch'
   | 'stopBranch'

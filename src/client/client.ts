@@ -2,7 +2,9 @@ import type { SnapshotView, AuditEntry, AuditFilter, BranchChange, BranchView, C
 import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from '../errors.js';
 import type { BranchService } from '../branches/index.js';
 import { fromApiDiff, toApiDiffQuery, toApiDiffSide } from './mapping.js';
-import type { ApiDiff } from '../api/index.js';
+import type { ApiDiff, ApiRebaseReport } from '../api/index.js';
+import type { RebaseReport, RebaseRequest } from '../branches/index.js';
+import { fromApiRebase, toApiRebaseBody } from './mapping.js';
 import type { DiffRequest, DiffView } from '../branches/index.js';
 import { fromApiSnapshot, fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiSource, fromApiToken, toApiCreateBody, toApiSourceChange } from './mapping.js';
 import { PROBLEM_CONTENT_TYPE } from './media-types.js';
@@ -84,6 +86,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     },
     async resetBranch(name: string): Promise<BranchView> {
       return fromApiBranch(await request<ApiBranch>({ method: 'POST', path: branchPath(name, '/reset') }));
+    },
+    async rebaseBranch(name: string, req: RebaseRequest = {}): Promise<RebaseReport> {
+      return fromApiRebase(await request<ApiRebaseReport>({ method: 'POST', path: branchPath(name, '/rebase'), body: toApiRebaseBody(req) }));
     },
     async deleteBranch(name: string): Promise<void> {
       await request<void>({ method: 'DELETE', path: branchPath(name) });

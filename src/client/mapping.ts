@@ -1,5 +1,7 @@
 import type { DataDiffView, DiffRequest, DiffSide, DiffSideView, DiffView } from '../branches/index.js';
-import type { ApiDiff } from '../api/index.js';
+import type { ApiDiff, ApiRebaseBody, ApiRebaseReport } from '../api/index.js';
+import type { RebaseReport, RebaseRequest } from '../branches/index.js';
+import type { StatementAction as SchemaStatementAction } from '../postgres/index.js';
 import type { AuditEntry, BranchView, CreateOrigin, CreateRequest, RootSource, SourceChange, SourceView, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
 import type { ErrorCode } from '../errors.js';
 import type { ApiSnapshot, ApiAuditEntry, ApiCreateBranchBody, ApiRootSource, ApiSource, ApiUpdateSourceBody, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from '../api/index.js';
@@ -509,4 +511,80 @@ export function fromApiDiff(a: ApiDiff): DiffView {
       totalMs: a.timings.total_ms,
     },
   } as DiffView;
+}
+
+export function toApiRebaseBody(r: RebaseRequest): ApiRebaseBody {
+  return {
+    ...(r.dryRun !== undefined ? { dry_run: r.dryRun } : {}),
+    ...(r.onto !== undefined ? { onto: r.onto } : {}),
+    ...(r.prefer !== undefined ? { prefer: r.prefer } : {}),
+    ...(r.undo !== undefined ? { undo: r.undo } : {}),
+  };
+}
+
+export function fromApiRebaseBody(b: ApiRebaseBody): RebaseRequest {
+  return {
+    ...(b.dry_run !== undefined ? { dryRun: b.dry_run } : {}),
+    ...(b.onto !== undefined ? { onto: b.onto } : {}),
+    ...(b.prefer !== undefined ? { prefer: b.prefer } : {}),
+    ...(b.undo !== undefined ? { undo: b.undo } : {}),
+  };
+}
+
+export function toApiRebase(r: RebaseReport): ApiRebaseReport {
+  return {
+    branch: r.branch,
+    action: r.action,
+    onto: r.onto,
+    dry_run: r.dryRun,
+    applied: r.applied,
+    prefer: r.prefer,
+    schema: { statements: r.schema.statements.map((s) => ({ sql: s.sql, kind: s.kind, identity: s.identity, action: s.action })), already_on_parent: r.schema.alreadyOnParent },
+    data: {
+      tables: r.data.tables.map((t) => ({
+        schema: t.schema,
+        name: t.name,
+        inserted: t.inserted,
+        updated: t.updated,
+        deleted: t.deleted,
+        already_on_parent: t.alreadyOnParent,
+        ...(t.copied !== undefined ? { copied: t.copied } : {}),
+      })),
+      totals: r.data.totals,
+    },
+    conflicts: r.conflicts.map((c) => ({ ...c })),
+    conflict_count: r.conflictCount,
+    undo_snapshot: r.undoSnapshot,
+    branch_point: r.branchPoint,
+    timings: { capture_ms: r.timings.captureMs, replay_ms: r.timings.replayMs, swap_ms: r.timings.swapMs, total_ms: r.timings.totalMs },
+  };
+}
+
+export function fromApiRebase(r: ApiRebaseReport): RebaseReport {
+  return {
+    branch: r.branch,
+    action: r.action,
+    onto: r.onto,
+    dryRun: r.dry_run,
+    applied: r.applied,
+    prefer: r.prefer,
+    schema: { statements: r.schema.statements.map((s) => ({ sql: s.sql, kind: s.kind, identity: s.identity, action: s.action as SchemaStatementAction })), alreadyOnParent: r.schema.already_on_parent },
+    data: {
+      tables: r.data.tables.map((t) => ({
+        schema: t.schema,
+        name: t.name,
+        inserted: t.inserted,
+        updated: t.updated,
+        deleted: t.deleted,
+        alreadyOnParent: t.already_on_parent,
+        ...(t.copied !== undefined ? { copied: t.copied } : {}),
+      })),
+      totals: r.data.totals,
+    },
+    conflicts: r.conflicts.map((c) => ({ ...c })),
+    conflictCount: r.conflict_count,
+    undoSnapshot: r.undo_snapshot,
+    branchPoint: r.branch_point,
+    timings: { captureMs: r.timings.capture_ms, replayMs: r.timings.replay_ms, swapMs: r.timings.swap_ms, totalMs: r.timings.total_ms },
+  };
 }

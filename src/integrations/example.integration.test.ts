@@ -113,4 +113,44 @@ describe.skipIf(skip !== undefined)('examples/node-app on pr-* branches', () => 
     expect(r.stderr).toContain('no_such_table');
     await expect(t.host.getBranch('pr-4')).rejects.toMatchObject({ code: 'BRANCH_NOT_FOUND' });
   });
+
+  it('rebase: a PR branch with one migration, rebased after main got another PR\'s migration, holds both in its history table and passes the app tests', async () => {
+    const mainUrl = (await t.host.connectionInfo('main')).url;
+    // main as production would have it: the base migrations and the seed.
+    for (const step of ['npm run migrate', 'npm run seed']) {
+      const r = sh(step, apps.base!, { DATABASE_URL: mainUrl });
+      expect(r.code, `${step} on main: ${r.out}`).toBe(0);
+    }
+    // pr-5 adds the tags migration; meanwhile another PR's migration (a column on posts) is merged and run on main.
+    await t.host.createBranch('pr-5', { origin: { kind: 'parent', parent: 'main' } });
+    const prUrl = (await t.host.connectionInfo('pr-5')).url;
+    expect(sh('npm run migrate', apps.label!, { DATABASE_URL: prUrl }).code).toBe(0);
+    const merged = join(work, 'app-merged');
+    expect(sh(`cp -a "${apps.base}" "${merged}"`, work).code).toBe(0);
+    writeFileSync(join(merged, 'migrations', '1735000000003_add-post-summary.js'), `export const up = (pgm) => { pgm.addColumn('posts', { summary: { type: 'text' } }); };\n`);
+    const onMain = sh('npm run migrate', merged, { DATABASE_URL: mainUrl });
+    expect(onMain.code, onMain.out).toBe(0);
+
+    const cli = await t.cli('branch', 'rebase', 'pr-5', '-o', 'json');
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ applied: true, conflictCount: 0 });
+    expect(await tables('pr-5')).toEqual(['authors', 'pgmigrations', 'posts', 'tags']);
+    expect(await columns('pr-5', 'posts')).toContain('summary');
+    const client = new pg.Client({ connectionString: prUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ name: string }>('SELECT name FROM pgmigrations ORDER BY name');
+      expect(rows.map((r) => r.name)).toEqual(['1735000000000_create-authors', '1735000000001_create-posts', '1735000000002_create-tags', '1735000000003_add-post-summary']);
+    } finally {
+      await client.end();
+    }
+    // The app with both migrations: nothing left to migrate, and its tests pass on the rebased branch.
+    writeFileSync(join(merged, 'migrations', '1735000000002_create-tags.js'), TAGS_WITH_LABEL);
+    const again = sh('npm run migrate', merged, { DATABASE_URL: prUrl });
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toMatch(/No migrations to run/);
+    const tested = sh('npm test', merged, { DATABASE_URL: prUrl });
+    expect(tested.code, tested.out).toBe(0);
+    expect(tested.out).toMatch(/# fail 0/);
+  });
 });

@@ -94,3 +94,4 @@ export {
   type VerifySchemaDiffOptions,
 } from './schema-diff/index.js';
 export * from './masking/index.js';
+export * from './replay/index.js';

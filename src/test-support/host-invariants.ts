@@ -61,7 +61,9 @@ export function readStoredState(home: string): StoredState {
     const operations = db.prepare('SELECT kind, branch_name AS branchName, step, pid FROM operations ORDER BY id').all() as StoredOperation[];
     const lock = db.prepare('SELECT pid FROM host_lock WHERE id = 1').get() as { pid: number } | undefined;
     const column = (query: string): string[] => (db.prepare(query).all() as { v: string }[]).map((r) => r.v);
-    const snapshotVolumes = column('SELECT volume AS v FROM snapshots');
+    // An undo snapshot of a rebase (`NAME.pre-rebase`) keeps the branch point of the state it holds.
+    const keeps = branchPointVolumes(home, [{ source: '{"kind":"branch"}', volume: '' } as StoredBranch]).length > 0;
+    const snapshotVolumes = column(`SELECT volume AS v FROM snapshots`).concat(keeps ? column(`SELECT volume || '.bp' AS v FROM snapshots WHERE name LIKE '%.pre-rebase'`) : []);
     const archiveVolumes = column('SELECT archive_volume AS v FROM sources WHERE archive_volume IS NOT NULL');
     return { branches, operations, lockPid: lock?.pid ?? null, snapshotVolumes, archiveVolumes, branchPointVolumes: branchPointVolumes(home, branches) };
   } finally {

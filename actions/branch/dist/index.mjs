@@ -24333,6 +24333,12 @@ var ERROR_CATALOGUE = {
   SOURCE_UNSUPPORTED: { httpStatus: 422, exitCode: 15, title: "Replication source not supported" },
   REPLICATION_FAILED: { httpStatus: 502, exitCode: 15, title: "Replication failed" },
   RECOVERY_TARGET_NOT_REACHED: { httpStatus: 422, exitCode: 15, title: "Recovery target not reached" },
+  MASK_RULES_INVALID: { httpStatus: 422, exitCode: 16, title: "Masking rules are invalid" },
+  MASK_UNCOVERED_COLUMNS: { httpStatus: 422, exitCode: 16, title: "Personal-looking columns have no masking rule" },
+  MASK_COLLISION: { httpStatus: 422, exitCode: 16, title: "Masking broke a unique or foreign key constraint" },
+  MASK_FAILED: { httpStatus: 500, exitCode: 16, title: "Masking failed" },
+  MASK_WIPE_UNSAFE: { httpStatus: 409, exitCode: 16, title: "Data directory not ready for wiping" },
+  MASK_RESIDUE_FOUND: { httpStatus: 500, exitCode: 16, title: "Original values survive in the files" },
   OPERATION_ABORTED: { httpStatus: 409, exitCode: 130, title: "Operation aborted" },
   POINT_IN_TIME_UNAVAILABLE: { httpStatus: 422, exitCode: 15, title: "Branch has no history window" },
   POINT_IN_TIME_OUT_OF_WINDOW: { httpStatus: 422, exitCode: 15, title: "Point in time outside the history window" },
@@ -24340,6 +24346,8 @@ var ERROR_CATALOGUE = {
   TABLE_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: "Table not found" },
   BRANCH_POINT_UNAVAILABLE: { httpStatus: 409, exitCode: 4, title: "No branch point kept for this branch" },
   DATABASE_MISMATCH: { httpStatus: 422, exitCode: 16, title: "The two sides hold different databases" },
+  REBASE_CONFLICT: { httpStatus: 409, exitCode: 17, title: "Rebase has conflicts" },
+  REBASE_UNDO_UNAVAILABLE: { httpStatus: 409, exitCode: 4, title: "No rebase to undo" },
   SCHEMA_DIFF_UNPROVEN: { httpStatus: 422, exitCode: 16, title: "The schema script did not reproduce the target" }
 };
 var PgbranchError = class extends Error {
@@ -24498,6 +24506,7 @@ function fromApiSource(a) {
       lagSeconds: f.lag_seconds,
       lastReplayedCommitAt: f.last_replayed_commit_at,
       slot: f.slot,
+      afterRefresh: f.after_refresh,
       history: {
         windowMs: f.history.window_ms,
         snapshotIntervalMs: f.history.snapshot_interval_ms,
@@ -24602,6 +24611,42 @@ function fromApiDiff(a) {
     }
   };
 }
+function toApiRebaseBody(r) {
+  return {
+    ...r.dryRun !== void 0 ? { dry_run: r.dryRun } : {},
+    ...r.onto !== void 0 ? { onto: r.onto } : {},
+    ...r.prefer !== void 0 ? { prefer: r.prefer } : {},
+    ...r.undo !== void 0 ? { undo: r.undo } : {}
+  };
+}
+function fromApiRebase(r) {
+  return {
+    branch: r.branch,
+    action: r.action,
+    onto: r.onto,
+    dryRun: r.dry_run,
+    applied: r.applied,
+    prefer: r.prefer,
+    schema: { statements: r.schema.statements.map((s) => ({ sql: s.sql, kind: s.kind, identity: s.identity, action: s.action })), alreadyOnParent: r.schema.already_on_parent },
+    data: {
+      tables: r.data.tables.map((t) => ({
+        schema: t.schema,
+        name: t.name,
+        inserted: t.inserted,
+        updated: t.updated,
+        deleted: t.deleted,
+        alreadyOnParent: t.already_on_parent,
+        ...t.copied !== void 0 ? { copied: t.copied } : {}
+      })),
+      totals: r.data.totals
+    },
+    conflicts: r.conflicts.map((c) => ({ ...c })),
+    conflictCount: r.conflict_count,
+    undoSnapshot: r.undo_snapshot,
+    branchPoint: r.branch_point,
+    timings: { captureMs: r.timings.capture_ms, replayMs: r.timings.replay_ms, swapMs: r.timings.swap_ms, totalMs: r.timings.total_ms }
+  };
+}
 
 // src/client/media-types.ts
 var PROBLEM_CONTENT_TYPE = "application/problem+json";
@@ -24658,6 +24703,9 @@ function createApiClient(options) {
     },
     async resetBranch(name) {
       return fromApiBranch(await request({ method: "POST", path: branchPath(name, "/reset") }));
+    },
+    async rebaseBranch(name, req = {}) {
+      return fromApiRebase(await request({ method: "POST", path: branchPath(name, "/rebase"), body: toApiRebaseBody(req) }));
     },
     async deleteBranch(name) {
       await request({ method: "DELETE", path: branchPath(name) });

@@ -238,7 +238,7 @@ async function prepare(core: HostCore, request: DiffRequest, want: { schema: boo
  * gone, a copy of a standby cut from its source), but TCP stays closed: only pgbranch reads it,
  * over its private socket.
  */
-async function startScratch(rt: Runtime, owner: InstanceOwner, volume: string): Promise<void> {
+export async function startScratch(rt: Runtime, owner: InstanceOwner, volume: string): Promise<void> {
   const dataDir = rt.dataDir(volume);
   await rm(join(dataDir, 'postmaster.pid'), { force: true });
   await rm(join(dataDir, 'postmaster.opts'), { force: true });

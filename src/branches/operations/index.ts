@@ -5,6 +5,7 @@ import { DELETE_POINTS, settleDelete } from './delete.js';
 import { DIFF_POINTS, settleDiff } from './diff.js';
 import { FOLLOW_POINTS } from './follow.js';
 import { LIMIT_POINTS, settleLimit } from './limit.js';
+import { REBASE_POINTS, REBASE_UNDO_POINTS, settleRebase } from './rebase.js';
 import { REFRESH_POINTS, settleRefresh } from './refresh.js';
 import { RESET_POINTS, settleReset } from './reset.js';
 import { ROTATE_POINTS, settleRotate } from './rotate-password.js';
@@ -20,6 +21,7 @@ export { deleteBranch } from './delete.js';
 export { diffSides } from './diff.js';
 export { branchStopped, startBranch, stopAllInstances, stopBranch, suspendBranch, wakeBranch } from './instance-state.js';
 export { resetBranch } from './reset.js';
+export { rebaseBranch, undoSnapshotName } from './rebase.js';
 export { refreshRoot, type RefreshOptions } from './refresh.js';
 export { historySnapshots, historyWindow, pruneHistory, takeHistorySnapshot, type HistoryWindow, type RecoveryPoint } from './history.js';
 export { FOLLOW_POINTS, type FollowSettings } from './follow.js';
@@ -41,6 +43,7 @@ export const SETTLE: { readonly [K in IntentKind]: (rt: Runtime, intent: IntentF
   'snapshot-create': settleSnapshotCreate,
   'snapshot-delete': settleSnapshotDelete,
   diff: settleDiff,
+  rebase: settleRebase,
 };
 
 /** Every crash point of the multi-step operations, in step order, for the crash-safety tests. */
@@ -56,4 +59,6 @@ export const CRASH_POINTS = {
   snapshotCreate: SNAPSHOT_CREATE_POINTS,
   snapshotDelete: SNAPSHOT_DELETE_POINTS,
   diff: DIFF_POINTS,
+  rebase: REBASE_POINTS,
+  rebaseUndo: REBASE_UNDO_POINTS,
 } as const;

@@ -1,4 +1,5 @@
 import type { SnapshotRecord } from '../../state/index.js';
+import { removeBranchPoint } from '../branch-point.js';
 import { crashPoint } from '../crash-points.js';
 import { beginIntent, resumeIntent, type IntentFor, type IntentHandle } from '../intents.js';
 import type { Runtime } from '../runtime.js';
@@ -19,6 +20,8 @@ export async function settleSnapshotDelete(rt: Runtime, intent: IntentFor<'snaps
 
 async function finish(rt: Runtime, snapshotId: string, volume: string, intent: IntentHandle): Promise<void> {
   await rt.storage.deleteVolume(volume);
+  // The branch point kept with it (an undo snapshot's), if any.
+  await removeBranchPoint(rt, volume);
   crashPoint('snapshot-delete:volume-deleted');
   rt.store.transaction(() => {
     rt.store.deleteSnapshot(snapshotId);

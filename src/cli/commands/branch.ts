@@ -6,6 +6,29 @@ import { branchFields, endpointUrl } from '../fields.js';
 import { asTree, formatAge, formatBytes, formatTimeLeft } from '../format.js';
 import { createOrigin, parseAt, parseIdleTimeout, parseSizeOrNone, parseTtl, parseTtlOrNone } from '../parse.js';
 import { renderFields, renderTable } from '../writer.js';
+import type { RebaseReport } from '../../branches/index.js';
+
+/** A rebase report for people: what happened, the schema statements, table counts, each conflict. */
+function renderRebase(r: RebaseReport): string {
+  if (r.action === 'undo') return `${r.branch}: back to its state before the last rebase`;
+  const head = r.dryRun ? `${r.branch}: dry run onto ${r.onto}` : `${r.branch}: rebased onto ${r.onto}${r.undoSnapshot ? ` (before: snapshot ${r.undoSnapshot}; --undo returns to it)` : ''}`;
+  const lines = [head];
+  if (r.schema.statements.length > 0) lines.push('', 'schema:', ...r.schema.statements.map((s) => `  ${s.sql}`));
+  const tables = r.data.tables.filter((t) => t.inserted + t.updated + t.deleted + t.alreadyOnParent > 0);
+  if (tables.length > 0) {
+    lines.push('', renderTable(['TABLE', 'INSERTED', 'UPDATED', 'DELETED', 'ALREADY ON PARENT'], tables.map((t) => [`${t.schema}.${t.name}`, String(t.inserted), String(t.updated), String(t.deleted), String(t.alreadyOnParent)])));
+  }
+  if (r.conflictCount > 0) {
+    lines.push('', `conflicts: ${r.conflictCount}${r.conflicts.length < r.conflictCount ? ` (first ${r.conflicts.length})` : ''}`);
+    for (const c of r.conflicts) {
+      lines.push(`  ${c.reason} ${c.object}${c.key ? ` ${JSON.stringify(c.key)}` : ''}${c.chosen ? ` → ${c.chosen}` : ''}`);
+      lines.push(`    parent: ${typeof c.parent === 'string' ? c.parent : JSON.stringify(c.parent)}`);
+      lines.push(`    branch: ${typeof c.branch === 'string' ? c.branch : JSON.stringify(c.branch)}`);
+      if (c.error) lines.push(`    error: ${c.error}`);
+    }
+  }
+  return lines.join('\n');
+}
 
 /** `branch …`: create, list, connect to, reset, delete and tune branches. */
 export function registerBranchCommands(program: Command, ctx: CliContext): void {
@@ -174,6 +197,29 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
       const writer = writerFor(cmd);
       const view = await withHost(cmd, (host) => host.resetBranch(name));
       writer.data(view, () => [`reset: ${name}`, renderFields(branchFields(view))].join('\n'));
+    });
+
+  branch
+    .command('rebase <name>')
+    .description("move the branch onto its parent's current state and replay its own changes (schema, then data); conflicts leave it unchanged (exit 17)")
+    .option('--dry-run', 'report the changes to replay and the conflicts; change nothing')
+    .option('--onto <snapshot>', "rebase onto a snapshot of the parent instead of the parent's current state")
+    .option('--prefer <side>', 'settle each conflict for this side: branch or parent (the report says what was chosen)')
+    .option('--undo', 'return to the state before the last rebase')
+    .action(async (name: string, opts: { dryRun?: boolean; onto?: string; prefer?: string; undo?: boolean }, cmd: Command) => {
+      const writer = writerFor(cmd);
+      if (opts.prefer !== undefined && opts.prefer !== 'branch' && opts.prefer !== 'parent') {
+        throw new PgbranchError('INVALID_ARGUMENT', `--prefer takes branch or parent, got "${opts.prefer}"`, { details: { prefer: opts.prefer } });
+      }
+      const report = await withHost(cmd, (host) =>
+        host.rebaseBranch(name, {
+          ...(opts.dryRun ? { dryRun: true } : {}),
+          ...(opts.onto !== undefined ? { onto: opts.onto } : {}),
+          ...(opts.prefer !== undefined ? { prefer: opts.prefer as 'branch' | 'parent' } : {}),
+          ...(opts.undo ? { undo: true } : {}),
+        }),
+      );
+      writer.data(report, () => renderRebase(report));
     });
 
   branch

@@ -25,4 +25,5 @@ export type {
 } from './types.js';
 export { diffData, diffTableData, fullDiffTableData } from './diff-data.js';
 export { relationFiles } from './catalog.js';
+export { toJsonValue } from './values.js';
 export { blocksInByteRanges, parseRelationFileName, type RelationFileName } from './blocks.js';
