@@ -25,7 +25,7 @@ import { clientTools, resolveBinaries } from '../postgres/index.js';
 import { createBenchHost, progress, type BenchHost } from './bench-support.js';
 import { measureDump, measureTemplate } from './branch/baselines.js';
 import { branchSafe, GIB, round1, settlePool, sizeLabel, withTcp } from './branch/common.js';
-import { buildParent, measureBranch, measureCli, measureWhatIf, whatIfCandidates, type WhatIf } from './branch/measure.js';
+import { buildParent, measureBranch, measureCli, measureWarm, measureWhatIf, whatIfCandidates, type WhatIf } from './branch/measure.js';
 import { parseOptions, USAGE, UsageError, type Options } from './branch/options.js';
 import { evaluate, renderText, type Report, type SizeResult } from './branch/report.js';
 
@@ -91,6 +91,13 @@ async function main(): Promise<number> {
       progress(`${parent.name}: branch create → first query, ${opts.runs} runs + 1 warm-up`);
       const branch = await measureBranch(bench, host, parent, opts.runs, opts.maxOwnBytes !== undefined ? { maxOwnBytes: opts.maxOwnBytes } : {});
 
+      const warmRuns = opts.warmRuns ?? opts.runs;
+      let warm: SizeResult['warm'] = { skipped: '--warm-runs 0' };
+      if (warmRuns > 0) {
+        progress(`${parent.name}: create claiming a warm clone → first query, ${warmRuns} runs + 1 warm-up`);
+        warm = await measureWarm(bench, parent, warmRuns);
+      }
+
       let cli: SizeResult['cli'] = { skipped: '--cli-runs 0' };
       if (opts.cliRuns > 0) {
         progress(`${parent.name}: branch create through the CLI, ${opts.cliRuns} runs`);
@@ -132,6 +139,7 @@ async function main(): Promise<number> {
         sizeGiB,
         parent: { name: parent.name, scale: parent.scale, databaseBytes: parent.databaseBytes, buildMs: round1(parent.buildMs) },
         branch,
+        warm,
         cli,
         template,
         ...(templateClone !== undefined ? { templateClone } : {}),

@@ -13,7 +13,7 @@ import type { DiffRequest, DiffView } from './diff-types.js';
 import * as op from './operations/index.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import type { Runtime } from './runtime.js';
-import { discardOwnWarmClones, refillWarmClones } from './warm.js';
+import { closeKeptClients, discardOwnWarmClones, refillWarmClones } from './warm.js';
 import { deleteAndForget, deleteExpiredBranches, openSession, suspendIdleBranches } from './sessions.js';
 import { maintainSources, sourceOf, sourceView, updateSource, type SourceChange, type SourceView } from './sources.js';
 import { findBranch } from './lookup.js';
@@ -87,6 +87,7 @@ export class Host {
   }
 
   close(): void {
+    closeKeptClients();
     this.rt.store.close();
   }
 

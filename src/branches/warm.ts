@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { scramSha256VerifierAsync, setRoleVerifier, walPosition, withClient, writeHba } from '../postgres/index.js';
+import { connect, scramSha256VerifierAsync, setRoleVerifier, walPosition, withClient, writeHba, type Client } from '../postgres/index.js';
 import type { BranchRecord, NewBranch } from '../state/index.js';
 import { log } from '../util/index.js';
 import { removeBranchPoint, takeBranchPoint } from './branch-point.js';
@@ -82,9 +82,11 @@ export interface WarmClaimRequest {
  * the parent not running, or the parent written since every warm clone was made (those stay for
  * the refill or gc to discard: discarding them here would slow this create).
  *
- * The claim: the size cap, the branch's own password, then branch row and end of the warm intent
- * in one transaction. A crash before the commit leaves a warm intent of a dead process, which
- * reconcile discards; a create never half-claims.
+ * The claim: the branch's own password, the size cap, then branch row and end of the warm intent
+ * in one transaction. The password is set on the newest clone while the parent's position is
+ * read (the two round trips overlap): should that clone turn out stale, it only has a password
+ * nobody will ever be told, and it goes like any stale one. A crash before the commit leaves a
+ * warm intent of a dead process, which reconcile discards; a create never half-claims.
  */
 export async function claimWarmClone(rt: Runtime, parent: BranchRecord, request: WarmClaimRequest): Promise<BranchRecord | undefined> {
   const candidates = readyWarmClones(rt, parent.id);
@@ -92,18 +94,26 @@ export async function claimWarmClone(rt: Runtime, parent: BranchRecord, request:
   const password = newPassword();
   const verifier = scramSha256VerifierAsync(password);
   verifier.catch(() => undefined);
-  const lsn = await parentInsertLsn(rt, parent).catch(() => undefined);
-  const warm = candidates.find((w) => w.parentLsn === lsn);
+  const setPassword = (warm: WarmClone): Promise<void> =>
+    // Over its private socket: TCP has been open since it was made, under a password nobody knows.
+    withKeptClient(rt, warm, parent.dbUser, async (client) => setRoleVerifier(client, parent.dbUser, await verifier));
+  const newest = candidates.reduce((a, b) => (b.intent.id > a.intent.id ? b : a));
+  const [lsn, speculative] = await Promise.all([
+    parentInsertLsn(rt, parent).catch(() => undefined),
+    setPassword(newest).then(
+      () => undefined,
+      (err: unknown) => err as Error,
+    ),
+  ]);
+  const warm = newest.parentLsn === lsn ? newest : candidates.find((w) => w.parentLsn === lsn);
   if (!warm) return undefined;
   const intent = resumeIntent(rt.store, warm.intent);
   intent.advance('claiming');
   crashPoint('warm:claiming');
   try {
+    if (warm !== newest) await setPassword(warm);
+    else if (speculative) throw speculative;
     await applyVolumeLimit(rt, warm.volume, request.maxOwnBytes);
-    // Over its private socket: TCP has been open since it was made, under a password nobody knows.
-    await withClient(rt.adminTarget({ id: warm.id, port: warm.port, dbUser: parent.dbUser }), async (client) =>
-      setRoleVerifier(client, parent.dbUser, await verifier),
-    );
   } catch (err) {
     // A warm clone that cannot be claimed is of no use: it goes, and the create takes the normal path.
     log.warn({ volume: warm.volume, err: (err as Error).message }, 'claiming a warm clone failed; discarded');
@@ -130,6 +140,37 @@ export async function claimWarmClone(rt: Runtime, parent: BranchRecord, request:
   releaseIntent(warm.intent.id);
   crashPoint('create:committed');
   return rt.store.getBranchById(warm.id)!;
+}
+
+/**
+ * Admin connections to the warm clones this process made, opened when each became ready: a
+ * claim in this process (serve's API) saves a connection set-up. Another process connects anew.
+ * Each is used once (by the claim) and closed; nobody else ever sees it (the clone is no branch
+ * until claimed, so no idle sweep counts it).
+ */
+const keptClients = new Map<number, Promise<Client>>();
+
+async function withKeptClient<T>(rt: Runtime, warm: WarmClone, dbUser: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const kept = keptClients.get(warm.intent.id);
+  keptClients.delete(warm.intent.id);
+  const client = await (kept ?? Promise.reject(new Error('none kept'))).catch(() => connect(rt.adminTarget({ id: warm.id, port: warm.port, dbUser })));
+  try {
+    return await fn(client);
+  } finally {
+    // Not waited for: the branch is usable before the server has seen the terminate message.
+    void client.end().catch(() => undefined);
+  }
+}
+
+/** Closes every kept connection (the host is closed: its warm clones will be claimed, if at all, by another process). */
+export function closeKeptClients(): void {
+  for (const id of [...keptClients.keys()]) dropKeptClient(id);
+}
+
+function dropKeptClient(intentId: number): void {
+  const kept = keptClients.get(intentId);
+  keptClients.delete(intentId);
+  void kept?.then((c) => c.end()).catch(() => undefined);
 }
 
 /**
@@ -166,6 +207,9 @@ export async function makeWarmClone(core: HostCore, parentName: string): Promise
     const branchLsn = await withoutLock(intent, () => bringUpWarm(rt, parent, { id, volume, port }));
     intent.advance('ready', { volume, port, parentId: parent.id, parentLsn, branchLsn, madeAt: new Date().toISOString() });
     holdIntent(intent.id);
+    const kept = connect(rt.adminTarget({ id, port, dbUser: parent.dbUser }));
+    kept.catch(() => undefined);
+    keptClients.set(intent.id, kept);
     crashPoint('warm:ready');
     return true;
   } catch (err) {
@@ -209,6 +253,7 @@ async function bringUpWarm(rt: Runtime, parent: BranchRecord, warm: { id: string
 /** Removes a warm clone and everything it made, and ends its intent (idempotent). */
 async function discard(rt: Runtime, intent: IntentFor<'warm'>): Promise<void> {
   const { volume } = intent.data;
+  dropKeptClient(intent.id);
   await rt.kill(volume);
   await rt.storage.deleteVolume(volume);
   await removeBranchPoint(rt, volume);

@@ -56,7 +56,7 @@ export async function buildParent(host: Host, sizeGiB: number, pgbench: string, 
  */
 export const STEPS = [
   ['lock', 'start', 'create:intent', 'audit entry, host lock, checks, port, intent log'],
-  ['prepare', 'create:intent', 'clone:ready', 'parent CHECKPOINT (atomic snapshot) or backup start'],
+  ['prepare', 'create:intent', 'clone:ready', 'parent WAL position; CHECKPOINT only past clone.checkpointAboveWalBytes (atomic snapshot), or backup start'],
   ['clone', 'clone:ready', 'create:cloned', 'storage clone (btrfs snapshot) + size cap'],
   ['start', 'create:cloned', 'clone:after-start', 'pg_hba, lock files, postgres start → ready (crash recovery)'],
   ['password', 'clone:after-start', 'clone:password-set', 'new password (ALTER ROLE, SCRAM verifier) + branch LSN'],
@@ -164,6 +164,95 @@ export async function measureBranch(bench: BenchHost, host: Host, parent: Parent
 }
 
 // ---------------------------------------------------------------------------------------------
+// Warm path: a create that claims a warm clone of the parent (config `warm`)
+
+/** The steps of a create that claims a warm clone (src/branches/warm.ts). */
+export const WARM_STEPS = [
+  ['lock', 'start', 'warm:claiming', 'audit entry, host lock, checks, parent WAL position (fresh?)'],
+  ['claim', 'warm:claiming', 'warm:password-set', 'size cap + new password (ALTER ROLE with a verifier computed meanwhile)'],
+  ['commit', 'warm:password-set', 'create:committed', 'branch row and end of the warm intent (SQLite)'],
+  ['return', 'create:committed', 'end', 'expiry, audit entry, view'],
+] as const;
+export type WarmStepName = (typeof WARM_STEPS)[number][0];
+
+export interface WarmResult {
+  readonly total: Stats;
+  readonly create: Stats;
+  readonly query: Stats;
+  /** Runs that claimed a warm clone (the others took the normal path and are not counted). */
+  readonly claimed: number;
+  readonly attempted: number;
+  readonly steps: Record<WarmStepName, Stats>;
+  /** What making one warm clone takes (serve does it in the background). */
+  readonly fill: Stats;
+}
+
+/**
+ * The same creates with `warm: { branches: [parent], size: 1 }`: before each run the refill (what
+ * serve does in the background) makes a warm clone, then the create claims it. A run that found no
+ * fresh clone (the parent wrote WAL meanwhile, e.g. autovacuum) took the normal path: counted apart.
+ */
+export async function measureWarm(bench: BenchHost, parent: Parent, runs: number): Promise<WarmResult> {
+  const configFile = join(bench.home, 'config.json');
+  const original = await readFile(configFile, 'utf8');
+  await writeFile(configFile, `${JSON.stringify({ ...JSON.parse(original), warm: { branches: [parent.name], size: 1 } }, null, 2)}\n`);
+  let host: Host | undefined;
+  const totals: number[] = [];
+  const creates: number[] = [];
+  const queries: number[] = [];
+  const fills: number[] = [];
+  const steps = Object.fromEntries(WARM_STEPS.map(([k]) => [k, [] as number[]])) as Record<WarmStepName, number[]>;
+  let attempted = 0;
+  try {
+    host = await Host.open({ home: bench.home });
+    for (let i = 0; i <= runs; i++) {
+      const f0 = performance.now();
+      // The first pass of a refill only notes the parent's position; the next makes the clone.
+      for (let pass = 0; pass < 4 && (await host.refillWarmClones()).made === 0; pass++);
+      const fillMs = performance.now() - f0;
+      await settlePool(bench);
+      const name = `${parent.name}-warm${i}`;
+      const { marks } = await traced(() => host!.createBranch(name, { origin: { kind: 'parent', parent: parent.name } }));
+      const t0 = marks.get('start')!;
+      const t1 = marks.get('end')!;
+      const info = await host.connectionInfo(name);
+      await firstQuery(info.url);
+      const t2 = performance.now();
+      const claimed = marks.has('warm:claiming');
+      if (i > 0) {
+        attempted++;
+        if (claimed) {
+          totals.push(t2 - t0);
+          creates.push(t1 - t0);
+          queries.push(t2 - t1);
+          fills.push(fillMs);
+          for (const [k, from, to] of WARM_STEPS) steps[k].push(marks.get(to)! - marks.get(from)!);
+        }
+        const line = claimed ? WARM_STEPS.map(([k, from, to]) => `${k} ${fmtMs(marks.get(to)! - marks.get(from)!)}`).join(', ') : 'no fresh warm clone: normal path';
+        progress(`  warm run ${i}/${runs}: ${fmtMs(t2 - t0)} (createBranch ${fmtMs(t1 - t0)}: ${line}); refill ${fmtMs(fillMs)}`);
+      }
+      await host.deleteBranch(name);
+      await settlePool(bench);
+    }
+    await host.discardWarmClones();
+  } finally {
+    host?.close();
+    await writeFile(configFile, original);
+  }
+  const empty = { medianMs: Number.NaN, minMs: Number.NaN, maxMs: Number.NaN, runs: 0, samplesMs: [] };
+  const st = (xs: number[]): Stats => (xs.length > 0 ? stats(xs) : empty);
+  return {
+    total: st(totals),
+    create: st(creates),
+    query: st(queries),
+    claimed: totals.length,
+    attempted,
+    steps: Object.fromEntries(WARM_STEPS.map(([k]) => [k, st(steps[k])])) as Record<WarmStepName, Stats>,
+    fill: st(fills),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // What-if: the same creates with other server settings
 
 export interface WhatIf {
@@ -186,6 +275,8 @@ export function whatIfCandidates(major: number): WhatIfCandidate[] {
     ...(major >= 14 ? [{ label: 'recovery_init_sync_method = syncfs', settings: { recovery_init_sync_method: 'syncfs' } }] : []),
     // The same creates without the branch point (diff.keepBranchPoint: false): what keeping it costs, in this session.
     { label: 'diff.keepBranchPoint = false (no branch point kept)', settings: {}, config: { diff: { keepBranchPoint: false } } },
+    // The parent CHECKPOINT on every create, as before the skip below clone.checkpointAboveWalBytes.
+    { label: 'clone.checkpointAboveWalBytes = 0 (parent CHECKPOINT on every create)', settings: {}, config: { clone: { checkpointAboveWalBytes: 0 } } },
   ];
 }
 
