@@ -164,6 +164,14 @@ export async function bringUpClone(
   branch: Pick<BranchRecord, 'id' | 'name' | 'port' | 'dbUser' | 'dbName' | 'password' | 'pgMajor'>,
   volume: string,
   hooks: readonly string[] = [],
+  options: {
+    /**
+     * Work to run while TCP opens, once the instance has its own password and ran its hooks (the
+     * branch point: a snapshot of the volume, which TCP opening does not change). Both are
+     * awaited before this returns.
+     */
+    readonly alongsideOpenTcp?: () => Promise<unknown>;
+  } = {},
 ): Promise<{ branchLsn: string; lastCommitAt: string | null }> {
   const dataDir = rt.dataDir(volume);
   // The parent's lock file came along with the clone; its pid is alive (the parent), which would
@@ -199,7 +207,10 @@ export async function bringUpClone(
   });
   crashPoint(CLONE_POINTS.passwordSet);
   if (hooks.length > 0) await runBranchHooks(rt, branch, hooks);
+  const alongside = options.alongsideOpenTcp?.();
+  alongside?.catch(() => undefined);
   await openTcp(rt, branch, volume);
+  await alongside;
   return point;
 }
 

@@ -60,8 +60,8 @@ export const STEPS = [
   ['clone', 'clone:ready', 'create:cloned', 'storage clone (btrfs snapshot) + size cap'],
   ['start', 'create:cloned', 'clone:after-start', 'pg_hba, lock files, postgres start → ready (crash recovery)'],
   ['password', 'clone:after-start', 'clone:password-set', 'new password (ALTER ROLE, SCRAM verifier) + branch LSN'],
-  ['openTcp', 'clone:password-set', 'create:started', 'pg_hba with TCP + reload + a TCP login'],
-  ['branchPoint', 'create:started', 'create:branch-point', 'branch point kept for diff: btrfs snapshot of the new branch'],
+  ['openTcp', 'clone:password-set', 'create:started', 'pg_hba with TCP + reload + a TCP login, alongside the branch point (btrfs snapshot)'],
+  ['branchPoint', 'create:started', 'create:branch-point', '(the branch point is taken during openTcp since the overlap)'],
   ['commit', 'create:branch-point', 'create:committed', 'branch row and end of intent (SQLite)'],
   ['return', 'create:committed', 'end', 'expiry, audit entry, view'],
 ] as const;

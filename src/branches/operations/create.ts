@@ -219,10 +219,13 @@ async function createClone(
   crashPoint('create:cloned');
   // A clone set up to recover to a point in time (see createAtPoint) ends by promotion.
   const afterArchiveRecovery = existsSync(join(rt.dataDir(p.volume), 'recovery.signal'));
-  const { branchLsn, lastCommitAt } = await bringUpClone(rt, p, p.volume, sourceHooks(rt, origin.parentId));
+  // The branch point is taken while TCP opens (its own steps overlap: a btrfs snapshot and a
+  // reload + login). Before the commit: nobody but this create knows the branch yet, so this is its
+  // first state.
+  const { branchLsn, lastCommitAt } = await bringUpClone(rt, p, p.volume, sourceHooks(rt, origin.parentId), {
+    alongsideOpenTcp: () => takeBranchPoint(rt, p, { afterArchiveRecovery }),
+  });
   crashPoint('create:started');
-  // Before the commit: nobody but this create knows the branch yet, so this is its first state.
-  await takeBranchPoint(rt, p, { afterArchiveRecovery });
   crashPoint('create:branch-point');
   // A copy of a standby stands where its last replayed commit is in the source's history.
   const branchTime = cloned.replay !== undefined ? (lastCommitAt ?? cloned.branchTime) : cloned.branchTime;
