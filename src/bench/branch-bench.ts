@@ -25,7 +25,7 @@ import { clientTools, resolveBinaries } from '../postgres/index.js';
 import { createBenchHost, progress, type BenchHost } from './bench-support.js';
 import { measureDump, measureTemplate } from './branch/baselines.js';
 import { branchSafe, GIB, round1, settlePool, sizeLabel, withTcp } from './branch/common.js';
-import { buildParent, measureBranch, measureCli, measureWarm, measureWhatIf, whatIfCandidates, type WhatIf } from './branch/measure.js';
+import { buildParent, measureBranch, measureCli, measureUnderLoad, measureWarm, measureWhatIf, whatIfCandidates, type UnderLoad, type WhatIf } from './branch/measure.js';
 import { parseOptions, USAGE, UsageError, type Options } from './branch/options.js';
 import { evaluate, renderText, type Report, type SizeResult } from './branch/report.js';
 
@@ -112,6 +112,19 @@ async function main(): Promise<number> {
         }
       }
 
+      const underLoad: UnderLoad[] = [];
+      if (opts.loadRuns > 0) {
+        for (const [label, threshold] of [
+          ['CHECKPOINT past 4 MiB of WAL (default)', 4 * 1024 * 1024],
+          ['CHECKPOINT on every create (checkpointAboveWalBytes 0)', 0],
+          ['no CHECKPOINT (the child replays all WAL since the last one)', 1024 ** 4],
+        ] as const) {
+          progress(`${parent.name}: under pgbench -c 4 -j 2 load, ${label}, ${opts.loadRuns} runs + 1 warm-up`);
+          underLoad.push(await measureUnderLoad(bench, parent, opts.loadRuns, pgbench, label, threshold));
+          await settlePool(bench);
+        }
+      }
+
       const templateRuns = defaultTemplateRuns(opts);
       let template: SizeResult['template'] = { skipped: '--template-runs 0' };
       let templateClone: SizeResult['templateClone'];
@@ -145,6 +158,7 @@ async function main(): Promise<number> {
         ...(templateClone !== undefined ? { templateClone } : {}),
         dump,
         whatIfs,
+        underLoad,
       });
       // The parent has been measured: free its disk and memory before the next (bigger) one.
       progress(`${parent.name}: deleting`);

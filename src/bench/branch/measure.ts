@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Host, traceSteps, type ConnectionInfo } from '../../branches/index.js';
@@ -297,6 +298,57 @@ export async function measureWhatIf(bench: BenchHost, parent: Parent, runs: numb
   } finally {
     host?.close();
     await writeFile(configFile, original);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Under write load: the parent runs pgbench while branches are made
+
+export interface UnderLoad {
+  readonly label: string;
+  readonly checkpointAboveWalBytes: number;
+  readonly branch: BranchResult;
+  /** pgbench's own report of the load (tps) over the measured creates. */
+  readonly pgbenchTps: number | null;
+}
+
+/**
+ * What the parent CHECKPOINT buys under write load: the same creates while `pgbench -c 4 -j 2`
+ * writes to the parent, with the host's `clone.checkpointAboveWalBytes` set to `threshold` (0:
+ * always checkpoint; huge: never, the child replays all WAL since the parent's last checkpoint).
+ */
+export async function measureUnderLoad(bench: BenchHost, parent: Parent, runs: number, pgbench: string, label: string, threshold: number): Promise<UnderLoad> {
+  const configFile = join(bench.home, 'config.json');
+  const original = await readFile(configFile, 'utf8');
+  await writeFile(configFile, `${JSON.stringify({ ...JSON.parse(original), clone: { checkpointAboveWalBytes: threshold } }, null, 2)}\n`);
+  let host: Host | undefined;
+  const load = spawn(pgbench, ['-n', '-c', '4', '-j', '2', '-T', '3600', '-P', '3600', parent.info.database], { env: branchEnv(parent.info), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  load.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  load.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const ended = new Promise<void>((done) => load.on('close', () => done()));
+  try {
+    host = await Host.open({ home: bench.home });
+    // Let the load reach its steady state (WAL piling up since the last checkpoint) first.
+    await waitForPgbench(() => out, 5_000);
+    const branch = await measureBranch(bench, host, parent, runs, { label: 'under-load' });
+    load.kill('SIGINT');
+    await ended;
+    const tps = /tps = ([\d.]+)/.exec(out);
+    return { label, checkpointAboveWalBytes: threshold, branch, pgbenchTps: tps ? Number(tps[1]) : null };
+  } finally {
+    load.kill('SIGKILL');
+    host?.close();
+    await writeFile(configFile, original);
+  }
+}
+
+/** Waits until pgbench has run `ms` (its clients connected and writing), or fails if it ended. */
+async function waitForPgbench(output: () => string, ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    if (/aborted|error/i.test(output())) throw new Error(`pgbench failed: ${output().slice(-500)}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

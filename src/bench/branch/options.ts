@@ -8,6 +8,8 @@ export interface Options {
   readonly cliRuns: number;
   /** Creates that claim a warm clone (config `warm`); undefined: as many as --runs. */
   readonly warmRuns: number | undefined;
+  /** Creates while pgbench -c 4 writes to the parent, per checkpoint threshold (0 skips). */
+  readonly loadRuns: number;
   /** undefined: 3 per size. */
   readonly templateRuns: number | undefined;
   /** undefined: 3 for sizes ≤ 1.5 GiB, 2 above (a 4 GiB dump | restore takes minutes). */
@@ -25,6 +27,8 @@ export const USAGE = `usage: node dist/bench/branch-bench.js [options]
   --runs N              branch create → first query runs per size (default 5)
   --cli-runs N          the same through one CLI process per create (default 3; 0 skips)
   --warm-runs N         creates claiming a warm clone made just before (default: --runs; 0 skips)
+  --load-runs N         creates while pgbench -c 4 writes to the parent, with the parent CHECKPOINT
+                        past 4 MiB of WAL (default), always, and never (default 0: skipped)
   --template-runs N     CREATE DATABASE … STRATEGY FILE_COPY runs per size (default 3)
   --dump-runs N         pg_dump | pg_restore runs per size (default 3 up to 1.5 GiB, 2 above; 0 skips)
   --pg-major N          server major for the benchmark host (default 15: Debian's, so that
@@ -43,6 +47,7 @@ export function parseOptions(argv: readonly string[]): Options {
   let runs = 5;
   let cliRuns = 3;
   let warmRuns: number | undefined;
+  let loadRuns = 0;
   let templateRuns: number | undefined;
   let dumpRuns: number | undefined;
   let pgMajor = 15;
@@ -76,6 +81,9 @@ export function parseOptions(argv: readonly string[]): Options {
       case '--warm-runs':
         warmRuns = count(flag, value(), 0);
         break;
+      case '--load-runs':
+        loadRuns = count(flag, value(), 0);
+        break;
       case '--template-runs':
         templateRuns = count(flag, value(), 0);
         break;
@@ -106,7 +114,7 @@ export function parseOptions(argv: readonly string[]): Options {
         throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
-  return { sizesGiB: [...new Set(sizes)].sort((a, b) => a - b), runs, cliRuns, warmRuns, templateRuns, dumpRuns, pgMajor, breakdown, json, maxOwnBytes };
+  return { sizesGiB: [...new Set(sizes)].sort((a, b) => a - b), runs, cliRuns, warmRuns, loadRuns, templateRuns, dumpRuns, pgMajor, breakdown, json, maxOwnBytes };
 }
 
 export class UsageError extends Error {}

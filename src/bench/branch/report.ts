@@ -1,5 +1,5 @@
 import { FIRST_QUERY, fmtBytes, fmtMs, fmtRatio, MIB, round2, sizeLabel, type Stats } from './common.js';
-import { STEPS, WARM_STEPS, type BranchResult, type CliResult, type WarmResult, type WhatIf } from './measure.js';
+import { STEPS, WARM_STEPS, type BranchResult, type CliResult, type UnderLoad, type WarmResult, type WhatIf } from './measure.js';
 import { LOG_PHASES } from './server-log.js';
 
 /** The benchmark's results, its ratios and goals, as text or JSON. */
@@ -14,6 +14,7 @@ export interface SizeResult {
   readonly templateClone?: Stats | { readonly skipped: string };
   readonly dump: Stats | { readonly skipped: string };
   readonly whatIfs: readonly WhatIf[];
+  readonly underLoad: readonly UnderLoad[];
 }
 
 interface Goal {
@@ -37,6 +38,7 @@ export const isStats = (x: Stats | { skipped: string } | undefined): x is Stats 
 
 const BRANCH_READY_GOAL_MS = 60;
 const WARM_READY_GOAL_MS = 15;
+const UNDER_LOAD_GOAL_MS = 300;
 const SCALING_GOAL = 1.3;
 const TEMPLATE_GOAL = 40;
 const OWN_BYTES_GOAL = MIB;
@@ -68,6 +70,12 @@ export function evaluate(sizes: readonly SizeResult[]): { ratios: Report['ratios
     goal: `warm path (createBranch claiming a warm clone) p50 ≤ ${WARM_READY_GOAL_MS} ms`,
     actual: warm.length === 0 ? 'not measured' : warm.map((w) => `${sizeLabel(w.size)}: ${fmtMs(w.ms)}`).join(', '),
     pass: warm.length === 0 ? null : warm.every((w) => w.ms <= WARM_READY_GOAL_MS),
+  });
+  const loaded = sizes.flatMap((s) => (s.underLoad[0] ? [{ size: s.sizeGiB, ms: s.underLoad[0].branch.total.medianMs }] : []));
+  goals.push({
+    goal: `branch-ready under write load (pgbench -c 4 on the parent) p50 ≤ ${UNDER_LOAD_GOAL_MS} ms`,
+    actual: loaded.length === 0 ? 'not measured (--load-runs)' : loaded.map((l) => `${sizeLabel(l.size)}: ${fmtMs(l.ms)}`).join(', '),
+    pass: loaded.length === 0 ? null : loaded.every((l) => l.ms <= UNDER_LOAD_GOAL_MS),
   });
   goals.push({
     goal: `branch-ready ${sizeLabel(large.sizeGiB)} ≤ ${SCALING_GOAL}× ${sizeLabel(small.sizeGiB)}`,
@@ -175,6 +183,11 @@ export function renderText(report: Report): string {
         `first (warm-up) create not counted: ${fmtMs(s.branch.warmupMs)}` +
         (s.branch.queryRetries > 0 ? `; ${s.branch.queryRetries} first-query attempts failed and were retried` : ''),
     );
+    for (const u of s.underLoad) {
+      out.push('');
+      out.push(`under write load (pgbench -c 4 -j 2 on the parent${u.pgbenchTps === null ? '' : `, ${Math.round(u.pgbenchTps)} tps`}): ${u.label}:`);
+      out.push(table([['method', 'median', 'min', 'max', 'runs'], statsRow('branch create → first query (domain API)', u.branch.total), ...stepRows(u.branch)]));
+    }
     for (const w of s.whatIfs) {
       out.push('');
       out.push(`what-if: the same creates with ${w.label} (traced like the measured ones):`);
