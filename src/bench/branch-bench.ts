@@ -20,7 +20,8 @@
  */
 import { existsSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { clientTools, resolveBinaries } from '../postgres/index.js';
 import { createBenchHost, progress, type BenchHost } from './bench-support.js';
 import { measureDump, measureTemplate } from './branch/baselines.js';
@@ -91,6 +92,21 @@ async function main(): Promise<number> {
       progress(`${parent.name}: branch create → first query, ${opts.runs} runs + 1 warm-up`);
       const branch = await measureBranch(bench, host, parent, opts.runs, opts.maxOwnBytes !== undefined ? { maxOwnBytes: opts.maxOwnBytes } : {});
 
+      let baseline: SizeResult['baseline'];
+      if (opts.baselineDist) {
+        // The other build opens the same home (the state and config it knows are the same; keys it
+        // does not know are ignored) and makes its creates from the same parent.
+        const base = (await import(pathToFileURL(join(resolve(opts.baselineDist), 'branches', 'index.js')).href)) as typeof import('../branches/index.js');
+        const baseHost = await base.Host.open({ home: bench.home });
+        try {
+          progress(`${parent.name}: baseline ${opts.baselineDist}: branch create → first query, ${opts.runs} runs + 1 warm-up`);
+          baseline = { dist: opts.baselineDist, branch: await measureBranch(bench, baseHost, parent, opts.runs, { label: 'baseline', trace: base.traceSteps }) };
+        } finally {
+          baseHost.close();
+        }
+        await settlePool(bench);
+      }
+
       const warmRuns = opts.warmRuns ?? opts.runs;
       let warm: SizeResult['warm'] = { skipped: '--warm-runs 0' };
       if (warmRuns > 0) {
@@ -152,6 +168,7 @@ async function main(): Promise<number> {
         sizeGiB,
         parent: { name: parent.name, scale: parent.scale, databaseBytes: parent.databaseBytes, buildMs: round1(parent.buildMs) },
         branch,
+        ...(baseline ? { baseline } : {}),
         warm,
         cli,
         template,

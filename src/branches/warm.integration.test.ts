@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertHostConsistent, processesUnderPool, readStoredState, sql } from '../test-support/host-invariants.js';
 import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
+import { waitFor } from '../util/index.js';
 import { Host, traceSteps } from './index.js';
 
 const skip = await testPoolSkipReason('btrfs');
@@ -95,6 +96,22 @@ describe.skipIf(skip !== undefined)('warm clones (btrfs)', () => {
     // Writes are its own.
     await sql(url, "INSERT INTO items VALUES (1000, 'only in claimed')");
     expect(await sql(mainUrl, 'SELECT 1 FROM items WHERE id = 1000')).toEqual([]);
+  });
+
+  it('a create in another process (the CLI) claims a warm clone this process made', async () => {
+    await fillOne(t);
+    const r = await t.cliProcess(['branch', 'create', 'by-cli', '--from', 'main', '-o', 'json'], { PGBRANCH_API_URL: '' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(warmOps(t), 'the CLI claimed the warm clone').toEqual([]);
+    const url = (await t.host.connectionInfo('by-cli')).url;
+    expect(await sql<Row>(url, 'SELECT id, label FROM items ORDER BY id')).toEqual(await sql<Row>(mainUrl, 'SELECT id, label FROM items ORDER BY id'));
+    // The connection this process kept to the clone is closed at its next refill: a branch's
+    // clients are its users' only (an open one would keep it from ever idling).
+    await t.host.refillWarmClones();
+    const others = async () =>
+      (await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"))[0]!.n;
+    await waitFor(async () => ((await others()) === 0 ? true : undefined), { timeoutMs: 5_000, what: 'the kept connection to close' });
+    await t.host.deleteBranch('by-cli');
   });
 
   it('a parent write before the claim makes the create take the normal path, and gc discards the stale clone', async () => {

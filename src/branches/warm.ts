@@ -325,6 +325,10 @@ export async function refillWarmClones(core: HostCore, quiet: Map<string, string
   const { branches, size } = rt.config.warm;
   let discarded = 0;
   let made = 0;
+  // A warm clone claimed by another process (a local CLI create) is a branch now: the connection
+  // kept to it must not stay open (it would count as a client and keep the branch from idling).
+  const pending = new Set(warmIntents(rt).map((i) => i.id));
+  for (const id of [...keptClients.keys()]) if (!pending.has(id)) dropKeptClient(id);
   await core.locked(async () => {
     const lsnOf = lsnReader(rt);
     for (const warm of readyWarmClones(rt)) {

@@ -84,9 +84,9 @@ export interface BranchResult {
 }
 
 /** Traces one call: the time of every step boundary it passes. */
-async function traced<T>(fn: () => Promise<T>): Promise<{ value: T; marks: Map<string, number> }> {
+async function traced<T>(fn: () => Promise<T>, trace: typeof traceSteps = traceSteps): Promise<{ value: T; marks: Map<string, number> }> {
   const marks = new Map<string, number>();
-  const stop = traceSteps((point, atMs) => {
+  const stop = trace((point, atMs) => {
     if (!marks.has(point)) marks.set(point, atMs);
   });
   marks.set('start', performance.now());
@@ -110,7 +110,14 @@ function stepDurations(marks: ReadonlyMap<string, number>): Record<StepName, num
   return out as Record<StepName, number>;
 }
 
-export async function measureBranch(bench: BenchHost, host: Host, parent: Parent, runs: number, options: { maxOwnBytes?: number; label?: string } = {}): Promise<BranchResult> {
+export async function measureBranch(
+  bench: BenchHost,
+  host: Host,
+  parent: Parent,
+  runs: number,
+  /** `trace`: the traceSteps of the code under test (another build's, for the baseline). */
+  options: { maxOwnBytes?: number; label?: string; trace?: typeof traceSteps } = {},
+): Promise<BranchResult> {
   const totals: number[] = [];
   const creates: number[] = [];
   const queries: number[] = [];
@@ -121,9 +128,10 @@ export async function measureBranch(bench: BenchHost, host: Host, parent: Parent
   let retries = 0;
   const label = options.label ?? 'branch';
   for (let i = 0; i <= runs; i++) {
-    const name = `${parent.name}-${label === 'branch' ? 'b' : 'w'}${i}`;
-    const { marks } = await traced(() =>
-      host.createBranch(name, { origin: { kind: 'parent', parent: parent.name }, ...(options.maxOwnBytes !== undefined ? { maxOwnBytes: options.maxOwnBytes } : {}) }),
+    const name = `${parent.name}-${label === 'branch' ? 'b' : label === 'baseline' ? 'o' : 'w'}${i}`;
+    const { marks } = await traced(
+      () => host.createBranch(name, { origin: { kind: 'parent', parent: parent.name }, ...(options.maxOwnBytes !== undefined ? { maxOwnBytes: options.maxOwnBytes } : {}) }),
+      options.trace,
     );
     const t0 = marks.get('start')!;
     const t1 = marks.get('end')!;

@@ -9,6 +9,8 @@ export interface SizeResult {
   readonly parent: { readonly name: string; readonly scale: number; readonly databaseBytes: number; readonly buildMs: number };
   readonly branch: BranchResult;
   readonly warm: WarmResult | { readonly skipped: string };
+  /** The same creates by another build (--baseline-dist), on the same host and parent. */
+  readonly baseline?: { readonly dist: string; readonly branch: BranchResult };
   readonly cli: CliResult | { readonly skipped: string };
   readonly template: Stats | { readonly skipped: string };
   readonly templateClone?: Stats | { readonly skipped: string };
@@ -157,6 +159,11 @@ export function renderText(report: Report): string {
     row('  of which host.createBranch()', s.branch.create);
     rows.push(...stepRows(s.branch));
     row('  of which connectionInfo + new connection + query', s.branch.query);
+    if (s.baseline) {
+      row(`baseline (${s.baseline.dist}): branch create → first query`, s.baseline.branch.total);
+      row('  of which host.createBranch()', s.baseline.branch.create);
+      rows.push(...stepRows(s.baseline.branch));
+    }
     if ('skipped' in s.warm) {
       row('warm: create claiming a warm clone → first query', s.warm);
     } else {
