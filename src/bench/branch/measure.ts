@@ -177,8 +177,8 @@ export async function measureBranch(
 
 /** The steps of a create that claims a warm clone (src/branches/warm.ts). */
 export const WARM_STEPS = [
-  ['lock', 'start', 'warm:claiming', 'audit entry, host lock, checks, parent WAL position (fresh?)'],
-  ['claim', 'warm:claiming', 'warm:password-set', 'size cap + new password (ALTER ROLE with a verifier computed meanwhile)'],
+  ['lock', 'start', 'warm:claiming', 'audit entry, host lock, checks; parent WAL position read while the newest clone gets the new password'],
+  ['claim', 'warm:claiming', 'warm:password-set', 'size cap (and the password, when another clone than the newest is claimed)'],
   ['commit', 'warm:password-set', 'create:committed', 'branch row and end of the warm intent (SQLite)'],
   ['return', 'create:committed', 'end', 'expiry, audit entry, view'],
 ] as const;
