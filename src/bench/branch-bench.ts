@@ -26,7 +26,7 @@ import { clientTools, resolveBinaries } from '../postgres/index.js';
 import { createBenchHost, progress, type BenchHost } from './bench-support.js';
 import { measureDump, measureTemplate } from './branch/baselines.js';
 import { branchSafe, GIB, round1, settlePool, sizeLabel, withTcp } from './branch/common.js';
-import { buildParent, measureBranch, measureCli, measureUnderLoad, measureWarm, measureWhatIf, whatIfCandidates, type UnderLoad, type WhatIf } from './branch/measure.js';
+import { buildParent, mergeResults, measureBranch, measureCli, measureUnderLoad, measureWarm, measureWhatIf, whatIfCandidates, type BranchResult, type UnderLoad, type WhatIf } from './branch/measure.js';
 import { parseOptions, USAGE, UsageError, type Options } from './branch/options.js';
 import { evaluate, renderText, type Report, type SizeResult } from './branch/report.js';
 
@@ -89,22 +89,31 @@ async function main(): Promise<number> {
             const parent = await buildParent(host, sizeGiB, pgbench, index === 0);
       await settlePool(bench);
 
-      progress(`${parent.name}: branch create → first query, ${opts.runs} runs + 1 warm-up`);
-      const branch = await measureBranch(bench, host, parent, opts.runs, opts.maxOwnBytes !== undefined ? { maxOwnBytes: opts.maxOwnBytes } : {});
-
+      const capped = opts.maxOwnBytes !== undefined ? { maxOwnBytes: opts.maxOwnBytes } : {};
+      let branch;
       let baseline: SizeResult['baseline'];
-      if (opts.baselineDist) {
+      if (!opts.baselineDist) {
+        progress(`${parent.name}: branch create → first query, ${opts.runs} runs + 1 warm-up`);
+        branch = await measureBranch(bench, host, parent, opts.runs, capped);
+      } else {
         // The other build opens the same home (the state and config it knows are the same; keys it
-        // does not know are ignored) and makes its creates from the same parent.
+        // does not know are ignored) and makes its creates from the same parent, one run of each
+        // in turn (each after an uncounted warm-up create), so that both see the same load.
         const base = (await import(pathToFileURL(join(resolve(opts.baselineDist), 'branches', 'index.js')).href)) as typeof import('../branches/index.js');
         const baseHost = await base.Host.open({ home: bench.home });
+        const ours: BranchResult[] = [];
+        const theirs: BranchResult[] = [];
         try {
-          progress(`${parent.name}: baseline ${opts.baselineDist}: branch create → first query, ${opts.runs} runs + 1 warm-up`);
-          baseline = { dist: opts.baselineDist, branch: await measureBranch(bench, baseHost, parent, opts.runs, { label: 'baseline', trace: base.traceSteps }) };
+          progress(`${parent.name}: branch create → first query, this build and ${opts.baselineDist} in turn, ${opts.runs} runs each`);
+          for (let i = 0; i < opts.runs; i++) {
+            ours.push(await measureBranch(bench, host, parent, 1, capped));
+            theirs.push(await measureBranch(bench, baseHost, parent, 1, { ...capped, label: 'baseline', trace: base.traceSteps }));
+          }
         } finally {
           baseHost.close();
         }
-        await settlePool(bench);
+        branch = mergeResults(ours);
+        baseline = { dist: opts.baselineDist, branch: mergeResults(theirs) };
       }
 
       const warmRuns = opts.warmRuns ?? opts.runs;

@@ -172,6 +172,28 @@ export async function measureBranch(
   };
 }
 
+/** One result from several measureBranch calls (their samples together). */
+export function mergeResults(parts: readonly BranchResult[]): BranchResult {
+  const all = (pick: (r: BranchResult) => Stats | undefined): number[] => parts.flatMap((r) => pick(r)?.samplesMs ?? []);
+  const own = parts.flatMap((r) => r.ownBytes.samples);
+  const log: Partial<Record<LogPhase, Stats>> = {};
+  for (const [k] of LOG_PHASES) {
+    const xs = all((r) => r.log[k]);
+    if (xs.length > 0) log[k] = stats(xs);
+  }
+  const traced = parts.every((r) => r.steps !== undefined);
+  return {
+    total: stats(all((r) => r.total)),
+    create: stats(all((r) => r.create)),
+    query: stats(all((r) => r.query)),
+    warmupMs: parts[0]!.warmupMs,
+    ownBytes: { median: median(own), max: Math.max(...own), samples: own },
+    queryRetries: parts.reduce((n, r) => n + r.queryRetries, 0),
+    ...(traced ? { steps: Object.fromEntries(STEPS.map(([k]) => [k, stats(all((r) => r.steps![k]))])) as Record<StepName, Stats> } : {}),
+    log,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Warm path: a create that claims a warm clone of the parent (config `warm`)
 
