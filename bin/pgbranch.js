@@ -2,4 +2,8 @@
 // Thin launcher: the CLI is compiled TypeScript (npm run build).
 import { main } from '../dist/cli/index.js';
 
-process.exitCode = await main(process.argv);
+const code = await main(process.argv);
+// The call is over when main returns; what is left on the event loop (the API client's keep-alive
+// connection) would keep the process ~50 ms longer. Exit once stdout and stderr are flushed.
+await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write('', resolve))));
+process.exit(code);

@@ -318,7 +318,7 @@ export const GcReportSchema = z
     dry_run: z.boolean(),
     actions: z.array(
       z.strictObject({
-        kind: z.enum(['orphan-staging', 'orphan-volume', 'orphan-instance', 'missing-volume', 'expired', 'idle-suspend']),
+        kind: z.enum(['orphan-staging', 'orphan-volume', 'orphan-instance', 'missing-volume', 'expired', 'idle-suspend', 'warm-discard']),
         target: z.string().openapi({ description: 'volume name for orphans, branch name otherwise' }),
         done: z.boolean().openapi({ description: 'false in a dry run' }),
       }),

@@ -20,12 +20,13 @@
  */
 import { existsSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { clientTools, resolveBinaries } from '../postgres/index.js';
 import { createBenchHost, progress, type BenchHost } from './bench-support.js';
 import { measureDump, measureTemplate } from './branch/baselines.js';
 import { branchSafe, GIB, round1, settlePool, sizeLabel, withTcp } from './branch/common.js';
-import { buildParent, measureBranch, measureCli, measureWhatIf, whatIfCandidates, type WhatIf } from './branch/measure.js';
+import { buildParent, mergeResults, measureBranch, measureCli, measureUnderLoad, measureWarm, measureWhatIf, whatIfCandidates, type BranchResult, type UnderLoad, type WhatIf } from './branch/measure.js';
 import { parseOptions, USAGE, UsageError, type Options } from './branch/options.js';
 import { evaluate, renderText, type Report, type SizeResult } from './branch/report.js';
 
@@ -88,8 +89,39 @@ async function main(): Promise<number> {
             const parent = await buildParent(host, sizeGiB, pgbench, index === 0);
       await settlePool(bench);
 
-      progress(`${parent.name}: branch create → first query, ${opts.runs} runs + 1 warm-up`);
-      const branch = await measureBranch(bench, host, parent, opts.runs, opts.maxOwnBytes !== undefined ? { maxOwnBytes: opts.maxOwnBytes } : {});
+      const capped = opts.maxOwnBytes !== undefined ? { maxOwnBytes: opts.maxOwnBytes } : {};
+      let branch;
+      let baseline: SizeResult['baseline'];
+      if (!opts.baselineDist) {
+        progress(`${parent.name}: branch create → first query, ${opts.runs} runs + 1 warm-up`);
+        branch = await measureBranch(bench, host, parent, opts.runs, capped);
+      } else {
+        // The other build opens the same home (the state and config it knows are the same; keys it
+        // does not know are ignored) and makes its creates from the same parent, one run of each
+        // in turn (each after an uncounted warm-up create), so that both see the same load.
+        const base = (await import(pathToFileURL(join(resolve(opts.baselineDist), 'branches', 'index.js')).href)) as typeof import('../branches/index.js');
+        const baseHost = await base.Host.open({ home: bench.home });
+        const ours: BranchResult[] = [];
+        const theirs: BranchResult[] = [];
+        try {
+          progress(`${parent.name}: branch create → first query, this build and ${opts.baselineDist} in turn, ${opts.runs} runs each`);
+          for (let i = 0; i < opts.runs; i++) {
+            ours.push(await measureBranch(bench, host, parent, 1, capped));
+            theirs.push(await measureBranch(bench, baseHost, parent, 1, { ...capped, label: 'baseline', trace: base.traceSteps }));
+          }
+        } finally {
+          baseHost.close();
+        }
+        branch = mergeResults(ours);
+        baseline = { dist: opts.baselineDist, branch: mergeResults(theirs) };
+      }
+
+      const warmRuns = opts.warmRuns ?? opts.runs;
+      let warm: SizeResult['warm'] = { skipped: '--warm-runs 0' };
+      if (warmRuns > 0) {
+        progress(`${parent.name}: create claiming a warm clone → first query, ${warmRuns} runs + 1 warm-up`);
+        warm = await measureWarm(bench, parent, warmRuns);
+      }
 
       let cli: SizeResult['cli'] = { skipped: '--cli-runs 0' };
       if (opts.cliRuns > 0) {
@@ -102,6 +134,19 @@ async function main(): Promise<number> {
         for (const candidate of whatIfCandidates(binaries.major)) {
           progress(`${parent.name}: what-if ${candidate.label}, ${opts.runs} runs + 1 warm-up`);
           whatIfs.push(await measureWhatIf(bench, parent, opts.runs, candidate));
+        }
+      }
+
+      const underLoad: UnderLoad[] = [];
+      if (opts.loadRuns > 0) {
+        for (const [label, threshold] of [
+          ['CHECKPOINT past 4 MiB of WAL (default)', 4 * 1024 * 1024],
+          ['CHECKPOINT on every create (checkpointAboveWalBytes 0)', 0],
+          ['no CHECKPOINT (the child replays all WAL since the last one)', 1024 ** 4],
+        ] as const) {
+          progress(`${parent.name}: under pgbench -c 4 -j 2 load, ${label}, ${opts.loadRuns} runs + 1 warm-up`);
+          underLoad.push(await measureUnderLoad(bench, parent, opts.loadRuns, pgbench, label, threshold));
+          await settlePool(bench);
         }
       }
 
@@ -132,11 +177,14 @@ async function main(): Promise<number> {
         sizeGiB,
         parent: { name: parent.name, scale: parent.scale, databaseBytes: parent.databaseBytes, buildMs: round1(parent.buildMs) },
         branch,
+        ...(baseline ? { baseline } : {}),
+        warm,
         cli,
         template,
         ...(templateClone !== undefined ? { templateClone } : {}),
         dump,
         whatIfs,
+        underLoad,
       });
       // The parent has been measured: free its disk and memory before the next (bigger) one.
       progress(`${parent.name}: deleting`);

@@ -5,10 +5,12 @@ import {
   checkpoint,
   detachFromSource,
   reloadConfig,
-  setRolePassword,
+  scramSha256VerifierAsync,
+  setRoleVerifier,
   startBackup,
   stopBackup,
   waitForLogin,
+  walPosition,
   withClient,
   writeHba,
 } from '../postgres/index.js';
@@ -45,6 +47,14 @@ export interface ClonedData {
    * `time` (the last replayed commit, null if none yet) after it, so the copy holds nothing later.
    */
   readonly replay?: { readonly redoLsn: string; readonly lsn: string; readonly time: string | null };
+  /**
+   * For a running primary parent on an atomic-snapshot driver: its WAL insert position right
+   * before the snapshot, when all WAL before it was on disk (so the copy holds every change
+   * before it). While the parent's insert position stays there, the parent has not changed since.
+   */
+  readonly parentLsn?: string;
+  /** Whether the parent was checkpointed before the copy (false: little WAL since its last one). */
+  readonly checkpointed?: boolean;
 }
 
 type Client = Parameters<Parameters<typeof withClient>[1]>[0];
@@ -77,7 +87,12 @@ export const CLONE_POINTS = {
  *   pg_backup_start/pg_backup_stop and completed with the WAL written meanwhile and a
  *   backup_label that makes the clone replay up to a consistent point.
  */
-export async function cloneConsistent(rt: Runtime, parent: Pick<BranchRecord, 'id' | 'volume' | 'port' | 'dbUser' | 'pgMajor'>, targetVolume: string): Promise<ClonedData> {
+export async function cloneConsistent(
+  rt: Runtime,
+  parent: Pick<BranchRecord, 'id' | 'volume' | 'port' | 'dbUser' | 'pgMajor'>,
+  targetVolume: string,
+  options: { readonly wantParentLsn?: boolean } = {},
+): Promise<ClonedData> {
   const parentRunning = await rt.isRunning(parent.volume);
   if (!parentRunning) {
     const branchTime = new Date().toISOString();
@@ -93,12 +108,23 @@ export async function cloneConsistent(rt: Runtime, parent: Pick<BranchRecord, 'i
     redoLsn === undefined ? {} : { replay: { ...(await replayPosition(client)), redoLsn } };
   if (rt.storage.capabilities.atomicSnapshot) {
     return withClient(admin, async (client) => {
-      await checkpoint(client);
+      // The CHECKPOINT only bounds the copy's crash recovery: it replays the WAL since the
+      // parent's last checkpoint. When that is little, replaying it in the copy costs less than a
+      // checkpoint on the parent. Only WAL on disk is in the snapshot, and a transaction committed
+      // asynchronously is visible before its WAL is flushed, so an unflushed tail checkpoints
+      // (which flushes). A standby's restartpoint is what bounds its copy's WAL: always taken.
+      let wal = standby ? undefined : await walPosition(client);
+      const skip = wal !== undefined && wal.flushed && wal.sinceRedoBytes < rt.config.clone.checkpointAboveWalBytes;
+      if (!skip) {
+        await checkpoint(client);
+        if (wal !== undefined && options.wantParentLsn) wal = await walPosition(client);
+      }
       const redoLsn = await replayBefore(client);
       const branchTime = new Date().toISOString();
       crashPoint(CLONE_POINTS.ready);
       await rt.storage.cloneVolume(parent.volume, targetVolume);
-      return { branchTime, ...(await replayAfter(client, redoLsn)) };
+      const parentLsn = wal?.flushed ? { parentLsn: wal.insertLsn } : {};
+      return { branchTime, checkpointed: !skip, ...parentLsn, ...(await replayAfter(client, redoLsn)) };
     });
   }
   return withClient(admin, async (client) => {
@@ -138,6 +164,14 @@ export async function bringUpClone(
   branch: Pick<BranchRecord, 'id' | 'name' | 'port' | 'dbUser' | 'dbName' | 'password' | 'pgMajor'>,
   volume: string,
   hooks: readonly string[] = [],
+  options: {
+    /**
+     * Work to run while TCP opens, once the instance has its own password and ran its hooks (the
+     * branch point: a snapshot of the volume, which TCP opening does not change). Both are
+     * awaited before this returns.
+     */
+    readonly alongsideOpenTcp?: () => Promise<unknown>;
+  } = {},
 ): Promise<{ branchLsn: string; lastCommitAt: string | null }> {
   const dataDir = rt.dataDir(volume);
   // The parent's lock file came along with the clone; its pid is alive (the parent), which would
@@ -155,11 +189,14 @@ export async function bringUpClone(
   await writeHba(dataDir, { allowTcp: false });
   // A clone set up to recover to a point in time (recovery.signal) starts, replays to its target
   // and becomes a primary; anything else starts as a primary after crash recovery.
+  // The verifier's key derivation runs on the thread pool while postgres starts.
+  const verifier = scramSha256VerifierAsync(branch.password);
+  verifier.catch(() => undefined);
   if (existsSync(join(dataDir, 'recovery.signal'))) await rt.recover(branch, volume);
   else await rt.start(branch, volume);
   crashPoint(CLONE_POINTS.afterStart);
   const point = await withClient(rt.adminTarget(branch), async (client) => {
-    await setRolePassword(client, branch.dbUser, branch.password);
+    await setRoleVerifier(client, branch.dbUser, await verifier);
     // After crash recovery the server writes an end-of-recovery checkpoint exactly where replay
     // ended (a cold clone keeps the parent's shutdown checkpoint): that is the branch point. The
     // last commit recovery replayed is when, in the source's history, a clone of a standby stands.
@@ -170,7 +207,10 @@ export async function bringUpClone(
   });
   crashPoint(CLONE_POINTS.passwordSet);
   if (hooks.length > 0) await runBranchHooks(rt, branch, hooks);
+  const alongside = options.alongsideOpenTcp?.();
+  alongside?.catch(() => undefined);
   await openTcp(rt, branch, volume);
+  await alongside;
   return point;
 }
 

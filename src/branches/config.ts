@@ -136,6 +136,33 @@ const HostConfigSchema = z.object({
    */
   diff: z.object({ keepBranchPoint: z.boolean().optional() }).strict().prefault({}),
   /**
+   * Clones of a running parent. checkpointAboveWalBytes: on an atomic-snapshot driver the parent
+   * is checkpointed before the snapshot only when more WAL than this was written since its last
+   * checkpoint; below it the clone replays that WAL in its crash recovery instead (a few ms for a
+   * few MiB), and the parent is spared a CHECKPOINT per create. 0 = always checkpoint.
+   */
+  clone: z
+    .object({ checkpointAboveWalBytes: z.number().int().min(0).default(4 * 1024 * 1024) })
+    .strict()
+    .prefault({}),
+  /**
+   * Warm clones: for each branch named in `branches` (hot parents, e.g. "main"), `pgbranch serve`
+   * keeps `size` clones made and started ahead of time, invisible until a create from that parent
+   * claims one (then the create costs a password change instead of a snapshot and a start). A
+   * warm clone is only handed out while the parent's WAL position is the one it was made at: any
+   * write to the parent discards them, and the create takes the normal path. Refilled in the
+   * background every `refillIntervalMs`, only once the parent has been quiet for one interval (a
+   * parent under constant writes would make clones that are stale at once).
+   */
+  warm: z
+    .object({
+      branches: z.array(z.string().min(1).max(63)).default([]),
+      size: z.number().int().min(0).max(16).default(1),
+      refillIntervalMs: z.number().int().min(100).default(2_000),
+    })
+    .strict()
+    .prefault({}),
+  /**
    * Limits; every one is optional (absent = unlimited).
    * - maxBranches: branches on the host, roots included.
    * - maxBranchesPerToken: branches an API token may have created and not yet deleted.

@@ -5,6 +5,7 @@ import type { HostCore } from './core.js';
 import { isExpired } from './governance.js';
 import { ownedVolumes } from './reconcile.js';
 import { deleteAndForget, idleCandidates, suspendIfIdle } from './sessions.js';
+import { discardWarmClone, staleWarmClones } from './warm.js';
 
 /**
  * - orphan-staging: a clone or delete staged under a temporary name with no operation left.
@@ -14,8 +15,10 @@ import { deleteAndForget, idleCandidates, suspendIfIdle } from './sessions.js';
  *   data left to serve, so its metadata is deleted (children are separate volumes, unaffected).
  * - expired: a branch past its expiry that is not protected (deleted like `branch delete`).
  * - idle-suspend: a running branch idle for its timeout (suspended).
+ * - warm-discard: a warm clone that can no longer be claimed (its parent was written, stopped,
+ *   deleted or taken off `warm.branches`); target is its volume.
  */
-export type GcActionKind = 'orphan-staging' | 'orphan-volume' | 'orphan-instance' | 'missing-volume' | 'expired' | 'idle-suspend';
+export type GcActionKind = 'orphan-staging' | 'orphan-volume' | 'orphan-instance' | 'missing-volume' | 'expired' | 'idle-suspend' | 'warm-discard';
 
 export interface GcAction {
   readonly kind: GcActionKind;
@@ -35,6 +38,8 @@ interface PlannedGc {
   readonly kind: GcActionKind;
   readonly target: string;
   readonly branch?: BranchRecord;
+  /** The intent of a warm clone to discard. */
+  readonly warmIntentId?: number;
 }
 
 /**
@@ -67,6 +72,7 @@ async function planGc(core: HostCore, nowMs: number): Promise<PlannedGc[]> {
   const { rt } = core;
   const planned: PlannedGc[] = [];
   for (const name of await rt.storage.listStaging()) planned.push({ kind: 'orphan-staging', target: name });
+  for (const warm of await staleWarmClones(rt)) planned.push({ kind: 'warm-discard', target: warm.volume, warmIntentId: warm.intentId });
   const branches = rt.store.listBranches();
   // Snapshot volumes are owned too (by their snapshot row), never orphans.
   const owned = ownedVolumes(rt);
@@ -122,6 +128,9 @@ async function applyGc(core: HostCore, p: PlannedGc): Promise<void> {
       return;
     case 'idle-suspend':
       await suspendIfIdle(core, p.branch!.id);
+      return;
+    case 'warm-discard':
+      await discardWarmClone(rt, p.warmIntentId!);
       return;
   }
 }

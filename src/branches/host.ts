@@ -14,6 +14,7 @@ import type { RebaseReport, RebaseRequest } from './rebase-types.js';
 import * as op from './operations/index.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';
 import type { Runtime } from './runtime.js';
+import { closeKeptClients, discardOwnWarmClones, refillWarmClones } from './warm.js';
 import { deleteAndForget, deleteExpiredBranches, openSession, suspendIdleBranches } from './sessions.js';
 import { maintainSources, sourceOf, sourceView, updateSource, type SourceChange, type SourceView } from './sources.js';
 import { findBranch } from './lookup.js';
@@ -29,6 +30,8 @@ export class Host {
   /** Who the audit log names for calls through this object (see `as`). */
   private actor: Actor = localActor();
   private boundEndpoint: EndpointAddress | null = null;
+  /** Per hot parent, its insert position at the previous refill (a parent is refilled once quiet). */
+  private readonly warmQuiet = new Map<string, string>();
   private readonly core: HostCore;
 
   private constructor(
@@ -85,6 +88,7 @@ export class Host {
   }
 
   close(): void {
+    closeKeptClients();
     this.rt.store.close();
   }
 
@@ -270,6 +274,22 @@ export class Host {
   /** Removes orphans, expired branches and idle instances (see GcActionKind); a dry run only reports. */
   gc(options: { dryRun?: boolean } = {}, nowMs = Date.now()): Promise<GcReport> {
     return runGc(this.core, this.actor, options.dryRun ?? false, nowMs);
+  }
+
+  /** Warm clones: stale ones discarded, hot parents topped up (see warm.ts). Run periodically by serve. */
+  async refillWarmClones(): Promise<{ made: number; discarded: number }> {
+    return refillWarmClones(this.core, this.warmQuiet);
+  }
+
+  /** Discards the warm clones this process made (serve shutdown: they would not survive it anyway). */
+  discardWarmClones(): Promise<number> {
+    return discardOwnWarmClones(this.core);
+  }
+
+  /** How often serve refills warm clones, or null when no parent is warm. */
+  get warmRefillIntervalMs(): number | null {
+    const { branches, size, refillIntervalMs } = this.rt.config.warm;
+    return branches.length > 0 && size > 0 ? refillIntervalMs : null;
   }
 
   /** Stops every instance cleanly (serve shutdown); desired states are kept for the next start. */

@@ -54,6 +54,21 @@ const INTENT_DATA = {
     undoVolume: Name.optional(),
     previousUndoVolume: Name.optional(),
   }),
+  /**
+   * A warm clone of a hot parent (see warm.ts): recorded for as long as the clone exists, and
+   * ended by the create that claims it (in the transaction that inserts the branch) or by its
+   * discard. `parentLsn` is the parent's WAL insert position read before the snapshot, the test
+   * of staleness; `branchLsn` the clone's own checkpoint after its start. Both are known once the
+   * step is `ready`; only a ready clone is ever claimed.
+   */
+  warm: z.object({
+    volume: Name,
+    port: z.number().int(),
+    parentId: Name,
+    parentLsn: Name.optional(),
+    branchLsn: Name.optional(),
+    madeAt: Name.optional(),
+  }),
 };
 
 export type IntentKind = keyof typeof INTENT_DATA;
@@ -83,28 +98,47 @@ export type IntentFor<K extends IntentKind> = Extract<Intent, { kind: K }>;
 
 export interface IntentHandle {
   readonly id: number;
-  /** Records that a step was reached (for settle functions that decide by step). */
-  advance(step: string): void;
+  /** Records that a step was reached (for settle functions that decide by step), and new data if given. */
+  advance(step: string, data?: Record<string, unknown>): void;
   /** Ends the intent; call it inside the transaction that commits the operation's result. */
   finish(): void;
 }
 
 export function beginIntent<K extends IntentKind>(store: StateStore, kind: K, subject: IntentSubject, data: IntentData<K>): IntentHandle {
   const id = store.beginOperation({ kind, branchId: subject.id, branchName: subject.name, step: 'intent', data: INTENT_DATA[kind].parse(data) });
-  return handle(store, id);
+  return handle(store, id, kind);
 }
 
 /** The handle of an intent read back by reconcile, for the settle function that finishes it. */
 export function resumeIntent(store: StateStore, intent: Intent): IntentHandle {
-  return handle(store, intent.id);
+  return handle(store, intent.id, intent.kind);
 }
 
-function handle(store: StateStore, id: number): IntentHandle {
-  return { id, advance: (step) => store.advanceOperation(id, step), finish: () => store.finishOperation(id) };
+function handle(store: StateStore, id: number, kind: IntentKind): IntentHandle {
+  return {
+    id,
+    advance: (step, data) => store.advanceOperation(id, step, data && INTENT_DATA[kind].parse(data)),
+    finish: () => store.finishOperation(id),
+  };
 }
 
 /** Intents of this process whose operation runs a long step without the host lock. */
 const unlocked = new Set<number>();
+/** Intents of this process that stand for something it keeps between operations (a ready warm clone). */
+const held = new Set<number>();
+
+/**
+ * Marks an intent as standing for something this process keeps alive between operations (a warm
+ * clone and its instance): reconcile in this process leaves it alone, as it leaves those of other
+ * live processes. Another process's reconcile settles it once this one is gone.
+ */
+export function holdIntent(id: number): void {
+  held.add(id);
+}
+
+export function releaseIntent(id: number): void {
+  held.delete(id);
+}
 
 /**
  * Runs a long step of an operation (an import) without the host lock, so that other operations
@@ -127,7 +161,7 @@ export async function withoutLock<T>(intent: IntentHandle, fn: () => Promise<T>)
  * in such a step, belongs to an operation still under way.
  */
 export function isAbandoned(intent: Intent, isAlive: (pid: number) => boolean): boolean {
-  return intent.pid === process.pid ? !unlocked.has(intent.id) : !isAlive(intent.pid);
+  return intent.pid === process.pid ? !unlocked.has(intent.id) && !held.has(intent.id) : !isAlive(intent.pid);
 }
 
 /** Every intent still recorded, oldest first. */

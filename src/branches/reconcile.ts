@@ -101,6 +101,8 @@ export function ownedVolumes(rt: Runtime): Set<string> {
   return new Set<string>([
     ...rt.store.listBranches().flatMap((b) => [b.volume, branchPointVolume(b.volume)]),
     ...pendingIntents(rt.store).flatMap(intentVolumes),
+    // A create or a warm clone keeps the branch point of the volume it makes.
+    ...pendingIntents(rt.store).flatMap((i) => (i.kind === 'create' || i.kind === 'warm' ? [branchPointVolume(i.data.volume)] : [])),
     // A snapshot keeps the branch point of its data when it has one (the pre-rebase state of a rebase).
     ...rt.store.listSnapshots().flatMap((s) => [s.volume, branchPointVolume(s.volume)]),
     ...rt.store.listSources().flatMap((s) => (s.archiveVolume ? [s.archiveVolume] : [])),

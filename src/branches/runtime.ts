@@ -138,7 +138,8 @@ export class Runtime {
 
   /** A loopback port no branch of this host uses and nothing listens on right now. */
   async allocatePort(): Promise<number> {
-    const used = this.store.usedPorts();
+    // Warm clones (recorded as intents, not branches) run on ports of their own too.
+    const used = new Set([...this.store.usedPorts(), ...this.store.listOperations().flatMap((op) => (typeof op.data.port === 'number' ? [op.data.port] : []))]);
     for (let attempt = 0; attempt < 20; attempt++) {
       const port = await findFreePort();
       if (!used.has(port)) return port;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { Host, type BranchService } from '../branches/index.js';
-import type { ProgressSink } from '../branches/index.js';
+// Types only: the domain (and zod, SQLite, pino with it) is loaded by the commands that open a
+// local host, never by a remote call or --help (see openService).
+import type { BranchService, ProgressSink } from '../branches/index.js';
 import { stderrProgress } from './progress.js';
 import { Writer, parseOutputFormat, type Streams } from './writer.js';
 
@@ -21,6 +22,7 @@ export async function openService(opts: GlobalOptions, env: NodeJS.ProcessEnv): 
     const { createApiClient } = await import('../client/index.js');
     return createApiClient({ baseUrl: apiUrl, token: env.PGBRANCH_TOKEN });
   }
+  const { Host } = await import('../branches/index.js');
   return Host.open({ home: opts.home });
 }
 

@@ -1,5 +1,5 @@
 import type { BranchService } from '../branches/index.js';
-import { hookEnvironment, hookFailedError, runHooks, type HookStep } from '../integrations/index.js';
+import type { HookStep } from '../integrations/index.js';
 import type { Streams } from './writer.js';
 
 export interface CreateHooksOptions {
@@ -18,6 +18,7 @@ export interface CreateHooksOptions {
  * (unless kept on request) so a retry starts clean, then throws HOOK_FAILED with the output tail.
  */
 export async function runCreateHooks(host: BranchService, options: CreateHooksOptions): Promise<HookStep[]> {
+  const { hookEnvironment, hookFailedError, runHooks } = await import('../integrations/index.js');
   const info = await host.connectionInfo(options.branch);
   const run = await runHooks({
     commands: options.commands,

@@ -8,6 +8,7 @@ import { fromApiRebase, toApiRebaseBody } from './mapping.js';
 import type { DiffRequest, DiffView } from '../branches/index.js';
 import { fromApiSnapshot, fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiSource, fromApiToken, toApiCreateBody, toApiSourceChange } from './mapping.js';
 import { PROBLEM_CONTENT_TYPE } from './media-types.js';
+import { fetchTransport, nodeTransport, type HttpAnswer } from './node-fetch.js';
 import type { ApiSource, ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken } from '../api/index.js';
 
 export interface ApiClientOptions {
@@ -37,16 +38,16 @@ const PROBLEM_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'code', 'i
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
-  const fetchImpl = options.fetch ?? fetch;
+  const transport = options.fetch ? fetchTransport(options.fetch) : nodeTransport;
   const branchPath = (name: string, suffix = '') => `/v1/branches/${encodeURIComponent(name)}${suffix}`;
 
   async function request<T>(spec: RequestSpec): Promise<T> {
     const headers: Record<string, string> = { accept: `application/json, ${PROBLEM_CONTENT_TYPE}` };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (spec.body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
+    let response: HttpAnswer;
     try {
-      response = await fetchImpl(`${baseUrl}${spec.path}`, {
+      response = await transport(`${baseUrl}${spec.path}`, {
         method: spec.method,
         headers,
         body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
@@ -169,7 +170,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       return fromApiSource(await request<ApiSource>({ method: 'PATCH', path: branchPath(name, '/source'), body: toApiSourceChange(change) }));
     },
     close(): void {
-      // Nothing held: each request is its own fetch.
+      // Nothing held that outlives a request but node's keep-alive agent, which unrefs idle sockets.
     },
   };
 }
@@ -181,7 +182,7 @@ function unreachable(baseUrl: string, cause: unknown): PgbranchError {
 }
 
 /** A problem+json answer becomes the PgbranchError the server threw: same code, message and details. */
-async function errorFromResponse(baseUrl: string, response: Response): Promise<PgbranchError> {
+async function errorFromResponse(baseUrl: string, response: HttpAnswer): Promise<PgbranchError> {
   const text = await response.text().catch(() => '');
   let problem: Record<string, unknown> | undefined;
   try {

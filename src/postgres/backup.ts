@@ -15,6 +15,27 @@ export async function checkpoint(client: pg.Client): Promise<void> {
   await query(client, 'CHECKPOINT', 'CHECKPOINT');
 }
 
+export interface WalPosition {
+  /** Where the next WAL record goes (every change made so far is before it). */
+  readonly insertLsn: string;
+  /** Whether everything before insertLsn is on disk (a snapshot of the files would hold it). */
+  readonly flushed: boolean;
+  /** WAL bytes since the redo point of the last checkpoint: what a crash-consistent copy replays. */
+  readonly sinceRedoBytes: number;
+}
+
+/** A primary's WAL position and how much WAL a crash recovery of a copy taken now would replay. */
+export async function walPosition(client: pg.Client): Promise<WalPosition> {
+  const rows = await query<{ insert: string; flush: string; since: string }>(
+    client,
+    'reading the WAL position',
+    `SELECT pg_current_wal_insert_lsn()::text AS insert, pg_current_wal_flush_lsn()::text AS flush,
+            pg_wal_lsn_diff(pg_current_wal_insert_lsn(), (pg_control_checkpoint()).redo_lsn)::text AS since`,
+  );
+  const row = rows[0]!;
+  return { insertLsn: row.insert, flushed: row.flush === row.insert, sinceRedoBytes: Number(row.since) };
+}
+
 /** Current WAL write position, e.g. "0/1A2B3C8" (a branch point). */
 export async function currentWalLsn(client: pg.Client): Promise<string> {
   const rows = await query<{ lsn: string }>(

@@ -1,4 +1,5 @@
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { createHash, createHmac, pbkdf2, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { Client } from 'pg';
 import { PgbranchError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from './quote.js';
@@ -19,7 +20,23 @@ export interface ScramOptions {
 export function scramSha256Verifier(password: string, options: ScramOptions = {}): string {
   const salt = options.salt ?? randomBytes(16);
   const iterations = options.iterations ?? 4096;
-  const salted = pbkdf2Sync(Buffer.from(saslprep(password), 'utf8'), salt, iterations, 32, 'sha256');
+  return verifierOf(pbkdf2Sync(Buffer.from(saslprep(password), 'utf8'), salt, iterations, 32, 'sha256'), salt, iterations);
+}
+
+const pbkdf2Async = promisify(pbkdf2);
+
+/**
+ * The same verifier, with the key derivation (the only costly part, a few ms) on libuv's thread
+ * pool: a create starts computing it before the new instance starts, and has it when the instance
+ * is ready to take it.
+ */
+export async function scramSha256VerifierAsync(password: string, options: ScramOptions = {}): Promise<string> {
+  const salt = options.salt ?? randomBytes(16);
+  const iterations = options.iterations ?? 4096;
+  return verifierOf(await pbkdf2Async(Buffer.from(saslprep(password), 'utf8'), salt, iterations, 32, 'sha256'), salt, iterations);
+}
+
+function verifierOf(salted: Buffer, salt: Buffer, iterations: number): string {
   const clientKey = createHmac('sha256', salted).update('Client Key').digest();
   const storedKey = createHash('sha256').update(clientKey).digest();
   const serverKey = createHmac('sha256', salted).update('Server Key').digest();
@@ -31,7 +48,15 @@ export async function setRolePassword(client: Client, role: string, password: st
   if (password.length === 0) {
     throw new PgbranchError('INVALID_ARGUMENT', 'a password must not be empty', { cause: new Error('empty password') });
   }
-  const sql = `ALTER ROLE ${quoteIdent(role)} WITH PASSWORD ${quoteLiteral(scramSha256Verifier(password))}`;
+  await setRoleVerifier(client, role, scramSha256Verifier(password));
+}
+
+/** Sets `role`'s password to a verifier computed beforehand (scramSha256VerifierAsync). */
+export async function setRoleVerifier(client: Client, role: string, verifier: string): Promise<void> {
+  if (!verifier.startsWith('SCRAM-SHA-256$')) {
+    throw new PgbranchError('INTERNAL', 'not a SCRAM-SHA-256 verifier', { cause: new Error('bad verifier') });
+  }
+  const sql = `ALTER ROLE ${quoteIdent(role)} WITH PASSWORD ${quoteLiteral(verifier)}`;
   try {
     await client.query(sql);
   } catch (cause) {

@@ -57,6 +57,25 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   }, sweepMs);
   sweeper.unref();
 
+  // Warm clones are refilled on their own beat: a claim should be followed by a refill soon, not
+  // after the next idle sweep. One refill at a time.
+  let warming: Promise<unknown> = Promise.resolve();
+  let warmBusy = false;
+  const warmEveryMs = host.warmRefillIntervalMs;
+  const warmer =
+    warmEveryMs === null
+      ? undefined
+      : setInterval(() => {
+          if (warmBusy) return;
+          warmBusy = true;
+          warming = host
+            .refillWarmClones()
+            .then((r) => (r.made > 0 || r.discarded > 0) && log.debug(r, 'warm clones refilled'))
+            .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'warm clone refill failed'))
+            .finally(() => (warmBusy = false));
+        }, warmEveryMs);
+  warmer?.unref();
+
   log.info({ api: api.port, endpoint: proxyPort }, 'pgbranch serving');
   let stopping: Promise<void> | undefined;
   return {
@@ -65,8 +84,11 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
     stop() {
       stopping ??= (async () => {
         clearInterval(sweeper);
+        if (warmer) clearInterval(warmer);
         await sweeping;
+        await warming;
         await Promise.all([api.close(), proxy.close()]);
+        await host.discardWarmClones().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'discarding warm clones failed'));
         await host.stopAllInstances();
         host.close();
         log.info('pgbranch stopped');

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Host, traceSteps, type ConnectionInfo } from '../../branches/index.js';
@@ -56,12 +57,12 @@ export async function buildParent(host: Host, sizeGiB: number, pgbench: string, 
  */
 export const STEPS = [
   ['lock', 'start', 'create:intent', 'audit entry, host lock, checks, port, intent log'],
-  ['prepare', 'create:intent', 'clone:ready', 'parent CHECKPOINT (atomic snapshot) or backup start'],
+  ['prepare', 'create:intent', 'clone:ready', 'parent WAL position; CHECKPOINT only past clone.checkpointAboveWalBytes (atomic snapshot), or backup start'],
   ['clone', 'clone:ready', 'create:cloned', 'storage clone (btrfs snapshot) + size cap'],
   ['start', 'create:cloned', 'clone:after-start', 'pg_hba, lock files, postgres start → ready (crash recovery)'],
   ['password', 'clone:after-start', 'clone:password-set', 'new password (ALTER ROLE, SCRAM verifier) + branch LSN'],
-  ['openTcp', 'clone:password-set', 'create:started', 'pg_hba with TCP + reload + a TCP login'],
-  ['branchPoint', 'create:started', 'create:branch-point', 'branch point kept for diff: btrfs snapshot of the new branch'],
+  ['openTcp', 'clone:password-set', 'create:started', 'pg_hba with TCP + reload + a TCP login, alongside the branch point (btrfs snapshot)'],
+  ['branchPoint', 'create:started', 'create:branch-point', '(the branch point is taken during openTcp since the overlap)'],
   ['commit', 'create:branch-point', 'create:committed', 'branch row and end of intent (SQLite)'],
   ['return', 'create:committed', 'end', 'expiry, audit entry, view'],
 ] as const;
@@ -83,9 +84,9 @@ export interface BranchResult {
 }
 
 /** Traces one call: the time of every step boundary it passes. */
-async function traced<T>(fn: () => Promise<T>): Promise<{ value: T; marks: Map<string, number> }> {
+async function traced<T>(fn: () => Promise<T>, trace: typeof traceSteps = traceSteps): Promise<{ value: T; marks: Map<string, number> }> {
   const marks = new Map<string, number>();
-  const stop = traceSteps((point, atMs) => {
+  const stop = trace((point, atMs) => {
     if (!marks.has(point)) marks.set(point, atMs);
   });
   marks.set('start', performance.now());
@@ -109,7 +110,14 @@ function stepDurations(marks: ReadonlyMap<string, number>): Record<StepName, num
   return out as Record<StepName, number>;
 }
 
-export async function measureBranch(bench: BenchHost, host: Host, parent: Parent, runs: number, options: { maxOwnBytes?: number; label?: string } = {}): Promise<BranchResult> {
+export async function measureBranch(
+  bench: BenchHost,
+  host: Host,
+  parent: Parent,
+  runs: number,
+  /** `trace`: the traceSteps of the code under test (another build's, for the baseline). */
+  options: { maxOwnBytes?: number; label?: string; trace?: typeof traceSteps } = {},
+): Promise<BranchResult> {
   const totals: number[] = [];
   const creates: number[] = [];
   const queries: number[] = [];
@@ -120,9 +128,10 @@ export async function measureBranch(bench: BenchHost, host: Host, parent: Parent
   let retries = 0;
   const label = options.label ?? 'branch';
   for (let i = 0; i <= runs; i++) {
-    const name = `${parent.name}-${label === 'branch' ? 'b' : 'w'}${i}`;
-    const { marks } = await traced(() =>
-      host.createBranch(name, { origin: { kind: 'parent', parent: parent.name }, ...(options.maxOwnBytes !== undefined ? { maxOwnBytes: options.maxOwnBytes } : {}) }),
+    const name = `${parent.name}-${label === 'branch' ? 'b' : label === 'baseline' ? 'o' : 'w'}${i}`;
+    const { marks } = await traced(
+      () => host.createBranch(name, { origin: { kind: 'parent', parent: parent.name }, ...(options.maxOwnBytes !== undefined ? { maxOwnBytes: options.maxOwnBytes } : {}) }),
+      options.trace,
     );
     const t0 = marks.get('start')!;
     const t1 = marks.get('end')!;
@@ -163,6 +172,117 @@ export async function measureBranch(bench: BenchHost, host: Host, parent: Parent
   };
 }
 
+/** One result from several measureBranch calls (their samples together). */
+export function mergeResults(parts: readonly BranchResult[]): BranchResult {
+  const all = (pick: (r: BranchResult) => Stats | undefined): number[] => parts.flatMap((r) => pick(r)?.samplesMs ?? []);
+  const own = parts.flatMap((r) => r.ownBytes.samples);
+  const log: Partial<Record<LogPhase, Stats>> = {};
+  for (const [k] of LOG_PHASES) {
+    const xs = all((r) => r.log[k]);
+    if (xs.length > 0) log[k] = stats(xs);
+  }
+  const traced = parts.every((r) => r.steps !== undefined);
+  return {
+    total: stats(all((r) => r.total)),
+    create: stats(all((r) => r.create)),
+    query: stats(all((r) => r.query)),
+    warmupMs: parts[0]!.warmupMs,
+    ownBytes: { median: median(own), max: Math.max(...own), samples: own },
+    queryRetries: parts.reduce((n, r) => n + r.queryRetries, 0),
+    ...(traced ? { steps: Object.fromEntries(STEPS.map(([k]) => [k, stats(all((r) => r.steps![k]))])) as Record<StepName, Stats> } : {}),
+    log,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Warm path: a create that claims a warm clone of the parent (config `warm`)
+
+/** The steps of a create that claims a warm clone (src/branches/warm.ts). */
+export const WARM_STEPS = [
+  ['lock', 'start', 'warm:claiming', 'audit entry, host lock, checks; parent WAL position read while the newest clone gets the new password'],
+  ['claim', 'warm:claiming', 'warm:password-set', 'size cap (and the password, when another clone than the newest is claimed)'],
+  ['commit', 'warm:password-set', 'create:committed', 'branch row and end of the warm intent (SQLite)'],
+  ['return', 'create:committed', 'end', 'expiry, audit entry, view'],
+] as const;
+export type WarmStepName = (typeof WARM_STEPS)[number][0];
+
+export interface WarmResult {
+  readonly total: Stats;
+  readonly create: Stats;
+  readonly query: Stats;
+  /** Runs that claimed a warm clone (the others took the normal path and are not counted). */
+  readonly claimed: number;
+  readonly attempted: number;
+  readonly steps: Record<WarmStepName, Stats>;
+  /** What making one warm clone takes (serve does it in the background). */
+  readonly fill: Stats;
+}
+
+/**
+ * The same creates with `warm: { branches: [parent], size: 1 }`: before each run the refill (what
+ * serve does in the background) makes a warm clone, then the create claims it. A run that found no
+ * fresh clone (the parent wrote WAL meanwhile, e.g. autovacuum) took the normal path: counted apart.
+ */
+export async function measureWarm(bench: BenchHost, parent: Parent, runs: number): Promise<WarmResult> {
+  const configFile = join(bench.home, 'config.json');
+  const original = await readFile(configFile, 'utf8');
+  await writeFile(configFile, `${JSON.stringify({ ...JSON.parse(original), warm: { branches: [parent.name], size: 1 } }, null, 2)}\n`);
+  let host: Host | undefined;
+  const totals: number[] = [];
+  const creates: number[] = [];
+  const queries: number[] = [];
+  const fills: number[] = [];
+  const steps = Object.fromEntries(WARM_STEPS.map(([k]) => [k, [] as number[]])) as Record<WarmStepName, number[]>;
+  let attempted = 0;
+  try {
+    host = await Host.open({ home: bench.home });
+    for (let i = 0; i <= runs; i++) {
+      const f0 = performance.now();
+      // The first pass of a refill only notes the parent's position; the next makes the clone.
+      for (let pass = 0; pass < 4 && (await host.refillWarmClones()).made === 0; pass++);
+      const fillMs = performance.now() - f0;
+      await settlePool(bench);
+      const name = `${parent.name}-warm${i}`;
+      const { marks } = await traced(() => host!.createBranch(name, { origin: { kind: 'parent', parent: parent.name } }));
+      const t0 = marks.get('start')!;
+      const t1 = marks.get('end')!;
+      const info = await host.connectionInfo(name);
+      await firstQuery(info.url);
+      const t2 = performance.now();
+      const claimed = marks.has('warm:claiming');
+      if (i > 0) {
+        attempted++;
+        if (claimed) {
+          totals.push(t2 - t0);
+          creates.push(t1 - t0);
+          queries.push(t2 - t1);
+          fills.push(fillMs);
+          for (const [k, from, to] of WARM_STEPS) steps[k].push(marks.get(to)! - marks.get(from)!);
+        }
+        const line = claimed ? WARM_STEPS.map(([k, from, to]) => `${k} ${fmtMs(marks.get(to)! - marks.get(from)!)}`).join(', ') : 'no fresh warm clone: normal path';
+        progress(`  warm run ${i}/${runs}: ${fmtMs(t2 - t0)} (createBranch ${fmtMs(t1 - t0)}: ${line}); refill ${fmtMs(fillMs)}`);
+      }
+      await host.deleteBranch(name);
+      await settlePool(bench);
+    }
+    await host.discardWarmClones();
+  } finally {
+    host?.close();
+    await writeFile(configFile, original);
+  }
+  const empty = { medianMs: Number.NaN, minMs: Number.NaN, maxMs: Number.NaN, runs: 0, samplesMs: [] };
+  const st = (xs: number[]): Stats => (xs.length > 0 ? stats(xs) : empty);
+  return {
+    total: st(totals),
+    create: st(creates),
+    query: st(queries),
+    claimed: totals.length,
+    attempted,
+    steps: Object.fromEntries(WARM_STEPS.map(([k]) => [k, st(steps[k])])) as Record<WarmStepName, Stats>,
+    fill: st(fills),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // What-if: the same creates with other server settings
 
@@ -186,6 +306,8 @@ export function whatIfCandidates(major: number): WhatIfCandidate[] {
     ...(major >= 14 ? [{ label: 'recovery_init_sync_method = syncfs', settings: { recovery_init_sync_method: 'syncfs' } }] : []),
     // The same creates without the branch point (diff.keepBranchPoint: false): what keeping it costs, in this session.
     { label: 'diff.keepBranchPoint = false (no branch point kept)', settings: {}, config: { diff: { keepBranchPoint: false } } },
+    // The parent CHECKPOINT on every create, as before the skip below clone.checkpointAboveWalBytes.
+    { label: 'clone.checkpointAboveWalBytes = 0 (parent CHECKPOINT on every create)', settings: {}, config: { clone: { checkpointAboveWalBytes: 0 } } },
   ];
 }
 
@@ -206,6 +328,57 @@ export async function measureWhatIf(bench: BenchHost, parent: Parent, runs: numb
   } finally {
     host?.close();
     await writeFile(configFile, original);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Under write load: the parent runs pgbench while branches are made
+
+export interface UnderLoad {
+  readonly label: string;
+  readonly checkpointAboveWalBytes: number;
+  readonly branch: BranchResult;
+  /** pgbench's own report of the load (tps) over the measured creates. */
+  readonly pgbenchTps: number | null;
+}
+
+/**
+ * What the parent CHECKPOINT buys under write load: the same creates while `pgbench -c 4 -j 2`
+ * writes to the parent, with the host's `clone.checkpointAboveWalBytes` set to `threshold` (0:
+ * always checkpoint; huge: never, the child replays all WAL since the parent's last checkpoint).
+ */
+export async function measureUnderLoad(bench: BenchHost, parent: Parent, runs: number, pgbench: string, label: string, threshold: number): Promise<UnderLoad> {
+  const configFile = join(bench.home, 'config.json');
+  const original = await readFile(configFile, 'utf8');
+  await writeFile(configFile, `${JSON.stringify({ ...JSON.parse(original), clone: { checkpointAboveWalBytes: threshold } }, null, 2)}\n`);
+  let host: Host | undefined;
+  const load = spawn(pgbench, ['-n', '-c', '4', '-j', '2', '-T', '3600', '-P', '3600', parent.info.database], { env: branchEnv(parent.info), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  load.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  load.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const ended = new Promise<void>((done) => load.on('close', () => done()));
+  try {
+    host = await Host.open({ home: bench.home });
+    // Let the load reach its steady state (WAL piling up since the last checkpoint) first.
+    await waitForPgbench(() => out, 5_000);
+    const branch = await measureBranch(bench, host, parent, runs, { label: 'under-load' });
+    load.kill('SIGINT');
+    await ended;
+    const tps = /tps = ([\d.]+)/.exec(out);
+    return { label, checkpointAboveWalBytes: threshold, branch, pgbenchTps: tps ? Number(tps[1]) : null };
+  } finally {
+    load.kill('SIGKILL');
+    host?.close();
+    await writeFile(configFile, original);
+  }
+}
+
+/** Waits until pgbench has run `ms` (its clients connected and writing), or fails if it ended. */
+async function waitForPgbench(output: () => string, ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    if (/aborted|error/i.test(output())) throw new Error(`pgbench failed: ${output().slice(-500)}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -6,6 +6,12 @@ export interface Options {
   readonly runs: number;
   /** Branch create runs through the CLI (one process per create). */
   readonly cliRuns: number;
+  /** Creates that claim a warm clone (config `warm`); undefined: as many as --runs. */
+  readonly warmRuns: number | undefined;
+  /** Creates while pgbench -c 4 writes to the parent, per checkpoint threshold (0 skips). */
+  readonly loadRuns: number;
+  /** dist/ of another build (e.g. the previous release): its creates are measured on the same host and parent. */
+  readonly baselineDist: string | undefined;
   /** undefined: 3 per size. */
   readonly templateRuns: number | undefined;
   /** undefined: 3 for sizes ≤ 1.5 GiB, 2 above (a 4 GiB dump | restore takes minutes). */
@@ -22,6 +28,11 @@ export const USAGE = `usage: node dist/bench/branch-bench.js [options]
   --sizes LIST          parent sizes in GiB, comma separated (default 1,4)
   --runs N              branch create → first query runs per size (default 5)
   --cli-runs N          the same through one CLI process per create (default 3; 0 skips)
+  --warm-runs N         creates claiming a warm clone made just before (default: --runs; 0 skips)
+  --baseline-dist DIR   also measure the creates of another build's dist/ (e.g. an older commit's)
+                        on the same host and parents, right after this build's
+  --load-runs N         creates while pgbench -c 4 writes to the parent, with the parent CHECKPOINT
+                        past 4 MiB of WAL (default), always, and never (default 0: skipped)
   --template-runs N     CREATE DATABASE … STRATEGY FILE_COPY runs per size (default 3)
   --dump-runs N         pg_dump | pg_restore runs per size (default 3 up to 1.5 GiB, 2 above; 0 skips)
   --pg-major N          server major for the benchmark host (default 15: Debian's, so that
@@ -39,6 +50,9 @@ export function parseOptions(argv: readonly string[]): Options {
   let sizes = [1, 4];
   let runs = 5;
   let cliRuns = 3;
+  let warmRuns: number | undefined;
+  let loadRuns = 0;
+  let baselineDist: string | undefined;
   let templateRuns: number | undefined;
   let dumpRuns: number | undefined;
   let pgMajor = 15;
@@ -68,6 +82,16 @@ export function parseOptions(argv: readonly string[]): Options {
         break;
       case '--cli-runs':
         cliRuns = count(flag, value(), 0);
+        break;
+      case '--warm-runs':
+        warmRuns = count(flag, value(), 0);
+        break;
+      case '--baseline-dist':
+        baselineDist = value();
+        if (!baselineDist) throw new UsageError('--baseline-dist needs a directory');
+        break;
+      case '--load-runs':
+        loadRuns = count(flag, value(), 0);
         break;
       case '--template-runs':
         templateRuns = count(flag, value(), 0);
@@ -99,7 +123,7 @@ export function parseOptions(argv: readonly string[]): Options {
         throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
-  return { sizesGiB: [...new Set(sizes)].sort((a, b) => a - b), runs, cliRuns, templateRuns, dumpRuns, pgMajor, breakdown, json, maxOwnBytes };
+  return { sizesGiB: [...new Set(sizes)].sort((a, b) => a - b), runs, cliRuns, warmRuns, loadRuns, baselineDist, templateRuns, dumpRuns, pgMajor, breakdown, json, maxOwnBytes };
 }
 
 export class UsageError extends Error {}

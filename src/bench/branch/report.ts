@@ -1,5 +1,5 @@
 import { FIRST_QUERY, fmtBytes, fmtMs, fmtRatio, MIB, round2, sizeLabel, type Stats } from './common.js';
-import { STEPS, type BranchResult, type CliResult, type WhatIf } from './measure.js';
+import { STEPS, WARM_STEPS, type BranchResult, type CliResult, type UnderLoad, type WarmResult, type WhatIf } from './measure.js';
 import { LOG_PHASES } from './server-log.js';
 
 /** The benchmark's results, its ratios and goals, as text or JSON. */
@@ -8,11 +8,15 @@ export interface SizeResult {
   readonly sizeGiB: number;
   readonly parent: { readonly name: string; readonly scale: number; readonly databaseBytes: number; readonly buildMs: number };
   readonly branch: BranchResult;
+  readonly warm: WarmResult | { readonly skipped: string };
+  /** The same creates by another build (--baseline-dist), on the same host and parent. */
+  readonly baseline?: { readonly dist: string; readonly branch: BranchResult };
   readonly cli: CliResult | { readonly skipped: string };
   readonly template: Stats | { readonly skipped: string };
   readonly templateClone?: Stats | { readonly skipped: string };
   readonly dump: Stats | { readonly skipped: string };
   readonly whatIfs: readonly WhatIf[];
+  readonly underLoad: readonly UnderLoad[];
 }
 
 interface Goal {
@@ -34,7 +38,9 @@ export interface Report {
 
 export const isStats = (x: Stats | { skipped: string } | undefined): x is Stats => x !== undefined && 'medianMs' in x;
 
-const BRANCH_READY_GOAL_MS = 150;
+const BRANCH_READY_GOAL_MS = 60;
+const WARM_READY_GOAL_MS = 15;
+const UNDER_LOAD_GOAL_MS = 300;
 const SCALING_GOAL = 1.3;
 const TEMPLATE_GOAL = 40;
 const OWN_BYTES_GOAL = MIB;
@@ -60,6 +66,18 @@ export function evaluate(sizes: readonly SizeResult[]): { ratios: Report['ratios
     goal: `branch-ready p50 ≤ ${BRANCH_READY_GOAL_MS} ms (every size)`,
     actual: sizes.map((s) => `${sizeLabel(s.sizeGiB)}: ${fmtMs(s.branch.total.medianMs)}`).join(', '),
     pass: worstP50 <= BRANCH_READY_GOAL_MS,
+  });
+  const warm = sizes.flatMap((s) => ('skipped' in s.warm || s.warm.claimed === 0 ? [] : [{ size: s.sizeGiB, ms: s.warm.create.medianMs }]));
+  goals.push({
+    goal: `warm path (createBranch claiming a warm clone) p50 ≤ ${WARM_READY_GOAL_MS} ms`,
+    actual: warm.length === 0 ? 'not measured' : warm.map((w) => `${sizeLabel(w.size)}: ${fmtMs(w.ms)}`).join(', '),
+    pass: warm.length === 0 ? null : warm.every((w) => w.ms <= WARM_READY_GOAL_MS),
+  });
+  const loaded = sizes.flatMap((s) => (s.underLoad[0] ? [{ size: s.sizeGiB, ms: s.underLoad[0].branch.total.medianMs }] : []));
+  goals.push({
+    goal: `branch-ready under write load (pgbench -c 4 on the parent) p50 ≤ ${UNDER_LOAD_GOAL_MS} ms`,
+    actual: loaded.length === 0 ? 'not measured (--load-runs)' : loaded.map((l) => `${sizeLabel(l.size)}: ${fmtMs(l.ms)}`).join(', '),
+    pass: loaded.length === 0 ? null : loaded.every((l) => l.ms <= UNDER_LOAD_GOAL_MS),
   });
   goals.push({
     goal: `branch-ready ${sizeLabel(large.sizeGiB)} ≤ ${SCALING_GOAL}× ${sizeLabel(small.sizeGiB)}`,
@@ -141,6 +159,20 @@ export function renderText(report: Report): string {
     row('  of which host.createBranch()', s.branch.create);
     rows.push(...stepRows(s.branch));
     row('  of which connectionInfo + new connection + query', s.branch.query);
+    if (s.baseline) {
+      row(`baseline (${s.baseline.dist}): branch create → first query`, s.baseline.branch.total);
+      row('  of which host.createBranch()', s.baseline.branch.create);
+      rows.push(...stepRows(s.baseline.branch));
+    }
+    if ('skipped' in s.warm) {
+      row('warm: create claiming a warm clone → first query', s.warm);
+    } else {
+      row(`warm: create claiming a warm clone → first query (${s.warm.claimed}/${s.warm.attempted} claimed)`, s.warm.total);
+      row('  of which host.createBranch()', s.warm.create);
+      for (const [k, , , label] of WARM_STEPS) row(`    ${k.padEnd(9)} ${label}`, s.warm.steps[k]);
+      row('  of which connectionInfo + new connection + query', s.warm.query);
+      row('  making one warm clone (refill, in the background under serve)', s.warm.fill);
+    }
     if ('skipped' in s.cli) {
       row('branch create → first query (CLI process)', s.cli);
     } else {
@@ -158,6 +190,11 @@ export function renderText(report: Report): string {
         `first (warm-up) create not counted: ${fmtMs(s.branch.warmupMs)}` +
         (s.branch.queryRetries > 0 ? `; ${s.branch.queryRetries} first-query attempts failed and were retried` : ''),
     );
+    for (const u of s.underLoad) {
+      out.push('');
+      out.push(`under write load (pgbench -c 4 -j 2 on the parent${u.pgbenchTps === null ? '' : `, ${Math.round(u.pgbenchTps)} tps`}): ${u.label}:`);
+      out.push(table([['method', 'median', 'min', 'max', 'runs'], statsRow('branch create → first query (domain API)', u.branch.total), ...stepRows(u.branch)]));
+    }
     for (const w of s.whatIfs) {
       out.push('');
       out.push(`what-if: the same creates with ${w.label} (traced like the measured ones):`);

@@ -9,6 +9,7 @@ import { bringUpClone, CLONE_POINTS, cloneConsistent, openTcp, sourceHooks } fro
 import { log } from '../../util/index.js';
 import { crashPoint } from '../crash-points.js';
 import { saveSourceUrl } from '../source-secrets.js';
+import { claimWarmClone } from '../warm.js';
 import { canonicalTime, resolveExpiry, type ExpiryRequest } from '../governance.js';
 import { newBranchId, newPassword, volumeName } from '../ids.js';
 import { beginIntent, resumeIntent, type IntentData, type IntentFor } from '../intents.js';
@@ -218,10 +219,13 @@ async function createClone(
   crashPoint('create:cloned');
   // A clone set up to recover to a point in time (see createAtPoint) ends by promotion.
   const afterArchiveRecovery = existsSync(join(rt.dataDir(p.volume), 'recovery.signal'));
-  const { branchLsn, lastCommitAt } = await bringUpClone(rt, p, p.volume, sourceHooks(rt, origin.parentId));
+  // The branch point is taken while TCP opens (its own steps overlap: a btrfs snapshot and a
+  // reload + login). Before the commit: nobody but this create knows the branch yet, so this is its
+  // first state.
+  const { branchLsn, lastCommitAt } = await bringUpClone(rt, p, p.volume, sourceHooks(rt, origin.parentId), {
+    alongsideOpenTcp: () => takeBranchPoint(rt, p, { afterArchiveRecovery }),
+  });
   crashPoint('create:started');
-  // Before the commit: nobody but this create knows the branch yet, so this is its first state.
-  await takeBranchPoint(rt, p, { afterArchiveRecovery });
   crashPoint('create:branch-point');
   // A copy of a standby stands where its last replayed commit is in the source's history.
   const branchTime = cloned.replay !== undefined ? (lastCommitAt ?? cloned.branchTime) : cloned.branchTime;
@@ -233,13 +237,36 @@ async function createClone(
   return rt.store.getBranchById(p.id)!;
 }
 
-/** Child branch: a consistent CoW clone of `parent`, with its own port and password. */
-function createChild(rt: Runtime, name: string, parent: BranchRecord, settings: NewBranchSettings): Promise<BranchRecord> {
+/**
+ * What a child branch takes from its parent, whichever way it is made: cloned now, or a warm
+ * clone claimed (warm.ts). THE hook for per-branch attributes a child derives from its parent:
+ * anything added here reaches both paths, so a claimed warm clone is never a lesser branch.
+ */
+export function inheritFromParent(parent: BranchRecord): Lineage & CloneOrigin {
+  return {
+    dbUser: parent.dbUser,
+    dbName: parent.dbName,
+    pgMajor: parent.pgMajor,
+    parentId: parent.id,
+    parentName: parent.name,
+    source: JSON.stringify({ kind: 'branch' }),
+  };
+}
+
+/**
+ * Child branch: a consistent CoW clone of `parent`, with its own port and password; a warm clone
+ * of the parent when one is ready and the parent has not been written since it was made.
+ */
+async function createChild(rt: Runtime, name: string, parent: BranchRecord, settings: NewBranchSettings): Promise<BranchRecord> {
+  const inherited = inheritFromParent(parent);
+  const claimed = await claimWarmClone(rt, parent, { name, fields: { ...inherited, ...settings }, maxOwnBytes: settings.maxOwnBytes });
+  if (claimed) return claimed;
+  const { dbUser, dbName, pgMajor, ...origin } = inherited;
   return createClone(
     rt,
     name,
-    parent,
-    { parentId: parent.id, parentName: parent.name, source: JSON.stringify({ kind: 'branch' }) },
+    { dbUser, dbName, pgMajor },
+    origin,
     settings,
     { parentId: parent.id },
     (volume) => cloneConsistent(rt, parent, volume),

@@ -11,6 +11,7 @@ import { RESET_POINTS, settleReset } from './reset.js';
 import { ROTATE_POINTS, settleRotate } from './rotate-password.js';
 import { SNAPSHOT_CREATE_POINTS, settleSnapshotCreate } from './snapshot-create.js';
 import { SNAPSHOT_DELETE_POINTS, settleSnapshotDelete } from './snapshot-delete.js';
+import { settleWarm } from '../warm.js';
 
 /**
  * The operations of the domain, one module each: its checks, its steps, its crash points and its
@@ -44,6 +45,7 @@ export const SETTLE: { readonly [K in IntentKind]: (rt: Runtime, intent: IntentF
   'snapshot-delete': settleSnapshotDelete,
   diff: settleDiff,
   rebase: settleRebase,
+  warm: settleWarm,
 };
 
 /** Every crash point of the multi-step operations, in step order, for the crash-safety tests. */

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { parseDiffSide, type DiffRequest, type DiffView } from '../../branches/index.js';
+import type { DiffRequest, DiffView } from '../../branches/index.js';
 import { PgbranchError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
@@ -88,6 +88,7 @@ export function registerDiffCommand(program: Command, ctx: CliContext): void {
       }
       const limit = opts.limit === undefined ? undefined : Number(opts.limit);
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw new PgbranchError('INVALID_ARGUMENT', `--limit needs a non-negative integer, not "${opts.limit}"`);
+      const { parseDiffSide } = await import('../../branches/index.js');
       const request: DiffRequest = {
         ...(second === undefined ? { to: parseDiffSide(first) } : { from: parseDiffSide(first), to: parseDiffSide(second) }),
         ...(sql ? { schema: true } : {}),

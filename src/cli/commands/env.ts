@@ -2,13 +2,13 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ConnectionInfo } from '../../branches/index.js';
 import { PgbranchError } from '../../errors.js';
-import { formatDotenv, hookEnvironment, mergeDotenv } from '../../integrations/index.js';
 import type { CliContext } from '../context.js';
 
 const ENV_NAME_PREFIX = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The variables `env` prints: the same as hooks see, minus pgbranch's own. */
-export function connectionVariables(info: ConnectionInfo, remote: boolean, prefix = ''): Record<string, string> {
+export async function connectionVariables(info: ConnectionInfo, remote: boolean, prefix = ''): Promise<Record<string, string>> {
+  const { hookEnvironment } = await import('../../integrations/index.js');
   const { PGBRANCH_BRANCH: _branch, ...vars } = hookEnvironment(info, { preferEndpoint: remote });
   return Object.fromEntries(Object.entries(vars).map(([k, v]) => [`${prefix}${k}`, v]));
 }
@@ -29,7 +29,8 @@ export function registerEnvCommand(program: Command, ctx: CliContext): void {
       if (opts.prefix && !ENV_NAME_PREFIX.test(opts.prefix)) throw new PgbranchError('INVALID_ARGUMENT', `--prefix "${opts.prefix}" would not make valid variable names`);
       const writer = ctx.writerFor(cmd);
       const info = await ctx.withHost(cmd, (host) => host.connectionInfo(name));
-      const vars = connectionVariables(info, isRemote(ctx, cmd), opts.prefix);
+      const vars = await connectionVariables(info, isRemote(ctx, cmd), opts.prefix);
+      const { formatDotenv, mergeDotenv } = await import('../../integrations/index.js');
       if (!opts.write) {
         writer.data(vars, () => formatDotenv(vars));
         return;

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { pruneClosedPullRequestBranches } from '../../integrations/index.js';
 import type { CliContext } from '../context.js';
 import { renderTable } from '../writer.js';
 
@@ -21,6 +20,7 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
       const dryRun = opts.dryRun ?? false;
       if (opts.github) {
         const repo = opts.github;
+        const { pruneClosedPullRequestBranches } = await import('../../integrations/index.js');
         const report = await withHost(cmd, (host) =>
           pruneClosedPullRequestBranches(host, { repo, token: env.GITHUB_TOKEN, apiUrl: env.GITHUB_API_URL, prefix: opts.prefix, dryRun }),
         );

@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
-import { DRIVER_NAMES, Host } from '../../branches/index.js';
-import { log } from '../../util/index.js';
+import { DRIVER_CHOICES } from '../choices.js';
 import type { CliContext } from '../context.js';
 import { branchFields, statusFields } from '../fields.js';
 import { parseMajor, parseSize, parseTtl, rootSource } from '../parse.js';
@@ -12,7 +11,7 @@ export function registerHostCommands(program: Command, ctx: CliContext): void {
   program
     .command('init')
     .description('create the host: pick or make a CoW pool, write the config, create the root branch "main"')
-    .addOption(new Option('--driver <driver>', 'storage driver').choices(['auto', ...DRIVER_NAMES]).default('auto'))
+    .addOption(new Option('--driver <driver>', 'storage driver').choices(['auto', ...DRIVER_CHOICES]).default('auto'))
     .option('--pool-path <dir>', 'directory for the pool (default <home>/pool)')
     .option('--pool-size <size>', 'size of the sparse loop image when one is made', parseSize)
     .option('--pg-major <n>', 'PostgreSQL major version (18 is bundled)', parseMajor)
@@ -30,6 +29,7 @@ export function registerHostCommands(program: Command, ctx: CliContext): void {
     .option('--if-not-exists', 'succeed without changes if the host already exists')
     .action(async (opts, cmd: Command) => {
       const writer = writerFor(cmd);
+      const { Host } = await import('../../branches/index.js');
       const { host, root, created, adminToken } = await Host.init({
         home: globals(cmd).home,
         driver: opts.driver,
@@ -64,7 +64,7 @@ export function registerHostCommands(program: Command, ctx: CliContext): void {
     .description('run the host: HTTP API, the Postgres endpoint for every branch, idle suspension; stops cleanly on SIGTERM/SIGINT')
     .action(async (_opts, cmd: Command) => {
       const writer = writerFor(cmd);
-      if (!env.PGBRANCH_LOG_LEVEL) log.level = 'info';
+      if (!env.PGBRANCH_LOG_LEVEL) (await import('../../util/index.js')).log.level = 'info';
       const { startServer } = await import('../../serve/index.js');
       const server = await startServer({ home: globals(cmd).home });
       const endpoint = `${server.endpoint.host}:${server.endpoint.port}`;

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { TOKEN_ROLES, type TokenInfo } from '../../branches/index.js';
+import type { TokenInfo } from '../../branches/index.js';
+import { TOKEN_ROLE_CHOICES } from '../choices.js';
 import type { CliContext } from '../context.js';
 import { tokenFields } from '../fields.js';
 import { renderFields, renderTable } from '../writer.js';
@@ -13,7 +14,7 @@ export function registerTokenCommands(program: Command, ctx: CliContext): void {
     .command('create')
     .description('create a token; it is shown once')
     .requiredOption('--name <name>', 'what the token is for, e.g. "github-ci"')
-    .addOption(new Option('--role <role>', 'read, write or admin').choices(TOKEN_ROLES).default('read'))
+    .addOption(new Option('--role <role>', 'read, write or admin').choices(TOKEN_ROLE_CHOICES).default('read'))
     .option('--branches <patterns...>', 'limit to branch names matching these patterns, e.g. "pr-*"')
     .action(async (opts: { name: string; role: TokenInfo['role']; branches?: string[] }, cmd: Command) => {
       const writer = writerFor(cmd);

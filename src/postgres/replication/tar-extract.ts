@@ -1,9 +1,13 @@
 import { once } from 'node:events';
 import { chown, mkdir, open, stat } from 'node:fs/promises';
 import { isAbsolute, join, posix } from 'node:path';
-import tarStream from 'tar-stream';
+import { createRequire } from 'node:module';
 import { PgbranchError } from '../../errors.js';
 import type { OsUser } from '../types.js';
+
+// Loaded on first use: only a following root's base backup extracts tar, and loading it is a
+// measurable part of every short CLI call that opens a host.
+const require = createRequire(import.meta.url);
 
 /** Two zero blocks end a tar archive; PostgreSQL's old BASE_BACKUP format omits them. */
 const END_OF_ARCHIVE = Buffer.alloc(1024);
@@ -34,6 +38,7 @@ export function safeMemberPath(name: string): string {
  * accepted: tablespace links are refused earlier, and anything else has no place in a backup.
  */
 export function createTarExtractor(root: string, osUser: OsUser): TarExtractor {
+  const tarStream = require('tar-stream') as typeof import('tar-stream');
   const extract = tarStream.extract();
   const knownDirs = new Set<string>();
 
