@@ -15,6 +15,8 @@ export function parseOutputFormat(value: string): OutputFormat {
 }
 
 export interface Streams {
+  /** Read only by `--token-stdin` (default process.stdin). */
+  readonly stdin?: NodeJS.ReadableStream;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }

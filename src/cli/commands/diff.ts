@@ -75,6 +75,7 @@ export function registerDiffCommand(program: Command, ctx: CliContext): void {
       'what a branch changed: `diff B` against its own branch point, `diff A B` between any two sides ' +
         '(a side: NAME, branch:NAME, snapshot:NAME or branch-point:NAME). `-o sql` prints only the migration script (applied to A, it gives B)',
     )
+    .addHelpText('after', `\nExamples:\n  $ pgbranch diff pr-42                 # schema and data changed since pr-42 was made\n  $ pgbranch diff main pr-42 --schema -o sql > migration.sql\n  $ pgbranch diff pr-42 --data --rows -o json`)
     .option('--schema', 'the schema, as migration SQL (with neither --schema nor --data: both)')
     .option('--data', 'the data: rows inserted, updated and deleted per table')
     .option('--rows', 'also the changed rows themselves, keyed by primary key (implies --data)')

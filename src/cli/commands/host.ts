@@ -3,7 +3,7 @@ import { DRIVER_NAMES, Host } from '../../branches/index.js';
 import { log } from '../../util/index.js';
 import type { CliContext } from '../context.js';
 import { branchFields, statusFields } from '../fields.js';
-import { parseMajor, parseSize, parseTtl, rootSource } from '../parse.js';
+import { parseMajor, parsePort, parseSize, parseTtl, rootSource } from '../parse.js';
 import { renderFields } from '../writer.js';
 
 /** `init`, `serve` and `status`: the host as a whole. */
@@ -12,6 +12,7 @@ export function registerHostCommands(program: Command, ctx: CliContext): void {
   program
     .command('init')
     .description('create the host: pick or make a CoW pool, write the config, create the root branch "main"')
+    .addHelpText('after', `\nExamples:\n  $ sudo pgbranch init --pool-size 20G           # loop-mounted btrfs pool, PostgreSQL 18\n  $ pgbranch init --pg-major 17                  # after \`pgbranch postgres install 17\`\n  $ pgbranch init --from-dump prod.dump --pool-size 50G`)
     .addOption(new Option('--driver <driver>', 'storage driver').choices(['auto', ...DRIVER_NAMES]).default('auto'))
     .option('--pool-path <dir>', 'directory for the pool (default <home>/pool)')
     .option('--pool-size <size>', 'size of the sparse loop image when one is made', parseSize)
@@ -62,11 +63,27 @@ export function registerHostCommands(program: Command, ctx: CliContext): void {
   program
     .command('serve')
     .description('run the host: HTTP API, the Postgres endpoint for every branch, idle suspension; stops cleanly on SIGTERM/SIGINT')
-    .action(async (_opts, cmd: Command) => {
+    .option('--api-host <address>', 'address of the HTTP API (default: config serve.api.host, 127.0.0.1)')
+    .option('--api-port <port>', 'port of the HTTP API, 0 = any free port (default: config serve.api.port, 5480)', parsePort)
+    .option('--endpoint-host <address>', 'address of the Postgres endpoint (default: config serve.proxy.host, 127.0.0.1)')
+    .option('--endpoint-port <port>', 'port of the Postgres endpoint, 0 = any free port (default: config serve.proxy.port, 6432)', parsePort)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ pgbranch serve                                    # API on 127.0.0.1:5480, endpoint on 127.0.0.1:6432
+  $ pgbranch serve --api-host 0.0.0.0 --api-port 8080 --endpoint-port 5433
+  $ pgbranch serve -o json --api-port 0 --endpoint-port 0   # prints {"api": …, "endpoint": …}`,
+    )
+    .action(async (opts: { apiHost?: string; apiPort?: number; endpointHost?: string; endpointPort?: number }, cmd: Command) => {
       const writer = writerFor(cmd);
       if (!env.PGBRANCH_LOG_LEVEL) log.level = 'info';
       const { startServer } = await import('../../serve/index.js');
-      const server = await startServer({ home: globals(cmd).home });
+      const server = await startServer({
+        home: globals(cmd).home,
+        api: { ...(opts.apiHost !== undefined ? { host: opts.apiHost } : {}), ...(opts.apiPort !== undefined ? { port: opts.apiPort } : {}) },
+        endpoint: { ...(opts.endpointHost !== undefined ? { host: opts.endpointHost } : {}), ...(opts.endpointPort !== undefined ? { port: opts.endpointPort } : {}) },
+      });
       const endpoint = `${server.endpoint.host}:${server.endpoint.port}`;
       writer.data({ api: server.apiUrl, endpoint }, () => `api:      ${server.apiUrl}\nendpoint: ${endpoint}`);
       await new Promise<void>((resolve) => {
