@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { Host, type BranchService } from '../branches/index.js';
+import type { BranchService } from '../branches/index.js';
+import { createApiClient } from '../client/index.js';
 import type { ProgressSink } from '../branches/index.js';
 import { PgbranchError } from '../errors.js';
-import { checkInstall } from './install-check.js';
 import { resolveRemote, type RemoteTarget } from './contexts.js';
 import { stderrProgress } from './progress.js';
 import { Writer, parseOutputFormat, type Streams } from './writer.js';
@@ -21,14 +21,16 @@ export interface GlobalOptions {
  * In-process host, or a server (--api-url, $PGBRANCH_API_URL or a context; token from --token,
  * --token-stdin, $PGBRANCH_TOKEN or the context): the same commands either way.
  */
-export async function openService(target: RemoteTarget | undefined, opts: GlobalOptions): Promise<BranchService> {
-  if (target) {
-    const { createApiClient } = await import('../client/index.js');
-    return createApiClient({ baseUrl: target.apiUrl, token: target.token });
+export async function openService(target: RemoteTarget | undefined, opts: GlobalOptions, openLocal: LocalOpener | undefined): Promise<BranchService> {
+  if (target) return createApiClient({ baseUrl: target.apiUrl, token: target.token });
+  if (!openLocal) {
+    throw new PgbranchError('USAGE', 'no server to talk to: this client is remote only. Give --api-url, set $PGBRANCH_API_URL, or add a context (pgbranch context add NAME --url URL --use)');
   }
-  checkInstall();
-  return Host.open({ home: opts.home });
+  return openLocal(opts);
 }
+
+/** Opens the in-process host (the full CLI only). */
+export type LocalOpener = (opts: GlobalOptions) => Promise<BranchService>;
 
 /** What every command module needs: options, output, progress and the host (local or remote). */
 export interface CliContext {
@@ -43,7 +45,7 @@ export interface CliContext {
   withHost<T>(cmd: Command, fn: (host: BranchService) => Promise<T>): Promise<T>;
 }
 
-export function createCliContext(streams: Streams, env: NodeJS.ProcessEnv): CliContext {
+export function createCliContext(streams: Streams, env: NodeJS.ProcessEnv, openLocal?: LocalOpener): CliContext {
   const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
   let stdinToken: Promise<string> | undefined;
   const readTokenFromStdin = (): Promise<string> => (stdinToken ??= readToken(streams.stdin ?? process.stdin));
@@ -58,7 +60,7 @@ export function createCliContext(streams: Streams, env: NodeJS.ProcessEnv): CliC
       const opts = globals(cmd);
       if (opts.token !== undefined && opts.tokenStdin) throw new PgbranchError('USAGE', 'give --token or --token-stdin, not both');
       const target = resolveRemote(opts, env, opts.tokenStdin ? await readTokenFromStdin() : undefined);
-      const service = await openService(target, opts);
+      const service = await openService(target, opts, openLocal);
       try {
         return await fn(service);
       } finally {

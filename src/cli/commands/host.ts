@@ -9,7 +9,7 @@ import { branchFields, statusFields } from '../fields.js';
 import { parseMajor, parsePort, parseSize, parseTtl, rootSource } from '../parse.js';
 import { renderFields } from '../writer.js';
 
-/** `init`, `serve` and `status`: the host as a whole. */
+/** `init` and `serve`: the host as a whole, on its own machine. */
 export function registerHostCommands(program: Command, ctx: CliContext): void {
   const { env, globals, writerFor, progressFor, withHost } = ctx;
   program
@@ -98,15 +98,6 @@ Examples:
         process.once('SIGINT', () => resolve());
       });
       await server.stop();
-    });
-
-  program
-    .command('status')
-    .description('show the host: pool, driver, PostgreSQL, number of branches')
-    .action(async (_opts, cmd: Command) => {
-      const writer = writerFor(cmd);
-      const status = await withHost(cmd, (host) => host.status());
-      writer.data(status, () => renderFields(statusFields(status)));
     });
 }
 
