@@ -24292,6 +24292,7 @@ function group(name, fn) {
 var ERROR_CATALOGUE = {
   INTERNAL: { httpStatus: 500, exitCode: 1, title: "Internal error" },
   INVALID_ARGUMENT: { httpStatus: 400, exitCode: 2, title: "Invalid argument" },
+  USAGE: { httpStatus: 400, exitCode: 2, title: "Usage error" },
   INVALID_BRANCH_NAME: { httpStatus: 400, exitCode: 2, title: "Invalid branch name" },
   BRANCH_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: "Branch not found" },
   PARENT_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: "Parent branch not found" },
@@ -24333,6 +24334,12 @@ var ERROR_CATALOGUE = {
   SOURCE_UNSUPPORTED: { httpStatus: 422, exitCode: 15, title: "Replication source not supported" },
   REPLICATION_FAILED: { httpStatus: 502, exitCode: 15, title: "Replication failed" },
   RECOVERY_TARGET_NOT_REACHED: { httpStatus: 422, exitCode: 15, title: "Recovery target not reached" },
+  MASK_RULES_INVALID: { httpStatus: 422, exitCode: 16, title: "Masking rules are invalid" },
+  MASK_UNCOVERED_COLUMNS: { httpStatus: 422, exitCode: 16, title: "Personal-looking columns have no masking rule" },
+  MASK_COLLISION: { httpStatus: 422, exitCode: 16, title: "Masking broke a unique or foreign key constraint" },
+  MASK_FAILED: { httpStatus: 500, exitCode: 16, title: "Masking failed" },
+  MASK_WIPE_UNSAFE: { httpStatus: 409, exitCode: 16, title: "Data directory not ready for wiping" },
+  MASK_RESIDUE_FOUND: { httpStatus: 500, exitCode: 16, title: "Original values survive in the files" },
   OPERATION_ABORTED: { httpStatus: 409, exitCode: 130, title: "Operation aborted" },
   POINT_IN_TIME_UNAVAILABLE: { httpStatus: 422, exitCode: 15, title: "Branch has no history window" },
   POINT_IN_TIME_OUT_OF_WINDOW: { httpStatus: 422, exitCode: 15, title: "Point in time outside the history window" },
@@ -24340,7 +24347,8 @@ var ERROR_CATALOGUE = {
   TABLE_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: "Table not found" },
   BRANCH_POINT_UNAVAILABLE: { httpStatus: 409, exitCode: 4, title: "No branch point kept for this branch" },
   DATABASE_MISMATCH: { httpStatus: 422, exitCode: 16, title: "The two sides hold different databases" },
-  SCHEMA_DIFF_UNPROVEN: { httpStatus: 422, exitCode: 16, title: "The schema script did not reproduce the target" }
+  SCHEMA_DIFF_UNPROVEN: { httpStatus: 422, exitCode: 16, title: "The schema script did not reproduce the target" },
+  INSTALL_INCOMPLETE: { httpStatus: 503, exitCode: 18, title: "pgbranch installation incomplete" }
 };
 var PgbranchError = class extends Error {
   code;
@@ -24498,6 +24506,7 @@ function fromApiSource(a) {
       lagSeconds: f.lag_seconds,
       lastReplayedCommitAt: f.last_replayed_commit_at,
       slot: f.slot,
+      afterRefresh: f.after_refresh,
       history: {
         windowMs: f.history.window_ms,
         snapshotIntervalMs: f.history.snapshot_interval_ms,
@@ -24999,6 +25008,27 @@ ${output}` : ""}`,
 
 // src/integrations/github-action/main.ts
 var COMMANDS = ["create", "reset", "delete", "diff"];
+var DURATION_MS = { s: 1e3, m: 6e4, h: 36e5, d: 864e5 };
+function durationMs(text) {
+  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
+  return m ? Number(m[1]) * DURATION_MS[m[2]] : void 0;
+}
+function parseExpires(text) {
+  if (!text) return void 0;
+  const ttlMs = durationMs(text);
+  if (ttlMs !== void 0 && ttlMs > 0) return { ttlMs };
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) throw new PgbranchError("INVALID_ARGUMENT", `input "expires" must be a duration (3d, 12h, 90m) or an ISO-8601 time, not "${text}"`);
+  return { expiresAt: new Date(at).toISOString() };
+}
+function parseSuspendTimeout(text) {
+  if (!text) return void 0;
+  if (text === "default") return null;
+  if (text === "0" || text === "never") return 0;
+  const ms = durationMs(text);
+  if (ms === void 0) throw new PgbranchError("INVALID_ARGUMENT", `input "suspend-timeout" must be a duration (5m, 1h), 0 (never) or default, not "${text}"`);
+  return ms;
+}
 function readInputs() {
   const token = getInput("token", { required: true });
   setSecret(token);
@@ -25016,7 +25046,9 @@ function readInputs() {
     against: getInput("against") || void 0,
     verify: getInput("verify").toLowerCase() === "true",
     comment: (getInput("comment") || "true").toLowerCase() === "true",
-    githubToken: githubToken()
+    githubToken: githubToken(),
+    expiry: parseExpires(getInput("expires")),
+    idleTimeoutMs: parseSuspendTimeout(getInput("suspend-timeout"))
   };
 }
 function githubToken() {
@@ -25087,6 +25119,7 @@ function setConnectionOutputs(view, info2, created) {
   setOutput("branch-id", view.id);
   setOutput("db_url", info2.endpoint?.url ?? info2.url);
   setOutput("db_url_unpooled", info2.url);
+  setOutput("password", info2.password);
   setOutput("host", target.host);
   setOutput("port", String(target.port));
   if (created !== void 0) setOutput("created", String(created));
@@ -25151,7 +25184,8 @@ async function run2() {
   if (inputs.command === "create") {
     const result = await timed("create", () => client.createBranch(inputs.branch, {
       origin: inputs.snapshot !== void 0 ? { kind: "snapshot", snapshot: inputs.snapshot } : { kind: "parent", parent: inputs.parent },
-      ifNotExists: true
+      ifNotExists: true,
+      ...inputs.expiry
     }));
     view = result.branch;
     created = result.created;
@@ -25166,6 +25200,7 @@ async function run2() {
     throw error2;
   };
   try {
+    if (inputs.idleTimeoutMs !== void 0) view = await timed("suspend-timeout", () => client.updateBranch(inputs.branch, { idleTimeoutMs: inputs.idleTimeoutMs }));
     const info2 = await timed("connection", () => client.connectionInfo(inputs.branch));
     maskConnection(info2);
     info(`${created === false ? "reusing" : inputs.command === "reset" ? "reset" : "created"} ${inputs.branch} from ${inputs.snapshot !== void 0 ? `snapshot ${inputs.snapshot}` : view.parent ?? "-"} (id ${view.id})`);
