@@ -4,6 +4,8 @@ import { PgbranchError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { renderTable } from '../writer.js';
+import { verbatim } from '../json-naming.js';
+import { toApiDiff } from '../../client/index.js';
 
 interface DiffOptions {
   schema?: boolean;
@@ -103,7 +105,8 @@ export function registerDiffCommand(program: Command, ctx: CliContext): void {
       if (sql) {
         ctx.streams.stdout.write(view.schema!.script.endsWith('\n') ? view.schema!.script : `${view.schema!.script}\n`);
       } else {
-        ctx.writerFor(cmd).data(view, () => renderDiff(view));
+        // The API's shape, verbatim: its rows are keyed by column names, which no renaming may touch.
+        ctx.writerFor(cmd).data(verbatim(toApiDiff(view)), () => renderDiff(view));
       }
       const verification = view.schema?.verification;
       if (verification && !verification.proven) {
