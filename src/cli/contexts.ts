@@ -23,13 +23,16 @@ export function contextFilePath(env: NodeJS.ProcessEnv): string {
   return join(dir, 'contexts.json');
 }
 
-export function readContexts(env: NodeJS.ProcessEnv): ContextFile {
+export function readContexts(env: NodeJS.ProcessEnv, strict = true): ContextFile {
   const file = contextFilePath(env);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { current: null, contexts: {} };
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { current: null, contexts: {} };
+    // A HOME this user cannot read (sudo -u, a service account): no contexts, unless one was asked for.
+    if (!strict && (code === 'EACCES' || code === 'EPERM' || code === 'ENOTDIR')) return { current: null, contexts: {} };
     throw new PgbranchError('INVALID_ARGUMENT', `cannot read the contexts file ${file}: ${(err as Error).message}`, { cause: err });
   }
   try {
@@ -75,7 +78,7 @@ export function resolveRemote(
   const explicitToken = opts.token ?? stdinToken ?? env.PGBRANCH_TOKEN;
   if (opts.apiUrl) return { apiUrl: opts.apiUrl, token: explicitToken, via: '--api-url' };
   if (env.PGBRANCH_API_URL) return { apiUrl: env.PGBRANCH_API_URL, token: explicitToken, via: '$PGBRANCH_API_URL' };
-  const file = readContexts(env);
+  const file = readContexts(env, opts.context !== undefined);
   const name = opts.context ?? file.current;
   if (name === null || name === LOCAL_CONTEXT) return undefined;
   const entry = file.contexts[name];
