@@ -16,6 +16,7 @@ export interface ErrorSpec {
 export const ERROR_CATALOGUE = {
   INTERNAL: { httpStatus: 500, exitCode: 1, title: 'Internal error' },
   INVALID_ARGUMENT: { httpStatus: 400, exitCode: 2, title: 'Invalid argument' },
+  USAGE: { httpStatus: 400, exitCode: 2, title: 'Usage error' },
   INVALID_BRANCH_NAME: { httpStatus: 400, exitCode: 2, title: 'Invalid branch name' },
   BRANCH_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: 'Branch not found' },
   PARENT_NOT_FOUND: { httpStatus: 404, exitCode: 3, title: 'Parent branch not found' },
@@ -73,6 +74,7 @@ export const ERROR_CATALOGUE = {
   REBASE_CONFLICT: { httpStatus: 409, exitCode: 17, title: 'Rebase has conflicts' },
   REBASE_UNDO_UNAVAILABLE: { httpStatus: 409, exitCode: 4, title: 'No rebase to undo' },
   SCHEMA_DIFF_UNPROVEN: { httpStatus: 422, exitCode: 16, title: 'The schema script did not reproduce the target' },
+  INSTALL_INCOMPLETE: { httpStatus: 503, exitCode: 18, title: 'pgbranch installation incomplete' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

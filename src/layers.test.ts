@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 /**
  * The layer rules of shared/DESIGN.md, checked on every import of every file under src/:
  *
- *   composition  bench, test-support (the shared test harness)
+ *   composition  bench, test-support (the shared test harness), index.ts (the package entry)
  *   edges        cli, api, client, web, proxy, integrations, serve
  *   domain       branches
  *   mechanisms   storage, postgres, state
@@ -38,6 +38,8 @@ const RANK: Readonly<Record<string, number>> = {
   // `pgbranch serve` composes the API and the endpoint; the CLI starts it.
   serve: 3,
   bench: 4,
+  // src/index.ts: the package's public entry (`import 'pgbranch'`), above everything it re-exports.
+  index: 4,
   'test-support': 4,
 };
 const MECHANISM = 1;

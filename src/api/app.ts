@@ -13,7 +13,7 @@ import { registerRebaseRoutes } from './rebase-routes.js';
 import type { ApiHost } from './branch-service.js';
 import { HEALTH_PATH, registerHostRoutes } from './host-routes.js';
 import { httpProblem, problemFromError, problemResponse, validationProblem } from './problem.js';
-import type { ApiMetrics } from './metrics.js';
+import { METRICS_PATH, type ApiMetrics } from './metrics.js';
 import { requestLog } from './request-log.js';
 import { BEARER_AUTH, jsonContent, problems } from './route-support.js';
 import { OpenApiDocumentSchema } from './schemas.js';
@@ -58,7 +58,8 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
   if (options.metrics) app.use('*', options.metrics.middleware);
   // The console's page and assets hold no data and need no token: registered before authentication.
   registerConsoleRoutes(app);
-  app.use('*', authenticateRequests(host, new Set([`GET ${HEALTH_PATH}`, `HEAD ${HEALTH_PATH}`])));
+  // The OpenAPI document describes routes, never data or secrets: tools (SDK generators, linters) fetch it without a token.
+  app.use('*', authenticateRequests(host, new Set([`GET ${HEALTH_PATH}`, `HEAD ${HEALTH_PATH}`, `GET ${OPENAPI_PATH}`])));
   app.use('*', limitBody(options.maxBodyBytes ?? 64 * 1024));
 
   registerHostRoutes(app, host);
@@ -82,28 +83,26 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
     path: OPENAPI_PATH,
     operationId: 'getOpenApiDocument',
     tags: ['meta'],
-    summary: 'This document (needs a token of any role)',
-    responses: { 200: jsonContent(OpenApiDocumentSchema, 'OpenAPI 3.1 document'), ...problems(401) },
+    summary: 'This document',
+    description: 'Needs no token: the document holds no data and no secret.',
+    security: [],
+    responses: { 200: jsonContent(OpenApiDocumentSchema, 'OpenAPI 3.1 document') },
   });
-  app.doc31(OPENAPI_PATH, {
-    openapi: '3.1.0',
-    info: {
-      title: 'pgbranch',
-      version,
-      description:
-        'Copy-on-write PostgreSQL branches. Errors are application/problem+json with a stable `code` (the same the CLI prints). ' +
-        'Branch names containing "/" are percent-encoded in paths (feature%2Flogin).',
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: METRICS_PATH,
+    operationId: 'getMetrics',
+    tags: ['meta'],
+    summary: 'Prometheus metrics',
+    description:
+      'Prometheus text exposition: branch counts by state, operation latencies, per-branch own and shared bytes, pool usage, API requests by status. ' +
+      'Needs a read token; per-branch series are limited to the branches the token may see. Served by `pgbranch serve`.',
+    responses: {
+      200: { description: 'Prometheus text format (version 0.0.4)', content: { 'text/plain': { schema: { type: 'string' } } } },
+      ...problems(401, 403),
     },
-    security: [{ [BEARER_AUTH]: [] }],
-    tags: [
-      { name: 'branches', description: 'create, inspect, connect to, reset and delete branches' },
-      { name: 'snapshots', description: 'named, immutable points of branches to create branches from' },
-      { name: 'tokens', description: 'API tokens (admin)' },
-      { name: 'host', description: 'the host' },
-      { name: 'governance', description: 'audit log and garbage collection' },
-      { name: 'meta', description: 'health and this document' },
-    ],
   });
+  app.doc31(OPENAPI_PATH, documentConfig());
 
   app.notFound((c) => problemResponse(httpProblem(404, `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
@@ -122,6 +121,50 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
     return problemResponse(problemFromError(new PgbranchError('INTERNAL', err.message, { cause: err })));
   });
   return app;
+}
+
+/** The document's top level (the paths come from the routes). */
+function documentConfig() {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'pgbranch',
+      version,
+      license: { name: 'MIT', identifier: 'MIT' },
+      description:
+        'Copy-on-write PostgreSQL branches. Errors are application/problem+json with a stable `code` (the same the CLI prints). ' +
+        'Branch names containing "/" are percent-encoded in paths (feature%2Flogin).',
+    },
+    security: [{ [BEARER_AUTH]: [] }],
+    tags: [
+      { name: 'branches', description: 'create, inspect, connect to, reset and delete branches' },
+      { name: 'snapshots', description: 'named, immutable points of branches to create branches from' },
+      { name: 'tokens', description: 'API tokens (admin)' },
+      { name: 'host', description: 'the host' },
+      { name: 'governance', description: 'audit log and garbage collection' },
+      { name: 'meta', description: 'health and this document' },
+    ],
+    servers: [
+      {
+        url: '{scheme}://{host}:{port}',
+        description: 'a `pgbranch serve` host (default http://127.0.0.1:5480; `serve --api-host/--api-port`, config serve.api)',
+        variables: {
+          scheme: { default: 'http', enum: ['http', 'https'] },
+          host: { default: '127.0.0.1' },
+          port: { default: '5480' },
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * The OpenAPI document without a host or a server: what `npm run gen:client` turns into the light
+ * client's types, and what its drift test compares with.
+ */
+export function openApiDocument(): ReturnType<ApiApp['getOpenAPI31Document']> {
+  const app = createApiApp({ host: {} as ApiHost, logger: log, metrics: undefined });
+  return app.getOpenAPI31Document(documentConfig());
 }
 
 /** nginx's "client closed request": not an HTTP status a client ever sees. */

@@ -70,6 +70,6 @@ describe.skipIf(skip !== undefined)('REST API governance', () => {
     expect(dry.body).toEqual({ dry_run: true, actions: [] });
     const cli = await f.t.cliWithEnv({ PGBRANCH_API_URL: f.server.url, PGBRANCH_TOKEN: f.adminToken }, 'gc', '-o', 'json');
     expect(cli.code, cli.stderr).toBe(0);
-    expect(JSON.parse(cli.stdout)).toEqual({ dryRun: false, actions: [] });
+    expect(JSON.parse(cli.stdout)).toEqual({ dry_run: false, actions: [] });
   });
 });

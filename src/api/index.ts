@@ -2,7 +2,7 @@
  * The REST API edge: a Hono app with an OpenAPI 3.1 document and a Node server for it. The remote
  * client (src/client) speaks it; its wire types are exported here.
  */
-export { createApiApp, OPENAPI_PATH, type ApiApp, type ApiAppOptions } from './app.js';
+export { createApiApp, openApiDocument, OPENAPI_PATH, type ApiApp, type ApiAppOptions } from './app.js';
 export { startApiServer, type ApiServer, type ApiServerOptions } from './server.js';
 export { createApiClient, type ApiClient, type ApiClientOptions } from '../client/index.js';
 export type * from './schemas.js';

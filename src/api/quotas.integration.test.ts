@@ -84,7 +84,7 @@ describe.skipIf(skip !== undefined)('quotas', () => {
     expect(cliTooBig.stderr).toContain('[QUOTA_EXCEEDED]');
     const cliOk = await f.t.cli('branch', 'create', 'feat-1', '--from', 'main', '--max-own-bytes', '100M', '-o', 'json');
     expect(cliOk.code, cliOk.stderr).toBe(0);
-    expect(JSON.parse(cliOk.stdout)).toMatchObject({ maxOwnBytes: 100 * MIB, createdBy: expect.stringMatching(/^local:/) });
+    expect(JSON.parse(cliOk.stdout)).toMatchObject({ max_own_bytes: 100 * MIB, created_by: expect.stringMatching(/^local:/) });
     const cliSet = await f.t.cli('branch', 'set', 'feat-1', '--max-own-bytes', 'none');
     expect(cliSet.code).toBe(14);
     expect(cliSet.stderr).toContain('[QUOTA_EXCEEDED]');

@@ -191,9 +191,9 @@ function consistencySuite(kind: PoolKind, skip: string | undefined): void {
     const expectStartedCleanly = async (name: string): Promise<{ lsn: string }> => {
       const r = await t.cli('branch', 'get', name, '-o', 'json');
       expect(r.code, r.stderr).toBe(0);
-      const view = JSON.parse(r.stdout) as { id: string; parent: string; state: string; branchPoint: { lsn: string | null } };
+      const view = JSON.parse(r.stdout) as { id: string; parent: string; state: string; branch_point: { lsn: string | null } };
       expect(view).toMatchObject({ parent: 'main', state: 'running' });
-      expect(view.branchPoint.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+      expect(view.branch_point.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
       const log = await readFile(join(hostPaths(t.home).logDir, `${view.id}.log`), 'utf8');
       expect(log).not.toMatch(/PANIC|invalid page|page verification failed|could not (read|open)|corrupt/i);
       expect(log).toMatch(/database system is ready to accept connections/);
@@ -207,7 +207,7 @@ function consistencySuite(kind: PoolKind, skip: string | undefined): void {
         expect(log, 'recovery must start from the backup label').toMatch(/starting backup recovery with redo LSN/);
         expect(log).toMatch(/completed backup recovery/);
       }
-      return { lsn: view.branchPoint.lsn! };
+      return { lsn: view.branch_point.lsn! };
     };
 
     beforeAll(async () => {

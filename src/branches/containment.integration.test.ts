@@ -63,7 +63,7 @@ for (const kind of ['btrfs', 'xfs', 'ext4'] as const satisfies readonly PoolKind
       const cap = 96 * MIB;
       const made = await t.cli('branch', 'create', 'runaway', '--from', 'main', '--max-own-bytes', '96M', '-o', 'json');
       expect(made.code, made.stderr).toBe(0);
-      expect(JSON.parse(made.stdout)).toMatchObject({ name: 'runaway', maxOwnBytes: cap });
+      expect(JSON.parse(made.stdout)).toMatchObject({ name: 'runaway', max_own_bytes: cap });
       await t.host.createBranch('sibling', { origin: { kind: 'parent', parent: 'main' } });
       const runaway = (await t.host.connectionInfo('runaway')).url;
       const sibling = (await t.host.connectionInfo('sibling')).url;
@@ -97,7 +97,7 @@ for (const kind of ['btrfs', 'xfs', 'ext4'] as const satisfies readonly PoolKind
       // before the refusal — so even new sessions may fail; an XFS branch can still rewrite.)
       const raised = await t.cli('branch', 'set', 'runaway', '--max-own-bytes', '192M', '-o', 'json');
       expect(raised.code, raised.stderr).toBe(0);
-      expect(JSON.parse(raised.stdout).maxOwnBytes).toBe(192 * MIB);
+      expect(JSON.parse(raised.stdout).max_own_bytes).toBe(192 * MIB);
       expect(await sql(runaway, 'SELECT count(*)::int AS n FROM seed')).toEqual([{ n: 20000 }]);
       expect((await writeUntilRefused(runaway, 2)).error).toBeUndefined();
 

@@ -335,8 +335,8 @@ for (const kind of KINDS) {
       const state = await nextCommand();
       expect(stored(state, name)).toMatchObject({ desiredState: 'running' });
       expect(readStoredState(t.home).operations).toEqual([]);
-      const view = JSON.parse((await t.cli('branch', 'get', name, '-o', 'json')).stdout) as { maxOwnBytes: number | null };
-      expect(view.maxOwnBytes).toBe(1024 ** 3);
+      const view = JSON.parse((await t.cli('branch', 'get', name, '-o', 'json')).stdout) as { max_own_bytes: number | null };
+      expect(view.max_own_bytes).toBe(1024 ** 3);
       expect(await sql<{ one: number }>(await cliUrl(name), 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
       await cliOk('branch', 'delete', name);
       record('limit', point, kind, how === 'completed' ? 'not reached (completed)' : 'rolled forward');

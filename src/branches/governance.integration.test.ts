@@ -135,7 +135,7 @@ describe.skipIf(skip !== undefined)('lifecycle governance (btrfs)', () => {
 
     const set = await t.cli('branch', 'set', 'feature-x', '--ttl', '2h', '-o', 'json');
     expect(set.code, set.stderr).toBe(0);
-    expect(JSON.parse(set.stdout).expiresAt).not.toBeNull();
+    expect(JSON.parse(set.stdout).expires_at).not.toBeNull();
     const list = await t.cli('branch', 'list', '--no-size');
     expect(list.stdout).toContain('EXPIRES');
     expect(list.stdout).toMatch(/feature-x.*1h 5\dm/);
@@ -184,8 +184,8 @@ describe.skipIf(skip !== undefined)('lifecycle governance (btrfs)', () => {
 
     const dry = await t.cli('gc', '--dry-run', '-o', 'json');
     expect(dry.code, dry.stderr).toBe(0);
-    const planned = JSON.parse(dry.stdout) as { dryRun: boolean; actions: { kind: string; target: string; done: boolean }[] };
-    expect(planned.dryRun).toBe(true);
+    const planned = JSON.parse(dry.stdout) as { dry_run: boolean; actions: { kind: string; target: string; done: boolean }[] };
+    expect(planned.dry_run).toBe(true);
     expect(planned.actions).toEqual(expect.arrayContaining(expected.map((e) => ({ ...e, done: false }))));
     expect(planned.actions).toHaveLength(expected.length);
     expect((await storage.listVolumes()).sort()).toEqual(volumesBefore);

@@ -128,8 +128,8 @@ describe('init chooses the pool', () => {
       expect(init.code, init.stderr).toBe(0);
       expect(init.stderr).toMatch(/warning: .*copy driver, branching is O\(size\)/);
       const out = JSON.parse(init.stdout);
-      expect(out.host).toMatchObject({ driver: 'copy', loopImage: null });
-      expect(out.host.postgres.osUser).not.toBe('pgbranch');
+      expect(out.host).toMatchObject({ driver: 'copy', loop_image: null });
+      expect(out.host.postgres.os_user).not.toBe('pgbranch');
       expect((await cli('branch', 'create', 'pr-1')).code).toBe(0);
       const url = (await cli('branch', 'url', 'pr-1')).stdout.trim();
       expect(await sql(url, 'SELECT current_setting($$data_directory$$) LIKE $$%pgdata$$ AS ok')).toEqual([{ ok: true }]);

@@ -26,7 +26,7 @@ describe.skipIf(skip !== undefined)('branch lifecycle through the CLI (btrfs)', 
     expect(r.code, r.stderr).toBe(0);
     const created = JSON.parse(r.stdout);
     expect(created).toMatchObject({ name: 'pr-1', parent: 'main', state: 'running', created: true });
-    expect(created.branchPoint.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(created.branch_point.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     expect(JSON.stringify(created)).not.toMatch(/password/i);
     const rows = await sql<{ label: string }>(await url('pr-1'), 'SELECT label FROM items');
     expect(rows).toEqual([{ label: 'from main' }]);
@@ -67,7 +67,7 @@ describe.skipIf(skip !== undefined)('branch lifecycle through the CLI (btrfs)', 
     await sql(await url('main'), "INSERT INTO items VALUES (3, 'main after branching')");
     const r = await t.cli('branch', 'reset', 'pr-1', '-o', 'json');
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).resetAt).not.toBeNull();
+    expect(JSON.parse(r.stdout).reset_at).not.toBeNull();
     expect(await url('pr-1')).toBe(before);
     const rows = await sql<{ id: number }>(before, 'SELECT id FROM items ORDER BY id');
     expect(rows.map((x) => x.id)).toEqual([1, 3]);
@@ -85,7 +85,7 @@ describe.skipIf(skip !== undefined)('branch lifecycle through the CLI (btrfs)', 
     const rows = await sql<{ id: number }>(await url('l3'), 'SELECT id FROM items ORDER BY id');
     expect(rows.map((x) => x.id)).toEqual([1, 3, 10]);
     const l2 = JSON.parse((await t.cli('branch', 'get', 'l2', '-o', 'json')).stdout);
-    expect(l2).toMatchObject({ parent: 'l1', parentDeleted: true, state: 'running' });
+    expect(l2).toMatchObject({ parent: 'l1', parent_deleted: true, state: 'running' });
     const reset = await t.cli('branch', 'reset', 'l2');
     expect(reset.code).toBe(3);
     expect(reset.stderr).toContain('[PARENT_NOT_FOUND]');
@@ -134,10 +134,10 @@ describe.skipIf(skip !== undefined)('branch lifecycle through the CLI (btrfs)', 
 
   it('list shows the tree with state, own data and age; a fresh branch owns almost nothing', async () => {
     await t.cli('branch', 'create', 'fresh', '--from', 'main');
-    const list = JSON.parse((await t.cli('branch', 'list', '-o', 'json')).stdout) as { name: string; ownBytes: number; totalBytes: number }[];
+    const list = JSON.parse((await t.cli('branch', 'list', '-o', 'json')).stdout) as { name: string; own_bytes: number; total_bytes: number }[];
     const fresh = list.find((b) => b.name === 'fresh')!;
-    expect(fresh.totalBytes).toBeGreaterThan(10 * 1024 * 1024);
-    expect(fresh.ownBytes).toBeLessThan(fresh.totalBytes / 4);
+    expect(fresh.total_bytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(fresh.own_bytes).toBeLessThan(fresh.total_bytes / 4);
     const table = (await t.cli('branch', 'list')).stdout;
     expect(table.split('\n')[0]).toMatch(/^NAME\s+STATE\s+PORT\s+OWN DATA/);
     expect(table).toMatch(/\n(├|└)─ pr-1\s+running/);

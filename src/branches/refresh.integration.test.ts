@@ -64,10 +64,10 @@ describe.skipIf(skip !== undefined)('a root refreshed from its source', () => {
     await cliOk('branch', 'create', 'after', '--from', 'shop');
     expect(await labelOf((await t.host.connectionInfo('after')).url)).toBe('g2');
 
-    const status = JSON.parse(await cliOk('source', 'status', 'shop', '-o', 'json')) as { mode: string; url: string; refresh: { generation: number; lastRefreshAt: string } };
+    const status = JSON.parse(await cliOk('source', 'status', 'shop', '-o', 'json')) as { mode: string; url: string; refresh: { generation: number; last_refresh_at: string } };
     expect(status).toMatchObject({ mode: 'refresh', refresh: { generation: 2 } });
     expect(status.url).not.toContain(source.password);
-    expect(status.refresh.lastRefreshAt).toMatch(/^\d{4}-/);
+    expect(status.refresh.last_refresh_at).toMatch(/^\d{4}-/);
     await assertHostConsistent(t.home, t.pool.poolPath);
   });
 

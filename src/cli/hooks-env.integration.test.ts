@@ -30,11 +30,11 @@ describe.skipIf(skip !== undefined)('post-create hooks, env and psql', () => {
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ name: 'pr-10', created: true, ready: true });
-    expect(out.hooks.map((h: { command: string; exitCode: number }) => [h.command, h.exitCode])).toEqual([
+    expect(out.hooks.map((h: { command: string; exit_code: number }) => [h.command, h.exit_code])).toEqual([
       [migrate, 0],
       [seed, 0],
     ]);
-    for (const h of out.hooks) expect(h.durationMs).toBeGreaterThanOrEqual(0);
+    for (const h of out.hooks) expect(h.duration_ms).toBeGreaterThanOrEqual(0);
     // The hook's own output is streamed to stderr; stdout stays parseable data.
     expect(r.stderr).toContain('seeded pr-10');
     const info = await t.host.connectionInfo('pr-10');

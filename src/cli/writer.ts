@@ -4,6 +4,7 @@ const require = createRequire(import.meta.url);
 /** YAML is loaded only for `-o yaml`: it costs ~35 ms of every CLI start otherwise. */
 const toYaml = (value: unknown): string => (require('yaml') as typeof import('yaml')).stringify(value);
 import { PgbranchError } from '../errors.js';
+import { snakeKeys } from './json-naming.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -15,6 +16,8 @@ export function parseOutputFormat(value: string): OutputFormat {
 }
 
 export interface Streams {
+  /** Read only by `--token-stdin` (default process.stdin). */
+  readonly stdin?: NodeJS.ReadableStream;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -29,11 +32,11 @@ export class Writer {
     private readonly streams: Streams,
   ) {}
 
-  /** Prints `value` as json/yaml, or as the human rendering for `table`. */
+  /** Prints `value` as json/yaml (snake_case keys, like the API: see json-naming.ts), or as the human rendering for `table`. */
   data(value: unknown, table: () => string): void {
     let text: string;
-    if (this.format === 'json') text = `${JSON.stringify(value, null, 2)}\n`;
-    else if (this.format === 'yaml') text = toYaml(value);
+    if (this.format === 'json') text = `${JSON.stringify(snakeKeys(value), null, 2)}\n`;
+    else if (this.format === 'yaml') text = toYaml(snakeKeys(value));
     else {
       text = table();
       if (text && !text.endsWith('\n')) text += '\n';

@@ -52,7 +52,7 @@ describe.skipIf(skip !== undefined)('examples/node-app on pr-* branches', () => 
   const createPrBranch = async (name: string, app: string) => {
     const r = await t.cli('branch', 'create', name, '--from', 'main', '--run', `cd "${app}" && npm run migrate`, '--run', `cd "${app}" && npm run seed`, '-o', 'json');
     expect(r.code, r.stderr).toBe(0);
-    return JSON.parse(r.stdout) as { ready: boolean; hooks: { command: string; exitCode: number }[] };
+    return JSON.parse(r.stdout) as { ready: boolean; hooks: { command: string; exit_code: number }[] };
   };
 
   const tables = async (branch: string): Promise<string[]> => {
@@ -81,7 +81,7 @@ describe.skipIf(skip !== undefined)('examples/node-app on pr-* branches', () => 
     const mainBefore = await tables('main');
     const created = await createPrBranch('pr-1', apps.base!);
     expect(created.ready).toBe(true);
-    expect(created.hooks.map((h) => h.exitCode)).toEqual([0, 0]);
+    expect(created.hooks.map((h) => h.exit_code)).toEqual([0, 0]);
     expect(await tables('pr-1')).toEqual(['authors', 'pgmigrations', 'posts']);
     const tested = sh('npm test', apps.base!, { DATABASE_URL: (await t.host.connectionInfo('pr-1')).url });
     expect(tested.code, tested.out).toBe(0);

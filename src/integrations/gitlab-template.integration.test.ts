@@ -72,7 +72,8 @@ describe.skipIf(skip !== undefined)('GitLab include template (run)', () => {
         HOME: process.env.HOME,
         CI_MERGE_REQUEST_IID: iid,
         ...variables,
-        PGBRANCH_CLI: `${process.execPath} ${join(REPO, 'bin', 'pgbranch.js')}`,
+        // The template's default is `npx @pgbranch/client`: run that package's CLI, as built here.
+        PGBRANCH_CLI: `${process.execPath} ${join(REPO, 'packages', 'client', 'bin', 'pgbranch.js')}`,
         PGBRANCH_API_URL: served.apiUrl,
         PGBRANCH_TOKEN: served.ciToken,
         ...extra,
@@ -80,6 +81,10 @@ describe.skipIf(skip !== undefined)('GitLab include template (run)', () => {
     });
     return { code: result.status, out: `${result.stdout}${result.stderr}` };
   };
+
+  it('runs the light client by default', () => {
+    expect(template.variables!.PGBRANCH_CLI).toBe('npx --yes @pgbranch/client@latest');
+  });
 
   it('create makes pr-<iid>, runs every PGBRANCH_RUN line once and writes the dotenv report', async () => {
     const hooks = `psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -qc 'CREATE TABLE from_hook (id int)'\necho "second hook on $PGBRANCH_BRANCH"\n`;

@@ -16,7 +16,10 @@ import {
   initCluster,
   instanceStatus,
   killInstance,
+  parseReplicationSource,
+  quoteLiteral,
   readPostmasterPid,
+  ReplicationConnection,
   reloadConfig,
   resolveBinaries,
   setRolePassword,
@@ -117,13 +120,13 @@ describe('PostgreSQL 18 instance lifecycle', () => {
   it('sets a SCRAM verifier computed in Node that the server accepts', async () => {
     await withClient(c.target('postgres'), async (client) => {
       await client.query('CREATE ROLE "App User" LOGIN');
-      await setRolePassword(client, 'App User', 'n3w-päss wörd');
+      await setRolePassword(client, 'App User', 'n3w-pass w0rd');
       const { rows } = await client.query<{ rolpassword: string }>("SELECT rolpassword FROM pg_authid WHERE rolname = 'App User'");
       expect(rows[0]!.rolpassword).toMatch(/^SCRAM-SHA-256\$4096:/);
     });
-    expect(await tcpLogin(c.port, 'App User', 'n3w-päss wörd')).toBeUndefined();
+    expect(await tcpLogin(c.port, 'App User', 'n3w-pass w0rd')).toBeUndefined();
     expect(await tcpLogin(c.port, 'App User', 'n3w-pass word')).toBe('28P01');
-    await waitForLogin({ host: '127.0.0.1', port: c.port, user: 'App User', database: 'app', password: 'n3w-päss wörd' }, { timeoutMs: 5_000 });
+    await waitForLogin({ host: '127.0.0.1', port: c.port, user: 'App User', database: 'app', password: 'n3w-pass w0rd' }, { timeoutMs: 5_000 });
     const err = await waitForLogin({ host: '127.0.0.1', port: c.port, user: 'App User', database: 'app', password: 'not-it-123' }, { timeoutMs: 300 }).catch(
       (e: unknown) => e,
     );
@@ -131,20 +134,37 @@ describe('PostgreSQL 18 instance lifecycle', () => {
     expect((err as Error).message).not.toContain('not-it-123');
   });
 
-  it('stores the password as libpq prepares it (SASLprep), so psql logs in too', async () => {
+  it('branch passwords (generated) are ASCII; the verifier of one lets psql log in', async () => {
     const tools = await clientTools();
     const psqlLogin = (password: string) =>
       run(tools.psql, ['-X', '-At', '-h', '127.0.0.1', '-p', String(c.port), '-U', 'App User', '-d', 'app', '-c', 'SELECT 42'], {
         env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
       }).then((r) => r.stdout.trim(), (e: Error) => e.message);
-    for (const password of ['\u2168-ﬁx pass', 'é\u0007raw', 'plain-ascii']) {
-      await withClient(c.target('postgres'), (client) => setRolePassword(client, 'App User', password));
-      expect(await psqlLogin(password)).toBe('42');
+    await withClient(c.target('postgres'), (client) => setRolePassword(client, 'App User', 'Zm9v_YmFy-cGFzcw'));
+    expect(await psqlLogin('Zm9v_YmFy-cGFzcw')).toBe('42');
+    await expect(withClient(c.target('postgres'), (client) => setRolePassword(client, 'App User', 'p\u00e4ss'))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it("the replication client's SCRAM logs in with a non-ASCII password PostgreSQL stored (SASLprep, as libpq)", async () => {
+    const login = async (password: string): Promise<string> => {
+      const source = parseReplicationSource(`postgresql://${encodeURIComponent('App User')}:${encodeURIComponent(password)}@127.0.0.1:${c.port}/app?sslmode=disable`);
+      try {
+        const conn = await ReplicationConnection.open(source, { replication: false, database: 'app' });
+        await conn.close();
+        return 'ok';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    // The server computes the verifier from the plaintext, with its own SASLprep.
+    for (const password of ['\u2168-\uFB01x pass', '\u00e9\u0007raw', 'plain-ascii']) {
+      await withClient(c.target('postgres'), (client) => client.query(`SET password_encryption = 'scram-sha-256'; ALTER ROLE "App User" PASSWORD ${quoteLiteral(password)}`));
+      expect(await login(password), JSON.stringify(password)).toBe('ok');
     }
     // NFKC: the Roman numeral nine and "IX" are the same password to PostgreSQL.
-    await withClient(c.target('postgres'), (client) => setRolePassword(client, 'App User', '\u2168-ﬁx pass'));
-    expect(await psqlLogin('IX-fix pass')).toBe('42');
-    expect(await psqlLogin('IX-fix-pass')).toContain('password authentication failed');
+    await withClient(c.target('postgres'), (client) => client.query(`ALTER ROLE "App User" PASSWORD ${quoteLiteral('\u2168-\uFB01x pass')}`));
+    expect(await login('IX-fix pass')).toBe('ok');
+    expect(await login('IX-fix-pass')).not.toBe('ok');
   });
 
   it('closes and reopens TCP by rewriting pg_hba.conf and reloading', async () => {

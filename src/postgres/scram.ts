@@ -3,7 +3,6 @@ import { promisify } from 'node:util';
 import type { Client } from 'pg';
 import { PgbranchError } from '../errors.js';
 import { quoteIdent, quoteLiteral } from './quote.js';
-import { saslprep } from './saslprep.js';
 
 export interface ScramOptions {
   /** 16 random bytes unless given (tests pass a fixed salt). */
@@ -18,9 +17,10 @@ export interface ScramOptions {
  * never reaches the server, its logs or pg_stat_statements.
  */
 export function scramSha256Verifier(password: string, options: ScramOptions = {}): string {
+  assertAscii(password);
   const salt = options.salt ?? randomBytes(16);
   const iterations = options.iterations ?? 4096;
-  return verifierOf(pbkdf2Sync(Buffer.from(saslprep(password), 'utf8'), salt, iterations, 32, 'sha256'), salt, iterations);
+  return verifierOf(pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256'), salt, iterations);
 }
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -31,9 +31,10 @@ const pbkdf2Async = promisify(pbkdf2);
  * is ready to take it.
  */
 export async function scramSha256VerifierAsync(password: string, options: ScramOptions = {}): Promise<string> {
+  assertAscii(password);
   const salt = options.salt ?? randomBytes(16);
   const iterations = options.iterations ?? 4096;
-  return verifierOf(await pbkdf2Async(Buffer.from(saslprep(password), 'utf8'), salt, iterations, 32, 'sha256'), salt, iterations);
+  return verifierOf(await pbkdf2Async(Buffer.from(password, 'utf8'), salt, iterations, 32, 'sha256'), salt, iterations);
 }
 
 function verifierOf(salted: Buffer, salt: Buffer, iterations: number): string {
@@ -41,6 +42,18 @@ function verifierOf(salted: Buffer, salt: Buffer, iterations: number): string {
   const storedKey = createHash('sha256').update(clientKey).digest();
   const serverKey = createHmac('sha256', salted).update('Server Key').digest();
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
+/**
+ * Branch passwords are generated (base64url), never typed: ASCII, for which PostgreSQL's SASLprep
+ * changes nothing, so the verifier needs no SASLprep here. A user's own password (a replication
+ * source's) is only ever sent by the SCRAM client, which applies SASLprep (replication/saslprep.ts).
+ */
+function assertAscii(password: string): void {
+  // eslint-disable-next-line no-control-regex
+  if (!/^[\x00-\x7f]*$/.test(password)) {
+    throw new PgbranchError('INVALID_ARGUMENT', 'a branch password must be ASCII (pgbranch generates them)', { cause: new Error('non-ASCII password') });
+  }
 }
 
 /** Sets `role`'s password to a SCRAM verifier of `password` (the plaintext stays in this process). */

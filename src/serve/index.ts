@@ -15,6 +15,9 @@ export interface ServeOptions {
   readonly home?: string;
   /** How often idle branches are looked for (default: a quarter of the idle timeout, 1-30 s). */
   readonly sweepIntervalMs?: number;
+  /** Override the config's `serve.api` / `serve.proxy` listen addresses (0 = any free port). */
+  readonly api?: { readonly host?: string; readonly port?: number };
+  readonly endpoint?: { readonly host?: string; readonly port?: number };
 }
 
 export interface RunningServer {
@@ -34,9 +37,9 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const tls = await ensureEndpointCertificate(host);
 
   const proxy = createProxyServer({ router: host, tls, publicHost: config.publicHost, drainTimeoutMs: config.drainTimeoutMs });
-  const proxyPort = await proxy.listen(config.proxy.host, config.proxy.port);
+  const proxyPort = await proxy.listen(options.endpoint?.host ?? config.proxy.host, options.endpoint?.port ?? config.proxy.port);
   host.setBoundEndpoint(proxyPort);
-  const api = await startApiServer({ host, listen: config.api });
+  const api = await startApiServer({ host, listen: { ...config.api, ...options.api } });
 
   const idle = config.idleTimeoutMs;
   const sweepMs = options.sweepIntervalMs ?? Math.min(30_000, Math.max(1_000, Math.floor((idle || 120_000) / 4)));

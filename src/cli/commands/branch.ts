@@ -38,6 +38,7 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
   branch
     .command('create <name>')
     .description('create a branch from a parent (copy-on-write), or a new root branch from a dump, a URL or empty')
+    .addHelpText('after', `\nExamples:\n  $ pgbranch branch create pr-42                       # from main\n  $ pgbranch branch create pr-42 --from staging --ttl 3d --if-not-exists\n  $ pgbranch branch create pr-42 --run "npm run migrate" # DATABASE_URL set for the hook\n  $ pgbranch branch create prod-copy --from-url "$SOURCE_URL"\n  $ pgbranch -o json branch create pr-42 | jq -r .name`)
     .option('--from <parent>', 'parent branch (default "main" unless a root source is given)')
     .option('--from-dump <file>', 'make a root branch from a pg_dump file')
     .option('--from-url <url>', 'make a root branch from a live PostgreSQL server: a logical copy (refresh it later with `source refresh`), or with --follow a hot standby')
@@ -75,7 +76,7 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
         });
         // An existing branch (--if-not-exists) already ran its hooks: running migrations twice is not a retry.
         const hooks = commands.length > 0 && result.created
-          ? await runCreateHooks(host, { branch: name, commands, remote: Boolean(globals.apiUrl ?? ctx.env.PGBRANCH_API_URL), keepOnFailure: Boolean(opts.keepOnFailure), streams: ctx.streams, quiet: Boolean(globals.quiet) })
+          ? await runCreateHooks(host, { branch: name, commands, remote: ctx.isRemote(cmd), keepOnFailure: Boolean(opts.keepOnFailure), streams: ctx.streams, quiet: Boolean(globals.quiet) })
           : undefined;
         return { result, hooks };
       });
@@ -92,6 +93,7 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
     .command('list')
     .alias('ls')
     .description('list branches as a tree with state, own data size and age')
+    .addHelpText('after', `\nExamples:\n  $ pgbranch branch list\n  $ pgbranch branch list --no-size -o json`)
     .option('--no-size', 'skip measuring data sizes (faster on large pools)')
     .action(async (opts, cmd: Command) => {
       const writer = writerFor(cmd);
@@ -128,6 +130,7 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
     .command('url <name>')
     .alias('connection-string')
     .description('print the direct postgresql:// connection string (starts the branch if it is stopped); -o json shows both URLs')
+    .addHelpText('after', `\nExamples:\n  $ psql "$(pgbranch branch url pr-42)"\n  $ pgbranch branch url pr-42 --endpoint`)
     .option('--endpoint', "print the URL through the host's Postgres endpoint (pgbranch serve) instead")
     .action(async (name: string, opts: { endpoint?: boolean }, cmd: Command) => {
       const writer = writerFor(cmd);

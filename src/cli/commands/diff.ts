@@ -4,6 +4,8 @@ import { PgbranchError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { renderTable } from '../writer.js';
+import { verbatim } from '../json-naming.js';
+import { toApiDiff } from '../../client/index.js';
 
 interface DiffOptions {
   schema?: boolean;
@@ -75,6 +77,7 @@ export function registerDiffCommand(program: Command, ctx: CliContext): void {
       'what a branch changed: `diff B` against its own branch point, `diff A B` between any two sides ' +
         '(a side: NAME, branch:NAME, snapshot:NAME or branch-point:NAME). `-o sql` prints only the migration script (applied to A, it gives B)',
     )
+    .addHelpText('after', `\nExamples:\n  $ pgbranch diff pr-42                 # schema and data changed since pr-42 was made\n  $ pgbranch diff main pr-42 --schema -o sql > migration.sql\n  $ pgbranch diff pr-42 --data --rows -o json`)
     .option('--schema', 'the schema, as migration SQL (with neither --schema nor --data: both)')
     .option('--data', 'the data: rows inserted, updated and deleted per table')
     .option('--rows', 'also the changed rows themselves, keyed by primary key (implies --data)')
@@ -103,7 +106,8 @@ export function registerDiffCommand(program: Command, ctx: CliContext): void {
       if (sql) {
         ctx.streams.stdout.write(view.schema!.script.endsWith('\n') ? view.schema!.script : `${view.schema!.script}\n`);
       } else {
-        ctx.writerFor(cmd).data(view, () => renderDiff(view));
+        // The API's shape, verbatim: its rows are keyed by column names, which no renaming may touch.
+        ctx.writerFor(cmd).data(verbatim(toApiDiff(view)), () => renderDiff(view));
       }
       const verification = view.schema?.verification;
       if (verification && !verification.proven) {

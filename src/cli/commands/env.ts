@@ -15,7 +15,7 @@ export async function connectionVariables(info: ConnectionInfo, remote: boolean,
 
 /** True when the CLI talks to a `pgbranch serve` host (the direct address is then not reachable). */
 export function isRemote(ctx: CliContext, cmd: Command): boolean {
-  return Boolean(ctx.globals(cmd).apiUrl ?? ctx.env.PGBRANCH_API_URL);
+  return ctx.isRemote(cmd);
 }
 
 /** `env NAME`: DATABASE_URL and friends for a branch, printed or merged into a dotenv file. */
@@ -23,6 +23,7 @@ export function registerEnvCommand(program: Command, ctx: CliContext): void {
   program
     .command('env <name>')
     .description('print DATABASE_URL, DATABASE_URL_UNPOOLED and PG* for a branch as dotenv lines, or merge them into a file')
+    .addHelpText('after', `\nExamples:\n  $ pgbranch env pr-42 --write .env\n  $ eval "$(pgbranch env pr-42 --prefix TEST_ | sed s/^/export\\ /)"`)
     .option('--write <file>', 'merge into this dotenv file (other keys and comments are kept; created 0600 if missing)')
     .option('--prefix <prefix>', 'prefix every variable name, e.g. TEST_ → TEST_DATABASE_URL', '')
     .action(async (name: string, opts: { write?: string; prefix: string }, cmd: Command) => {

@@ -23,6 +23,7 @@ export function registerSnapshotCommands(program: Command, ctx: CliContext): voi
   snapshot
     .command('create <branch> <name>')
     .description('take a consistent snapshot of BRANCH (running or stopped) named NAME')
+    .addHelpText('after', `\nExamples:\n  $ pgbranch snapshot create main before-migration\n  $ pgbranch branch create try-1 --from-snapshot before-migration`)
     .action(async (branch: string, name: string, _opts, cmd: Command) => {
       const writer = writerFor(cmd);
       const view = await withHost(cmd, (host) => host.createSnapshot(branch, name));

@@ -97,6 +97,7 @@ describe.skipIf(skip !== undefined)('GitHub Action (bundled entrypoint)', () => 
     const info = await served.t.host.connectionInfo('pr-42');
     expect(run.outputs).toMatchObject({ branch: 'pr-42', 'branch-id': view.id, created: 'true', db_url_unpooled: info.url, port: expect.stringMatching(/^\d+$/) });
     expect(run.outputs.db_url).toMatch(/^postgresql:\/\/postgres\.pr-42:/);
+    expect(run.outputs.password).toBe(info.password);
     expect(run.stdout).toContain('seed sees postgresql://');
     expectMaskedFirst(run.stdout, [served.ciToken, info.password, run.outputs.db_url!, run.outputs.db_url_unpooled!]);
     // The URL works from outside (through the endpoint) and the hook's migration is there.
@@ -146,6 +147,28 @@ describe.skipIf(skip !== undefined)('GitHub Action (bundled entrypoint)', () => 
     await client.connect();
     expect((await client.query('SELECT v FROM fixture ORDER BY v')).rows).toEqual([{ v: 'nightly' }]);
     await client.end();
+  });
+
+  it('expires and suspend-timeout set the new branch\'s expiry and idle timeout, like Neon\'s expires input', async () => {
+    const before = Date.now();
+    const run = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, expires: '2d', 'suspend-timeout': '7m' }, 46);
+    expect(run.code, run.stdout).toBe(0);
+    const view = await served.t.host.getBranch('pr-46');
+    expect(view.idleTimeoutMs).toBe(7 * 60_000);
+    const expiresMs = Date.parse(view.expiresAt!);
+    expect(expiresMs).toBeGreaterThanOrEqual(before + 2 * 86_400_000);
+    expect(expiresMs).toBeLessThanOrEqual(Date.now() + 2 * 86_400_000);
+    expectMaskedFirst(run.stdout, [run.outputs.password!]);
+
+    const at = '2099-01-02T03:04:05.000Z';
+    const second = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, expires: at, 'suspend-timeout': 'never' }, 47);
+    expect(second.code, second.stdout).toBe(0);
+    expect(await served.t.host.getBranch('pr-47')).toMatchObject({ expiresAt: at, idleTimeoutMs: 0 });
+
+    const bad = await runAction({ 'api-url': served.apiUrl, token: served.ciToken, expires: 'soon' }, 48);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('input "expires" must be a duration');
+    await expect(served.t.host.getBranch('pr-48')).rejects.toMatchObject({ code: 'BRANCH_NOT_FOUND' });
   });
 
   it('keep-on-failure keeps the branch', async () => {

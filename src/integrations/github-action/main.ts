@@ -33,6 +33,38 @@ interface Inputs {
   /** diff: post (and update) the pull request comment. */
   readonly comment: boolean;
   readonly githubToken: string | undefined;
+  /** create: when a new branch expires (a TTL from now, or an ISO-8601 time). */
+  readonly expiry: { readonly ttlMs: number } | { readonly expiresAt: string } | undefined;
+  /** create/reset: suspend after this long without connections (0 = never, null = the host's default). */
+  readonly idleTimeoutMs: number | null | undefined;
+}
+
+const DURATION_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "3d", "12h", "90m", "45s" → milliseconds; undefined when the text is not such a duration. */
+function durationMs(text: string): number | undefined {
+  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
+  return m ? Number(m[1]) * DURATION_MS[m[2]!]! : undefined;
+}
+
+/** `expires`: a TTL like 3d / 12h, or an ISO-8601 time (like Neon's expires_at). */
+function parseExpires(text: string): Inputs['expiry'] {
+  if (!text) return undefined;
+  const ttlMs = durationMs(text);
+  if (ttlMs !== undefined && ttlMs > 0) return { ttlMs };
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) throw new PgbranchError('INVALID_ARGUMENT', `input "expires" must be a duration (3d, 12h, 90m) or an ISO-8601 time, not "${text}"`);
+  return { expiresAt: new Date(at).toISOString() };
+}
+
+/** `suspend-timeout`: a duration (5m, 1h), 0/never (never suspend) or default (the host's). */
+function parseSuspendTimeout(text: string): number | null | undefined {
+  if (!text) return undefined;
+  if (text === 'default') return null;
+  if (text === '0' || text === 'never') return 0;
+  const ms = durationMs(text);
+  if (ms === undefined) throw new PgbranchError('INVALID_ARGUMENT', `input "suspend-timeout" must be a duration (5m, 1h), 0 (never) or default, not "${text}"`);
+  return ms;
 }
 
 function readInputs(): Inputs {
@@ -53,6 +85,8 @@ function readInputs(): Inputs {
     verify: core.getInput('verify').toLowerCase() === 'true',
     comment: (core.getInput('comment') || 'true').toLowerCase() === 'true',
     githubToken: githubToken(),
+    expiry: parseExpires(core.getInput('expires')),
+    idleTimeoutMs: parseSuspendTimeout(core.getInput('suspend-timeout')),
   };
 }
 
@@ -138,6 +172,7 @@ function setConnectionOutputs(view: BranchView, info: ConnectionInfo, created: b
   core.setOutput('branch-id', view.id);
   core.setOutput('db_url', info.endpoint?.url ?? info.url);
   core.setOutput('db_url_unpooled', info.url);
+  core.setOutput('password', info.password);
   core.setOutput('host', target.host);
   core.setOutput('port', String(target.port));
   if (created !== undefined) core.setOutput('created', String(created));
@@ -213,6 +248,7 @@ async function run(): Promise<void> {
     const result = await timed('create', () => client.createBranch(inputs.branch, {
         origin: inputs.snapshot !== undefined ? { kind: 'snapshot', snapshot: inputs.snapshot } : { kind: 'parent', parent: inputs.parent },
         ifNotExists: true,
+        ...inputs.expiry,
       }));
     view = result.branch;
     created = result.created;
@@ -229,6 +265,7 @@ async function run(): Promise<void> {
     throw error;
   };
   try {
+    if (inputs.idleTimeoutMs !== undefined) view = await timed('suspend-timeout', () => client.updateBranch(inputs.branch, { idleTimeoutMs: inputs.idleTimeoutMs }));
     const info = await timed('connection', () => client.connectionInfo(inputs.branch));
     maskConnection(info);
     core.info(`${created === false ? 'reusing' : inputs.command === 'reset' ? 'reset' : 'created'} ${inputs.branch} from ${inputs.snapshot !== undefined ? `snapshot ${inputs.snapshot}` : (view.parent ?? '-')} (id ${view.id})`);

@@ -61,7 +61,7 @@ export async function binariesForSource(major: number, binDir?: string): Promise
     throw new PgbranchError(
       'POSTGRES_BINARIES_NOT_FOUND',
       `the source runs PostgreSQL ${major} and a standby needs server binaries of the same major: ` +
-        `${command ? `install them with: ${command}` : `install PostgreSQL ${major} server binaries (e.g. apt-get install postgresql-${major})`} (${err.message})`,
+        `${command ? `install them with: pgbranch postgres install ${major} (runs ${command})` : `install PostgreSQL ${major} server binaries (e.g. apt-get install postgresql-${major})`} (${err.message})`,
       { cause: err, details: { major, ...(command ? { install: command } : {}) } },
     );
   }

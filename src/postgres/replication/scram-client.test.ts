@@ -1,7 +1,13 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { scramSha256Verifier } from '../scram.js';
+import { saslprep } from './saslprep.js';
 import { createScramClient, md5PasswordResponse } from './scram-client.js';
+
+/** StoredKey as PostgreSQL derives it from a plaintext password (SASLprep first, like the server does). */
+function storedKeyOf(password: string, salt: Buffer, iterations: number): Buffer {
+  const salted = pbkdf2Sync(Buffer.from(saslprep(password), 'utf8'), salt, iterations, 32, 'sha256');
+  return createHash('sha256').update(createHmac('sha256', salted).update('Client Key').digest()).digest();
+}
 
 describe('SCRAM-SHA-256 client', () => {
   it('produces the proof of RFC 7677 and checks its server signature', () => {
@@ -13,12 +19,11 @@ describe('SCRAM-SHA-256 client', () => {
     expect(() => client.verify(Buffer.from('v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='))).toThrow(/signature/);
   });
 
-  it('proves a password against the verifier PostgreSQL would store', () => {
+  it('proves a non-ASCII source password against the verifier PostgreSQL would store (NFKC-equal forms too)', () => {
     const salt = Buffer.from('0123456789abcdef');
-    const verifier = scramSha256Verifier('pässword', { salt, iterations: 4096 });
-    const [, , keys] = verifier.split('$');
-    const storedKey = Buffer.from(keys!.split(':')[0]!, 'base64');
-    const client = createScramClient('pässword', { nonce: 'abc' });
+    // The server stored the verifier of "IX-fix pässword"; the user types the Roman numeral and the ligature.
+    const storedKey = storedKeyOf('IX-fix pässword', salt, 4096);
+    const client = createScramClient('\u2168-\uFB01x pässword', { nonce: 'abc' });
     const serverFirst = `r=abcdef,s=${salt.toString('base64')},i=4096`;
     const final = client.final(Buffer.from(serverFirst)).toString();
     // Server side: ClientKey = proof XOR HMAC(StoredKey, AuthMessage); H(ClientKey) must be StoredKey.

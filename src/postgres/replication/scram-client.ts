@@ -1,5 +1,5 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { saslprep } from '../saslprep.js';
+import { saslprep } from './saslprep.js';
 
 export const SCRAM_SHA_256 = 'SCRAM-SHA-256';
 
