@@ -124,6 +124,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/branches/{name}/rebase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move the branch onto its parent's current state (or a snapshot of it), replaying its own changes; report conflicts
+         * @description Conflicts leave the branch unchanged (409 REBASE_CONFLICT, the report in the problem's details) unless `prefer` settles them. `dry_run` reports without changing anything; `undo` returns to the state before the last rebase (409 REBASE_UNDO_UNAVAILABLE without one).
+         */
+        post: operations["rebaseBranch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/branches/{name}/reset": {
         parameters: {
             query?: never;
@@ -441,7 +461,7 @@ export type components = {
             } | null;
             duration_ms: number | null;
             /** @enum {string|null} */
-            error_code: "INTERNAL" | "INVALID_ARGUMENT" | "USAGE" | "INVALID_BRANCH_NAME" | "BRANCH_NOT_FOUND" | "PARENT_NOT_FOUND" | "BRANCH_EXISTS" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "BRANCH_STOPPED" | "BRANCH_PROTECTED" | "ROOT_BRANCH_RESET" | "HOST_NOT_INITIALIZED" | "HOST_ALREADY_INITIALIZED" | "HOST_BUSY" | "PERMISSION_DENIED" | "UNAUTHENTICATED" | "TOKEN_NOT_FOUND" | "NOT_FOUND" | "API_UNREACHABLE" | "STORAGE_UNAVAILABLE" | "STORAGE_ERROR" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "POSTGRES_BINARIES_NOT_FOUND" | "POSTGRES_START_FAILED" | "POSTGRES_STOP_FAILED" | "POSTGRES_ERROR" | "PORT_IN_USE" | "IMPORT_FAILED" | "CLIENT_TOOL_UNSUITABLE" | "HOOK_FAILED" | "QUOTA_EXCEEDED" | "POOL_FULL" | "LIMIT_UNSUPPORTED" | "SOURCE_UNREACHABLE" | "SOURCE_TLS_FAILED" | "SOURCE_AUTH_FAILED" | "SOURCE_REPLICATION_DENIED" | "SOURCE_WAL_LEVEL" | "SOURCE_NO_WAL_SENDERS" | "SOURCE_UNSUPPORTED" | "REPLICATION_FAILED" | "RECOVERY_TARGET_NOT_REACHED" | "MASK_RULES_INVALID" | "MASK_UNCOVERED_COLUMNS" | "MASK_COLLISION" | "MASK_FAILED" | "MASK_WIPE_UNSAFE" | "MASK_RESIDUE_FOUND" | "OPERATION_ABORTED" | "POINT_IN_TIME_UNAVAILABLE" | "POINT_IN_TIME_OUT_OF_WINDOW" | "NOT_A_SOURCE_ROOT" | "TABLE_NOT_FOUND" | "BRANCH_POINT_UNAVAILABLE" | "DATABASE_MISMATCH" | "SCHEMA_DIFF_UNPROVEN" | "INSTALL_INCOMPLETE" | null;
+            error_code: "INTERNAL" | "INVALID_ARGUMENT" | "USAGE" | "INVALID_BRANCH_NAME" | "BRANCH_NOT_FOUND" | "PARENT_NOT_FOUND" | "BRANCH_EXISTS" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "BRANCH_STOPPED" | "BRANCH_PROTECTED" | "ROOT_BRANCH_RESET" | "HOST_NOT_INITIALIZED" | "HOST_ALREADY_INITIALIZED" | "HOST_BUSY" | "PERMISSION_DENIED" | "UNAUTHENTICATED" | "TOKEN_NOT_FOUND" | "NOT_FOUND" | "API_UNREACHABLE" | "STORAGE_UNAVAILABLE" | "STORAGE_ERROR" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "POSTGRES_BINARIES_NOT_FOUND" | "POSTGRES_START_FAILED" | "POSTGRES_STOP_FAILED" | "POSTGRES_ERROR" | "PORT_IN_USE" | "IMPORT_FAILED" | "CLIENT_TOOL_UNSUITABLE" | "HOOK_FAILED" | "QUOTA_EXCEEDED" | "POOL_FULL" | "LIMIT_UNSUPPORTED" | "SOURCE_UNREACHABLE" | "SOURCE_TLS_FAILED" | "SOURCE_AUTH_FAILED" | "SOURCE_REPLICATION_DENIED" | "SOURCE_WAL_LEVEL" | "SOURCE_NO_WAL_SENDERS" | "SOURCE_UNSUPPORTED" | "REPLICATION_FAILED" | "RECOVERY_TARGET_NOT_REACHED" | "MASK_RULES_INVALID" | "MASK_UNCOVERED_COLUMNS" | "MASK_COLLISION" | "MASK_FAILED" | "MASK_WIPE_UNSAFE" | "MASK_RESIDUE_FOUND" | "OPERATION_ABORTED" | "POINT_IN_TIME_UNAVAILABLE" | "POINT_IN_TIME_OUT_OF_WINDOW" | "NOT_A_SOURCE_ROOT" | "TABLE_NOT_FOUND" | "BRANCH_POINT_UNAVAILABLE" | "DATABASE_MISMATCH" | "REBASE_CONFLICT" | "REBASE_UNDO_UNAVAILABLE" | "SCHEMA_DIFF_UNPROVEN" | "INSTALL_INCOMPLETE" | null;
             id: number;
             /** @example create */
             operation: string;
@@ -686,7 +706,7 @@ export type components = {
                 /** @description false in a dry run */
                 done: boolean;
                 /** @enum {string} */
-                kind: "orphan-staging" | "orphan-volume" | "orphan-instance" | "missing-volume" | "expired" | "idle-suspend";
+                kind: "orphan-staging" | "orphan-volume" | "orphan-instance" | "missing-volume" | "expired" | "idle-suspend" | "warm-discard";
                 /** @description volume name for orphans, branch name otherwise */
                 target: string;
             }[];
@@ -750,7 +770,7 @@ export type components = {
              * @description stable error code, the same the CLI prints
              * @enum {string}
              */
-            code: "INTERNAL" | "INVALID_ARGUMENT" | "USAGE" | "INVALID_BRANCH_NAME" | "BRANCH_NOT_FOUND" | "PARENT_NOT_FOUND" | "BRANCH_EXISTS" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "BRANCH_STOPPED" | "BRANCH_PROTECTED" | "ROOT_BRANCH_RESET" | "HOST_NOT_INITIALIZED" | "HOST_ALREADY_INITIALIZED" | "HOST_BUSY" | "PERMISSION_DENIED" | "UNAUTHENTICATED" | "TOKEN_NOT_FOUND" | "NOT_FOUND" | "API_UNREACHABLE" | "STORAGE_UNAVAILABLE" | "STORAGE_ERROR" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "POSTGRES_BINARIES_NOT_FOUND" | "POSTGRES_START_FAILED" | "POSTGRES_STOP_FAILED" | "POSTGRES_ERROR" | "PORT_IN_USE" | "IMPORT_FAILED" | "CLIENT_TOOL_UNSUITABLE" | "HOOK_FAILED" | "QUOTA_EXCEEDED" | "POOL_FULL" | "LIMIT_UNSUPPORTED" | "SOURCE_UNREACHABLE" | "SOURCE_TLS_FAILED" | "SOURCE_AUTH_FAILED" | "SOURCE_REPLICATION_DENIED" | "SOURCE_WAL_LEVEL" | "SOURCE_NO_WAL_SENDERS" | "SOURCE_UNSUPPORTED" | "REPLICATION_FAILED" | "RECOVERY_TARGET_NOT_REACHED" | "MASK_RULES_INVALID" | "MASK_UNCOVERED_COLUMNS" | "MASK_COLLISION" | "MASK_FAILED" | "MASK_WIPE_UNSAFE" | "MASK_RESIDUE_FOUND" | "OPERATION_ABORTED" | "POINT_IN_TIME_UNAVAILABLE" | "POINT_IN_TIME_OUT_OF_WINDOW" | "NOT_A_SOURCE_ROOT" | "TABLE_NOT_FOUND" | "BRANCH_POINT_UNAVAILABLE" | "DATABASE_MISMATCH" | "SCHEMA_DIFF_UNPROVEN" | "INSTALL_INCOMPLETE";
+            code: "INTERNAL" | "INVALID_ARGUMENT" | "USAGE" | "INVALID_BRANCH_NAME" | "BRANCH_NOT_FOUND" | "PARENT_NOT_FOUND" | "BRANCH_EXISTS" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "BRANCH_STOPPED" | "BRANCH_PROTECTED" | "ROOT_BRANCH_RESET" | "HOST_NOT_INITIALIZED" | "HOST_ALREADY_INITIALIZED" | "HOST_BUSY" | "PERMISSION_DENIED" | "UNAUTHENTICATED" | "TOKEN_NOT_FOUND" | "NOT_FOUND" | "API_UNREACHABLE" | "STORAGE_UNAVAILABLE" | "STORAGE_ERROR" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "POSTGRES_BINARIES_NOT_FOUND" | "POSTGRES_START_FAILED" | "POSTGRES_STOP_FAILED" | "POSTGRES_ERROR" | "PORT_IN_USE" | "IMPORT_FAILED" | "CLIENT_TOOL_UNSUITABLE" | "HOOK_FAILED" | "QUOTA_EXCEEDED" | "POOL_FULL" | "LIMIT_UNSUPPORTED" | "SOURCE_UNREACHABLE" | "SOURCE_TLS_FAILED" | "SOURCE_AUTH_FAILED" | "SOURCE_REPLICATION_DENIED" | "SOURCE_WAL_LEVEL" | "SOURCE_NO_WAL_SENDERS" | "SOURCE_UNSUPPORTED" | "REPLICATION_FAILED" | "RECOVERY_TARGET_NOT_REACHED" | "MASK_RULES_INVALID" | "MASK_UNCOVERED_COLUMNS" | "MASK_COLLISION" | "MASK_FAILED" | "MASK_WIPE_UNSAFE" | "MASK_RESIDUE_FOUND" | "OPERATION_ABORTED" | "POINT_IN_TIME_UNAVAILABLE" | "POINT_IN_TIME_OUT_OF_WINDOW" | "NOT_A_SOURCE_ROOT" | "TABLE_NOT_FOUND" | "BRANCH_POINT_UNAVAILABLE" | "DATABASE_MISMATCH" | "REBASE_CONFLICT" | "REBASE_UNDO_UNAVAILABLE" | "SCHEMA_DIFF_UNPROVEN" | "INSTALL_INCOMPLETE";
             detail: string;
             /** @description what was wrong with the request (400 only) */
             issues?: {
@@ -764,6 +784,93 @@ export type components = {
             type: string;
         } & {
             [key: string]: unknown;
+        };
+        RebaseConflict: {
+            /** @description the branch's value, alike */
+            branch: string | {
+                [key: string]: string | number | boolean | null;
+            } | null;
+            /**
+             * @description with prefer: whose version the rebased branch has
+             * @enum {string}
+             */
+            chosen?: "branch" | "parent";
+            error?: string;
+            key?: {
+                [key: string]: string | number | boolean | null;
+            };
+            /** @enum {string} */
+            kind: "schema" | "row" | "failed";
+            object: string;
+            /** @description the parent's value: SQL for a schema object, the row for a row, null when it has none */
+            parent: string | {
+                [key: string]: string | number | boolean | null;
+            } | null;
+            /** @enum {string} */
+            reason: "both-changed" | "both-updated" | "both-inserted" | "deleted-on-parent" | "deleted-on-branch" | "statement-failed" | "row-failed" | "table-missing";
+        };
+        RebaseReport: {
+            /** @enum {string} */
+            action: "rebase" | "undo";
+            /** @description whether the branch now has the rebased (for undo: the pre-rebase) state */
+            applied: boolean;
+            branch: string;
+            branch_point: {
+                lsn: string | null;
+                time: string | null;
+            };
+            conflict_count: number;
+            /** @description at most 1000; conflict_count has them all */
+            conflicts: components["schemas"]["RebaseConflict"][];
+            data: {
+                tables: {
+                    already_on_parent: number;
+                    copied?: boolean;
+                    deleted: number;
+                    inserted: number;
+                    name: string;
+                    schema: string;
+                    updated: number;
+                }[];
+                totals: {
+                    deleted: number;
+                    inserted: number;
+                    updated: number;
+                };
+            };
+            dry_run: boolean;
+            onto: string | null;
+            /** @enum {string|null} */
+            prefer: "branch" | "parent" | null;
+            schema: {
+                already_on_parent: number;
+                statements: {
+                    action: string;
+                    identity: string;
+                    kind: string;
+                    sql: string;
+                }[];
+            };
+            timings: {
+                capture_ms: number;
+                replay_ms: number;
+                swap_ms: number;
+                total_ms: number;
+            };
+            undo_snapshot: string | null;
+        };
+        RebaseRequest: {
+            /** @description report the changes to replay and the conflicts; change nothing */
+            dry_run?: boolean;
+            /** @description a snapshot of the branch's parent to rebase onto (default: the parent's current state) */
+            onto?: string;
+            /**
+             * @description settle each conflict for this side instead of refusing the rebase
+             * @enum {string}
+             */
+            prefer?: "branch" | "parent";
+            /** @description return to the state before the last rebase (other fields do not apply) */
+            undo?: boolean;
         };
         /** @description What fills a new root branch. Dump and URL sources need an admin token. */
         RootSource: {
@@ -1251,7 +1358,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1430,7 +1537,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1698,7 +1805,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1709,6 +1816,96 @@ export interface operations {
             };
             /** @description refused by a quota or limit, a post-create hook failed, or the request cannot be carried out as asked (e.g. the two sides of a diff hold different databases) (HOOK_FAILED, QUOTA_EXCEEDED, LIMIT_UNSUPPORTED, SOURCE_AUTH_FAILED, SOURCE_REPLICATION_DENIED, SOURCE_WAL_LEVEL, SOURCE_NO_WAL_SENDERS, SOURCE_UNSUPPORTED, RECOVERY_TARGET_NOT_REACHED, MASK_RULES_INVALID, MASK_UNCOVERED_COLUMNS, MASK_COLLISION, POINT_IN_TIME_UNAVAILABLE, POINT_IN_TIME_OUT_OF_WINDOW, DATABASE_MISMATCH, SCHEMA_DIFF_UNPROVEN) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the operation failed (INTERNAL, STORAGE_ERROR, VOLUME_NOT_FOUND, VOLUME_EXISTS, POSTGRES_START_FAILED, POSTGRES_STOP_FAILED, POSTGRES_ERROR, IMPORT_FAILED, CLIENT_TOOL_UNSUITABLE, MASK_FAILED, MASK_RESIDUE_FOUND) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description host busy or not available (HOST_NOT_INITIALIZED, HOST_BUSY, STORAGE_UNAVAILABLE, POSTGRES_BINARIES_NOT_FOUND, INSTALL_INCOMPLETE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rebaseBranch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a branch name is 1-63 characters of a-z, 0-9, ".", "_", "-" and "/", starts with a letter or digit, and has no empty, "." or ".." path segment. Percent-encode it in the path: feature/login is sent as feature%2Flogin. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RebaseRequest"];
+            };
+        };
+        responses: {
+            /** @description what was (or, dry run, would be) replayed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RebaseReport"];
+                };
+            };
+            /** @description invalid request (INVALID_ARGUMENT, USAGE, INVALID_BRANCH_NAME) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing, invalid or revoked token (UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the token's role or branch patterns do not allow this (PERMISSION_DENIED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not found (BRANCH_NOT_FOUND, PARENT_NOT_FOUND, SNAPSHOT_NOT_FOUND, TOKEN_NOT_FOUND, NOT_FOUND, TABLE_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1793,7 +1990,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1879,7 +2076,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1965,7 +2162,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2055,7 +2252,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2141,7 +2338,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2236,7 +2433,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2322,7 +2519,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2408,7 +2605,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2716,7 +2913,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
