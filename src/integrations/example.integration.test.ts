@@ -133,7 +133,7 @@ describe.skipIf(skip !== undefined)('examples/node-app on pr-* branches', () => 
 
     const cli = await t.cli('branch', 'rebase', 'pr-5', '-o', 'json');
     expect(cli.code, cli.stderr).toBe(0);
-    expect(JSON.parse(cli.stdout)).toMatchObject({ applied: true, conflictCount: 0 });
+    expect(JSON.parse(cli.stdout)).toMatchObject({ applied: true, conflict_count: 0 });
     expect(await tables('pr-5')).toEqual(['authors', 'pgmigrations', 'posts', 'tags']);
     expect(await columns('pr-5', 'posts')).toContain('summary');
     const client = new pg.Client({ connectionString: prUrl });

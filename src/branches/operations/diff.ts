@@ -25,7 +25,7 @@ import { blocksByRelation } from '../changed-blocks.js';
 import { cloneConsistent } from '../clone.js';
 import type { HostCore } from '../core.js';
 import { crashPoint } from '../crash-points.js';
-import type { DataDiffView, DiffRequest, DiffSide, DiffSideView, DiffView, SchemaDiffView } from '../diff-types.js';
+import { formatDiffSide, parseDiffSide, type DataDiffView, type DiffRequest, type DiffSide, type DiffSideView, type DiffView, type SchemaDiffView } from '../diff-types.js';
 import { beginIntent, pendingIntents, resumeIntent, withoutLock, type IntentFor, type IntentSubject } from '../intents.js';
 import { PGDATA, type InstanceOwner, type Runtime } from '../runtime.js';
 import { findSnapshot } from './snapshot-create.js';
@@ -339,8 +339,15 @@ async function compare(rt: Runtime, p: Prepared, want: { schema: boolean; data: 
  * `pgbranch diff [FROM] TO`: see DiffRequest. Sides are read at one instant each (REPEATABLE
  * READ); a live branch keeps serving meanwhile.
  */
-export async function diffSides(core: HostCore, request: DiffRequest): Promise<DiffView> {
+export async function diffSides(core: HostCore, asked: DiffRequest): Promise<DiffView> {
   const { rt } = core;
+  // Sides are checked here, once, whoever built them: the CLI maps its words without the domain's
+  // name rules (the light client has none), so a bad side is refused by its text, not as missing.
+  const request: DiffRequest = {
+    ...asked,
+    to: parseDiffSide(formatDiffSide(asked.to)),
+    ...(asked.from ? { from: parseDiffSide(formatDiffSide(asked.from)) } : {}),
+  };
   const verify = request.verify ?? false;
   const rows = request.rows ?? false;
   const askedSchema = request.schema ?? false;

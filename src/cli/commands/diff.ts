@@ -5,7 +5,7 @@ import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { renderTable } from '../writer.js';
 import { verbatim } from '../json-naming.js';
-import { toApiDiff } from '../../client/index.js';
+import { fromApiDiffSide, toApiDiff } from '../../client/index.js';
 
 interface DiffOptions {
   schema?: boolean;
@@ -91,9 +91,8 @@ export function registerDiffCommand(program: Command, ctx: CliContext): void {
       }
       const limit = opts.limit === undefined ? undefined : Number(opts.limit);
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) throw new PgbranchError('INVALID_ARGUMENT', `--limit needs a non-negative integer, not "${opts.limit}"`);
-      const { parseDiffSide } = await import('../../branches/index.js');
       const request: DiffRequest = {
-        ...(second === undefined ? { to: parseDiffSide(first) } : { from: parseDiffSide(first), to: parseDiffSide(second) }),
+        ...(second === undefined ? { to: fromApiDiffSide(first) } : { from: fromApiDiffSide(first), to: fromApiDiffSide(second) }),
         ...(sql ? { schema: true } : {}),
         ...(opts.schema ? { schema: true } : {}),
         ...(opts.data ? { data: true } : {}),
