@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CATALOGUE, type ErrorCode } from './errors.js';
+import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from './errors.js';
 
 /** The README's exit-code table is written for people; this keeps it the catalogue's, code for code. */
 describe('error catalogue', () => {
@@ -20,5 +20,15 @@ describe('error catalogue', () => {
     }
     const catalogue = Object.fromEntries((Object.keys(ERROR_CATALOGUE) as ErrorCode[]).map((code) => [code, ERROR_CATALOGUE[code].exitCode]));
     expect(Object.fromEntries(documented)).toEqual(catalogue);
+  });
+});
+
+describe('PgbranchError details', () => {
+  it('speak the JSON naming (snake_case) at the top level and leave values, such as rows keyed by column names, as they are', () => {
+    const err = new PgbranchError('INVALID_ARGUMENT', 'x', {
+      details: { freeBytes: 1, min_pool_free_bytes: 2, row: { userId: 7 }, 'odd-Key': 3 },
+    });
+    expect(err.details).toEqual({ free_bytes: 1, min_pool_free_bytes: 2, row: { userId: 7 }, 'odd-Key': 3 });
+    expect(new PgbranchError('INTERNAL', 'no details').details).toBeUndefined();
   });
 });

@@ -81,19 +81,31 @@ export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 
 export class PgbranchError extends Error {
   readonly code: ErrorCode;
-  /** Machine-readable context (never secrets). */
+  /**
+   * Machine-readable context (never secrets). Its keys are snake_case whatever the thrower wrote,
+   * since they reach users only as JSON (the API's problem, the CLI's `-o json` error), whose one
+   * naming is snake_case. Only the top level is renamed: values may hold user-named keys (rows
+   * keyed by column names) that no renaming may touch.
+   */
   readonly details: Record<string, unknown> | undefined;
 
   constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
     super(message, { cause: options.cause });
     this.name = 'PgbranchError';
     this.code = code;
-    this.details = options.details;
+    this.details = options.details && Object.fromEntries(Object.entries(options.details).map(([k, v]) => [snakeCaseKey(k), v]));
   }
 
   get spec(): ErrorSpec {
     return ERROR_CATALOGUE[this.code];
   }
+}
+
+const CAMEL_KEY = /^[a-z][a-zA-Z0-9]*$/;
+
+/** `freeBytes` → `free_bytes`; keys that are not plain camelCase words are left as they are. */
+export function snakeCaseKey(key: string): string {
+  return CAMEL_KEY.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : key;
 }
 
 export function isPgbranchError(err: unknown, code?: ErrorCode): err is PgbranchError {

@@ -334,7 +334,7 @@ describe.skipIf(btrfsSkip !== undefined)('diff on btrfs: schema, data, bad input
     }
     const mismatch = await t.cli('diff', 'main', 'other-root', '-o', 'json');
     expect(mismatch.code).toBe(16);
-    expect(JSON.parse(mismatch.stderr).error).toMatchObject({ code: 'DATABASE_MISMATCH', details: { fromDatabase: original, toDatabase: 'other' } });
+    expect(JSON.parse(mismatch.stderr).error).toMatchObject({ code: 'DATABASE_MISMATCH', details: { from_database: original, to_database: 'other' } });
     await t.host.updateBranch('other-root', { protected: false });
     await t.host.deleteBranch('other-root');
     await assertHostConsistent(t.home, t.pool.poolPath);

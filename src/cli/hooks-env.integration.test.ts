@@ -64,7 +64,7 @@ describe.skipIf(skip !== undefined)('post-create hooks, env and psql', () => {
     const err = JSON.parse(r.stderr.trim().split('\n').at(-1)!).error;
     expect(err.code).toBe('HOOK_FAILED');
     expect(err.message).toContain('boom: relation missing');
-    expect(err.details).toMatchObject({ branch: 'pr-11', exitCode: 3, branchKept: false });
+    expect(err.details).toMatchObject({ branch: 'pr-11', exit_code: 3, branch_kept: false });
     expect(err.details.output).toContain('about to fail');
     await expect(t.host.getBranch('pr-11')).rejects.toMatchObject({ code: 'BRANCH_NOT_FOUND' });
     expect((await t.host.listBranches({ withUsage: false })).map((b) => b.name)).not.toContain('pr-11');

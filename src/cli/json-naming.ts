@@ -5,6 +5,8 @@
  * (a diff's rows are keyed by column names) are marked `verbatim` and printed as they are.
  */
 
+import { snakeCaseKey } from '../errors.js';
+
 const VERBATIM = new WeakSet<object>();
 
 /** Marks an object (already in API shape) to be printed without renaming any key inside it. */
@@ -13,11 +15,7 @@ export function verbatim<T extends object>(value: T): T {
   return value;
 }
 
-const CAMEL = /^[a-z][a-zA-Z0-9]*$/;
-
-export function snakeCaseKey(key: string): string {
-  return CAMEL.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : key;
-}
+export { snakeCaseKey };
 
 /** A deep copy with every camelCase key in snake_case (verbatim subtrees untouched). */
 export function snakeKeys(value: unknown): unknown {
