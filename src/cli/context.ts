@@ -42,6 +42,8 @@ export interface CliContext {
   progressFor(cmd: Command): ProgressSink;
   /** True when commands go to a server rather than the in-process host. */
   isRemote(cmd: Command): boolean;
+  /** False in the light client, which has no in-process host (no "local" context). */
+  readonly hasLocalHost: boolean;
   /** Opens the host (in-process, or the server chosen by flags, environment or context), runs `fn`, closes it. */
   withHost<T>(cmd: Command, fn: (host: BranchService) => Promise<T>): Promise<T>;
 }
@@ -57,6 +59,7 @@ export function createCliContext(streams: Streams, env: NodeJS.ProcessEnv, openL
     writerFor: (cmd) => new Writer(parseOutputFormat(globals(cmd).output), streams),
     progressFor: (cmd) => stderrProgress(streams.stderr, { quiet: globals(cmd).quiet }),
     isRemote: (cmd) => resolveRemote(globals(cmd), env) !== undefined,
+    hasLocalHost: openLocal !== undefined,
     async withHost(cmd, fn) {
       const opts = globals(cmd);
       if (opts.token !== undefined && opts.tokenStdin) throw new PgbranchError('USAGE', 'give --token or --token-stdin, not both');

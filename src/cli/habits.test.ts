@@ -6,6 +6,7 @@ import { Readable, Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildProgram, main } from './index.js';
 import { bashCompletion } from './commands/completion.js';
+import { mainRemote } from './remote.js';
 import { PGBRANCH_VERSION } from './version.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ship-habits-'));
@@ -19,12 +20,12 @@ const sink = (onWrite: (s: string) => void): Writable =>
     },
   });
 
-/** Runs the CLI in process with its own config directory and no server in the environment. */
-async function cli(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the CLI (or the light client's, `remote`) in process with its own config directory and no server in the environment. */
+async function cli(args: string[], stdin?: string, remote = false): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   const env = { PGBRANCH_CONFIG_DIR: join(dir, 'config'), PGBRANCH_HOME: join(dir, 'no-home'), HOME: dir, PATH: process.env.PATH };
-  const code = await main(['node', 'pgbranch', ...args], { stdin: stdin === undefined ? undefined : Readable.from([stdin]), stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) }, env);
+  const code = await (remote ? mainRemote : main)(['node', 'pgbranch', ...args], { stdin: stdin === undefined ? undefined : Readable.from([stdin]), stdout: sink((s) => (stdout += s)), stderr: sink((s) => (stderr += s)) }, env);
   return { code, stdout, stderr };
 }
 
@@ -99,6 +100,12 @@ describe('CLI habits', () => {
     expect((await cli(['--context', 'b', 'branch', 'list'])).stderr).toContain('http://127.0.0.1:7');
     // "local" is the in-process host: this home does not exist.
     expect((await cli(['--context', 'local', 'status'])).stderr).toContain('HOST_NOT_INITIALIZED');
+    // The light client reads the same file but has no in-process host: no "local" row, no switching to it.
+    const remoteList = await cli(['-o', 'json', 'context', 'list'], undefined, true);
+    expect(JSON.parse(remoteList.stdout).map((c: { name: string }) => c.name)).toEqual(['a', 'b']);
+    const remoteLocal = await cli(['-o', 'json', 'context', 'use', 'local'], undefined, true);
+    expect(remoteLocal.code).toBe(2);
+    expect(JSON.parse(remoteLocal.stderr).error).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('remote-only') });
     expect((await cli(['context', 'remove', 'a'])).code).toBe(0);
     expect((await cli(['status'])).stderr).toContain('HOST_NOT_INITIALIZED');
     expect((await cli(['context', 'use', 'nope'])).code).toBe(2);

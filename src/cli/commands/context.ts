@@ -52,6 +52,9 @@ Examples:
     .description(`make a context the current one ("${LOCAL_CONTEXT}": the in-process host)`)
     .action((name: string, _opts, cmd: Command) => {
       const file = readContexts(ctx.env);
+      if (name === LOCAL_CONTEXT && !ctx.hasLocalHost) {
+        throw new PgbranchError('INVALID_ARGUMENT', `"${LOCAL_CONTEXT}" is the in-process host, which this remote-only client does not have: use a context with a server URL`);
+      }
       if (name !== LOCAL_CONTEXT && !file.contexts[name]) throw new PgbranchError('INVALID_ARGUMENT', `no context named "${name}" (see \`pgbranch context list\`)`);
       file.current = name === LOCAL_CONTEXT ? null : name;
       writeContexts(ctx.env, file);
@@ -64,8 +67,9 @@ Examples:
     .description('list contexts; * marks the current one (tokens are never printed)')
     .action((_opts, cmd: Command) => {
       const file = readContexts(ctx.env);
+      // The light client has no in-process host: no "local" row it could not use.
       const rows = [
-        { name: LOCAL_CONTEXT, api_url: null as string | null, has_token: false, current: file.current === null },
+        ...(ctx.hasLocalHost ? [{ name: LOCAL_CONTEXT, api_url: null as string | null, has_token: false, current: file.current === null }] : []),
         ...Object.entries(file.contexts).map(([name, c]) => ({ name, api_url: c.api_url, has_token: Boolean(c.token), current: file.current === name })),
       ];
       ctx.writerFor(cmd).data(rows, () =>
