@@ -105,9 +105,9 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
   }
 
   /** Waits until the locator's text contains `text` (playwright-core has no web-first assertions). */
-  async function waitForText(locator: Locator, text: string): Promise<void> {
+  async function waitForText(locator: Locator, text: string, timeoutMs = 15_000): Promise<void> {
     await waitFor(async () => ((await locator.count()) > 0 && ((await locator.first().textContent()) ?? '').includes(text) ? true : undefined), {
-      timeoutMs: 15_000,
+      timeoutMs,
       intervalMs: 50,
       what: `"${text}" on the page`,
     });
@@ -322,6 +322,9 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
       'Delete',
       'Create branch from snapshot pr-7-before',
       'Delete snapshot pr-7-before',
+      'Preview',
+      'Rebase pr-7',
+      'Undo last rebase',
     ]);
     // A new branch must match its patterns; it may still branch from main, which it cannot see.
     await ci.getByRole('link', { name: 'Branches', exact: true }).first().click();
@@ -598,4 +601,78 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
       await api(admin, 'DELETE', '/v1/branches/diff-base');
     }
   });
+
+  it('rebases a branch from its page: a preview, the conflicts with both values, a side chosen, and undo, as the CLI would', async () => {
+    await api(admin, 'POST', '/v1/branches', { name: 'rb-base', parent: 'main' });
+    const base = (await served.t.host.connectionInfo('rb-base')).url;
+    await sql(base, 'CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL)');
+    await sql(base, "INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 20) g");
+    await api(admin, 'POST', '/v1/branches', { name: 'rb-me', parent: 'rb-base' });
+    const url = (await served.t.host.connectionInfo('rb-me')).url;
+    // The branch: one row changed (also changed on the parent: a conflict) and one added.
+    await sql(url, "UPDATE notes SET body = 'from the branch' WHERE id = 3");
+    await sql(url, "INSERT INTO notes VALUES (21, 'new on the branch')");
+    // The parent moves on: a new column, and the same row changed differently.
+    await sql(base, 'ALTER TABLE notes ADD COLUMN tag text');
+    await sql(base, "UPDATE notes SET body = 'from the parent' WHERE id = 3");
+    const rowsOf = async (): Promise<string> =>
+      JSON.stringify(await sql(url, "SELECT id, body, to_jsonb(notes) ? 'tag' AS has_tag FROM notes WHERE id IN (3, 21) ORDER BY id"));
+    const before = await rowsOf();
+    try {
+      const { page } = await open();
+      await signIn(page, admin);
+      await openBranch(page, 'rb-me');
+      const panel = page.locator('section.rebase');
+      expect(await panel.locator('.cli code').textContent()).toBe('pgbranch branch rebase rb-me --dry-run');
+
+      // Preview: the conflict, both values, nothing changed.
+      await panel.getByRole('button', { name: 'Preview' }).click();
+      const result = panel.locator('.rebase-result');
+      // A rebase builds a clone and replays: on a busy machine that takes tens of seconds.
+      await result.waitFor({ timeout: 180_000 });
+      expect(await result.getAttribute('data-dry-run')).toBe('true');
+      expect(await result.locator('.rebase-summary').textContent()).toContain('Preview: nothing was changed.');
+      expect(await result.locator('.rebase-summary').textContent()).toContain('1 inserted, 0 updated, 0 deleted row; 1 conflict');
+      const conflict = await result.locator('table.rebase-conflicts tbody tr').first().locator('td').allTextContents();
+      expect(conflict[0]).toBe('public.notes');
+      expect(conflict[1]).toBe('id=3');
+      expect(conflict[3]).toContain('body=from the parent');
+      expect(conflict[4]).toContain('body=from the branch');
+      expect(await rowsOf()).toBe(before);
+
+      // Rebase without choosing: refused (409 with its report), the branch unchanged.
+      await panel.getByRole('button', { name: 'Rebase rb-me' }).click();
+      await waitForText(panel.getByRole('alert'), 'REBASE_CONFLICT', 180_000);
+      expect(await panel.locator('table.rebase-conflicts tbody tr').count()).toBe(1);
+      expect(await panel.locator('.cli code').textContent()).toBe('pgbranch branch rebase rb-me');
+      expect(await rowsOf()).toBe(before);
+
+      // Keep the branch's version: rebased, the parent's column and the branch's rows both there.
+      await panel.getByLabel('On conflict').selectOption('branch');
+      expect(await panel.locator('.cli code').textContent()).toBe('pgbranch branch rebase rb-me --prefer branch');
+      await panel.getByRole('button', { name: 'Rebase rb-me' }).click();
+      await waitForText(panel.locator('.rebase-summary'), 'Rebased onto', 180_000);
+      expect(await panel.locator('.rebase-result').getAttribute('data-applied')).toBe('true');
+      expect(await panel.locator('table.rebase-conflicts tbody tr td').last().textContent()).toBe('branch');
+      expect(await panel.locator('.rebase-result .hint code').textContent()).toBe('rb-me.pre-rebase');
+      expect(JSON.parse(await rowsOf())).toEqual([
+        { id: 3, body: 'from the branch', has_tag: true },
+        { id: 21, body: 'new on the branch', has_tag: true },
+      ]);
+      // The CLI sees the same: the undo snapshot exists.
+      const snaps = await served.t.cli('snapshot', 'list', '-o', 'json');
+      expect(snaps.code, snaps.stderr).toBe(0);
+      expect((JSON.parse(snaps.stdout) as { name: string }[]).map((x) => x.name)).toContain('rb-me.pre-rebase');
+
+      // Undo: exactly the state before.
+      await panel.getByRole('button', { name: 'Undo last rebase' }).click();
+      await waitForText(panel.locator('.rebase-summary'), 'Back to the state before the last rebase.', 180_000);
+      expect(await panel.locator('.cli code').textContent()).toBe('pgbranch branch rebase rb-me --undo');
+      expect(await rowsOf()).toBe(before);
+    } finally {
+      await api(admin, 'DELETE', '/v1/snapshots/rb-me.pre-rebase').catch(() => undefined);
+      await api(admin, 'DELETE', '/v1/branches/rb-me');
+      await api(admin, 'DELETE', '/v1/branches/rb-base');
+    }
+  }, 600_000);
 });

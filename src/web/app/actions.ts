@@ -119,6 +119,19 @@ export function diffCommand(branch: string, options: { against?: string; rows?: 
   return ['pgbranch', 'diff', ...sides, ...(options.rows ? ['--schema', '--rows'] : [])].map(shellWord).join(' ');
 }
 
+/** Whether a rebase makes sense for the branch: it has a parent to catch up with (as for reset). */
+export function canRebase(caller: CallerToken, branch: Branch): boolean {
+  return applies(branch, 'reset') && allows(caller, 'write', branch.name);
+}
+
+/** The CLI command doing what the console's Rebase panel sends. */
+export function rebaseCommand(branch: string, options: { dryRun?: boolean; onto?: string; prefer?: 'branch' | 'parent'; undo?: boolean }): string {
+  const words = options.undo
+    ? ['branch', 'rebase', branch, '--undo']
+    : ['branch', 'rebase', branch, ...(options.dryRun ? ['--dry-run'] : []), ...(options.onto ? ['--onto', options.onto] : []), ...(options.prefer ? ['--prefer', options.prefer] : [])];
+  return ['pgbranch', ...words].map(shellWord).join(' ');
+}
+
 // --- durations, as the CLI's --ttl reads them (src/cli/parse.ts) ---
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -2,7 +2,7 @@
  * The console's client of the documented /v1 API. The token lives in this closure only: never in
  * storage, cookies, the URL or the page, so reloading the page signs out.
  */
-import type { AuditEntry, Branch, CallerToken, Connection, Diff, HostStatus, Snapshot, Source } from './wire.js';
+import type { AuditEntry, Branch, CallerToken, Connection, Diff, HostStatus, RebaseReport, RebaseRequest, Snapshot, Source } from './wire.js';
 
 export class ConsoleApiError extends Error {
   constructor(
@@ -11,6 +11,8 @@ export class ConsoleApiError extends Error {
     /** The API's stable error code (the same the CLI prints), or NETWORK. */
     readonly code: string,
     message: string,
+    /** The problem's other members (a refused rebase's `report`), when the API answered with one. */
+    readonly problem: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
     this.name = 'ConsoleApiError';
@@ -59,6 +61,8 @@ export interface ConsoleApi {
   audit(query: AuditQuery): Promise<AuditEntry[]>;
   /** What `branch` changed: schema as migration SQL and data row by row (GET …/diff). */
   diff(branch: string, query: DiffQuery): Promise<Diff>;
+  /** Rebase (or preview, or undo) a branch; a conflict fails with REBASE_CONFLICT and the report in `problem.report`. */
+  rebase(branch: string, request: RebaseRequest): Promise<RebaseReport>;
   /** How a root made from a live server keeps up with it. */
   source(branch: string): Promise<Source>;
 }
@@ -99,7 +103,7 @@ export function createConsoleApi(token: string, options: { baseUrl?: string } = 
     }
     if (!res.ok) {
       const problem = (parsed ?? {}) as { code?: string; detail?: string; title?: string };
-      throw new ConsoleApiError(res.status, problem.code ?? `HTTP_${res.status}`, problem.detail ?? problem.title ?? `HTTP ${res.status}`);
+      throw new ConsoleApiError(res.status, problem.code ?? `HTTP_${res.status}`, problem.detail ?? problem.title ?? `HTTP ${res.status}`, problem as Record<string, unknown>);
     }
     return parsed as T;
   }
@@ -130,6 +134,7 @@ export function createConsoleApi(token: string, options: { baseUrl?: string } = 
       const qs = params.size > 0 ? `?${params.toString()}` : '';
       return call('GET', `/v1/branches/${enc(branch)}/diff${qs}`);
     },
+    rebase: (branch, request) => call('POST', `/v1/branches/${enc(branch)}/rebase`, request),
     audit: async (query) => {
       const params = new URLSearchParams();
       for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(key, String(value));

@@ -2,7 +2,7 @@
  * The /v1 wire types the console reads: the API's own (type-only, erased from the bundle), so a
  * change of shape breaks the console's type check rather than the page.
  */
-import type { ApiAuditEntry, ApiBranch, ApiCallerToken, ApiConnection, ApiDiff, ApiHostStatus, ApiSnapshot, ApiSource } from '../../api/index.js';
+import type { ApiAuditEntry, ApiBranch, ApiCallerToken, ApiConnection, ApiDiff, ApiHostStatus, ApiRebaseBody, ApiRebaseReport, ApiSnapshot, ApiSource } from '../../api/index.js';
 
 export type Role = ApiCallerToken['role'];
 export type CallerToken = ApiCallerToken;
@@ -18,6 +18,9 @@ export type AuditEntry = ApiAuditEntry;
 export type Connection = ApiConnection;
 /** GET /v1/branches/{name}/diff. */
 export type Diff = ApiDiff;
+/** POST /v1/branches/{name}/rebase: what the console sends and the report it gets back. */
+export type RebaseRequest = ApiRebaseBody;
+export type RebaseReport = ApiRebaseReport;
 
 /** How a root keeps up with its source (GET /v1/branches/{name}/source): follow or refresh. */
 export type Source = ApiSource;

@@ -1,11 +1,12 @@
 import { useState } from 'preact/hooks';
-import { branchVerbs, canCreate, parseTtl, permits, type BranchVerb } from '../actions.js';
+import { branchVerbs, canCreate, canRebase, parseTtl, permits, type BranchVerb } from '../actions.js';
 import { expiryCountdown, formatAge, formatBytes, formatDuration, syncSummary } from '../format.js';
 import type { Branch } from '../wire.js';
 import { Field, ProtectedBadge, PullRequest, SizeBar, StateBadge, Time, sizesOf } from './bits.js';
 import { ConnectionPanel } from './connection-panel.js';
 import { CreateBranchDialog } from './create-branch-dialog.js';
 import { DiffPanel } from './diff-panel.js';
+import { RebasePanel } from './rebase-panel.js';
 import { ActionDialog } from './dialog.js';
 import { SnapshotTable } from './snapshots-page.js';
 import { BranchPoint } from './tree-page.js';
@@ -181,6 +182,8 @@ export function BranchPage({ name, now }: { name: string; now: number }) {
       </section>
 
       <DiffPanel branch={branch} />
+
+      {canRebase(caller, branch) && <RebasePanel branch={branch} />}
 
       {dialog !== null && <BranchDialog dialog={dialog} branch={branch} onClose={() => setDialog(null)} />}
     </section>

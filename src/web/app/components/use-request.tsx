@@ -6,7 +6,7 @@ export type RequestState<T> =
   | { readonly status: 'idle' }
   | { readonly status: 'loading' }
   | { readonly status: 'done'; readonly value: T }
-  | { readonly status: 'failed'; readonly message: string; readonly code: string };
+  | { readonly status: 'failed'; readonly message: string; readonly code: string; readonly problem: Readonly<Record<string, unknown>> };
 
 /**
  * One on-demand API call (a diff, a rebase): its state for the page, a 401 signing out like every
@@ -32,7 +32,7 @@ export function useRequest<T>(): { state: RequestState<T>; run(call: () => Promi
         return undefined;
       }
       const code = err instanceof ConsoleApiError ? err.code : 'ERROR';
-      setState({ status: 'failed', message: (err as Error).message, code });
+      setState({ status: 'failed', message: (err as Error).message, code, problem: err instanceof ConsoleApiError ? err.problem : {} });
       return undefined;
     }
   };
