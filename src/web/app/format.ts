@@ -85,3 +85,9 @@ export function syncSummary(sync: Source | null | undefined, nowMs = Date.now())
   }
   return null;
 }
+
+/** "1 conflict", "3 conflicts". */
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** A row value as the panels print it (SQL NULL spelled out). */
+export const showValue = (v: string | number | boolean | null | undefined): string => (v === null || v === undefined ? 'NULL' : String(v));

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { diffCommand } from '../actions.js';
+import { plural, showValue as show } from '../format.js';
 import type { Branch, Diff } from '../wire.js';
 import { Cli } from './bits.js';
 import { useRequest } from './use-request.js';
@@ -13,8 +14,6 @@ type Compared = Extract<Table, { status: 'compared' }>;
 type RowChange = NonNullable<Compared['rows']>[number];
 type Values = Record<string, string | number | boolean | null>;
 
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-const show = (v: string | number | boolean | null | undefined): string => (v === null || v === undefined ? 'NULL' : String(v));
 const fields = (values: Values | undefined): string =>
   values === undefined ? '' : Object.entries(values).map(([k, v]) => `${k}=${show(v)}`).join(', ');
 

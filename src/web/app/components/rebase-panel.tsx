@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { rebaseCommand } from '../actions.js';
+import { plural, showValue as show } from '../format.js';
 import type { Branch, RebaseReport } from '../wire.js';
 import { Cli } from './bits.js';
 import { useRequest } from './use-request.js';
@@ -9,8 +10,6 @@ type Prefer = '' | 'branch' | 'parent';
 type Conflict = RebaseReport['conflicts'][number];
 type Values = Record<string, string | number | boolean | null>;
 
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-const show = (v: string | number | boolean | null | undefined): string => (v === null || v === undefined ? 'NULL' : String(v));
 const sideText = (v: Conflict['parent']): string => (v === null ? '(none)' : typeof v === 'string' ? v : Object.entries(v as Values).map(([k, x]) => `${k}=${show(x)}`).join(', '));
 
 /**
