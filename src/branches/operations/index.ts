@@ -19,6 +19,7 @@ import { settleWarm } from '../warm.js';
  */
 export { createBranch, createRootFrom, originDetails, type CreateOrigin, type CreateRequest, type RootSource } from './create.js';
 export { deleteBranch } from './delete.js';
+export { checkCoverage, inheritMasking, isMasked, rulesSha256, type MaskCheckView, type MaskRequest } from './mask.js';
 export { diffSides } from './diff.js';
 export { branchStopped, startBranch, stopAllInstances, stopBranch, suspendBranch, wakeBranch } from './instance-state.js';
 export { resetBranch } from './reset.js';
@@ -52,6 +53,7 @@ export const SETTLE: { readonly [K in IntentKind]: (rt: Runtime, intent: IntentF
 export const CRASH_POINTS = {
   create: CREATE_POINTS.clone,
   createRoot: CREATE_POINTS.root,
+  createMasked: CREATE_POINTS.masked,
   createFollowing: FOLLOW_POINTS,
   reset: RESET_POINTS,
   refresh: REFRESH_POINTS,

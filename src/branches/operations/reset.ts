@@ -5,6 +5,7 @@ import { bringUpClone, CLONE_POINTS, cloneConsistent, sourceHooks } from '../clo
 import { crashPoint } from '../crash-points.js';
 import { assertNotProtected } from '../governance.js';
 import { volumeName } from '../ids.js';
+import { assertNoUnmaskedData } from './mask.js';
 import { beginIntent, resumeIntent, type IntentFor } from '../intents.js';
 import { applyVolumeLimit } from '../quotas.js';
 import type { Runtime } from '../runtime.js';
@@ -32,6 +33,7 @@ export const RESET_POINTS = [
 export async function resetBranch(rt: Runtime, branch: BranchRecord): Promise<BranchRecord> {
   // A root has nothing to reset from whatever its protection: that error says more.
   if (branch.parentId !== null || branch.parentSnapshotId !== null) assertNotProtected(branch, 'reset');
+  assertNoUnmaskedData(rt, branch, 'reset');
   const { parent, snapshot } = resetOrigin(rt, branch);
   const oldVolume = branch.volume;
   const newVolume = volumeName(branch.id);
