@@ -77,6 +77,7 @@ export const CREATE_POINTS = {
   masked: [
     'create:intent',
     CLONE_POINTS.ready,
+    CLONE_POINTS.afterBackupStop,
     'create:cloned',
     CLONE_POINTS.afterStart,
     CLONE_POINTS.passwordSet,
