@@ -135,8 +135,8 @@ const maskCheck = createRoute({
   tags,
   summary: 'Check masking rules against a branch: every personal-looking column must have a rule or an explicit keep',
   description:
-    'Fail-closed check (starts the branch if it is stopped): 200 when covered; 422 MASK_UNCOVERED_COLUMNS naming the columns (details.columns), ' +
-    'or 422 MASK_RULES_INVALID with every problem at file:line:column (details.problems).',
+    'Fail-closed check (starts the branch if it is stopped): 200 when covered; 422 MASK_UNCOVERED_COLUMNS naming the columns (`columns`), ' +
+    'or 422 MASK_RULES_INVALID with every problem at file:line:column (`problems`).',
   middleware: requireRole('read'),
   request: { params: BranchParams, body: { required: true, content: { 'application/json': { schema: MaskCheckBody } } } },
   responses: { 200: jsonContent(MaskCheckSchema, 'every personal-looking column is covered'), ...problems(400, 401, 403, 404, 422) },

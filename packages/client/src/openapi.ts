@@ -135,7 +135,7 @@ export type paths = {
         put?: never;
         /**
          * Check masking rules against a branch: every personal-looking column must have a rule or an explicit keep
-         * @description Fail-closed check (starts the branch if it is stopped): 200 when covered; 422 MASK_UNCOVERED_COLUMNS naming the columns (details.columns), or 422 MASK_RULES_INVALID with every problem at file:line:column (details.problems).
+         * @description Fail-closed check (starts the branch if it is stopped): 200 when covered; 422 MASK_UNCOVERED_COLUMNS naming the columns (`columns`), or 422 MASK_RULES_INVALID with every problem at file:line:column (`problems`).
          */
         post: operations["maskCheck"];
         delete?: never;
