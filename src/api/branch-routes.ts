@@ -16,6 +16,7 @@ import {
   ListBranchesQuery,
   MaskCheckBody,
   MaskCheckSchema,
+  ResetBranchBody,
   UpdateBranchBody,
 } from './schemas.js';
 
@@ -88,7 +89,7 @@ const deleteBranch = createRoute({
   responses: { 204: { description: 'deleted' }, ...problems(400, 401, 403, 404, 409) },
 });
 
-function branchAction(action: 'reset' | 'start' | 'stop' | 'suspend', operationId: string, summary: string) {
+function branchAction(action: 'start' | 'stop' | 'suspend', operationId: string, summary: string) {
   return createRoute({
     method: 'post',
     path: `${BRANCH}/${action}`,
@@ -101,7 +102,19 @@ function branchAction(action: 'reset' | 'start' | 'stop' | 'suspend', operationI
   });
 }
 
-const resetBranch = branchAction('reset', 'resetBranch', "Replace the branch's data with its parent's current state (name, port, password and URL stay)");
+const resetBranch = createRoute({
+  method: 'post',
+  path: `${BRANCH}/reset`,
+  operationId: 'resetBranch',
+  tags,
+  summary: "Replace the branch's data with its parent's current state (name, port, password and URL stay)",
+  description:
+    'With mask (masking rules text), the new data is checked and masked before the branch accepts connections again, and the branch is ' +
+    'marked masked with these rules: how a masked branch is re-masked after its parent was refreshed (allowed while protected).',
+  middleware: requireRole('write'),
+  request: { params: BranchParams, body: { required: false, content: { 'application/json': { schema: ResetBranchBody } } } },
+  responses: { 200: jsonContent(BranchSchema, 'the branch afterwards'), ...problems(400, 401, 403, 404, 409, 422) },
+});
 const startBranch = branchAction('start', 'startBranch', 'Start the branch instance');
 const stopBranch = branchAction('stop', 'stopBranch', 'Stop the branch instance (data is kept; connections are refused until started)');
 const suspendBranch = branchAction('suspend', 'suspendBranch', 'Suspend the branch now (the next endpoint connection wakes it)');
@@ -223,8 +236,15 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
     return c.body(null, 204);
   });
 
+  app.openapi(resetBranch, async (c) => {
+    const { name } = c.req.valid('param');
+    const body = (c.req.header('content-type') ? c.req.valid('json') : undefined) ?? {};
+    authorize(c.get('principal'), 'write', await branchRef(c.get('principal'), as(c), name));
+    const mask = body.mask !== undefined ? { rules: body.mask, ...(body.mask_file !== undefined ? { file: body.mask_file } : {}) } : undefined;
+    return c.json(out(BranchSchema, toApiBranch(await as(c).resetBranch(name, mask ? { mask } : {}))), 200);
+  });
+
   const actions = [
-    [resetBranch, (host: BranchService, name: string) => host.resetBranch(name)],
     [startBranch, (host: BranchService, name: string) => host.startBranch(name)],
     [stopBranch, (host: BranchService, name: string) => host.stopBranch(name)],
     [suspendBranch, (host: BranchService, name: string) => host.suspendBranch(name)],

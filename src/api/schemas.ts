@@ -184,6 +184,13 @@ export const CreateTokenBody = z
   })
   .openapi('CreateTokenRequest');
 
+export const ResetBranchBody = z
+  .strictObject({
+    mask: MaskRulesText.optional().openapi({ description: 'masking rules (YAML text): re-mask the new data before the branch accepts connections again' }),
+    mask_file: MaskFileName.optional().openapi({ description: 'the rules file name shown in problems' }),
+  })
+  .openapi('ResetBranchRequest');
+
 export const MaskCheckBody = z
   .strictObject({
     rules: MaskRulesText.openapi({ description: 'the masking rules file as text (YAML, see docs/masking.md)' }),

@@ -160,8 +160,10 @@ export class Host {
     return { branch: await branchView(this.rt, record, false), created };
   }
 
-  async resetBranch(name: string): Promise<BranchView> {
-    return branchView(this.rt, await this.onBranch('reset', name, (b) => op.resetBranch(this.rt, b)), false);
+  /** `mask`: re-mask on the way (the parent's current data, checked and masked before anyone sees it). */
+  async resetBranch(name: string, options: { mask?: op.MaskRequest } = {}): Promise<BranchView> {
+    const details = options.mask ? { mask: op.rulesSha256(options.mask.rules) } : undefined;
+    return branchView(this.rt, await this.onBranch('reset', name, (b) => op.resetBranch(this.rt, b, options), details), false);
   }
 
   /** Rebase (or `undo`): builds without the host lock, like diff; audited like reset. */

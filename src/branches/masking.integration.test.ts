@@ -150,7 +150,30 @@ describe.skipIf(skip !== undefined)(`masked branches (${USERS} users)`, () => {
     expect(a!.h).toBe(b!.h);
   }, 240_000);
 
-  it('reset or rebase of a masked branch is refused: it would bring unmasked data in', async () => {
+  it('reset --mask re-masks after the parent changed: same URL, new rows masked, old rows masked the same', async () => {
+    const before = await f.t.host.connectionInfo('main-masked');
+    const [digestBefore] = await sql<{ h: string }>(before.url, DIGEST);
+    const extra = userRow(USERS + 1);
+    await sql(mainUrl, `INSERT INTO users (id, email, full_name, phone, created_at) VALUES ($1, $2, $3, $4, now())`, [extra.id, extra.email, extra.full_name, extra.phone]);
+    try {
+      const r = await f.t.cli('branch', 'reset', 'main-masked', '--mask', rulesFile);
+      expect(r.code, r.stderr).toBe(0);
+      const after = await f.t.host.connectionInfo('main-masked');
+      expect(after.url).toBe(before.url);
+      const view = await f.t.host.getBranch('main-masked');
+      expect(view.protected).toBe(true);
+      expect(view.masked!.maskedAt > (await f.t.host.getBranch('pr-1')).masked!.maskedAt).toBe(true);
+      const [row] = await sql<{ email: string; phone: string }>(after.url, 'SELECT email, phone FROM users WHERE id = $1', [extra.id]);
+      expect(row!.email).not.toBe(extra.email);
+      expect(row!.phone).not.toBe(extra.phone);
+      const [digestAfter] = await sql<{ h: string }>(after.url, DIGEST.replace('FROM users', `FROM users WHERE id <= ${USERS}`));
+      expect(digestAfter!.h).toBe(digestBefore!.h);
+    } finally {
+      await sql(mainUrl, 'DELETE FROM users WHERE id = $1', [extra.id]);
+    }
+  }, 240_000);
+
+  it('reset (without --mask) or rebase of a masked branch is refused: it would bring unmasked data in', async () => {
     await f.t.host.updateBranch('main-masked-2', { protected: false });
     await expect(f.t.host.resetBranch('main-masked-2')).rejects.toSatisfy((e: unknown) => isPgbranchError(e, 'BRANCH_MASKED'));
     await expect(f.t.host.rebaseBranch('main-masked-2', {})).rejects.toSatisfy((e: unknown) => isPgbranchError(e, 'BRANCH_MASKED'));

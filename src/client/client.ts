@@ -89,8 +89,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       const { created, ...branch } = await request<ApiCreatedBranch>({ method: 'POST', path: '/v1/branches', body: toApiCreateBody(name, req) });
       return { branch: fromApiBranch(branch), created };
     },
-    async resetBranch(name: string): Promise<BranchView> {
-      return fromApiBranch(await request<ApiBranch>({ method: 'POST', path: branchPath(name, '/reset') }));
+    async resetBranch(name: string, options: { mask?: MaskRequest } = {}): Promise<BranchView> {
+      const body = options.mask ? { mask: options.mask.rules, ...(options.mask.file !== undefined ? { mask_file: options.mask.file } : {}) } : undefined;
+      return fromApiBranch(await request<ApiBranch>({ method: 'POST', path: branchPath(name, '/reset'), ...(body ? { body } : {}) }));
     },
     async rebaseBranch(name: string, req: RebaseRequest = {}): Promise<RebaseReport> {
       return fromApiRebase(await request<ApiRebaseReport>({ method: 'POST', path: branchPath(name, '/rebase'), body: toApiRebaseBody(req) }));

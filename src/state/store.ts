@@ -511,6 +511,10 @@ export class StateStore {
     this.db.prepare('UPDATE branches SET expires_at = ?, updated_at = ? WHERE id = ?').run(expiresAt, now(), id);
   }
 
+  setMasked(id: string, masked: { rulesSha256: string; maskedAt: string }): void {
+    this.db.prepare('UPDATE branches SET masked_rules_sha256 = ?, masked_at = ?, updated_at = ? WHERE id = ?').run(masked.rulesSha256, masked.maskedAt, now(), id);
+  }
+
   setMaxOwnBytes(id: string, maxOwnBytes: number | null): void {
     this.db.prepare('UPDATE branches SET max_own_bytes = ?, updated_at = ? WHERE id = ?').run(maxOwnBytes, now(), id);
   }

@@ -7,7 +7,7 @@ import { FOLLOW_POINTS } from './follow.js';
 import { LIMIT_POINTS, settleLimit } from './limit.js';
 import { REBASE_POINTS, REBASE_UNDO_POINTS, settleRebase } from './rebase.js';
 import { REFRESH_POINTS, settleRefresh } from './refresh.js';
-import { RESET_POINTS, settleReset } from './reset.js';
+import { RESET_MASKED_POINTS, RESET_POINTS, settleReset } from './reset.js';
 import { ROTATE_POINTS, settleRotate } from './rotate-password.js';
 import { SNAPSHOT_CREATE_POINTS, settleSnapshotCreate } from './snapshot-create.js';
 import { SNAPSHOT_DELETE_POINTS, settleSnapshotDelete } from './snapshot-delete.js';
@@ -56,6 +56,7 @@ export const CRASH_POINTS = {
   createMasked: CREATE_POINTS.masked,
   createFollowing: FOLLOW_POINTS,
   reset: RESET_POINTS,
+  resetMasked: RESET_MASKED_POINTS,
   refresh: REFRESH_POINTS,
   delete: DELETE_POINTS,
   rotate: ROTATE_POINTS,

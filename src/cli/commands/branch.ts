@@ -201,9 +201,11 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
   branch
     .command('reset <name>')
     .description("replace the branch's data with its parent's current state; name, port, password and URL stay")
-    .action(async (name: string, _opts, cmd: Command) => {
+    .option('--mask <rules-file>', "re-mask: the parent's current data is checked and masked before the branch accepts connections again (allowed on a protected masked branch)")
+    .action(async (name: string, opts: { mask?: string }, cmd: Command) => {
       const writer = writerFor(cmd);
-      const view = await withHost(cmd, (host) => host.resetBranch(name));
+      const mask = opts.mask !== undefined ? await readRulesFile(opts.mask) : undefined;
+      const view = await withHost(cmd, (host) => host.resetBranch(name, mask ? { mask } : {}));
       writer.data(view, () => [`reset: ${name}`, renderFields(branchFields(view))].join('\n'));
     });
 
