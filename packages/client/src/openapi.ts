@@ -173,7 +173,10 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** Replace the branch's data with its parent's current state (name, port, password and URL stay) */
+        /**
+         * Replace the branch's data with its parent's current state (name, port, password and URL stay)
+         * @description With mask (masking rules text), the new data is checked and masked before the branch accepts connections again, and the branch is marked masked with these rules: how a masked branch is re-masked after its parent was refreshed (allowed while protected).
+         */
         post: operations["resetBranch"];
         delete?: never;
         options?: never;
@@ -922,6 +925,12 @@ export type components = {
             prefer?: "branch" | "parent";
             /** @description return to the state before the last rebase (other fields do not apply) */
             undo?: boolean;
+        };
+        ResetBranchRequest: {
+            /** @description masking rules (YAML text): re-mask the new data before the branch accepts connections again */
+            mask?: string;
+            /** @description the rules file name shown in problems */
+            mask_file?: string;
         };
         /** @description What fills a new root branch. Dump and URL sources need an admin token. */
         RootSource: {
@@ -2086,7 +2095,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ResetBranchRequest"];
+            };
+        };
         responses: {
             /** @description the branch afterwards */
             200: {
@@ -2135,6 +2148,15 @@ export interface operations {
             };
             /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description refused by a quota or limit, a post-create hook failed, or the request cannot be carried out as asked (e.g. the two sides of a diff hold different databases) (HOOK_FAILED, QUOTA_EXCEEDED, LIMIT_UNSUPPORTED, SOURCE_AUTH_FAILED, SOURCE_REPLICATION_DENIED, SOURCE_WAL_LEVEL, SOURCE_NO_WAL_SENDERS, SOURCE_UNSUPPORTED, RECOVERY_TARGET_NOT_REACHED, MASK_RULES_INVALID, MASK_UNCOVERED_COLUMNS, MASK_COLLISION, POINT_IN_TIME_UNAVAILABLE, POINT_IN_TIME_OUT_OF_WINDOW, DATABASE_MISMATCH, SCHEMA_DIFF_UNPROVEN) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { withClient, configureRecoveryTarget, copyFromUrl, initCluster, parseLsn, prepareDirectory, redactUrl, restoreDump, writeHba } from '../../postgres/index.js';
+import { configureRecoveryTarget, copyFromUrl, initCluster, parseLsn, prepareDirectory, redactUrl, restoreDump, writeHba } from '../../postgres/index.js';
 import type { BranchRecord, NewBranch, SnapshotRecord } from '../../state/index.js';
 import { PgbranchError } from '../../errors.js';
 import type { Actor } from '../audit.js';
@@ -19,7 +19,7 @@ import type { ProgressSink, Runtime } from '../runtime.js';
 import { createFollowingRoot, releaseSource, type FollowSettings } from './follow.js';
 import { followedSource, snapshotFor, STANDBY_WAL, takeHistorySnapshot, type RecoveryPoint } from './history.js';
 import { findSnapshot } from './snapshot-create.js';
-import { checkCoverage, inheritMasking, isMasked, maskInstance, parseRulesText, rulesSha256, type MaskRequest } from './mask.js';
+import { checkCoverage, checkpointLsn, inheritMasking, maskInstance, parseRulesText, rulesSha256, type MaskRequest } from './mask.js';
 
 /**
  * Where a root branch's data comes from: nothing (then migrations and seeds), a dump file, a
@@ -287,10 +287,10 @@ export function inheritFromParent(parent: BranchRecord): Lineage & CloneOrigin &
 type Masking = Pick<NewBranch, 'maskedRulesSha256' | 'maskedAt'>;
 
 /**
- * A masked branch of `parent`: a consistent clone brought up with its own password (TCP open, but
- * nobody knows the branch or its password before the commit), checked fail-closed, masked, sealed,
- * stopped, wiped and started again; only then its branch point (masked data only) and its row,
- * masked and protected, with the end of the intent. Any failure or crash before the commit
+ * A masked branch of `parent`: a consistent clone brought up with its own password and TCP closed,
+ * checked fail-closed, masked, sealed, stopped, wiped and started again; only then TCP opens, its
+ * branch point is taken (masked data only) and its row is committed, masked and protected, with
+ * the end of the intent. Any failure or crash before the commit
  * settles as every create does: the volume goes, nothing is left marked masked or usable.
  */
 async function createMaskedChild(rt: Runtime, name: string, parent: BranchRecord, settings: NewBranchSettings, mask: MaskRequest, onProgress?: ProgressSink): Promise<BranchRecord> {
@@ -302,7 +302,7 @@ async function createMaskedChild(rt: Runtime, name: string, parent: BranchRecord
   await applyVolumeLimit(rt, p.volume, settings.maxOwnBytes);
   intent.advance('cloned');
   crashPoint('create:cloned');
-  await bringUpClone(rt, p, p.volume, sourceHooks(rt, parent.id));
+  await bringUpClone(rt, p, p.volume, sourceHooks(rt, parent.id), { openTcp: false });
   crashPoint('create:started');
   onProgress?.({ phase: 'mask-check', message: 'checking that every personal-looking column has a rule' });
   const { rules } = await checkCoverage(rt, p, mask);
@@ -313,7 +313,8 @@ async function createMaskedChild(rt: Runtime, name: string, parent: BranchRecord
     intent.advance(step);
     crashPoint(`create:${step}`);
   });
-  const branchLsn = await withClient(rt.adminTarget(p), async (client) => (await client.query<{ lsn: string }>('SELECT checkpoint_lsn::text AS lsn FROM pg_control_checkpoint()')).rows[0]!.lsn);
+  const branchLsn = await checkpointLsn(rt, p);
+  await openTcp(rt, p, p.volume);
   await takeBranchPoint(rt, p);
   crashPoint('create:branch-point');
   const maskedAt = new Date().toISOString();

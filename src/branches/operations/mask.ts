@@ -150,6 +150,11 @@ export async function checkCoverage(rt: Runtime, branch: Target & Pick<BranchRec
   };
 }
 
+/** The LSN of the instance's latest checkpoint (after maskInstance: the one of its clean restart, the masked data's branch point). */
+export async function checkpointLsn(rt: Runtime, branch: Target): Promise<string> {
+  return withClient(rt.adminTarget(branch), async (client) => (await client.query<{ lsn: string }>('SELECT checkpoint_lsn::text AS lsn FROM pg_control_checkpoint()')).rows[0]!.lsn);
+}
+
 /**
  * Masks the running instance of a not yet committed branch in place, then leaves no original
  * value in its files: tables rewritten by maskDatabase, WAL sealed, instance stopped cleanly,

@@ -1,12 +1,11 @@
 import { PgbranchError } from '../../errors.js';
-import { withClient } from '../../postgres/index.js';
 import type { BranchRecord } from '../../state/index.js';
 import { removeBranchPoint, takeBranchPoint } from '../branch-point.js';
 import { bringUpClone, CLONE_POINTS, cloneConsistent, openTcp, sourceHooks } from '../clone.js';
 import { crashPoint } from '../crash-points.js';
 import { assertNotProtected } from '../governance.js';
 import { volumeName } from '../ids.js';
-import { assertNoUnmaskedData, checkCoverage, isMasked, maskInstance, parseRulesText, rulesSha256, type MaskRequest } from './mask.js';
+import { assertNoUnmaskedData, checkCoverage, checkpointLsn, isMasked, maskInstance, parseRulesText, rulesSha256, type MaskRequest } from './mask.js';
 import { beginIntent, resumeIntent, type IntentFor } from '../intents.js';
 import { applyVolumeLimit } from '../quotas.js';
 import type { Runtime } from '../runtime.js';
@@ -113,10 +112,6 @@ export async function resetBranch(rt: Runtime, branch: BranchRecord, options: { 
   intent.finish();
   if (branch.desiredState !== 'running') await rt.stop(newVolume);
   return rt.store.getBranchById(branch.id)!;
-}
-
-async function checkpointLsn(rt: Runtime, branch: BranchRecord): Promise<string> {
-  return withClient(rt.adminTarget(branch), async (client) => (await client.query<{ lsn: string }>('SELECT checkpoint_lsn::text AS lsn FROM pg_control_checkpoint()')).rows[0]!.lsn);
 }
 
 /** What a branch resets to: its parent's current state, or the snapshot it was made from. */
