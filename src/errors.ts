@@ -64,6 +64,7 @@ export const ERROR_CATALOGUE = {
   MASK_FAILED: { httpStatus: 500, exitCode: 16, title: 'Masking failed' },
   MASK_WIPE_UNSAFE: { httpStatus: 409, exitCode: 16, title: 'Data directory not ready for wiping' },
   MASK_RESIDUE_FOUND: { httpStatus: 500, exitCode: 16, title: 'Original values survive in the files' },
+  BRANCH_MASKED: { httpStatus: 409, exitCode: 16, title: 'Masked branch cannot take unmasked data' },
   OPERATION_ABORTED: { httpStatus: 409, exitCode: 130, title: 'Operation aborted' },
   POINT_IN_TIME_UNAVAILABLE: { httpStatus: 422, exitCode: 15, title: 'Branch has no history window' },
   POINT_IN_TIME_OUT_OF_WINDOW: { httpStatus: 422, exitCode: 15, title: 'Point in time outside the history window' },

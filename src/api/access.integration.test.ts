@@ -165,7 +165,7 @@ describe.skipIf(skip !== undefined)('REST API access control', () => {
     expect(list.status).toBe(200);
     expect(list.body.tokens).toContainEqual(expect.objectContaining({ id: created.body.id, name: 'ci-secret', role: 'write', branch_patterns: ['pr-*'] }));
     expect(list.text).not.toContain(secret);
-    for (const t of list.body.tokens as Record<string, unknown>[]) expect(Object.keys(t).sort()).toEqual(['branch_patterns', 'created_at', 'id', 'last_used_at', 'name', 'role']);
+    for (const t of list.body.tokens as Record<string, unknown>[]) expect(Object.keys(t).sort()).toEqual(['branch_patterns', 'created_at', 'id', 'last_used_at', 'masked_only', 'name', 'role']);
 
     // Every cell of every table, and the raw bytes of the database and its WAL.
     const stateFile = f.t.host.paths.stateFile;

@@ -1,9 +1,10 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { authorize, canAccessBranch, tokenActor, type Access, type BranchService, type CreateOrigin } from '../branches/index.js';
+import { PgbranchError } from '../errors.js';
+import { authorize, canAccessBranch, tokenActor, type Access, type BranchRef, type BranchService, type CreateOrigin, type CreateRequest, type Principal } from '../branches/index.js';
 import { requireRole, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
-import { fromApiCreateBody, toApiBranch, toApiConnection } from '../client/index.js';
+import { fromApiCreateBody, toApiBranch, toApiConnection, toApiMaskCheck } from '../client/index.js';
 import { jsonContent, out, problems } from './route-support.js';
 import {
   BranchListSchema,
@@ -13,6 +14,9 @@ import {
   CreateBranchBody,
   CreatedBranchSchema,
   ListBranchesQuery,
+  MaskCheckBody,
+  MaskCheckSchema,
+  ResetBranchBody,
   UpdateBranchBody,
 } from './schemas.js';
 
@@ -85,7 +89,7 @@ const deleteBranch = createRoute({
   responses: { 204: { description: 'deleted' }, ...problems(400, 401, 403, 404, 409) },
 });
 
-function branchAction(action: 'reset' | 'start' | 'stop' | 'suspend', operationId: string, summary: string) {
+function branchAction(action: 'start' | 'stop' | 'suspend', operationId: string, summary: string) {
   return createRoute({
     method: 'post',
     path: `${BRANCH}/${action}`,
@@ -98,7 +102,19 @@ function branchAction(action: 'reset' | 'start' | 'stop' | 'suspend', operationI
   });
 }
 
-const resetBranch = branchAction('reset', 'resetBranch', "Replace the branch's data with its parent's current state (name, port, password and URL stay)");
+const resetBranch = createRoute({
+  method: 'post',
+  path: `${BRANCH}/reset`,
+  operationId: 'resetBranch',
+  tags,
+  summary: "Replace the branch's data with its parent's current state (name, port, password and URL stay)",
+  description:
+    'With mask (masking rules text), the new data is checked and masked before the branch accepts connections again, and the branch is ' +
+    'marked masked with these rules: how a masked branch is re-masked after its parent was refreshed (allowed while protected).',
+  middleware: requireRole('write'),
+  request: { params: BranchParams, body: { required: false, content: { 'application/json': { schema: ResetBranchBody } } } },
+  responses: { 200: jsonContent(BranchSchema, 'the branch afterwards'), ...problems(400, 401, 403, 404, 409, 422) },
+});
 const startBranch = branchAction('start', 'startBranch', 'Start the branch instance');
 const stopBranch = branchAction('stop', 'stopBranch', 'Stop the branch instance (data is kept; connections are refused until started)');
 const suspendBranch = branchAction('suspend', 'suspendBranch', 'Suspend the branch now (the next endpoint connection wakes it)');
@@ -125,6 +141,47 @@ const getConnection = createRoute({
   responses: { 200: jsonContent(ConnectionSchema, 'connection details'), ...problems(400, 401, 403, 404) },
 });
 
+const maskCheck = createRoute({
+  method: 'post',
+  path: `${BRANCH}/mask-check`,
+  operationId: 'maskCheck',
+  tags,
+  summary: 'Check masking rules against a branch: every personal-looking column must have a rule or an explicit keep',
+  description:
+    'Fail-closed check (starts the branch if it is stopped): 200 when covered; 422 MASK_UNCOVERED_COLUMNS naming the columns (`columns`), ' +
+    'or 422 MASK_RULES_INVALID with every problem at file:line:column (`problems`).',
+  middleware: requireRole('read'),
+  request: { params: BranchParams, body: { required: true, content: { 'application/json': { schema: MaskCheckBody } } } },
+  responses: { 200: jsonContent(MaskCheckSchema, 'every personal-looking column is covered'), ...problems(400, 401, 403, 404, 422) },
+});
+
+/**
+ * The branch as access checks see it: for a masked-only token, whether it is masked (an unknown
+ * branch counts as not masked, so the answer is the same 403 whether or not it exists).
+ */
+async function branchRef(principal: Principal, host: BranchService, name: string): Promise<BranchRef> {
+  if (!principal.maskedOnly) return name;
+  const view = await host.getBranch(name).catch(() => undefined);
+  return { name, masked: view?.masked != null };
+}
+
+/**
+ * A masked-only token creates branches only from a masked parent (a masked create from anything
+ * else would need the token to read unmasked data); the new name must match its patterns.
+ */
+async function authorizeCreate(principal: Principal, host: BranchService, name: string, request: CreateRequest): Promise<void> {
+  authorize(principal, accessFor(request.origin), principal.maskedOnly ? { name, masked: true } : name);
+  if (!principal.maskedOnly) return;
+  const { origin } = request;
+  const parent = origin.kind === 'parent' ? await branchRef(principal, host, origin.parent) : undefined;
+  if (!parent || typeof parent === 'string' || !parent.masked) {
+    const what = origin.kind === 'parent' ? `from "${origin.parent}", which is not masked` : `from a ${origin.kind}`;
+    throw new PgbranchError('PERMISSION_DENIED', `token "${principal.name}" is masked-only: it creates branches from masked branches only, not ${what}`, {
+      details: { maskedOnly: true, origin: origin.kind },
+    });
+  }
+}
+
 /** Importing from a file or a server makes the host read its own files or connect out: admin only. */
 function accessFor(origin: CreateOrigin): Access {
   return origin.kind === 'source' && origin.source.kind !== 'empty' ? 'admin' : 'write';
@@ -138,13 +195,13 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
     const principal = c.get('principal');
     const { with_usage } = c.req.valid('query');
     const branches = await as(c).listBranches({ withUsage: with_usage !== 'false' });
-    const visible = branches.filter((b) => canAccessBranch(principal, b.name)).map(toApiBranch);
+    const visible = branches.filter((b) => canAccessBranch(principal, { name: b.name, masked: b.masked !== null })).map(toApiBranch);
     return c.json(out(BranchListSchema, { branches: visible }), 200);
   });
 
   app.openapi(createBranch, async (c) => {
     const { name, request } = fromApiCreateBody(c.req.valid('json'));
-    authorize(c.get('principal'), accessFor(request.origin), name);
+    await authorizeCreate(c.get('principal'), as(c), name, request);
     const result = await as(c).createBranch(name, request);
     const payload = out(CreatedBranchSchema, { ...toApiBranch(result.branch), created: result.created });
     return result.created ? c.json(payload, 201) : c.json(payload, 200);
@@ -152,7 +209,7 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
 
   app.openapi(getBranch, async (c) => {
     const { name } = c.req.valid('param');
-    authorize(c.get('principal'), 'read', name);
+    authorize(c.get('principal'), 'read', await branchRef(c.get('principal'), as(c), name));
     return c.json(out(BranchSchema, toApiBranch(await as(c).getBranch(name))), 200);
   });
 
@@ -161,7 +218,7 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
     const body = c.req.valid('json');
     // Unprotecting and changing a size cap are the admin's: a write token could otherwise lift
     // the very limits set to contain it.
-    authorize(c.get('principal'), body.protected === false || body.max_own_bytes !== undefined ? 'admin' : 'write', name);
+    authorize(c.get('principal'), body.protected === false || body.max_own_bytes !== undefined ? 'admin' : 'write', await branchRef(c.get('principal'), as(c), name));
     const view = await as(c).updateBranch(name, {
       idleTimeoutMs: body.idle_timeout_ms,
       protected: body.protected,
@@ -174,13 +231,20 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
 
   app.openapi(deleteBranch, async (c) => {
     const { name } = c.req.valid('param');
-    authorize(c.get('principal'), 'write', name);
+    authorize(c.get('principal'), 'write', await branchRef(c.get('principal'), as(c), name));
     await as(c).deleteBranch(name);
     return c.body(null, 204);
   });
 
+  app.openapi(resetBranch, async (c) => {
+    const { name } = c.req.valid('param');
+    const body = (c.req.header('content-type') ? c.req.valid('json') : undefined) ?? {};
+    authorize(c.get('principal'), 'write', await branchRef(c.get('principal'), as(c), name));
+    const mask = body.mask !== undefined ? { rules: body.mask, ...(body.mask_file !== undefined ? { file: body.mask_file } : {}) } : undefined;
+    return c.json(out(BranchSchema, toApiBranch(await as(c).resetBranch(name, mask ? { mask } : {}))), 200);
+  });
+
   const actions = [
-    [resetBranch, (host: BranchService, name: string) => host.resetBranch(name)],
     [startBranch, (host: BranchService, name: string) => host.startBranch(name)],
     [stopBranch, (host: BranchService, name: string) => host.stopBranch(name)],
     [suspendBranch, (host: BranchService, name: string) => host.suspendBranch(name)],
@@ -188,20 +252,28 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
   for (const [route, run] of actions) {
     app.openapi(route, async (c) => {
       const { name } = c.req.valid('param');
-      authorize(c.get('principal'), 'write', name);
+      authorize(c.get('principal'), 'write', await branchRef(c.get('principal'), as(c), name));
       return c.json(out(BranchSchema, toApiBranch(await run(as(c), name))), 200);
     });
   }
 
   app.openapi(rotatePassword, async (c) => {
     const { name } = c.req.valid('param');
-    authorize(c.get('principal'), 'write', name);
+    authorize(c.get('principal'), 'write', await branchRef(c.get('principal'), as(c), name));
     return c.json(out(ConnectionSchema, toApiConnection(await as(c).rotatePassword(name))), 200);
   });
 
   app.openapi(getConnection, async (c) => {
     const { name } = c.req.valid('param');
-    authorize(c.get('principal'), 'read', name);
+    authorize(c.get('principal'), 'read', await branchRef(c.get('principal'), as(c), name));
     return c.json(out(ConnectionSchema, toApiConnection(await as(c).connectionInfo(name))), 200);
+  });
+
+  app.openapi(maskCheck, async (c) => {
+    const { name } = c.req.valid('param');
+    const body = c.req.valid('json');
+    authorize(c.get('principal'), 'read', await branchRef(c.get('principal'), as(c), name));
+    const view = await as(c).maskCheck(name, { rules: body.rules, ...(body.file !== undefined ? { file: body.file } : {}) });
+    return c.json(out(MaskCheckSchema, toApiMaskCheck(view)), 200);
   });
 }

@@ -75,6 +75,12 @@ const VALID_CALLS: Record<string, ValidCall> = {
       expect(await sql(res.body.url_unpooled, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
     },
   },
+  maskCheck: {
+    params: { name: BRANCH },
+    body: { rules: 'version: 1\ntables: {}\n', file: 'masking.yaml' },
+    status: 200,
+    check: (res) => expect(res.body).toMatchObject({ branch: BRANCH, ruled_columns: 0, rules_sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }),
+  },
   rotatePassword: {
     params: { name: BRANCH },
     status: 200,
@@ -128,7 +134,7 @@ const VALID_CALLS: Record<string, ValidCall> = {
     check: async (_res, f) => await expect(f.t.host.getSnapshot(DELETE_SNAPSHOT)).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND' }),
   },
   listTokens: { status: 200, check: (res) => expect(res.body.tokens.length).toBeGreaterThan(0) },
-  getCallerToken: { status: 200, check: (res, f) => expect(res.body).toEqual({ id: f.adminToken.split('_')[1], name: 'test-admin', role: 'admin', branch_patterns: [] }) },
+  getCallerToken: { status: 200, check: (res, f) => expect(res.body).toEqual({ id: f.adminToken.split('_')[1], name: 'test-admin', role: 'admin', branch_patterns: [], masked_only: false }) },
   createToken: {
     body: { name: 'contract', role: 'write', branch_patterns: ['pr-*'] },
     status: 201,
@@ -247,7 +253,7 @@ describe.skipIf(skip !== undefined)('REST API contract: the OpenAPI document, wa
 
   it('the validator used below is a real one: it rejects what the document forbids', () => {
     const validate = documentValidator(doc, { $ref: '#/components/schemas/Token' });
-    const good = { id: 'abcdef012345', name: 'x', role: 'read', branch_patterns: [], created_at: '2024-01-01T00:00:00.000Z', last_used_at: null };
+    const good = { id: 'abcdef012345', name: 'x', role: 'read', branch_patterns: [], masked_only: false, created_at: '2024-01-01T00:00:00.000Z', last_used_at: null };
     expect(() => validate(good)).not.toThrow();
     expect(() => validate({ ...good, secret: 'leak' })).toThrow(/documented schema/);
     expect(() => validate({ ...good, role: 'root' })).toThrow(/documented schema/);

@@ -185,12 +185,14 @@ export function createApiMetrics(host: ApiHost): ApiMetrics {
         const principal = c.get('principal');
         authorize(principal, 'read');
         // Per-branch series only for branches the token's patterns allow: a pr-* token learns
-        // nothing about main (not even its name or size).
+        // nothing about main (not even its name or size); a masked-only token, nothing about
+        // branches that are not masked.
+        const masked = principal.maskedOnly ? new Set((await host.listBranches({ withUsage: false })).filter((b) => b.masked !== null).map((b) => b.name)) : undefined;
         const text = (await registry.metrics())
           .split('\n')
           .filter((line) => {
             const branch = BRANCH_LABEL.exec(line)?.[1];
-            return branch === undefined || canAccessBranch(principal, branch);
+            return branch === undefined || canAccessBranch(principal, masked ? { name: branch, masked: masked.has(branch) } : branch);
           })
           .join('\n');
         return c.body(text, 200, { 'content-type': registry.contentType });

@@ -96,6 +96,10 @@ export const RootSourceSchema = z
   ])
   .openapi('RootSource', { description: 'What fills a new root branch. Dump and URL sources need an admin token.' });
 
+/** A masking rules file's text (YAML, docs/masking.md); problems come back with line numbers. */
+const MaskRulesText = z.string().min(1).max(60_000);
+const MaskFileName = z.string().min(1).max(255);
+
 /** Bytes; the schema's minimum is the domain's (MIN_OWN_BYTES_LIMIT), checked there with a clearer message. */
 const MaxOwnBytes = z.number().int().positive().nullable();
 
@@ -114,6 +118,11 @@ export const CreateBranchBody = z
       description:
         "cap on the bytes the branch may own (written since it was branched); writes past it fail with PostgreSQL's disk-full error (53100) in this branch only. Absent = the host's quotas.maxOwnBytesPerBranch for branches from a parent or snapshot; null = none (refused when the host has a ceiling)",
     }),
+    mask: MaskRulesText.optional().openapi({
+      description:
+        'masking rules (the YAML rules file as text, see docs/masking.md): the branch is made masked from parent — refused (422 MASK_UNCOVERED_COLUMNS) while a personal-looking column has no rule, then masked, tables rewritten, WAL and residue wiped — and protected',
+    }),
+    mask_file: MaskFileName.optional().openapi({ description: 'the rules file name shown in problems (file:line:column); default "masking rules"' }),
   })
   .refine((b) => b.parent === undefined || b.source === undefined, { message: 'give either parent or source, not both', path: ['source'] })
   .refine((b) => b.snapshot === undefined || (b.parent === undefined && b.source === undefined), {
@@ -123,6 +132,7 @@ export const CreateBranchBody = z
   .refine((b) => b.ttl_ms === undefined || b.expires_at === undefined, { message: 'give either ttl_ms or expires_at, not both', path: ['expires_at'] })
   .refine((b) => b.at === undefined || b.at_lsn === undefined, { message: 'give either at or at_lsn, not both', path: ['at_lsn'] })
   .refine((b) => (b.at === undefined && b.at_lsn === undefined) || b.parent !== undefined, { message: 'at and at_lsn need a parent', path: ['at'] })
+  .refine((b) => b.mask === undefined || (b.parent !== undefined && b.at === undefined && b.at_lsn === undefined), { message: 'mask needs a parent (as it is now: no at or at_lsn)', path: ['mask'] })
   .openapi('CreateBranchRequest');
 
 export const SnapshotParams = z.object({
@@ -167,8 +177,26 @@ export const CreateTokenBody = z
       .max(64)
       .optional()
       .openapi({ description: 'branch-name patterns (`*` any run, `?` one character) the token may act on; empty or absent = all branches', example: ['pr-*'] }),
+    masked_only: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'the token sees and operates masked branches only, and creates branches only from masked branches (default false)' }),
   })
   .openapi('CreateTokenRequest');
+
+export const ResetBranchBody = z
+  .strictObject({
+    mask: MaskRulesText.optional().openapi({ description: 'masking rules (YAML text): re-mask the new data before the branch accepts connections again' }),
+    mask_file: MaskFileName.optional().openapi({ description: 'the rules file name shown in problems' }),
+  })
+  .openapi('ResetBranchRequest');
+
+export const MaskCheckBody = z
+  .strictObject({
+    rules: MaskRulesText.openapi({ description: 'the masking rules file as text (YAML, see docs/masking.md)' }),
+    file: MaskFileName.optional().openapi({ description: 'the rules file name shown in problems (file:line:column)' }),
+  })
+  .openapi('MaskCheckRequest');
 
 // --- responses ---
 
@@ -206,6 +234,10 @@ export const BranchSchema = z
       .nullable()
       .optional()
       .openapi({ description: 'what keeping its branch point (for diff) costs: bytes it holds that no other volume shares; null when none is kept; absent when sizes were not measured' }),
+    masked: z
+      .strictObject({ rules_sha256: z.string(), masked_at: Timestamp })
+      .nullable()
+      .openapi({ description: 'masked data (made with mask, or a branch of a masked branch): SHA-256 of the rules text and when it was masked; null = not masked' }),
   })
   .openapi('Branch');
 
@@ -272,10 +304,21 @@ export const TokenSchema = z
     name: z.string(),
     role: z.enum(TOKEN_ROLE_VALUES),
     branch_patterns: z.array(z.string()),
+    masked_only: z.boolean().openapi({ description: 'sees and operates masked branches only' }),
     created_at: Timestamp,
     last_used_at: Timestamp.nullable(),
   })
   .openapi('Token');
+
+export const MaskCheckSchema = z
+  .strictObject({
+    branch: z.string(),
+    database: z.string().openapi({ description: 'the database the rules are for' }),
+    rules_sha256: z.string(),
+    databases_checked: z.array(z.string()).openapi({ description: 'every database sampled (all that accept connections, templates excluded)' }),
+    ruled_columns: z.number().int().min(0).openapi({ description: 'columns the rules mask or keep explicitly' }),
+  })
+  .openapi('MaskCheck', { description: 'every personal-looking column has a rule or an explicit keep (otherwise 422 MASK_UNCOVERED_COLUMNS naming them)' });
 
 export const CreatedTokenSchema = TokenSchema.extend({
   token: z.string().openapi({ description: 'the secret, shown in this response only: send it as `Authorization: Bearer <token>`' }),
@@ -418,6 +461,7 @@ export type ApiCreatedBranch = z.infer<typeof CreatedBranchSchema>;
 export type ApiConnection = z.infer<typeof ConnectionSchema>;
 export type ApiHostStatus = z.infer<typeof HostStatusSchema>;
 export type ApiToken = z.infer<typeof TokenSchema>;
+export type ApiMaskCheck = z.infer<typeof MaskCheckSchema>;
 export type ApiCreatedToken = z.infer<typeof CreatedTokenSchema>;
 export type ApiProblem = z.infer<typeof ProblemSchema>;
 export type ApiAuditEntry = z.infer<typeof AuditEntrySchema>;

@@ -48,7 +48,10 @@ export function registerTokenRoutes(app: OpenAPIHono<ApiEnv>, host: ApiHost): vo
 
   app.openapi(createToken, async (c) => {
     const body = c.req.valid('json');
-    const { token, info } = await host.as(tokenActor(c.get('principal'))).createToken({ name: body.name, role: body.role, branchPatterns: body.branch_patterns }, c.get('principal'));
+    const { token, info } = await host.as(tokenActor(c.get('principal'))).createToken(
+      { name: body.name, role: body.role, branchPatterns: body.branch_patterns, ...(body.masked_only !== undefined ? { maskedOnly: body.masked_only } : {}) },
+      c.get('principal'),
+    );
     return c.json(out(CreatedTokenSchema, { ...toApiToken(info), token }), 201);
   });
 

@@ -16,6 +16,7 @@ export const CallerTokenSchema = z
     name: z.string(),
     role: z.enum(ROLES),
     branch_patterns: z.array(z.string()).openapi({ description: 'patterns the token may act on; empty = all branches' }),
+    masked_only: z.boolean().openapi({ description: 'the token sees and operates masked branches only' }),
   })
   .openapi('CallerToken');
 
@@ -34,6 +35,6 @@ const getCallerToken = createRoute({
 export function registerWhoamiRoutes(app: OpenAPIHono<ApiEnv>): void {
   app.openapi(getCallerToken, (c) => {
     const p = c.get('principal');
-    return c.json(out(CallerTokenSchema, { id: p.tokenId, name: p.name, role: p.role, branch_patterns: [...p.branchPatterns] }), 200);
+    return c.json(out(CallerTokenSchema, { id: p.tokenId, name: p.name, role: p.role, branch_patterns: [...p.branchPatterns], masked_only: p.maskedOnly }), 200);
   });
 }

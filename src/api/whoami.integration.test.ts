@@ -16,14 +16,14 @@ describe.skipIf(skip !== undefined)('GET /v1/token: the calling token, for clien
     const { token, info } = await f.token('write', ['pr-*', 'qa-?']);
     const res = await f.call('GET', '/v1/token', { token });
     expect(res.status, res.text).toBe(200);
-    expect(res.body).toEqual({ id: info.tokenId, name: info.name, role: 'write', branch_patterns: ['pr-*', 'qa-?'] });
+    expect(res.body).toEqual({ id: info.tokenId, name: info.name, role: 'write', branch_patterns: ['pr-*', 'qa-?'], masked_only: false });
     // pgb_<12-character id>_<secret>; the secret itself may contain "_".
     expect(res.text).not.toContain(token.slice(17));
   });
 
   it('answers any role, and an unscoped token has no patterns', async () => {
     const { token, info } = await f.token('read');
-    expect((await f.call('GET', '/v1/token', { token })).body).toEqual({ id: info.tokenId, name: info.name, role: 'read', branch_patterns: [] });
+    expect((await f.call('GET', '/v1/token', { token })).body).toEqual({ id: info.tokenId, name: info.name, role: 'read', branch_patterns: [], masked_only: false });
     expect((await f.call('GET', '/v1/token', { token: f.adminToken })).body).toMatchObject({ role: 'admin' });
   });
 

@@ -171,6 +171,8 @@ export async function bringUpClone(
      * awaited before this returns.
      */
     readonly alongsideOpenTcp?: () => Promise<unknown>;
+    /** False: TCP stays closed (the caller opens it once the data may be seen, e.g. after masking). */
+    readonly openTcp?: boolean;
   } = {},
 ): Promise<{ branchLsn: string; lastCommitAt: string | null }> {
   const dataDir = rt.dataDir(volume);
@@ -209,7 +211,7 @@ export async function bringUpClone(
   if (hooks.length > 0) await runBranchHooks(rt, branch, hooks);
   const alongside = options.alongsideOpenTcp?.();
   alongside?.catch(() => undefined);
-  await openTcp(rt, branch, volume);
+  if (options.openTcp !== false) await openTcp(rt, branch, volume);
   await alongside;
   return point;
 }

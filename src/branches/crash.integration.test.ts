@@ -224,6 +224,28 @@ for (const kind of KINDS) {
       record('create', point, kind, how === 'completed' ? 'not reached (completed)' : committed ? 'committed' : 'rolled back');
     });
 
+    it.each(CRASH_POINTS.createMasked.map((point, index) => ({ point, index })))('masked create killed at $point is all-or-nothing: never an unmasked branch marked masked', async ({ point, index }) => {
+      const name = `m-${index}`;
+      const rulesFile = join(t.home, 'masking.yaml');
+      writeFileSync(rulesFile, 'version: 1\ntables:\n  items:\n    label: { fake: text }\n');
+      const how = await runArmed(['branch', 'create', name, '--from', 'main', '--mask', rulesFile], point, reachedOn(point, caps, true));
+      const state = await nextCommand();
+      const committed = how === 'completed' || indexIn(CRASH_POINTS.createMasked, point) >= indexIn(CRASH_POINTS.createMasked, 'create:committed');
+      const b = stored(state, name);
+      if (committed) {
+        // A whole, masked, protected branch: main's rows with every label masked.
+        expect(b).toMatchObject({ desiredState: 'running', parentId: stored(state, 'main')!.id });
+        const masked = await rows(branchUrl(b!));
+        expect(masked.map((r) => r.id)).toEqual(expected.main.map((r) => r.id));
+        expect(masked.filter((r) => expected.main.some((m) => m.label === r.label))).toEqual([]);
+        await cliOk('branch', 'unprotect', name);
+        await cliOk('branch', 'delete', name);
+      } else {
+        expect(b, `${name} must be rolled back`).toBeUndefined();
+      }
+      record('createMasked', point, kind, how === 'completed' ? 'not reached (completed)' : committed ? 'committed' : 'rolled back');
+    });
+
     it.each(CRASH_POINTS.createRoot.map((point, index) => ({ point, index })))('root create (--empty) killed at $point is all-or-nothing', async ({ point, index }) => {
       const name = `r-${index}`;
       const how = await runArmed(['branch', 'create', name, '--empty'], point, true);
@@ -266,6 +288,33 @@ for (const kind of KINDS) {
           expect(await rows(urls.victim!)).toEqual(oldData);
         }
         record('reset', point, kind, how === 'completed' ? 'not reached (completed)' : forward ? 'rolled forward' : 'rolled back');
+      },
+    );
+
+    it.each(CRASH_POINTS.resetMasked.map((point, index) => ({ point, index })))(
+      're-mask (reset --mask) killed at $point: the masked branch only ever serves masked data',
+      async ({ point, index }) => {
+        const rulesFile = join(t.home, 'masking.yaml');
+        writeFileSync(rulesFile, 'version: 1\ntables:\n  items:\n    label: { fake: text }\n');
+        if (!stored(readStoredState(t.home), 'remasked')) await cliOk('branch', 'create', 'remasked', '--from', 'main', '--mask', rulesFile);
+        const url = await cliUrl('remasked');
+        const oldIds = (await rows(url)).map((r) => r.id);
+        const mainRow = { id: 60 + index, label: `main before re-mask ${index}` };
+        await sql(urls.main!, 'INSERT INTO items VALUES ($1, $2)', [mainRow.id, mainRow.label]);
+        expected.main = [...expected.main, mainRow].sort((a, b) => a.id - b.id);
+        const before = stored(readStoredState(t.home), 'remasked')!;
+
+        const how = await runArmed(['branch', 'reset', 'remasked', '--mask', rulesFile], point, reachedOn(point, caps, true));
+        const state = await nextCommand();
+        const forward = how === 'completed' || indexIn(CRASH_POINTS.resetMasked, point) >= indexIn(CRASH_POINTS.resetMasked, 'reset:swapped');
+        const after = stored(state, 'remasked')!;
+        expect(after).toMatchObject({ id: before.id, port: before.port, password: before.password, desiredState: 'running' });
+        expect(await cliUrl('remasked')).toBe(url);
+        const now = await rows(url);
+        expect(now.map((r) => r.id)).toEqual(forward ? expected.main.map((r) => r.id) : oldIds);
+        // Never a label of main: whichever generation serves, it is masked.
+        expect(now.filter((r) => expected.main.some((m) => m.label === r.label))).toEqual([]);
+        record('resetMasked', point, kind, how === 'completed' ? 'not reached (completed)' : forward ? 'rolled forward' : 'rolled back');
       },
     );
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { BranchRecord, TokenRole } from '../state/index.js';
+import type { BranchRecord } from '../state/index.js';
 import { ActivityTracker } from './activity.js';
 import { audited, branchTarget, listAudit, localActor, type Actor, type AuditEntry, type AuditFilter, type AuditTarget } from './audit.js';
 import { hostPaths, resolveHome, type HostConfig, type HostPaths } from './config.js';
@@ -18,7 +18,7 @@ import { closeKeptClients, discardOwnWarmClones, refillWarmClones } from './warm
 import { deleteAndForget, deleteExpiredBranches, openSession, suspendIdleBranches } from './sessions.js';
 import { maintainSources, sourceOf, sourceView, updateSource, type SourceChange, type SourceView } from './sources.js';
 import { findBranch } from './lookup.js';
-import { authenticate, createToken, revokeToken, tokenInfo, type Principal, type TokenInfo } from './tokens.js';
+import { authenticate, createToken, revokeToken, tokenInfo, type Principal, type TokenInfo, type TokenRequest } from './tokens.js';
 import { branchView, connectionInfo, hostStatus, toSnapshotView, type BranchView, type ConnectionInfo, type EndpointAddress, type HostStatus, type SnapshotView } from './view.js';
 
 /**
@@ -123,6 +123,16 @@ export class Host {
     return connectionInfo(findBranch(this.rt, name), this.endpoint());
   }
 
+  /**
+   * The fail-closed masking check on a branch (started first if stopped): the rules fit its
+   * catalog and every personal-looking column has a rule or an explicit keep; throws
+   * MASK_RULES_INVALID or MASK_UNCOVERED_COLUMNS (naming the columns) otherwise.
+   */
+  async maskCheck(name: string, mask: op.MaskRequest): Promise<op.MaskCheckView> {
+    if (!(await this.rt.isRunning(findBranch(this.rt, name).volume))) await this.core.locked(() => this.started(findBranch(this.rt, name)));
+    return (await op.checkCoverage(this.rt, findBranch(this.rt, name), mask)).view;
+  }
+
   /** The audit log, newest first. */
   async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
     return listAudit(this.rt.store, filter);
@@ -150,8 +160,10 @@ export class Host {
     return { branch: await branchView(this.rt, record, false), created };
   }
 
-  async resetBranch(name: string): Promise<BranchView> {
-    return branchView(this.rt, await this.onBranch('reset', name, (b) => op.resetBranch(this.rt, b)), false);
+  /** `mask`: re-mask on the way (the parent's current data, checked and masked before anyone sees it). */
+  async resetBranch(name: string, options: { mask?: op.MaskRequest } = {}): Promise<BranchView> {
+    const details = options.mask ? { mask: op.rulesSha256(options.mask.rules) } : undefined;
+    return branchView(this.rt, await this.onBranch('reset', name, (b) => op.resetBranch(this.rt, b, options), details), false);
   }
 
   /** Rebase (or `undo`): builds without the host lock, like diff; audited like reset. */
@@ -300,9 +312,13 @@ export class Host {
   // --- API tokens ---
 
   /** `creator`: the token asking (API); a token never creates one with more power than itself. */
-  async createToken(request: { name: string; role: TokenRole; branchPatterns?: readonly string[] }, creator?: Principal): Promise<{ token: string; info: TokenInfo }> {
+  async createToken(request: TokenRequest, creator?: Principal): Promise<{ token: string; info: TokenInfo }> {
     // The audit names the token's id once it exists; never its secret.
-    const target: AuditTarget = { kind: 'token', name: request.name, details: { name: request.name, role: request.role, branchPatterns: request.branchPatterns ?? [] } };
+    const target: AuditTarget = {
+      kind: 'token',
+      name: request.name,
+      details: { name: request.name, role: request.role, branchPatterns: request.branchPatterns ?? [], ...(request.maskedOnly ? { maskedOnly: true } : {}) },
+    };
     return this.audit('token-create', target, async () => createToken(this.rt.store, request, creator), (result) => result.info.tokenId);
   }
 

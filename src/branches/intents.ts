@@ -23,6 +23,8 @@ const INTENT_DATA = {
     snapshotId: Name.optional(),
     archiveVolume: Name.optional(),
     slot: Name.optional(),
+    /** A masked branch (see operations/mask.ts): settled like any create, its volume removed. */
+    masked: z.boolean().optional(),
   }),
   reset: z.object({ oldVolume: Name, newVolume: Name }),
   delete: z.object({ volume: Name }),

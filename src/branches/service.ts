@@ -10,6 +10,7 @@ export type BranchService = Pick<
   | 'listBranches'
   | 'getBranch'
   | 'connectionInfo'
+  | 'maskCheck'
   | 'createBranch'
   | 'resetBranch'
   | 'rebaseBranch'

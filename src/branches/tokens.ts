@@ -14,6 +14,8 @@ export interface Principal {
   readonly name: string;
   readonly role: TokenRole;
   readonly branchPatterns: readonly string[];
+  /** Sees and operates masked branches only; creates branches only from masked branches. */
+  readonly maskedOnly: boolean;
 }
 
 /** The token as stored and listed: no secret, not even its hash. */
@@ -28,7 +30,7 @@ const PATTERN_FORMAT = /^[a-z0-9._/*?-]{1,63}$/;
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 export function tokenInfo(t: TokenRecord): TokenInfo {
-  return { tokenId: t.id, name: t.name, role: t.role, branchPatterns: t.branchPatterns, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt };
+  return { tokenId: t.id, name: t.name, role: t.role, branchPatterns: t.branchPatterns, maskedOnly: t.maskedOnly, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt };
 }
 
 /** `*` matches any run of characters (including `/`), `?` one character; nothing else is special. */
@@ -51,13 +53,20 @@ export function validateTokenRequest(request: { name: string; role: string; bran
   }
 }
 
+export interface TokenRequest {
+  readonly name: string;
+  readonly role: TokenRole;
+  readonly branchPatterns?: readonly string[];
+  readonly maskedOnly?: boolean;
+}
+
 /**
  * Creates a token. The secret is 256 random bits, so a fast hash is enough to store it (no
  * password stretching needed); the full token is returned once and never again.
  */
 export function createToken(
   store: StateStore,
-  request: { name: string; role: TokenRole; branchPatterns?: readonly string[] },
+  request: TokenRequest,
   creator?: Principal,
 ): { token: string; info: TokenInfo } {
   validateTokenRequest(request);
@@ -70,6 +79,7 @@ export function createToken(
     secretSha256: sha256(secret),
     role: request.role,
     branchPatterns: [...(request.branchPatterns ?? [])],
+    maskedOnly: request.maskedOnly ?? false,
   });
   return { token: `pgb_${id}_${secret}`, info: tokenInfo(record) };
 }
@@ -78,9 +88,12 @@ export function createToken(
  * A token can only hand out what it has: no higher role, and if it is limited to branch
  * patterns, the new token must be limited to some of those same patterns.
  */
-export function assertCanDelegate(creator: Principal, request: { role: TokenRole; branchPatterns?: readonly string[] }): void {
+export function assertCanDelegate(creator: Principal, request: Omit<TokenRequest, 'name'>): void {
   if (LEVEL[request.role] > LEVEL[creator.role]) {
     throw new PgbranchError('PERMISSION_DENIED', `token "${creator.name}" (role ${creator.role}) cannot create a ${request.role} token`);
+  }
+  if (creator.maskedOnly && !request.maskedOnly) {
+    throw new PgbranchError('PERMISSION_DENIED', `token "${creator.name}" is masked-only; a token it creates must be masked-only too`);
   }
   if (creator.branchPatterns.length === 0) return;
   const wanted = request.branchPatterns ?? [];
@@ -100,8 +113,16 @@ export function authenticate(store: StateStore, token: string | undefined): Prin
   return tokenInfo(record);
 }
 
-export function canAccessBranch(principal: Principal, branch: string): boolean {
-  return principal.branchPatterns.length === 0 || principal.branchPatterns.some((p) => matchesPattern(p, branch));
+/**
+ * A branch as access checks see it: its name, and whether it holds masked data. A bare name is a
+ * branch whose masking is not known to the caller: a masked-only token is refused it (fail-closed).
+ */
+export type BranchRef = string | { readonly name: string; readonly masked: boolean };
+
+export function canAccessBranch(principal: Principal, branch: BranchRef): boolean {
+  const name = typeof branch === 'string' ? branch : branch.name;
+  if (principal.maskedOnly && (typeof branch === 'string' || !branch.masked)) return false;
+  return principal.branchPatterns.length === 0 || principal.branchPatterns.some((p) => matchesPattern(p, name));
 }
 
 /**
@@ -109,15 +130,17 @@ export function canAccessBranch(principal: Principal, branch: string): boolean {
  * one of its patterns matches it. A scoped token may still create branches *from* a branch it
  * cannot touch (a `pr-*` token branches `pr-1` off `main`): the parent is only read by the host.
  */
-export function authorize(principal: Principal, access: Access, branch?: string): void {
+export function authorize(principal: Principal, access: Access, branch?: BranchRef): void {
   if (LEVEL[principal.role] < LEVEL[access]) {
     throw new PgbranchError('PERMISSION_DENIED', `token "${principal.name}" has role ${principal.role}; this needs ${access}`, {
       details: { role: principal.role, needs: access },
     });
   }
   if (branch !== undefined && !canAccessBranch(principal, branch)) {
-    throw new PgbranchError('PERMISSION_DENIED', `token "${principal.name}" may not act on branch "${branch}"`, {
-      details: { branch, patterns: principal.branchPatterns },
+    const name = typeof branch === 'string' ? branch : branch.name;
+    const why = principal.maskedOnly && (typeof branch === 'string' || !branch.masked) ? ' (the token is masked-only and the branch is not masked)' : '';
+    throw new PgbranchError('PERMISSION_DENIED', `token "${principal.name}" may not act on branch "${name}"${why}`, {
+      details: { branch: name, patterns: principal.branchPatterns, maskedOnly: principal.maskedOnly },
     });
   }
 }

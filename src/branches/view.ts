@@ -44,6 +44,8 @@ export interface BranchView {
   readonly maxOwnBytes: number | null;
   /** Audit actor that created the branch (`token:<id>`, `local:<user>`, `host`); null if unknown. */
   readonly createdBy: string | null;
+  /** Masked data (made with --mask, or a branch of a masked branch): the rules' SHA-256 and when; null = not masked. */
+  readonly masked: { readonly rulesSha256: string; readonly maskedAt: string } | null;
   /**
    * What keeping its branch point costs (see diff): bytes the branch point holds that no other
    * volume shares any more; null when none is kept. Present only when sizes were measured.
@@ -156,6 +158,7 @@ function toView(
     totalBytes: usage?.totalBytes ?? null,
     maxOwnBytes: record.maxOwnBytes,
     createdBy: record.createdBy,
+    masked: record.maskedRulesSha256 !== null ? { rulesSha256: record.maskedRulesSha256, maskedAt: record.maskedAt ?? record.createdAt } : null,
   };
 }
 

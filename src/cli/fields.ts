@@ -17,6 +17,7 @@ export function branchFields(b: BranchView): [string, string][] {
     ['created', b.createdAt],
     ['reset', b.resetAt ?? '-'],
     ['protected', b.protected ? 'yes' : 'no'],
+    ['masked', b.masked ? `yes (${b.masked.maskedAt}, rules sha256 ${b.masked.rulesSha256.slice(0, 12)}…)` : 'no'],
     ['expires', b.expiresAt ? `${b.expiresAt} (${formatTimeLeft(b.expiresAt)})` : 'never'],
     ['own data', formatBytes(b.ownBytes)],
     ['size cap', b.maxOwnBytes !== null ? formatBytes(b.maxOwnBytes) : 'none'],
@@ -47,6 +48,7 @@ export function tokenFields(t: TokenInfo): [string, string][] {
     ['name', t.name],
     ['role', t.role],
     ['branches', t.branchPatterns.join(', ') || '* (all)'],
+    ['masked only', t.maskedOnly ? 'yes' : 'no'],
     ['created', t.createdAt],
   ];
 }

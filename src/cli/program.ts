@@ -6,6 +6,7 @@ import { registerCompletionCommand } from './commands/completion.js';
 import { registerContextCommands } from './commands/context.js';
 import { registerDiffCommand } from './commands/diff.js';
 import { registerGcCommands } from './commands/gc.js';
+import { registerMaskCommands } from './commands/mask.js';
 import { registerEnvCommand } from './commands/env.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerPsqlCommand } from './commands/psql.js';
@@ -72,6 +73,7 @@ Examples:
   registerDiffCommand(program, ctx);
   registerSourceCommands(program, ctx);
   registerTokenCommands(program, ctx);
+  registerMaskCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerGcCommands(program, ctx);
   registerEnvCommand(program, ctx);

@@ -1,4 +1,4 @@
-import type { SnapshotView, AuditEntry, AuditFilter, BranchChange, BranchView, ConnectionInfo, CreateRequest, GcReport, HostStatus, SourceChange, SourceView, TokenInfo } from '../branches/index.js';
+import type { SnapshotView, AuditEntry, AuditFilter, BranchChange, BranchView, ConnectionInfo, CreateRequest, GcReport, HostStatus, MaskCheckView, MaskRequest, SourceChange, SourceView, TokenInfo } from '../branches/index.js';
 import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from '../errors.js';
 import type { BranchService } from '../branches/index.js';
 import { fromApiDiff, toApiDiffQuery, toApiDiffSide } from './mapping.js';
@@ -6,10 +6,10 @@ import type { ApiDiff, ApiRebaseReport } from '../api/index.js';
 import type { RebaseReport, RebaseRequest } from '../branches/index.js';
 import { fromApiRebase, toApiRebaseBody } from './mapping.js';
 import type { DiffRequest, DiffView } from '../branches/index.js';
-import { fromApiSnapshot, fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiSource, fromApiToken, toApiCreateBody, toApiSourceChange } from './mapping.js';
+import { fromApiMaskCheck, fromApiSnapshot, fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiSource, fromApiToken, toApiCreateBody, toApiSourceChange } from './mapping.js';
 import { PROBLEM_CONTENT_TYPE } from './media-types.js';
 import { fetchTransport, nodeTransport, type HttpAnswer } from './node-fetch.js';
-import type { ApiSource, ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken } from '../api/index.js';
+import type { ApiSource, ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken, ApiMaskCheck } from '../api/index.js';
 
 export interface ApiClientOptions {
   /** Where the server is, e.g. http://127.0.0.1:5480 (a path prefix is kept). */
@@ -78,6 +78,10 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     async getBranch(name: string): Promise<BranchView> {
       return fromApiBranch(await request<ApiBranch>({ method: 'GET', path: branchPath(name) }));
     },
+    async maskCheck(name: string, mask: MaskRequest): Promise<MaskCheckView> {
+      const body = { rules: mask.rules, ...(mask.file !== undefined ? { file: mask.file } : {}) };
+      return fromApiMaskCheck(await request<ApiMaskCheck>({ method: 'POST', path: branchPath(name, '/mask-check'), body }));
+    },
     async connectionInfo(name: string): Promise<ConnectionInfo> {
       return fromApiConnection(await request<ApiConnection>({ method: 'GET', path: branchPath(name, '/connection') }));
     },
@@ -85,8 +89,9 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       const { created, ...branch } = await request<ApiCreatedBranch>({ method: 'POST', path: '/v1/branches', body: toApiCreateBody(name, req) });
       return { branch: fromApiBranch(branch), created };
     },
-    async resetBranch(name: string): Promise<BranchView> {
-      return fromApiBranch(await request<ApiBranch>({ method: 'POST', path: branchPath(name, '/reset') }));
+    async resetBranch(name: string, options: { mask?: MaskRequest } = {}): Promise<BranchView> {
+      const body = options.mask ? { mask: options.mask.rules, ...(options.mask.file !== undefined ? { mask_file: options.mask.file } : {}) } : undefined;
+      return fromApiBranch(await request<ApiBranch>({ method: 'POST', path: branchPath(name, '/reset'), ...(body ? { body } : {}) }));
     },
     async rebaseBranch(name: string, req: RebaseRequest = {}): Promise<RebaseReport> {
       return fromApiRebase(await request<ApiRebaseReport>({ method: 'POST', path: branchPath(name, '/rebase'), body: toApiRebaseBody(req) }));
@@ -149,7 +154,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       await request<void>({ method: 'DELETE', path: `/v1/snapshots/${encodeURIComponent(name)}` });
     },
     async createToken(req): Promise<{ token: string; info: TokenInfo }> {
-      const body = { name: req.name, role: req.role, ...(req.branchPatterns !== undefined ? { branch_patterns: [...req.branchPatterns] } : {}) };
+      const body = {
+        name: req.name,
+        role: req.role,
+        ...(req.branchPatterns !== undefined ? { branch_patterns: [...req.branchPatterns] } : {}),
+        ...(req.maskedOnly !== undefined ? { masked_only: req.maskedOnly } : {}),
+      };
       const { token, ...info } = await request<ApiCreatedToken>({ method: 'POST', path: '/v1/tokens', body });
       return { token, info: fromApiToken(info) };
     },

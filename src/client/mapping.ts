@@ -2,9 +2,9 @@ import type { DataDiffView, DiffRequest, DiffSide, DiffSideView, DiffView } from
 import type { ApiDiff, ApiRebaseBody, ApiRebaseReport } from '../api/index.js';
 import type { RebaseReport, RebaseRequest } from '../branches/index.js';
 import type { StatementAction as SchemaStatementAction } from '../postgres/index.js';
-import type { AuditEntry, BranchView, CreateOrigin, CreateRequest, RootSource, SourceChange, SourceView, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
+import type { AuditEntry, BranchView, CreateOrigin, CreateRequest, MaskCheckView, RootSource, SourceChange, SourceView, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
 import type { ErrorCode } from '../errors.js';
-import type { ApiSnapshot, ApiAuditEntry, ApiCreateBranchBody, ApiRootSource, ApiSource, ApiUpdateSourceBody, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken } from '../api/index.js';
+import type { ApiSnapshot, ApiAuditEntry, ApiCreateBranchBody, ApiRootSource, ApiSource, ApiUpdateSourceBody, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken, ApiMaskCheck } from '../api/index.js';
 
 /**
  * The one place where the domain's camelCase views meet the API's snake_case fields, in both
@@ -36,6 +36,7 @@ export function toApiBranch(b: BranchView): ApiBranch {
     max_own_bytes: b.maxOwnBytes,
     created_by: b.createdBy,
     ...optional('branch_point_bytes', b.branchPointBytes),
+    masked: b.masked && { rules_sha256: b.masked.rulesSha256, masked_at: b.masked.maskedAt },
   };
 }
 
@@ -63,6 +64,7 @@ export function fromApiBranch(b: ApiBranch): BranchView {
     maxOwnBytes: b.max_own_bytes,
     createdBy: b.created_by,
     ...optional('branchPointBytes', b.branch_point_bytes),
+    masked: b.masked && { rulesSha256: b.masked.rules_sha256, maskedAt: b.masked.masked_at },
   };
 }
 
@@ -101,6 +103,7 @@ export function toApiCreateBody(name: string, r: Omit<CreateRequest, 'onProgress
     ...(r.ttlMs !== undefined ? { ttl_ms: r.ttlMs } : {}),
     ...(r.expiresAt !== undefined ? { expires_at: r.expiresAt } : {}),
     ...(r.maxOwnBytes !== undefined ? { max_own_bytes: r.maxOwnBytes } : {}),
+    ...(r.mask ? { mask: r.mask.rules, ...(r.mask.file !== undefined ? { mask_file: r.mask.file } : {}) } : {}),
   };
 }
 
@@ -113,7 +116,14 @@ export function fromApiCreateBody(b: ApiCreateBranchBody): { name: string; reque
         : { kind: 'source', source: b.source ? fromApiRootSource(b.source) : { kind: 'empty' } };
   return {
     name: b.name,
-    request: { origin, ifNotExists: b.if_not_exists, ttlMs: b.ttl_ms, expiresAt: b.expires_at, maxOwnBytes: b.max_own_bytes },
+    request: {
+      origin,
+      ifNotExists: b.if_not_exists,
+      ttlMs: b.ttl_ms,
+      expiresAt: b.expires_at,
+      maxOwnBytes: b.max_own_bytes,
+      ...(b.mask !== undefined ? { mask: { rules: b.mask, ...(b.mask_file !== undefined ? { file: b.mask_file } : {}) } } : {}),
+    },
   };
 }
 
@@ -210,6 +220,7 @@ export function toApiToken(t: TokenInfo): ApiToken {
     name: t.name,
     role: t.role,
     branch_patterns: [...t.branchPatterns],
+    masked_only: t.maskedOnly,
     created_at: t.createdAt,
     last_used_at: t.lastUsedAt,
   };
@@ -221,9 +232,18 @@ export function fromApiToken(t: ApiToken): TokenInfo {
     name: t.name,
     role: t.role,
     branchPatterns: t.branch_patterns,
+    maskedOnly: t.masked_only,
     createdAt: t.created_at,
     lastUsedAt: t.last_used_at,
   };
+}
+
+export function toApiMaskCheck(m: MaskCheckView): ApiMaskCheck {
+  return { branch: m.branch, database: m.database, rules_sha256: m.rulesSha256, databases_checked: [...m.databasesChecked], ruled_columns: m.ruledColumns };
+}
+
+export function fromApiMaskCheck(m: ApiMaskCheck): MaskCheckView {
+  return { branch: m.branch, database: m.database, rulesSha256: m.rules_sha256, databasesChecked: m.databases_checked, ruledColumns: m.ruled_columns };
 }
 
 export function toApiAuditEntry(e: AuditEntry): ApiAuditEntry {

@@ -154,6 +154,15 @@ export const MIGRATIONS: readonly string[] = [
     updated_at           TEXT NOT NULL
   );
   `,
+  `
+  -- Masking. A masked branch holds data whose personal columns were replaced by masking rules:
+  -- masked_rules_sha256 is the SHA-256 of the rules file text it was masked with (NULL = not
+  -- masked), masked_at when the masking finished. A branch of a masked branch inherits both.
+  ALTER TABLE branches ADD COLUMN masked_rules_sha256 TEXT;
+  ALTER TABLE branches ADD COLUMN masked_at TEXT;
+  -- A masked-only token sees and operates masked branches only (API and endpoint).
+  ALTER TABLE tokens ADD COLUMN masked_only INTEGER NOT NULL DEFAULT 0 CHECK (masked_only IN (0, 1));
+  `,
 ];
 
 export function openDatabase(file: string): Db {

@@ -37,6 +37,10 @@ export interface BranchRecord {
   readonly maxOwnBytes: number | null;
   /** PostgreSQL major of its data directory; null = the host's configured major. */
   readonly pgMajor: number | null;
+  /** SHA-256 (hex) of the masking rules its data was masked with; null = not a masked branch. */
+  readonly maskedRulesSha256: string | null;
+  /** When its data was masked (inherited by branches of a masked branch); null = not masked. */
+  readonly maskedAt: string | null;
 }
 
 /** The kind of a recorded operation; which kinds exist and what their data means is the domain's. */
@@ -135,6 +139,8 @@ interface BranchRow {
   created_by: string | null;
   max_own_bytes: number | null;
   pg_major: number | null;
+  masked_rules_sha256: string | null;
+  masked_at: string | null;
 }
 
 interface OperationRow {
@@ -175,6 +181,8 @@ function toBranch(row: BranchRow, key?: Buffer): BranchRecord {
     createdBy: row.created_by,
     maxOwnBytes: row.max_own_bytes,
     pgMajor: row.pg_major,
+    maskedRulesSha256: row.masked_rules_sha256,
+    maskedAt: row.masked_at,
   };
 }
 
@@ -193,8 +201,10 @@ function toOperation(row: OperationRow, key?: Buffer): OperationRecord {
 
 export type NewBranch = Omit<
   BranchRecord,
-  'createdAt' | 'updatedAt' | 'resetAt' | 'idleTimeoutMs' | 'protected' | 'expiresAt' | 'parentSnapshotId' | 'createdBy' | 'maxOwnBytes' | 'pgMajor'
+  'createdAt' | 'updatedAt' | 'resetAt' | 'idleTimeoutMs' | 'protected' | 'expiresAt' | 'parentSnapshotId' | 'createdBy' | 'maxOwnBytes' | 'pgMajor' | 'maskedRulesSha256' | 'maskedAt'
 > & {
+  readonly maskedRulesSha256?: string | null;
+  readonly maskedAt?: string | null;
   readonly pgMajor?: number | null;
   readonly parentSnapshotId?: string | null;
   readonly createdBy?: string | null;
@@ -348,6 +358,8 @@ export interface TokenRecord {
   readonly role: TokenRole;
   /** Glob patterns of branch names the token may act on; empty = all branches. */
   readonly branchPatterns: readonly string[];
+  /** Sees and operates masked branches only (API and endpoint). */
+  readonly maskedOnly: boolean;
   readonly createdAt: string;
   readonly lastUsedAt: string | null;
 }
@@ -358,6 +370,7 @@ interface TokenRow {
   secret_sha256: string;
   role: TokenRole;
   branch_patterns: string;
+  masked_only: number;
   created_at: string;
   last_used_at: string | null;
 }
@@ -369,6 +382,7 @@ function toToken(row: TokenRow): TokenRecord {
     secretSha256: row.secret_sha256,
     role: row.role,
     branchPatterns: JSON.parse(row.branch_patterns) as string[],
+    maskedOnly: row.masked_only === 1,
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
   };
@@ -452,10 +466,10 @@ export class StateStore {
       .prepare(
         `INSERT INTO branches (id, name, parent_id, parent_name, volume, port, db_user, db_name, password,
            desired_state, idle_timeout_ms, source, branch_lsn, branch_time, created_at, reset_at, updated_at, protected, expires_at, parent_snapshot_id,
-           created_by, max_own_bytes, pg_major)
+           created_by, max_own_bytes, pg_major, masked_rules_sha256, masked_at)
          VALUES (@id, @name, @parentId, @parentName, @volume, @port, @dbUser, @dbName, @password,
            @desiredState, @idleTimeoutMs, @source, @branchLsn, @branchTime, @ts, NULL, @ts, @protected, @expiresAt, @parentSnapshotId,
-           @createdBy, @maxOwnBytes, @pgMajor)`,
+           @createdBy, @maxOwnBytes, @pgMajor, @maskedRulesSha256, @maskedAt)`,
       )
       .run({
         idleTimeoutMs: null,
@@ -464,6 +478,8 @@ export class StateStore {
         createdBy: null,
         maxOwnBytes: null,
         pgMajor: null,
+        maskedRulesSha256: null,
+        maskedAt: null,
         ...branch,
         password: this.seal(branch.password),
         protected: branch.protected ? 1 : 0,
@@ -493,6 +509,10 @@ export class StateStore {
 
   setExpiresAt(id: string, expiresAt: string | null): void {
     this.db.prepare('UPDATE branches SET expires_at = ?, updated_at = ? WHERE id = ?').run(expiresAt, now(), id);
+  }
+
+  setMasked(id: string, masked: { rulesSha256: string; maskedAt: string }): void {
+    this.db.prepare('UPDATE branches SET masked_rules_sha256 = ?, masked_at = ?, updated_at = ? WHERE id = ?').run(masked.rulesSha256, masked.maskedAt, now(), id);
   }
 
   setMaxOwnBytes(id: string, maxOwnBytes: number | null): void {
@@ -617,10 +637,10 @@ export class StateStore {
 
   // --- API tokens ---
 
-  insertToken(token: Omit<TokenRecord, 'createdAt' | 'lastUsedAt'>): TokenRecord {
+  insertToken(token: Omit<TokenRecord, 'createdAt' | 'lastUsedAt' | 'maskedOnly'> & { readonly maskedOnly?: boolean }): TokenRecord {
     this.db
-      .prepare('INSERT INTO tokens (id, name, secret_sha256, role, branch_patterns, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(token.id, token.name, token.secretSha256, token.role, JSON.stringify(token.branchPatterns), now());
+      .prepare('INSERT INTO tokens (id, name, secret_sha256, role, branch_patterns, masked_only, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(token.id, token.name, token.secretSha256, token.role, JSON.stringify(token.branchPatterns), token.maskedOnly ? 1 : 0, now());
     return this.getToken(token.id)!;
   }
 

@@ -124,6 +124,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/branches/{name}/mask-check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check masking rules against a branch: every personal-looking column must have a rule or an explicit keep
+         * @description Fail-closed check (starts the branch if it is stopped): 200 when covered; 422 MASK_UNCOVERED_COLUMNS naming the columns (`columns`), or 422 MASK_RULES_INVALID with every problem at file:line:column (`problems`).
+         */
+        post: operations["maskCheck"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/branches/{name}/rebase": {
         parameters: {
             query?: never;
@@ -153,7 +173,10 @@ export type paths = {
         };
         get?: never;
         put?: never;
-        /** Replace the branch's data with its parent's current state (name, port, password and URL stay) */
+        /**
+         * Replace the branch's data with its parent's current state (name, port, password and URL stay)
+         * @description With mask (masking rules text), the new data is checked and masked before the branch accepts connections again, and the branch is marked masked with these rules: how a masked branch is re-masked after its parent was refreshed (allowed while protected).
+         */
         post: operations["resetBranch"];
         delete?: never;
         options?: never;
@@ -461,7 +484,7 @@ export type components = {
             } | null;
             duration_ms: number | null;
             /** @enum {string|null} */
-            error_code: "INTERNAL" | "INVALID_ARGUMENT" | "USAGE" | "INVALID_BRANCH_NAME" | "BRANCH_NOT_FOUND" | "PARENT_NOT_FOUND" | "BRANCH_EXISTS" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "BRANCH_STOPPED" | "BRANCH_PROTECTED" | "ROOT_BRANCH_RESET" | "HOST_NOT_INITIALIZED" | "HOST_ALREADY_INITIALIZED" | "HOST_BUSY" | "PERMISSION_DENIED" | "UNAUTHENTICATED" | "TOKEN_NOT_FOUND" | "NOT_FOUND" | "API_UNREACHABLE" | "STORAGE_UNAVAILABLE" | "STORAGE_ERROR" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "POSTGRES_BINARIES_NOT_FOUND" | "POSTGRES_START_FAILED" | "POSTGRES_STOP_FAILED" | "POSTGRES_ERROR" | "PORT_IN_USE" | "IMPORT_FAILED" | "CLIENT_TOOL_UNSUITABLE" | "HOOK_FAILED" | "QUOTA_EXCEEDED" | "POOL_FULL" | "LIMIT_UNSUPPORTED" | "SOURCE_UNREACHABLE" | "SOURCE_TLS_FAILED" | "SOURCE_AUTH_FAILED" | "SOURCE_REPLICATION_DENIED" | "SOURCE_WAL_LEVEL" | "SOURCE_NO_WAL_SENDERS" | "SOURCE_UNSUPPORTED" | "REPLICATION_FAILED" | "RECOVERY_TARGET_NOT_REACHED" | "MASK_RULES_INVALID" | "MASK_UNCOVERED_COLUMNS" | "MASK_COLLISION" | "MASK_FAILED" | "MASK_WIPE_UNSAFE" | "MASK_RESIDUE_FOUND" | "OPERATION_ABORTED" | "POINT_IN_TIME_UNAVAILABLE" | "POINT_IN_TIME_OUT_OF_WINDOW" | "NOT_A_SOURCE_ROOT" | "TABLE_NOT_FOUND" | "BRANCH_POINT_UNAVAILABLE" | "DATABASE_MISMATCH" | "REBASE_CONFLICT" | "REBASE_UNDO_UNAVAILABLE" | "SCHEMA_DIFF_UNPROVEN" | "INSTALL_INCOMPLETE" | null;
+            error_code: "INTERNAL" | "INVALID_ARGUMENT" | "USAGE" | "INVALID_BRANCH_NAME" | "BRANCH_NOT_FOUND" | "PARENT_NOT_FOUND" | "BRANCH_EXISTS" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "BRANCH_STOPPED" | "BRANCH_PROTECTED" | "ROOT_BRANCH_RESET" | "HOST_NOT_INITIALIZED" | "HOST_ALREADY_INITIALIZED" | "HOST_BUSY" | "PERMISSION_DENIED" | "UNAUTHENTICATED" | "TOKEN_NOT_FOUND" | "NOT_FOUND" | "API_UNREACHABLE" | "STORAGE_UNAVAILABLE" | "STORAGE_ERROR" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "POSTGRES_BINARIES_NOT_FOUND" | "POSTGRES_START_FAILED" | "POSTGRES_STOP_FAILED" | "POSTGRES_ERROR" | "PORT_IN_USE" | "IMPORT_FAILED" | "CLIENT_TOOL_UNSUITABLE" | "HOOK_FAILED" | "QUOTA_EXCEEDED" | "POOL_FULL" | "LIMIT_UNSUPPORTED" | "SOURCE_UNREACHABLE" | "SOURCE_TLS_FAILED" | "SOURCE_AUTH_FAILED" | "SOURCE_REPLICATION_DENIED" | "SOURCE_WAL_LEVEL" | "SOURCE_NO_WAL_SENDERS" | "SOURCE_UNSUPPORTED" | "REPLICATION_FAILED" | "RECOVERY_TARGET_NOT_REACHED" | "MASK_RULES_INVALID" | "MASK_UNCOVERED_COLUMNS" | "MASK_COLLISION" | "MASK_FAILED" | "MASK_WIPE_UNSAFE" | "MASK_RESIDUE_FOUND" | "BRANCH_MASKED" | "OPERATION_ABORTED" | "POINT_IN_TIME_UNAVAILABLE" | "POINT_IN_TIME_OUT_OF_WINDOW" | "NOT_A_SOURCE_ROOT" | "TABLE_NOT_FOUND" | "BRANCH_POINT_UNAVAILABLE" | "DATABASE_MISMATCH" | "REBASE_CONFLICT" | "REBASE_UNDO_UNAVAILABLE" | "SCHEMA_DIFF_UNPROVEN" | "INSTALL_INCOMPLETE" | null;
             id: number;
             /** @example create */
             operation: string;
@@ -501,6 +524,12 @@ export type components = {
             id: string;
             /** @description effective idle timeout (0 = never suspended) */
             idle_timeout_ms: number;
+            /** @description masked data (made with mask, or a branch of a masked branch): SHA-256 of the rules text and when it was masked; null = not masked */
+            masked: {
+                /** Format: date-time */
+                masked_at: string;
+                rules_sha256: string;
+            } | null;
             /** @description cap on own_bytes enforced by the storage driver; null = none */
             max_own_bytes: number | null;
             name: string;
@@ -534,6 +563,8 @@ export type components = {
             /** @description patterns the token may act on; empty = all branches */
             branch_patterns: string[];
             id: string;
+            /** @description the token sees and operates masked branches only */
+            masked_only: boolean;
             name: string;
             /** @enum {string} */
             role: "read" | "write" | "admin";
@@ -605,6 +636,10 @@ export type components = {
             expires_at?: string;
             /** @description return an existing branch of the same name and origin (200, created: false) instead of 409 */
             if_not_exists?: boolean;
+            /** @description masking rules (the YAML rules file as text, see docs/masking.md): the branch is made masked from parent — refused (422 MASK_UNCOVERED_COLUMNS) while a personal-looking column has no rule, then masked, tables rewritten, WAL and residue wiped — and protected */
+            mask?: string;
+            /** @description the rules file name shown in problems (file:line:column); default "masking rules" */
+            mask_file?: string;
             /** @description cap on the bytes the branch may own (written since it was branched); writes past it fail with PostgreSQL's disk-full error (53100) in this branch only. Absent = the host's quotas.maxOwnBytesPerBranch for branches from a parent or snapshot; null = none (refused when the host has a ceiling) */
             max_own_bytes?: number | null;
             /**
@@ -654,6 +689,8 @@ export type components = {
              *     ]
              */
             branch_patterns?: string[];
+            /** @description the token sees and operates masked branches only, and creates branches only from masked branches (default false) */
+            masked_only?: boolean;
             name: string;
             /** @enum {string} */
             role: "read" | "write" | "admin";
@@ -759,6 +796,23 @@ export type components = {
                 min_pool_free_bytes: number | null;
             };
         };
+        /** @description every personal-looking column has a rule or an explicit keep (otherwise 422 MASK_UNCOVERED_COLUMNS naming them) */
+        MaskCheck: {
+            branch: string;
+            /** @description the database the rules are for */
+            database: string;
+            /** @description every database sampled (all that accept connections, templates excluded) */
+            databases_checked: string[];
+            /** @description columns the rules mask or keep explicitly */
+            ruled_columns: number;
+            rules_sha256: string;
+        };
+        MaskCheckRequest: {
+            /** @description the rules file name shown in problems (file:line:column) */
+            file?: string;
+            /** @description the masking rules file as text (YAML, see docs/masking.md) */
+            rules: string;
+        };
         OpenApiDocument: {
             openapi: string;
         } & {
@@ -770,7 +824,7 @@ export type components = {
              * @description stable error code, the same the CLI prints
              * @enum {string}
              */
-            code: "INTERNAL" | "INVALID_ARGUMENT" | "USAGE" | "INVALID_BRANCH_NAME" | "BRANCH_NOT_FOUND" | "PARENT_NOT_FOUND" | "BRANCH_EXISTS" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "BRANCH_STOPPED" | "BRANCH_PROTECTED" | "ROOT_BRANCH_RESET" | "HOST_NOT_INITIALIZED" | "HOST_ALREADY_INITIALIZED" | "HOST_BUSY" | "PERMISSION_DENIED" | "UNAUTHENTICATED" | "TOKEN_NOT_FOUND" | "NOT_FOUND" | "API_UNREACHABLE" | "STORAGE_UNAVAILABLE" | "STORAGE_ERROR" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "POSTGRES_BINARIES_NOT_FOUND" | "POSTGRES_START_FAILED" | "POSTGRES_STOP_FAILED" | "POSTGRES_ERROR" | "PORT_IN_USE" | "IMPORT_FAILED" | "CLIENT_TOOL_UNSUITABLE" | "HOOK_FAILED" | "QUOTA_EXCEEDED" | "POOL_FULL" | "LIMIT_UNSUPPORTED" | "SOURCE_UNREACHABLE" | "SOURCE_TLS_FAILED" | "SOURCE_AUTH_FAILED" | "SOURCE_REPLICATION_DENIED" | "SOURCE_WAL_LEVEL" | "SOURCE_NO_WAL_SENDERS" | "SOURCE_UNSUPPORTED" | "REPLICATION_FAILED" | "RECOVERY_TARGET_NOT_REACHED" | "MASK_RULES_INVALID" | "MASK_UNCOVERED_COLUMNS" | "MASK_COLLISION" | "MASK_FAILED" | "MASK_WIPE_UNSAFE" | "MASK_RESIDUE_FOUND" | "OPERATION_ABORTED" | "POINT_IN_TIME_UNAVAILABLE" | "POINT_IN_TIME_OUT_OF_WINDOW" | "NOT_A_SOURCE_ROOT" | "TABLE_NOT_FOUND" | "BRANCH_POINT_UNAVAILABLE" | "DATABASE_MISMATCH" | "REBASE_CONFLICT" | "REBASE_UNDO_UNAVAILABLE" | "SCHEMA_DIFF_UNPROVEN" | "INSTALL_INCOMPLETE";
+            code: "INTERNAL" | "INVALID_ARGUMENT" | "USAGE" | "INVALID_BRANCH_NAME" | "BRANCH_NOT_FOUND" | "PARENT_NOT_FOUND" | "BRANCH_EXISTS" | "SNAPSHOT_NOT_FOUND" | "SNAPSHOT_EXISTS" | "BRANCH_STOPPED" | "BRANCH_PROTECTED" | "ROOT_BRANCH_RESET" | "HOST_NOT_INITIALIZED" | "HOST_ALREADY_INITIALIZED" | "HOST_BUSY" | "PERMISSION_DENIED" | "UNAUTHENTICATED" | "TOKEN_NOT_FOUND" | "NOT_FOUND" | "API_UNREACHABLE" | "STORAGE_UNAVAILABLE" | "STORAGE_ERROR" | "VOLUME_NOT_FOUND" | "VOLUME_EXISTS" | "POSTGRES_BINARIES_NOT_FOUND" | "POSTGRES_START_FAILED" | "POSTGRES_STOP_FAILED" | "POSTGRES_ERROR" | "PORT_IN_USE" | "IMPORT_FAILED" | "CLIENT_TOOL_UNSUITABLE" | "HOOK_FAILED" | "QUOTA_EXCEEDED" | "POOL_FULL" | "LIMIT_UNSUPPORTED" | "SOURCE_UNREACHABLE" | "SOURCE_TLS_FAILED" | "SOURCE_AUTH_FAILED" | "SOURCE_REPLICATION_DENIED" | "SOURCE_WAL_LEVEL" | "SOURCE_NO_WAL_SENDERS" | "SOURCE_UNSUPPORTED" | "REPLICATION_FAILED" | "RECOVERY_TARGET_NOT_REACHED" | "MASK_RULES_INVALID" | "MASK_UNCOVERED_COLUMNS" | "MASK_COLLISION" | "MASK_FAILED" | "MASK_WIPE_UNSAFE" | "MASK_RESIDUE_FOUND" | "BRANCH_MASKED" | "OPERATION_ABORTED" | "POINT_IN_TIME_UNAVAILABLE" | "POINT_IN_TIME_OUT_OF_WINDOW" | "NOT_A_SOURCE_ROOT" | "TABLE_NOT_FOUND" | "BRANCH_POINT_UNAVAILABLE" | "DATABASE_MISMATCH" | "REBASE_CONFLICT" | "REBASE_UNDO_UNAVAILABLE" | "SCHEMA_DIFF_UNPROVEN" | "INSTALL_INCOMPLETE";
             detail: string;
             /** @description what was wrong with the request (400 only) */
             issues?: {
@@ -871,6 +925,12 @@ export type components = {
             prefer?: "branch" | "parent";
             /** @description return to the state before the last rebase (other fields do not apply) */
             undo?: boolean;
+        };
+        ResetBranchRequest: {
+            /** @description masking rules (YAML text): re-mask the new data before the branch accepts connections again */
+            mask?: string;
+            /** @description the rules file name shown in problems */
+            mask_file?: string;
         };
         /** @description What fills a new root branch. Dump and URL sources need an admin token. */
         RootSource: {
@@ -1054,6 +1114,8 @@ export type components = {
             id: string;
             /** Format: date-time */
             last_used_at: string | null;
+            /** @description sees and operates masked branches only */
+            masked_only: boolean;
             name: string;
             /** @enum {string} */
             role: "read" | "write" | "admin";
@@ -1358,7 +1420,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1537,7 +1599,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1805,8 +1867,98 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description refused by a quota or limit, a post-create hook failed, or the request cannot be carried out as asked (e.g. the two sides of a diff hold different databases) (HOOK_FAILED, QUOTA_EXCEEDED, LIMIT_UNSUPPORTED, SOURCE_AUTH_FAILED, SOURCE_REPLICATION_DENIED, SOURCE_WAL_LEVEL, SOURCE_NO_WAL_SENDERS, SOURCE_UNSUPPORTED, RECOVERY_TARGET_NOT_REACHED, MASK_RULES_INVALID, MASK_UNCOVERED_COLUMNS, MASK_COLLISION, POINT_IN_TIME_UNAVAILABLE, POINT_IN_TIME_OUT_OF_WINDOW, DATABASE_MISMATCH, SCHEMA_DIFF_UNPROVEN) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the operation failed (INTERNAL, STORAGE_ERROR, VOLUME_NOT_FOUND, VOLUME_EXISTS, POSTGRES_START_FAILED, POSTGRES_STOP_FAILED, POSTGRES_ERROR, IMPORT_FAILED, CLIENT_TOOL_UNSUITABLE, MASK_FAILED, MASK_RESIDUE_FOUND) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description host busy or not available (HOST_NOT_INITIALIZED, HOST_BUSY, STORAGE_UNAVAILABLE, POSTGRES_BINARIES_NOT_FOUND, INSTALL_INCOMPLETE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    maskCheck: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a branch name is 1-63 characters of a-z, 0-9, ".", "_", "-" and "/", starts with a letter or digit, and has no empty, "." or ".." path segment. Percent-encode it in the path: feature/login is sent as feature%2Flogin. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MaskCheckRequest"];
+            };
+        };
+        responses: {
+            /** @description every personal-looking column is covered */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MaskCheck"];
+                };
+            };
+            /** @description invalid request (INVALID_ARGUMENT, USAGE, INVALID_BRANCH_NAME) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing, invalid or revoked token (UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the token's role or branch patterns do not allow this (PERMISSION_DENIED) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not found (BRANCH_NOT_FOUND, PARENT_NOT_FOUND, SNAPSHOT_NOT_FOUND, TOKEN_NOT_FOUND, NOT_FOUND, TABLE_NOT_FOUND) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1904,7 +2056,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1943,7 +2095,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ResetBranchRequest"];
+            };
+        };
         responses: {
             /** @description the branch afterwards */
             200: {
@@ -1990,8 +2146,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description refused by a quota or limit, a post-create hook failed, or the request cannot be carried out as asked (e.g. the two sides of a diff hold different databases) (HOOK_FAILED, QUOTA_EXCEEDED, LIMIT_UNSUPPORTED, SOURCE_AUTH_FAILED, SOURCE_REPLICATION_DENIED, SOURCE_WAL_LEVEL, SOURCE_NO_WAL_SENDERS, SOURCE_UNSUPPORTED, RECOVERY_TARGET_NOT_REACHED, MASK_RULES_INVALID, MASK_UNCOVERED_COLUMNS, MASK_COLLISION, POINT_IN_TIME_UNAVAILABLE, POINT_IN_TIME_OUT_OF_WINDOW, DATABASE_MISMATCH, SCHEMA_DIFF_UNPROVEN) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2076,7 +2241,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2162,7 +2327,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2252,7 +2417,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2338,7 +2503,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2433,7 +2598,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2519,7 +2684,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2605,7 +2770,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2913,7 +3078,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
+            /** @description conflict with the current state (BRANCH_EXISTS, SNAPSHOT_EXISTS, BRANCH_STOPPED, BRANCH_PROTECTED, ROOT_BRANCH_RESET, HOST_ALREADY_INITIALIZED, PORT_IN_USE, MASK_WIPE_UNSAFE, BRANCH_MASKED, OPERATION_ABORTED, NOT_A_SOURCE_ROOT, BRANCH_POINT_UNAVAILABLE, REBASE_CONFLICT, REBASE_UNDO_UNAVAILABLE) */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -19,6 +19,7 @@ import type { ProgressSink, Runtime } from '../runtime.js';
 import { createFollowingRoot, releaseSource, type FollowSettings } from './follow.js';
 import { followedSource, snapshotFor, STANDBY_WAL, takeHistorySnapshot, type RecoveryPoint } from './history.js';
 import { findSnapshot } from './snapshot-create.js';
+import { checkCoverage, checkpointLsn, inheritMasking, maskInstance, parseRulesText, rulesSha256, type MaskRequest } from './mask.js';
 
 /**
  * Where a root branch's data comes from: nothing (then migrations and seeds), a dump file, a
@@ -51,6 +52,11 @@ export interface CreateRequest extends ExpiryRequest {
    * has a ceiling).
    */
   readonly maxOwnBytes?: number | null;
+  /**
+   * Masking rules (the rules file's text): the branch is made masked (fail-closed check, then
+   * masked, tables rewritten, WAL and residue wiped) and protected. Only with a parent origin.
+   */
+  readonly mask?: MaskRequest;
   readonly onProgress?: ProgressSink;
 }
 
@@ -67,6 +73,21 @@ export const CREATE_POINTS = {
     'create:committed',
   ],
   root: ['create:intent', 'create:initialised', 'create:imported', 'create:committed'],
+  /** A masked branch: the clone is masked, sealed and wiped before its row is committed. */
+  masked: [
+    'create:intent',
+    CLONE_POINTS.ready,
+    CLONE_POINTS.afterBackupStop,
+    'create:cloned',
+    CLONE_POINTS.afterStart,
+    CLONE_POINTS.passwordSet,
+    'create:started',
+    'create:checked',
+    'create:masked',
+    'create:wiped',
+    'create:branch-point',
+    'create:committed',
+  ],
 } as const;
 
 /** What the audit log says about a create's origin (the same words since the first release). */
@@ -95,10 +116,18 @@ export async function createBranch(rt: Runtime, actor: Actor, name: string, requ
   if (origin.kind === 'parent' && origin.at?.kind === 'lsn') parseLsn(origin.at.lsn);
   // Resolved before anything is made: a bad expiry must not leave a branch behind.
   const expiresAt = resolveExpiry(rt.config, name, request);
+  if (request.mask) {
+    if (origin.kind !== 'parent' || origin.at) {
+      throw new PgbranchError('INVALID_ARGUMENT', 'a masked branch is made from a parent branch as it is now (--from PARENT, without --at)', { details: { name } });
+    }
+    // Syntax problems (with line numbers) before anything is made.
+    parseRulesText(request.mask);
+  }
 
   const existing = rt.store.getBranchByName(name);
   if (existing) {
-    if (request.ifNotExists && sameOrigin(rt, existing, origin)) return { record: existing, created: false };
+    const sameMask = request.mask ? existing.maskedRulesSha256 === rulesSha256(request.mask.rules) : true;
+    if (request.ifNotExists && sameMask && sameOrigin(rt, existing, origin)) return { record: existing, created: false };
     throw branchExists(rt, existing, origin);
   }
   assertBranchCountQuota(rt, actor);
@@ -124,7 +153,8 @@ export async function createBranch(rt: Runtime, actor: Actor, name: string, requ
         throw new PgbranchError('PARENT_NOT_FOUND', `cannot create "${name}": no branch named "${origin.parent}"`, { details: { parent: origin.parent } });
       }
       await assertPoolFloor(rt, `branch "${name}"`);
-      made = origin.at ? await createAtPoint(rt, name, parent, origin.at, settings) : await createChild(rt, name, parent, settings);
+      if (request.mask) made = await createMaskedChild(rt, name, parent, settings, request.mask, request.onProgress);
+      else made = origin.at ? await createAtPoint(rt, name, parent, origin.at, settings) : await createChild(rt, name, parent, settings);
       break;
     }
   }
@@ -242,7 +272,7 @@ async function createClone(
  * clone claimed (warm.ts). THE hook for per-branch attributes a child derives from its parent:
  * anything added here reaches both paths, so a claimed warm clone is never a lesser branch.
  */
-export function inheritFromParent(parent: BranchRecord): Lineage & CloneOrigin {
+export function inheritFromParent(parent: BranchRecord): Lineage & CloneOrigin & Masking {
   return {
     dbUser: parent.dbUser,
     dbName: parent.dbName,
@@ -250,7 +280,61 @@ export function inheritFromParent(parent: BranchRecord): Lineage & CloneOrigin {
     parentId: parent.id,
     parentName: parent.name,
     source: JSON.stringify({ kind: 'branch' }),
+    ...inheritMasking(parent),
   };
+}
+
+type Masking = Pick<NewBranch, 'maskedRulesSha256' | 'maskedAt'>;
+
+/**
+ * A masked branch of `parent`: a consistent clone brought up with its own password and TCP closed,
+ * checked fail-closed, masked, sealed, stopped, wiped and started again; only then TCP opens, its
+ * branch point is taken (masked data only) and its row is committed, masked and protected, with
+ * the end of the intent. Any failure or crash before the commit
+ * settles as every create does: the volume goes, nothing is left marked masked or usable.
+ */
+async function createMaskedChild(rt: Runtime, name: string, parent: BranchRecord, settings: NewBranchSettings, mask: MaskRequest, onProgress?: ProgressSink): Promise<BranchRecord> {
+  const { maskedRulesSha256: _sha, maskedAt: _at, dbUser, dbName, pgMajor, ...origin } = inheritFromParent(parent);
+  const p = await plan(rt, name, { dbUser, dbName, pgMajor });
+  const intent = beginIntent(rt.store, 'create', p, { volume: p.volume, port: p.port, parentId: parent.id, masked: true });
+  crashPoint('create:intent');
+  const cloned = await cloneConsistent(rt, parent, p.volume);
+  await applyVolumeLimit(rt, p.volume, settings.maxOwnBytes);
+  intent.advance('cloned');
+  crashPoint('create:cloned');
+  await bringUpClone(rt, p, p.volume, sourceHooks(rt, parent.id), { openTcp: false });
+  crashPoint('create:started');
+  onProgress?.({ phase: 'mask-check', message: 'checking that every personal-looking column has a rule' });
+  const { rules } = await checkCoverage(rt, p, mask);
+  intent.advance('checked');
+  crashPoint('create:checked');
+  onProgress?.({ phase: 'mask', message: 'masking (tables rewritten, then WAL and residue wiped)' });
+  await maskInstance(rt, p, p.volume, rules, (step) => {
+    intent.advance(step);
+    crashPoint(`create:${step}`);
+  });
+  const branchLsn = await checkpointLsn(rt, p);
+  await openTcp(rt, p, p.volume);
+  await takeBranchPoint(rt, p);
+  crashPoint('create:branch-point');
+  const maskedAt = new Date().toISOString();
+  rt.store.transaction(() => {
+    rt.store.insertBranch({
+      ...p,
+      ...origin,
+      ...settings,
+      source: JSON.stringify({ kind: 'branch', masked: true }),
+      desiredState: 'running',
+      protected: true,
+      maskedRulesSha256: rulesSha256(mask.rules),
+      maskedAt,
+      branchLsn,
+      branchTime: cloned.branchTime,
+    });
+    intent.finish();
+  });
+  crashPoint('create:committed');
+  return rt.store.getBranchById(p.id)!;
 }
 
 /**

@@ -7,7 +7,7 @@ import { FOLLOW_POINTS } from './follow.js';
 import { LIMIT_POINTS, settleLimit } from './limit.js';
 import { REBASE_POINTS, REBASE_UNDO_POINTS, settleRebase } from './rebase.js';
 import { REFRESH_POINTS, settleRefresh } from './refresh.js';
-import { RESET_POINTS, settleReset } from './reset.js';
+import { RESET_MASKED_POINTS, RESET_POINTS, settleReset } from './reset.js';
 import { ROTATE_POINTS, settleRotate } from './rotate-password.js';
 import { SNAPSHOT_CREATE_POINTS, settleSnapshotCreate } from './snapshot-create.js';
 import { SNAPSHOT_DELETE_POINTS, settleSnapshotDelete } from './snapshot-delete.js';
@@ -19,6 +19,7 @@ import { settleWarm } from '../warm.js';
  */
 export { createBranch, createRootFrom, originDetails, type CreateOrigin, type CreateRequest, type RootSource } from './create.js';
 export { deleteBranch } from './delete.js';
+export { checkCoverage, inheritMasking, isMasked, rulesSha256, type MaskCheckView, type MaskRequest } from './mask.js';
 export { diffSides } from './diff.js';
 export { branchStopped, startBranch, stopAllInstances, stopBranch, suspendBranch, wakeBranch } from './instance-state.js';
 export { resetBranch } from './reset.js';
@@ -52,8 +53,10 @@ export const SETTLE: { readonly [K in IntentKind]: (rt: Runtime, intent: IntentF
 export const CRASH_POINTS = {
   create: CREATE_POINTS.clone,
   createRoot: CREATE_POINTS.root,
+  createMasked: CREATE_POINTS.masked,
   createFollowing: FOLLOW_POINTS,
   reset: RESET_POINTS,
+  resetMasked: RESET_MASKED_POINTS,
   refresh: REFRESH_POINTS,
   delete: DELETE_POINTS,
   rotate: ROTATE_POINTS,

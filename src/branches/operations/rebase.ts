@@ -33,6 +33,7 @@ import { assertNotProtected } from '../governance.js';
 import { newSnapshotId, volumeName } from '../ids.js';
 import { beginIntent, pendingIntents, resumeIntent, withoutLock, type IntentFor, type IntentHandle } from '../intents.js';
 import { findBranch } from '../lookup.js';
+import { assertNoUnmaskedData } from './mask.js';
 import { applyVolumeLimit } from '../quotas.js';
 import type { RebaseConflict, RebaseReport, RebaseRequest, RebaseTableReport } from '../rebase-types.js';
 import type { InstanceOwner, Runtime } from '../runtime.js';
@@ -97,6 +98,7 @@ export async function rebaseBranch(core: HostCore, name: string, request: Rebase
   const checked = await core.locked(async () => {
     const branch = findBranch(rt, name);
     if (!dryRun) assertNotProtected(branch, 'rebase');
+    assertNoUnmaskedData(rt, branch, 'rebase', request.onto);
     const target = rebaseTarget(rt, branch, request.onto);
     if ((await branchPointOf(rt, branch)) === undefined) {
       throw new PgbranchError('BRANCH_POINT_UNAVAILABLE', `cannot rebase "${name}": it has no kept branch point to tell its own changes from its parent's (reset it to keep one)`, {

@@ -1,10 +1,11 @@
 import { PgbranchError } from '../../errors.js';
 import type { BranchRecord } from '../../state/index.js';
 import { removeBranchPoint, takeBranchPoint } from '../branch-point.js';
-import { bringUpClone, CLONE_POINTS, cloneConsistent, sourceHooks } from '../clone.js';
+import { bringUpClone, CLONE_POINTS, cloneConsistent, openTcp, sourceHooks } from '../clone.js';
 import { crashPoint } from '../crash-points.js';
 import { assertNotProtected } from '../governance.js';
 import { volumeName } from '../ids.js';
+import { assertNoUnmaskedData, checkCoverage, checkpointLsn, isMasked, maskInstance, parseRulesText, rulesSha256, type MaskRequest } from './mask.js';
 import { beginIntent, resumeIntent, type IntentFor } from '../intents.js';
 import { applyVolumeLimit } from '../quotas.js';
 import type { Runtime } from '../runtime.js';
@@ -23,15 +24,43 @@ export const RESET_POINTS = [
   'reset:old-deleted',
 ] as const;
 
+/** A reset with masking rules (re-masking): the new generation is checked, masked and wiped before its TCP opens. */
+export const RESET_MASKED_POINTS = [
+  'reset:intent',
+  CLONE_POINTS.ready,
+  CLONE_POINTS.afterBackupStop,
+  'reset:cloned',
+  'reset:old-stopped',
+  CLONE_POINTS.afterStart,
+  CLONE_POINTS.passwordSet,
+  'reset:new-started',
+  'reset:checked',
+  'reset:masked',
+  'reset:wiped',
+  'reset:branch-point',
+  'reset:swapped',
+  'reset:old-deleted',
+] as const;
+
 /**
  * Reset: the branch gets a fresh clone of its parent's current state (or of the snapshot it was
  * made from) and keeps its id, name, port, password and so its connection string. The new data
  * is made in a new volume first, so a crash before the swap leaves the old branch as it was, and
  * one after it only leaves the old volume to remove.
  */
-export async function resetBranch(rt: Runtime, branch: BranchRecord): Promise<BranchRecord> {
-  // A root has nothing to reset from whatever its protection: that error says more.
-  if (branch.parentId !== null || branch.parentSnapshotId !== null) assertNotProtected(branch, 'reset');
+export async function resetBranch(rt: Runtime, branch: BranchRecord, options: { readonly mask?: MaskRequest } = {}): Promise<BranchRecord> {
+  const { mask } = options;
+  // A root has nothing to reset from whatever its protection: that error says more. Re-masking a
+  // masked branch is what its protection is for (it never holds unmasked data), so it is allowed.
+  if ((branch.parentId !== null || branch.parentSnapshotId !== null) && !(mask && isMasked(branch))) assertNotProtected(branch, 'reset');
+  if (mask) {
+    parseRulesText(mask);
+    if (branch.parentSnapshotId !== null) {
+      throw new PgbranchError('INVALID_ARGUMENT', `"${branch.name}" was made from a snapshot: masking on reset needs a parent branch`, { details: { branch: branch.name } });
+    }
+  } else {
+    assertNoUnmaskedData(rt, branch, 'reset');
+  }
   const { parent, snapshot } = resetOrigin(rt, branch);
   const oldVolume = branch.volume;
   const newVolume = volumeName(branch.id);
@@ -50,14 +79,30 @@ export async function resetBranch(rt: Runtime, branch: BranchRecord): Promise<Br
   crashPoint('reset:cloned');
   await rt.stop(oldVolume);
   crashPoint('reset:old-stopped');
-  const { branchLsn: recoveredLsn } = await bringUpClone(rt, branch, newVolume, snapshot ? [] : sourceHooks(rt, branch.parentId));
-  const branchLsn = snapshot?.lsn ?? recoveredLsn;
+  // With masking, TCP stays closed until the new data is masked: clients know this branch's port
+  // and password, and must never reach the unmasked generation.
+  const { branchLsn: recoveredLsn } = await bringUpClone(rt, branch, newVolume, snapshot ? [] : sourceHooks(rt, branch.parentId), { openTcp: !mask });
+  let branchLsn = snapshot?.lsn ?? recoveredLsn;
   crashPoint('reset:new-started');
+  let masked: { rulesSha256: string; maskedAt: string } | undefined;
+  if (mask) {
+    const { rules } = await checkCoverage(rt, branch, mask);
+    intent.advance('checked');
+    crashPoint('reset:checked');
+    await maskInstance(rt, branch, newVolume, rules, (step) => {
+      intent.advance(step);
+      crashPoint(`reset:${step}`);
+    });
+    branchLsn = await checkpointLsn(rt, branch);
+    await openTcp(rt, branch, newVolume);
+    masked = { rulesSha256: rulesSha256(mask.rules), maskedAt: new Date().toISOString() };
+  }
   // The new generation's branch point, before the swap: it goes with the new volume if undone.
   await takeBranchPoint(rt, { ...branch, volume: newVolume });
   crashPoint('reset:branch-point');
   rt.store.transaction(() => {
     rt.store.replaceVolume(branch.id, { volume: newVolume, branchLsn, branchTime });
+    if (masked) rt.store.setMasked(branch.id, masked);
     intent.advance('swapped');
   });
   crashPoint('reset:swapped');

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { PgbranchError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import { runCreateHooks } from '../hooks.js';
+import { readRulesFile } from './mask.js';
 import { branchFields, endpointUrl } from '../fields.js';
 import { asTree, formatAge, formatBytes, formatTimeLeft } from '../format.js';
 import { createOrigin, parseAt, parseIdleTimeout, parseSizeOrNone, parseTtl, parseTtlOrNone } from '../parse.js';
@@ -38,7 +39,7 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
   branch
     .command('create <name>')
     .description('create a branch from a parent (copy-on-write), or a new root branch from a dump, a URL or empty')
-    .addHelpText('after', `\nExamples:\n  $ pgbranch branch create pr-42                       # from main\n  $ pgbranch branch create pr-42 --from staging --ttl 3d --if-not-exists\n  $ pgbranch branch create pr-42 --run "npm run migrate" # DATABASE_URL set for the hook\n  $ pgbranch branch create prod-copy --from-url "$SOURCE_URL"\n  $ pgbranch -o json branch create pr-42 | jq -r .name`)
+    .addHelpText('after', `\nExamples:\n  $ pgbranch branch create pr-42                       # from main\n  $ pgbranch branch create main-masked --from main --mask masking.yaml\n  $ pgbranch branch create pr-42 --from staging --ttl 3d --if-not-exists\n  $ pgbranch branch create pr-42 --run "npm run migrate" # DATABASE_URL set for the hook\n  $ pgbranch branch create prod-copy --from-url "$SOURCE_URL"\n  $ pgbranch -o json branch create pr-42 | jq -r .name`)
     .option('--from <parent>', 'parent branch (default "main" unless a root source is given)')
     .option('--from-dump <file>', 'make a root branch from a pg_dump file')
     .option('--from-url <url>', 'make a root branch from a live PostgreSQL server: a logical copy (refresh it later with `source refresh`), or with --follow a hot standby')
@@ -50,6 +51,7 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
     .option('--at-lsn <lsn>', 'with --from: the parent as it was at this WAL position (e.g. 0/3A0F2C8)')
     .option('--empty', 'make an empty root branch')
     .option('--from-snapshot <snapshot>', 'make the branch from a snapshot (`pgbranch snapshot create`); reset returns it to the snapshot')
+    .option('--mask <rules-file>', 'with --from: make a masked branch (fail-closed check, personal data masked by the rules file, tables rewritten, WAL wiped; protected). See README, "Masking"')
     .option('--if-not-exists', 'return the existing branch if it has the same parent or snapshot (for CI retries)')
     .option('--run <command>', 'post-create hook run with `sh -c` and DATABASE_URL set (repeatable, in order; not re-run for an existing branch)', (v: string, all: string[]) => [...all, v], [] as string[])
     .option('--keep-on-failure', 'keep the branch when a --run hook fails (default: delete it)')
@@ -63,6 +65,8 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
     .action(async (name: string, opts, cmd: Command) => {
       const writer = writerFor(cmd);
       const origin = createOrigin(opts);
+      if (opts.mask !== undefined && (origin.kind !== 'parent' || origin.at)) throw new PgbranchError('USAGE', '--mask needs a parent branch as it is now (--from PARENT, without --at or --at-lsn)');
+      const mask = opts.mask !== undefined ? await readRulesFile(opts.mask as string) : undefined;
       const commands = opts.run as string[];
       const globals = ctx.globals(cmd);
       const { result, hooks } = await withHost(cmd, async (host) => {
@@ -72,6 +76,7 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
           ttlMs: opts.ttl,
           expiresAt: opts.expiresAt,
           maxOwnBytes: opts.maxOwnBytes === 'none' ? null : opts.maxOwnBytes,
+          ...(mask ? { mask } : {}),
           onProgress: progressFor(cmd),
         });
         // An existing branch (--if-not-exists) already ran its hooks: running migrations twice is not a retry.
@@ -196,9 +201,11 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
   branch
     .command('reset <name>')
     .description("replace the branch's data with its parent's current state; name, port, password and URL stay")
-    .action(async (name: string, _opts, cmd: Command) => {
+    .option('--mask <rules-file>', "re-mask: the parent's current data is checked and masked before the branch accepts connections again (allowed on a protected masked branch)")
+    .action(async (name: string, opts: { mask?: string }, cmd: Command) => {
       const writer = writerFor(cmd);
-      const view = await withHost(cmd, (host) => host.resetBranch(name));
+      const mask = opts.mask !== undefined ? await readRulesFile(opts.mask) : undefined;
+      const view = await withHost(cmd, (host) => host.resetBranch(name, mask ? { mask } : {}));
       writer.data(view, () => [`reset: ${name}`, renderFields(branchFields(view))].join('\n'));
     });
 

@@ -16,9 +16,12 @@ export function registerTokenCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--name <name>', 'what the token is for, e.g. "github-ci"')
     .addOption(new Option('--role <role>', 'read, write or admin').choices(TOKEN_ROLE_CHOICES).default('read'))
     .option('--branches <patterns...>', 'limit to branch names matching these patterns, e.g. "pr-*"')
-    .action(async (opts: { name: string; role: TokenInfo['role']; branches?: string[] }, cmd: Command) => {
+    .option('--masked-only', 'see and operate masked branches only; create branches only from masked branches (see README, "Masking")')
+    .action(async (opts: { name: string; role: TokenInfo['role']; branches?: string[]; maskedOnly?: boolean }, cmd: Command) => {
       const writer = writerFor(cmd);
-      const created = await withHost(cmd, (host) => host.createToken({ name: opts.name, role: opts.role, branchPatterns: opts.branches ?? [] }));
+      const created = await withHost(cmd, (host) =>
+        host.createToken({ name: opts.name, role: opts.role, branchPatterns: opts.branches ?? [], ...(opts.maskedOnly ? { maskedOnly: true } : {}) }),
+      );
       writer.data({ token: created.token, ...created.info }, () =>
         [renderFields(tokenFields(created.info)), '', `token (shown once, keep it secret): ${created.token}`].join('\n'),
       );
@@ -33,8 +36,8 @@ export function registerTokenCommands(program: Command, ctx: CliContext): void {
       const tokens = await withHost(cmd, (host) => host.listTokens());
       writer.data(tokens, () =>
         renderTable(
-          ['ID', 'NAME', 'ROLE', 'BRANCHES', 'CREATED', 'LAST USED'],
-          tokens.map((t) => [t.tokenId, t.name, t.role, t.branchPatterns.join(',') || '*', t.createdAt, t.lastUsedAt ?? '-']),
+          ['ID', 'NAME', 'ROLE', 'BRANCHES', 'MASKED ONLY', 'CREATED', 'LAST USED'],
+          tokens.map((t) => [t.tokenId, t.name, t.role, t.branchPatterns.join(',') || '*', t.maskedOnly ? 'yes' : 'no', t.createdAt, t.lastUsedAt ?? '-']),
         ),
       );
     });
