@@ -154,6 +154,16 @@ export const MIGRATIONS: readonly string[] = [
     updated_at           TEXT NOT NULL
   );
   `,
+  `
+  -- Measured sizes of volumes (branches and their branch points), refreshed in the background by
+  -- serve: lists read them instead of measuring every volume on every call.
+  CREATE TABLE volume_sizes (
+    volume      TEXT PRIMARY KEY,
+    own_bytes   INTEGER NOT NULL,
+    total_bytes INTEGER NOT NULL,
+    measured_at TEXT NOT NULL
+  );
+  `,
 ];
 
 export function openDatabase(file: string): Db {

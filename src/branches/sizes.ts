@@ -1,0 +1,49 @@
+import type { VolumeSizeRecord } from '../state/index.js';
+import { log } from '../util/index.js';
+import { branchPointVolume } from './branch-point.js';
+import type { Runtime } from './runtime.js';
+
+/**
+ * Sizes of volumes as last measured. Measuring one volume on a CoW pool means a filesystem
+ * commit and a walk of its extents (tens of milliseconds); a list of hundreds of branches cannot
+ * do that per call. So lists read the sizes kept in state.db, `serve` refreshes them in the
+ * background, and a single branch's view (`branch get`) measures it live and keeps the result.
+ */
+
+export type Usage = { readonly ownBytes: number; readonly totalBytes: number };
+
+/** Measures one volume now and keeps the result; undefined if it cannot be measured (gone). */
+export async function measureVolume(rt: Runtime, volume: string): Promise<Usage | undefined> {
+  try {
+    const usage = await rt.storage.usage(volume);
+    rt.store.putVolumeSize(volume, usage);
+    return usage;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kept size of a volume, measured now (and kept) when it was never measured. */
+export async function cachedUsage(rt: Runtime, cache: ReadonlyMap<string, VolumeSizeRecord>, volume: string): Promise<Usage | undefined> {
+  return cache.get(volume) ?? (await measureVolume(rt, volume));
+}
+
+/**
+ * Measures every branch's volume and kept branch point, one at a time (it competes with the
+ * branches for I/O, not for latency), and forgets volumes that are gone. Returns how many were
+ * measured. Run periodically by serve.
+ */
+export async function refreshSizes(rt: Runtime): Promise<number> {
+  const started = performance.now();
+  const volumes = new Set<string>();
+  for (const branch of rt.store.listBranches()) {
+    volumes.add(branch.volume);
+    const bp = branchPointVolume(branch.volume);
+    if (await rt.storage.exists(bp)) volumes.add(bp);
+  }
+  let measured = 0;
+  for (const volume of volumes) if (await measureVolume(rt, volume)) measured++;
+  rt.store.pruneVolumeSizes(volumes);
+  log.debug({ measured, ms: Math.round(performance.now() - started) }, 'volume sizes refreshed');
+  return measured;
+}
