@@ -18,7 +18,7 @@ if (skip) console.warn(`reliability tests skipped: ${skip}`);
 const IDLE_TIMEOUT_MS = 3_000;
 
 /** `pgbranch serve` as a real process on `t`'s home; resolves once it printed its addresses. */
-async function startServe(t: TestHost): Promise<{ server: ChildProcessWithoutNullStreams; log: () => string }> {
+async function startServe(t: TestHost): Promise<{ server: ChildProcessWithoutNullStreams; log: () => string; endpointPort: number }> {
   const server = spawn(process.execPath, [join(REPO, 'bin', 'pgbranch.js'), '--home', t.home, 'serve', '-o', 'json'], {
     env: { ...process.env, PGBRANCH_LOG_LEVEL: 'debug' },
   });
@@ -27,7 +27,8 @@ async function startServe(t: TestHost): Promise<{ server: ChildProcessWithoutNul
   server.stdout.on('data', (d) => (stdout += String(d)));
   server.stderr.on('data', (d) => (log += String(d)));
   await waitFor(() => (stdout.includes('}') ? true : undefined), { timeoutMs: 30_000, intervalMs: 50, what: 'pgbranch serve to print its addresses' });
-  return { server, log: () => log };
+  const { endpoint } = JSON.parse(stdout) as { endpoint: string };
+  return { server, log: () => log, endpointPort: Number(endpoint.split(':').pop()) };
 }
 
 async function stopServe(server: ChildProcessWithoutNullStreams | undefined): Promise<void> {
@@ -38,7 +39,7 @@ async function stopServe(server: ChildProcessWithoutNullStreams | undefined): Pr
   if (server.exitCode === null) server.kill('SIGKILL');
 }
 
-async function urlOf(t: TestHost, name: string): Promise<{ url: string; endpoint: { url: string } }> {
+async function urlOf(t: TestHost, name: string): Promise<{ url: string; user: string; password: string; database: string }> {
   const r = await t.cli('branch', 'url', name, '-o', 'json');
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
@@ -82,10 +83,13 @@ describe.skipIf(skip !== undefined)('reliability under serve', () => {
       512,
     );
     for (const name of ['h-1', 'idle-direct', 'idle-endpoint', 'cold']) {
-      const r = await t.cli('branch', 'create', name, '--from', 'main', ...(name.startsWith('idle') ? [] : ['--idle-timeout', '0']));
+      const r = await t.cli('branch', 'create', name, '--from', 'main');
       expect(r.code, r.stderr).toBe(0);
     }
-    expect((await t.cli('branch', 'set', 'main', '--idle-timeout', '0')).code).toBe(0);
+    for (const name of ['main', 'h-1', 'cold']) {
+      const r = await t.cli('branch', 'set', name, '--idle-timeout', '0');
+      expect(r.code, r.stderr).toBe(0);
+    }
     expect((await t.cli('branch', 'stop', 'cold')).code).toBe(0);
     t.host.close();
     served = await startServe(t);
@@ -147,7 +151,7 @@ describe.skipIf(skip !== undefined)('reliability under serve', () => {
   it('a branch used through short direct connections, or held by an idle endpoint connection, is never suspended; a start counts as use', async () => {
     const direct = await urlOf(t, 'idle-direct');
     const endpoint = await urlOf(t, 'idle-endpoint');
-    const held = new pg.Client({ connectionString: endpoint.endpoint.url });
+    const held = new pg.Client({ host: '127.0.0.1', port: served!.endpointPort, user: `${endpoint.user}.idle-endpoint`, password: endpoint.password, database: endpoint.database });
     await held.connect();
     const from = new Date().toISOString();
     // Three idle timeouts of use: a fresh direct connection every second, one open endpoint connection doing nothing.
