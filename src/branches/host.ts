@@ -19,7 +19,7 @@ import { deleteAndForget, deleteExpiredBranches, openSession, suspendIdleBranche
 import { maintainSources, sourceOf, sourceView, updateSource, type SourceChange, type SourceView } from './sources.js';
 import { findBranch } from './lookup.js';
 import { HealthMonitor } from './health.js';
-import { refreshSizes } from './sizes.js';
+import { refreshSizes, sizeCache } from './sizes.js';
 import { authenticate, createToken, revokeToken, tokenInfo, type Principal, type TokenInfo } from './tokens.js';
 import { branchView, connectionInfo, hostStatus, toSnapshotView, type BranchView, type ConnectionInfo, type EndpointAddress, type HostStatus, type SnapshotView } from './view.js';
 
@@ -135,7 +135,7 @@ export class Host {
    * `withUsage`, its sizes as last measured (see sizes.ts: serve refreshes them in the background).
    */
   async listBranches(options: { withUsage?: boolean } = {}): Promise<BranchView[]> {
-    const usage = (options.withUsage ?? true) ? { cached: this.rt.store.listVolumeSizes() } : false;
+    const usage = (options.withUsage ?? true) ? sizeCache(this.rt) : false;
     return mapLimited(this.rt.store.listBranches(), LIST_CONCURRENCY, (r) => branchView(this.rt, r, usage));
   }
 

@@ -23,9 +23,26 @@ export async function measureVolume(rt: Runtime, volume: string): Promise<Usage 
   }
 }
 
-/** The kept size of a volume, measured now (and kept) when it was never measured. */
-export async function cachedUsage(rt: Runtime, cache: ReadonlyMap<string, VolumeSizeRecord>, volume: string): Promise<Usage | undefined> {
-  return cache.get(volume) ?? (await measureVolume(rt, volume));
+/** Sizes as kept, and how many never-measured volumes one call may still measure itself. */
+export interface SizeCache {
+  readonly cached: ReadonlyMap<string, VolumeSizeRecord>;
+  readonly budget: { left: number };
+}
+
+/** How many never-measured volumes one list measures (the rest wait for serve's refresh): a list stays bounded. */
+export const LIST_MEASURE_BUDGET = 10;
+
+export function sizeCache(rt: Runtime, budget = LIST_MEASURE_BUDGET): SizeCache {
+  return { cached: rt.store.listVolumeSizes(), budget: { left: budget } };
+}
+
+/** The kept size of a volume; one never measured is measured now (and kept) while the budget lasts. */
+export async function cachedUsage(rt: Runtime, cache: SizeCache, volume: string): Promise<Usage | undefined> {
+  const kept = cache.cached.get(volume);
+  if (kept) return kept;
+  if (cache.budget.left <= 0) return undefined;
+  cache.budget.left--;
+  return measureVolume(rt, volume);
 }
 
 /**

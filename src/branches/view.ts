@@ -1,4 +1,4 @@
-import type { BranchRecord, DesiredState, SnapshotRecord, VolumeSizeRecord } from '../state/index.js';
+import type { BranchRecord, DesiredState, SnapshotRecord } from '../state/index.js';
 import type { PoolUsage, VolumeLimitSupport } from '../storage/index.js';
 import { branchPointOf } from './branch-point.js';
 import type { HostConfig } from './config.js';
@@ -6,7 +6,7 @@ import { instanceHealth, NOT_RUNNING_REASON, type InstanceHealth } from './healt
 import { poolFloorBytes } from './quotas.js';
 import type { Runtime } from './runtime.js';
 import { effectiveIdleTimeoutMs } from './sessions.js';
-import { cachedUsage, measureVolume, type Usage } from './sizes.js';
+import { cachedUsage, measureVolume, type SizeCache, type Usage } from './sizes.js';
 
 /**
  * running: the instance is up and accepts connections. suspended: stopped for idleness, woken by
@@ -120,16 +120,16 @@ export async function hostStatus(rt: Runtime): Promise<HostStatus> {
 }
 
 /**
- * How a view gets its sizes: `true` measures now (one branch: `branch get`), `cached` reads the
- * last measurement kept in state.db (lists; see sizes.ts), `false` leaves them out.
+ * How a view gets its sizes: `true` measures now (one branch: `branch get`), a SizeCache reads
+ * the last measurement kept in state.db (lists; see sizes.ts), `false` leaves them out.
  */
-export type UsageMode = boolean | { readonly cached: ReadonlyMap<string, VolumeSizeRecord> };
+export type UsageMode = boolean | SizeCache;
 
 /** A branch as reported: its instance's real state and, when asked, its sizes. */
 export async function branchView(rt: Runtime, record: BranchRecord, withUsage: UsageMode = true): Promise<BranchView> {
   const parent = record.parentId ? rt.store.getBranchById(record.parentId) : undefined;
   const measure = (volume: string): Promise<Usage | undefined> =>
-    typeof withUsage === 'object' ? cachedUsage(rt, withUsage.cached, volume) : measureVolume(rt, volume);
+    typeof withUsage === 'object' ? cachedUsage(rt, withUsage, volume) : measureVolume(rt, volume);
   const bpBytes = async (): Promise<number | null> => {
     const bp = await branchPointOf(rt, record);
     return bp === undefined ? null : ((await measure(bp))?.ownBytes ?? null);
