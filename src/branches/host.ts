@@ -133,9 +133,11 @@ export class Host {
   /**
    * Every branch with its instance's real state (a few concurrent health pings) and, with
    * `withUsage`, its sizes as last measured (see sizes.ts: serve refreshes them in the background).
+   * `measureMissing`: how many never-measured volumes this call measures itself (default 10; a
+   * serving process passes 0 and has them measured in the background instead).
    */
-  async listBranches(options: { withUsage?: boolean } = {}): Promise<BranchView[]> {
-    const usage = (options.withUsage ?? true) ? sizeCache(this.rt) : false;
+  async listBranches(options: { withUsage?: boolean; measureMissing?: number } = {}): Promise<BranchView[]> {
+    const usage = (options.withUsage ?? true) ? sizeCache(this.rt, options.measureMissing) : false;
     return mapLimited(this.rt.store.listBranches(), LIST_CONCURRENCY, (r) => branchView(this.rt, r, usage));
   }
 

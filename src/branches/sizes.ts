@@ -13,9 +13,9 @@ import type { Runtime } from './runtime.js';
 export type Usage = { readonly ownBytes: number; readonly totalBytes: number };
 
 /** Measures one volume now and keeps the result; undefined if it cannot be measured (gone). */
-export async function measureVolume(rt: Runtime, volume: string): Promise<Usage | undefined> {
+export async function measureVolume(rt: Runtime, volume: string, options: { committed?: boolean } = {}): Promise<Usage | undefined> {
   try {
-    const usage = await rt.storage.usage(volume);
+    const usage = await rt.storage.usage(volume, options);
     rt.store.putVolumeSize(volume, usage);
     return usage;
   } catch {
@@ -36,13 +36,29 @@ export function sizeCache(rt: Runtime, budget = LIST_MEASURE_BUDGET): SizeCache 
   return { cached: rt.store.listVolumeSizes(), budget: { left: budget } };
 }
 
-/** The kept size of a volume; one never measured is measured now (and kept) while the budget lasts. */
+/**
+ * The kept size of a volume. One never measured is measured now (and kept) while the budget
+ * lasts; past it (a serving process asks for a budget of 0) it is measured in the background,
+ * one volume at a time, and the next list has it.
+ */
 export async function cachedUsage(rt: Runtime, cache: SizeCache, volume: string): Promise<Usage | undefined> {
   const kept = cache.cached.get(volume);
   if (kept) return kept;
-  if (cache.budget.left <= 0) return undefined;
+  if (cache.budget.left <= 0) {
+    measureLater(rt, volume);
+    return undefined;
+  }
   cache.budget.left--;
   return measureVolume(rt, volume);
+}
+
+const queued = new Set<string>();
+let queue: Promise<unknown> = Promise.resolve();
+
+function measureLater(rt: Runtime, volume: string): void {
+  if (queued.has(volume)) return;
+  queued.add(volume);
+  queue = queue.then(() => measureVolume(rt, volume)).finally(() => queued.delete(volume));
 }
 
 /**
@@ -58,8 +74,10 @@ export async function refreshSizes(rt: Runtime): Promise<number> {
     const bp = branchPointVolume(branch.volume);
     if (await rt.storage.exists(bp)) volumes.add(bp);
   }
+  // One commit for the whole batch (the first measurement makes it): a commit per volume would
+  // stall every branch's writes hundreds of times a minute on a busy host.
   let measured = 0;
-  for (const volume of volumes) if (await measureVolume(rt, volume)) measured++;
+  for (const volume of volumes) if (await measureVolume(rt, volume, { committed: measured > 0 })) measured++;
   rt.store.pruneVolumeSizes(volumes);
   log.debug({ measured, ms: Math.round(performance.now() - started) }, 'volume sizes refreshed');
   return measured;

@@ -151,12 +151,12 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
       await deleteSubvolumeTree(join(poolPath, name));
     },
 
-    async usage(volume): Promise<VolumeUsage> {
+    async usage(volume, options = {}): Promise<VolumeUsage> {
       const path = await requireVolume(poolPath, volume);
       const files = await listTreeFiles(path);
       const btrfs = await btrfsTool();
       // `filesystem du` reads extents from disk; until a commit, fresh writes are invisible to it.
-      await runTool(btrfs, ['filesystem', 'sync', path], `cannot sync the pool before measuring ${volume}`);
+      if (!options.committed) await runTool(btrfs, ['filesystem', 'sync', path], `cannot sync the pool before measuring ${volume}`);
       const du = await runTool(btrfs, ['filesystem', 'du', '-s', '--raw', path], `cannot measure volume ${volume}`);
       return { ownBytes: parseBtrfsDuSummary(du.stdout, path).exclusiveBytes, totalBytes: files.totalBytes };
     },
