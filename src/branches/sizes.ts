@@ -26,7 +26,8 @@ export async function measureVolume(rt: Runtime, volume: string, options: { comm
 /** Sizes as kept, and how many never-measured volumes one call may still measure itself. */
 export interface SizeCache {
   readonly cached: ReadonlyMap<string, VolumeSizeRecord>;
-  readonly budget: { left: number };
+  /** `first`: the first measurement of this call, which commits for all the others. */
+  readonly budget: { left: number; first?: Promise<unknown> };
 }
 
 /** How many never-measured volumes one list measures (the rest wait for serve's refresh): a list stays bounded. */
@@ -49,7 +50,13 @@ export async function cachedUsage(rt: Runtime, cache: SizeCache, volume: string)
     return undefined;
   }
   cache.budget.left--;
-  return measureVolume(rt, volume);
+  if (!cache.budget.first) {
+    const first = measureVolume(rt, volume);
+    cache.budget.first = first;
+    return first;
+  }
+  await cache.budget.first;
+  return measureVolume(rt, volume, { committed: true });
 }
 
 const queued = new Set<string>();
