@@ -15,11 +15,30 @@ export type InstanceHealth = { readonly kind: 'ready' } | { readonly kind: 'down
 
 const PING_TIMEOUT_MS = 3_000;
 
-export async function instanceHealth(rt: Runtime, branch: Pick<BranchRecord, 'volume' | 'port' | 'dbUser' | 'dbName'>): Promise<InstanceHealth> {
+/**
+ * A "ready" answer is believed for this long for the same postmaster (same pid): in `serve` the
+ * health beat pings every running instance anyway, so a list right after it need not ping them
+ * all again. Anything else (no postmaster, a new pid, a refusal) is looked at afresh.
+ */
+const READY_MEMORY_MS = 15_000;
+
+/** Ready answers seen in this process: volume → postmaster pid and when. */
+const seenReady = new Map<string, { pid: number; atMs: number }>();
+
+export async function instanceHealth(rt: Runtime, branch: Pick<BranchRecord, 'volume' | 'port' | 'dbUser' | 'dbName'>, options: { fresh?: boolean } = {}): Promise<InstanceHealth> {
   const status = await instanceStatus(rt.dataDir(branch.volume));
-  if (!status.running) return { kind: 'down' };
+  if (!status.running) {
+    seenReady.delete(branch.volume);
+    return { kind: 'down' };
+  }
+  const seen = seenReady.get(branch.volume);
+  if (!options.fresh && seen && seen.pid === status.pid && Date.now() - seen.atMs < READY_MEMORY_MS) return { kind: 'ready' };
   const answer = await pingInstance({ port: branch.port, user: branch.dbUser, database: branch.dbName, timeoutMs: PING_TIMEOUT_MS });
-  if (answer.kind === 'accepting') return { kind: 'ready' };
+  if (answer.kind === 'accepting') {
+    seenReady.set(branch.volume, { pid: status.pid!, atMs: Date.now() });
+    return { kind: 'ready' };
+  }
+  seenReady.delete(branch.volume);
   if (answer.kind === 'rejecting') return { kind: 'unhealthy', reason: `${answer.message} (${answer.sqlstate})` };
   return { kind: 'unhealthy', reason: `postmaster ${status.pid} is alive but not accepting connections: ${answer.reason}` };
 }
@@ -58,7 +77,7 @@ export class HealthMonitor {
     for (const candidate of core.rt.store.listBranches()) {
       if (candidate.desiredState !== 'running') continue;
       seen.add(candidate.id);
-      const health = await instanceHealth(core.rt, candidate);
+      const health = await instanceHealth(core.rt, candidate, { fresh: true });
       if (health.kind === 'ready') {
         this.troubles.delete(candidate.id);
         continue;
@@ -74,7 +93,7 @@ export class HealthMonitor {
         // Re-read under the lock: it may have been stopped, deleted or healed meanwhile.
         const branch = core.rt.store.getBranchById(candidate.id);
         if (!branch || branch.desiredState !== 'running') return 'skipped' as const;
-        const now = await instanceHealth(core.rt, branch);
+        const now = await instanceHealth(core.rt, branch, { fresh: true });
         if (now.kind === 'ready') return 'healed' as const;
         await audited(core.rt.store, HOST_ACTOR, 'restart', branchTarget(branch.name, { reason }), async () => {
           if (now.kind === 'unhealthy') await core.rt.kill(branch.volume);
