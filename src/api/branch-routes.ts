@@ -194,7 +194,8 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
   app.openapi(listBranches, async (c) => {
     const principal = c.get('principal');
     const { with_usage } = c.req.valid('query');
-    const branches = await as(c).listBranches({ withUsage: with_usage !== 'false' });
+    // Sizes as last measured: never-measured volumes are measured in the background, not in this call.
+    const branches = await as(c).listBranches({ withUsage: with_usage !== 'false', measureMissing: 0 });
     const visible = branches.filter((b) => canAccessBranch(principal, { name: b.name, masked: b.masked !== null })).map(toApiBranch);
     return c.json(out(BranchListSchema, { branches: visible }), 200);
   });

@@ -55,7 +55,7 @@ export function createApiMetrics(host: ApiHost): ApiMetrics {
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const counts = { running: 0, suspended: 0, stopped: 0 };
+      const counts = { running: 0, suspended: 0, stopped: 0, unhealthy: 0 };
       for (const b of await host.listBranches({ withUsage: false })) counts[b.state]++;
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },

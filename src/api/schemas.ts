@@ -29,7 +29,8 @@ export const BranchName = z
   })
   .openapi({ description: BRANCH_NAME_RULE, pattern: BRANCH_NAME_PATTERN.source, minLength: 1, maxLength: 63, example: 'pr-123' });
 
-const BRANCH_STATES = ['running', 'suspended', 'stopped'] as const satisfies readonly BranchState[];
+const BRANCH_STATES = ['running', 'suspended', 'stopped', 'unhealthy'] as const satisfies readonly BranchState[];
+const DESIRED_STATES = ['running', 'suspended', 'stopped'] as const satisfies readonly BranchState[];
 const TOKEN_ROLE_VALUES = ['read', 'write', 'admin'] as const satisfies readonly TokenInfo['role'][];
 const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as [ErrorCode, ...ErrorCode[]];
 
@@ -210,8 +211,9 @@ export const BranchSchema = z
     name: z.string(),
     parent: z.string().nullable(),
     parent_deleted: z.boolean().openapi({ description: 'the parent was deleted after this branch was made (the branch keeps working)' }),
-    state: z.enum(BRANCH_STATES),
-    desired_state: z.enum(BRANCH_STATES),
+    state: z.enum(BRANCH_STATES).openapi({ description: 'unhealthy: it should run but does not accept connections (see unhealthy_reason); serve restarts it' }),
+    unhealthy_reason: z.string().nullable().openapi({ description: 'why the branch is unhealthy; null otherwise' }),
+    desired_state: z.enum(DESIRED_STATES),
     idle_timeout_ms: z.number().int().min(0).openapi({ description: 'effective idle timeout (0 = never suspended)' }),
     port: z.number().int(),
     database: z.string(),

@@ -22,4 +22,23 @@ describe('ActivityTracker', () => {
     tracker.touch('b2', 7000);
     expect(tracker.lastActiveAt('b2', 9000)).toBe(7000);
   });
+
+  it('a start counts as activity: a later start time moves the idle clock, an earlier one does not', () => {
+    const tracker = new ActivityTracker();
+    tracker.touch('b3', 5000);
+    tracker.touchIfLater('b3', 4000);
+    expect(tracker.lastActiveAt('b3', 9000)).toBe(5000);
+    tracker.touchIfLater('b3', 8000);
+    expect(tracker.lastActiveAt('b3', 9000)).toBe(8000);
+  });
+
+  it('a session counter that went back (a new instance) is not compared with the old one', () => {
+    const tracker = new ActivityTracker();
+    expect(tracker.observeSessions('b4', 10, 1000)).toBe('unknown');
+    expect(tracker.observeSessions('b4', 11, 2000)).toBe('idle');
+    // Restarted: its statistics start over lower; without the rule this read as "idle".
+    expect(tracker.observeSessions('b4', 2, 3000)).toBe('unknown');
+    expect(tracker.observeSessions('b4', 3, 4000)).toBe('idle');
+    expect(tracker.observeSessions('b4', 6, 5000)).toBe('active');
+  });
 });

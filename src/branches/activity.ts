@@ -30,6 +30,12 @@ export class ActivityTracker {
     this.lastActive.set(branchId, atMs);
   }
 
+  /** Moves the last activity to `atMs` if that is later than what is known (a start, seen by its time). */
+  touchIfLater(branchId: string, atMs: number): void {
+    const known = this.lastActive.get(branchId);
+    if (known === undefined || atMs > known) this.lastActive.set(branchId, atMs);
+  }
+
   /** When the branch was last seen in use; first asked, "now" (a fresh host gives every branch a full timeout). */
   lastActiveAt(branchId: string, nowMs = Date.now()): number {
     const known = this.lastActive.get(branchId);
@@ -55,7 +61,9 @@ export class ActivityTracker {
     const lastActive = this.lastActiveAt(branchId, nowMs);
     const previous = this.sessionsSeen.get(branchId);
     this.sessionsSeen.set(branchId, { sessions, atMs: nowMs });
-    if (!previous || previous.atMs < lastActive) return 'unknown';
+    // No earlier look, a look older than the last activity, or a counter that went back (a new
+    // instance, whose statistics start over): nothing to compare with, wait for the next look.
+    if (!previous || previous.atMs < lastActive || sessions < previous.sessions) return 'unknown';
     // One session is the previous sweep's own.
     if (sessions - previous.sessions > 1) {
       this.touch(branchId, nowMs);

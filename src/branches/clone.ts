@@ -18,6 +18,7 @@ import type { BranchRecord } from '../state/index.js';
 import { PgbranchError } from '../errors.js';
 import { runHooks } from '../util/index.js';
 import { crashPoint } from './crash-points.js';
+import { assertPoolRoom } from './pool-room.js';
 import { PGDATA, type Runtime } from './runtime.js';
 
 /**
@@ -100,6 +101,10 @@ export async function cloneConsistent(
     await rt.storage.cloneVolume(parent.volume, targetVolume);
     return { branchTime };
   }
+  // The parent's CHECKPOINT (or backup) writes on the pool: never when that could fill it and
+  // take the parent down (create and snapshot check the same floor; reset, diff, rebase, warm
+  // clones and branch points come through here).
+  await assertPoolRoom(rt, 'new-data', 'checkpoint a running instance for a copy of its data');
   const admin = rt.adminTarget(parent);
   const standby = rt.store.getSource(parent.id)?.mode === 'follow';
   // On a standby a CHECKPOINT is a restartpoint; its redo point bounds the WAL a copy needs.

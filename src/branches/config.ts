@@ -101,6 +101,12 @@ const HostConfigSchema = z.object({
       idleTimeoutMs: z.number().int().min(0).default(5 * 60_000),
       /** How long shutdown waits for endpoint connections to finish before closing them. */
       drainTimeoutMs: z.number().int().min(0).default(10_000),
+      /** How often serve checks that every branch that should run is up and accepting connections; 0 = never. */
+      healthIntervalMs: z.number().int().min(0).default(10_000),
+      /** How long an instance may refuse connections (in recovery, starting up) before serve restarts it. */
+      unhealthyGraceMs: z.number().int().min(0).default(30_000),
+      /** How often serve measures the sizes of all volumes (lists show the last measurement); 0 = never. */
+      sizeRefreshIntervalMs: z.number().int().min(0).default(60_000),
     })
     .prefault({}),
   /**

@@ -18,8 +18,27 @@ import { closeKeptClients, discardOwnWarmClones, refillWarmClones } from './warm
 import { deleteAndForget, deleteExpiredBranches, openSession, suspendIdleBranches } from './sessions.js';
 import { maintainSources, sourceOf, sourceView, updateSource, type SourceChange, type SourceView } from './sources.js';
 import { findBranch } from './lookup.js';
+import { HealthMonitor } from './health.js';
+import { refreshSizes, sizeCache } from './sizes.js';
 import { authenticate, createToken, revokeToken, tokenInfo, type Principal, type TokenInfo, type TokenRequest } from './tokens.js';
 import { branchView, connectionInfo, hostStatus, toSnapshotView, type BranchView, type ConnectionInfo, type EndpointAddress, type HostStatus, type SnapshotView } from './view.js';
+
+/** How many branches a list looks at (pings, and measures the never measured) at once. */
+const LIST_CONCURRENCY = 16;
+
+/** `fn` over `items` with at most `limit` calls under way; results in order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
 
 /**
  * One host, as edges see it: a thin facade. Each mutating call is audited, takes the host lock,
@@ -33,12 +52,14 @@ export class Host {
   /** Per hot parent, its insert position at the previous refill (a parent is refilled once quiet). */
   private readonly warmQuiet = new Map<string, string>();
   private readonly core: HostCore;
+  private readonly health: HealthMonitor;
 
   private constructor(
     private readonly rt: Runtime,
     lockTimeoutMs: number,
   ) {
     this.core = { rt, activity: new ActivityTracker(), locked: (fn) => withHostLock(rt, lockTimeoutMs, fn) };
+    this.health = new HealthMonitor(rt.config.serve.unhealthyGraceMs);
   }
 
   get paths(): HostPaths {
@@ -109,8 +130,15 @@ export class Host {
     return hostStatus(this.rt);
   }
 
-  async listBranches(options: { withUsage?: boolean } = {}): Promise<BranchView[]> {
-    return Promise.all(this.rt.store.listBranches().map((r) => branchView(this.rt, r, options.withUsage ?? true)));
+  /**
+   * Every branch with its instance's real state (a few concurrent health pings) and, with
+   * `withUsage`, its sizes as last measured (see sizes.ts: serve refreshes them in the background).
+   * `measureMissing`: how many never-measured volumes this call measures itself (default 10; a
+   * serving process passes 0 and has them measured in the background instead).
+   */
+  async listBranches(options: { withUsage?: boolean; measureMissing?: number } = {}): Promise<BranchView[]> {
+    const usage = (options.withUsage ?? true) ? sizeCache(this.rt, options.measureMissing) : false;
+    return mapLimited(this.rt.store.listBranches(), LIST_CONCURRENCY, (r) => branchView(this.rt, r, usage));
   }
 
   async getBranch(name: string): Promise<BranchView> {
@@ -276,6 +304,19 @@ export class Host {
   /** Suspends branches idle for their timeout; returns their names. Run periodically by serve. */
   suspendIdleBranches(nowMs = Date.now()): Promise<string[]> {
     return suspendIdleBranches(this.core, nowMs);
+  }
+
+  /**
+   * Restarts branches that should run but are down or refuse connections past the grace period,
+   * with a backoff per branch; returns the names restarted. Run periodically by serve.
+   */
+  checkHealth(nowMs = Date.now()): Promise<string[]> {
+    return this.health.check(this.core, nowMs);
+  }
+
+  /** Measures every volume's size for lists to read; returns how many. Run periodically by serve. */
+  refreshSizes(): Promise<number> {
+    return refreshSizes(this.rt);
   }
 
   /** Deletes unprotected branches past their expiry; returns their names. Run periodically by serve. */

@@ -1,6 +1,7 @@
 import { PgbranchError } from '../errors.js';
 import type { Actor } from './audit.js';
 import { MIN_OWN_BYTES_LIMIT } from './config.js';
+import { assertPoolRoom } from './pool-room.js';
 import { PGDATA, type Runtime } from './runtime.js';
 
 /**
@@ -52,19 +53,9 @@ export function poolFloorBytes(rt: Runtime, totalBytes: number): number {
 
 /** Refuses to make new data while the pool's free space is under its floor. */
 export async function assertPoolFloor(rt: Runtime, what: string): Promise<void> {
-  const pool = await rt.storage.poolUsage();
-  const floor = poolFloorBytes(rt, pool.totalBytes);
-  if (pool.freeBytes >= floor) return;
-  throw new PgbranchError(
-    'POOL_FULL',
-    `cannot create ${what}: the pool has ${formatMiB(pool.freeBytes)} free, below its floor of ${formatMiB(floor)} (quotas.minPoolFreeBytes${rt.config.quotas.minPoolFreeBytes === undefined ? ', by default 5% of the pool' : ''}); delete branches or snapshots, or grow the pool`,
-    { details: { freeBytes: pool.freeBytes, minPoolFreeBytes: floor } },
-  );
+  await assertPoolRoom(rt, 'new-data', `create ${what}`);
 }
 
-function formatMiB(bytes: number): string {
-  return `${(bytes / MIB).toFixed(bytes < 10 * MIB ? 1 : 0)} MiB`;
-}
 
 /** Validates a requested cap: a whole number of bytes, not below the minimum, within the host's ceiling. */
 export function assertWithinCeiling(rt: Runtime, bytes: number | null): void {

@@ -53,10 +53,9 @@ export async function reconcile(rt: Runtime): Promise<ReconcileReport> {
   for (const branch of rt.store.listBranches()) {
     const running = await rt.isRunning(branch.volume);
     if (branch.desiredState !== 'running') {
-      // A reset of a stopped branch runs the new instance until its very last step: rolled
-      // forward after a crash, that instance is still up.
+      // A stopped branch has no process (an instance left by a crash, or started by hand).
       if (running) {
-        await rt.stop(branch.volume).catch((err: unknown) => {
+        await rt.stopOrKill(branch.volume).catch((err: unknown) => {
           log.warn({ branch: branch.name, err: (err as Error).message }, 'could not stop branch during reconcile');
         });
       }

@@ -18,6 +18,7 @@ import {
 import type { StateStore, BranchRecord } from '../state/index.js';
 import type { StorageDriver } from '../storage/index.js';
 import type { HostConfig, HostPaths } from './config.js';
+import { assertPoolRoom } from './pool-room.js';
 
 /** How long a point-in-time recovery may replay before it is given up (and undone). */
 const RECOVERY_TIMEOUT_MS = 60 * 60_000;
@@ -90,6 +91,8 @@ export class Runtime {
 
   /** Starts the instance serving `volume` for `owner` (its socket dir, log, port and major). */
   async start(owner: InstanceOwner, volume: string): Promise<void> {
+    // A start writes (recovery, its checkpoint, WAL): never on a pool about to be full.
+    await assertPoolRoom(this, 'start', `start an instance on volume ${volume}`);
     await startInstance(await this.startOptions(owner, volume));
   }
 
@@ -98,6 +101,7 @@ export class Runtime {
    * resolves once it has reached it and become a primary.
    */
   async recover(owner: InstanceOwner, volume: string): Promise<void> {
+    await assertPoolRoom(this, 'start', `start an instance on volume ${volume}`);
     // Replaying up to a snapshot interval of a busy source's WAL can take minutes: the wait is
     // bounded only against a recovery that never ends.
     await runRecovery({ ...(await this.startOptions(owner, volume)), timeoutMs: RECOVERY_TIMEOUT_MS });
@@ -129,6 +133,11 @@ export class Runtime {
 
   async stop(volume: string): Promise<void> {
     await stopInstance(this.dataDir(volume), { mode: 'fast', timeoutMs: 30_000 });
+  }
+
+  /** A clean stop, and a kill when that fails: used where nothing may be left running. */
+  async stopOrKill(volume: string): Promise<void> {
+    await this.stop(volume).catch(() => this.kill(volume));
   }
 
   /** For rollback of half-made work: no clean shutdown needed, the data is thrown away. */

@@ -48,13 +48,16 @@ export async function openSession(core: HostCore, name: string): Promise<{ port:
  * how many sessions its databases have counted so far (PostgreSQL 14+), which moves with every
  * direct connection, however short.
  */
-async function clientActivity(rt: Runtime, branch: BranchRecord): Promise<{ connections: number; sessions: number }> {
+async function clientActivity(rt: Runtime, branch: BranchRecord): Promise<{ connections: number; sessions: number; startedAtMs: number }> {
   return withClient(rt.adminTarget(branch), async (client) => {
-    const { rows } = await client.query<{ n: number; sessions: string }>(
+    // The start time: a start (by anyone: `branch start`, `branch url`, a wake, a restart) is activity.
+    const { rows } = await client.query<{ n: number; sessions: string; started: string }>(
       `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) AS n,
-              (SELECT coalesce(sum(sessions), 0)::text FROM pg_stat_database) AS sessions`,
+              (SELECT coalesce(sum(sessions), 0)::text FROM pg_stat_database) AS sessions,
+              (extract(epoch FROM pg_postmaster_start_time()) * 1000)::bigint::text AS started`,
     );
-    return { connections: rows[0]!.n, sessions: Number(rows[0]!.sessions) };
+    const row = rows[0]!;
+    return { connections: row.n, sessions: Number(row.sessions), startedAtMs: Number(row.started) };
   });
 }
 
@@ -74,7 +77,9 @@ export async function idleCandidates(rt: Runtime, tracker: ActivityTracker, nowM
     // Every look, not only once the timeout is over: the session counter is compared with the
     // previous look, so direct connections between two sweeps are seen whenever they happen.
     const seen = await clientActivity(rt, branch);
+    // Open connections are activity now, whatever they do; a start is activity at its time.
     if (seen.connections > 0) tracker.touch(branch.id, nowMs);
+    else tracker.touchIfLater(branch.id, Math.min(nowMs, seen.startedAtMs));
     if (tracker.observeSessions(branch.id, seen.sessions, nowMs) !== 'idle') continue;
     if (nowMs - tracker.lastActiveAt(branch.id, nowMs) < timeout) continue;
     idle.push(branch);

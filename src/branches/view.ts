@@ -1,17 +1,20 @@
-import { instanceStatus } from '../postgres/index.js';
 import type { BranchRecord, DesiredState, SnapshotRecord } from '../state/index.js';
 import type { PoolUsage, VolumeLimitSupport } from '../storage/index.js';
 import { branchPointOf } from './branch-point.js';
 import type { HostConfig } from './config.js';
+import { instanceHealth, NOT_RUNNING_REASON, type InstanceHealth } from './health.js';
 import { poolFloorBytes } from './quotas.js';
 import type { Runtime } from './runtime.js';
 import { effectiveIdleTimeoutMs } from './sessions.js';
+import { cachedUsage, measureVolume, type SizeCache, type Usage } from './sizes.js';
 
 /**
- * running: the instance is up. suspended: stopped for idleness, woken by the next connection
- * through the endpoint. stopped: stopped on request; connections are refused until started.
+ * running: the instance is up and accepts connections. suspended: stopped for idleness, woken by
+ * the next connection through the endpoint. stopped: stopped on request; connections are refused
+ * until started. unhealthy: it should run but does not accept connections (crashed, stuck in
+ * recovery, could not start): see unhealthyReason; `serve` restarts it.
  */
-export type BranchState = 'running' | 'suspended' | 'stopped';
+export type BranchState = 'running' | 'suspended' | 'stopped' | 'unhealthy';
 
 /** What the domain reports about a branch (never the password: see ConnectionInfo). */
 export interface BranchView {
@@ -21,6 +24,8 @@ export interface BranchView {
   /** True when the parent was deleted after this branch was made (the branch keeps working). */
   readonly parentDeleted: boolean;
   readonly state: BranchState;
+  /** Why the branch is unhealthy (what the instance answered, or that it is not running); null otherwise. */
+  readonly unhealthyReason: string | null;
   readonly desiredState: DesiredState;
   /** Idle time after which the host suspends the branch (0 = never). */
   readonly idleTimeoutMs: number;
@@ -116,32 +121,45 @@ export async function hostStatus(rt: Runtime): Promise<HostStatus> {
   };
 }
 
+/**
+ * How a view gets its sizes: `true` measures now (one branch: `branch get`), a SizeCache reads
+ * the last measurement kept in state.db (lists; see sizes.ts), `false` leaves them out.
+ */
+export type UsageMode = boolean | SizeCache;
+
 /** A branch as reported: its instance's real state and, when asked, its sizes. */
-export async function branchView(rt: Runtime, record: BranchRecord, withUsage = true): Promise<BranchView> {
+export async function branchView(rt: Runtime, record: BranchRecord, withUsage: UsageMode = true): Promise<BranchView> {
   const parent = record.parentId ? rt.store.getBranchById(record.parentId) : undefined;
-  const [status, usage, branchPointBytes] = await Promise.all([
-    instanceStatus(rt.dataDir(record.volume)),
-    withUsage ? rt.storage.usage(record.volume).catch(() => undefined) : Promise.resolve(undefined),
-    withUsage ? branchPointOf(rt, record).then((bp) => (bp === undefined ? null : rt.storage.usage(bp).then((u) => u.ownBytes))).catch(() => null) : Promise.resolve(undefined),
+  const measure = (volume: string): Promise<Usage | undefined> =>
+    typeof withUsage === 'object' ? cachedUsage(rt, withUsage, volume) : measureVolume(rt, volume);
+  const bpBytes = async (): Promise<number | null> => {
+    const bp = await branchPointOf(rt, record);
+    return bp === undefined ? null : ((await measure(bp))?.ownBytes ?? null);
+  };
+  const [health, usage, branchPointBytes] = await Promise.all([
+    instanceHealth(rt, record),
+    withUsage ? measure(record.volume) : Promise.resolve(undefined),
+    withUsage ? bpBytes().catch(() => null) : Promise.resolve(undefined),
   ]);
-  const view = toView(record, parent?.name ?? null, status.running, effectiveIdleTimeoutMs(rt, record), usage);
+  const view = toView(record, parent?.name ?? null, health, effectiveIdleTimeoutMs(rt, record), usage);
   return branchPointBytes === undefined ? view : { ...view, branchPointBytes };
 }
 
 function toView(
   record: BranchRecord,
   parentName: string | null,
-  running: boolean,
+  health: InstanceHealth,
   idleTimeoutMs: number,
   usage: { ownBytes: number; totalBytes: number } | undefined,
 ): BranchView {
-  const state: BranchState = running ? 'running' : record.desiredState === 'suspended' ? 'suspended' : 'stopped';
+  const { state, reason } = stateOf(record, health);
   return {
     id: record.id,
     name: record.name,
     parent: parentName ?? record.parentName,
     parentDeleted: record.parentName !== null && record.parentId === null,
     state,
+    unhealthyReason: reason,
     desiredState: record.desiredState,
     idleTimeoutMs,
     port: record.port,
@@ -160,6 +178,13 @@ function toView(
     createdBy: record.createdBy,
     masked: record.maskedRulesSha256 !== null ? { rulesSha256: record.maskedRulesSha256, maskedAt: record.maskedAt ?? record.createdAt } : null,
   };
+}
+
+function stateOf(record: BranchRecord, health: InstanceHealth): { state: BranchState; reason: string | null } {
+  if (health.kind === 'ready') return { state: 'running', reason: null };
+  if (health.kind === 'unhealthy') return { state: 'unhealthy', reason: health.reason };
+  if (record.desiredState === 'running') return { state: 'unhealthy', reason: NOT_RUNNING_REASON };
+  return { state: record.desiredState === 'suspended' ? 'suspended' : 'stopped', reason: null };
 }
 
 /** A following root has no password of its own (it serves the source's roles): its URL has none. */

@@ -9,6 +9,7 @@ export function branchFields(b: BranchView): [string, string][] {
     ['id', b.id],
     ['parent', b.parent ? `${b.parent}${b.parentDeleted ? ' (deleted)' : ''}` : '-'],
     ['state', b.state],
+    ...(b.unhealthyReason !== null ? [['unhealthy', b.unhealthyReason] as [string, string]] : []),
     ['idle timeout', formatDuration(b.idleTimeoutMs)],
     ['port', String(b.port)],
     ['database', b.database],

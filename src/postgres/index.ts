@@ -33,6 +33,7 @@ export { defaultSettings } from './config-defaults.js';
 export { startInstance } from './start-instance.js';
 export { stopInstance, killInstance, reloadConfig } from './stop-instance.js';
 export { instanceStatus } from './instance-status.js';
+export { pingInstance, type PingResult } from './ping.js';
 export { readPostmasterPid, parsePostmasterPid } from './postmaster-pid.js';
 export { connect, withClient, type Client } from './client.js';
 export { waitForLogin, type TcpLogin } from './login.js';

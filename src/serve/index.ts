@@ -79,6 +79,21 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         }, warmEveryMs);
   warmer?.unref();
 
+  // Health: branches that should run and are down (crashed, killed, not started for want of
+  // pool room) or stuck refusing connections are restarted, with a backoff per branch.
+  const health = beat(config.healthIntervalMs, () =>
+    host
+      .checkHealth()
+      .then((names) => names.length > 0 && log.info({ branches: names }, 'restarted unhealthy branches'))
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'health check failed')),
+  );
+  // Sizes: measured in the background, so that lists read them instead of measuring every volume.
+  const sizes = beat(
+    config.sizeRefreshIntervalMs,
+    () => host.refreshSizes().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'size refresh failed')),
+    true,
+  );
+
   log.info({ api: api.port, endpoint: proxyPort }, 'pgbranch serving');
   let stopping: Promise<void> | undefined;
   return {
@@ -88,6 +103,7 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
       stopping ??= (async () => {
         clearInterval(sweeper);
         if (warmer) clearInterval(warmer);
+        await Promise.all([health.stop(), sizes.stop()]);
         await sweeping;
         await warming;
         await Promise.all([api.close(), proxy.close()]);
@@ -97,6 +113,28 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
         log.info('pgbranch stopped');
       })();
       return stopping;
+    },
+  };
+}
+
+/**
+ * A background job on its own beat: one run at a time (a beat that finds the previous run still
+ * going is skipped), `stop` waits for the run under way. 0 = never.
+ */
+function beat(everyMs: number, run: () => Promise<unknown>, runNow = false): { stop(): Promise<void> } {
+  if (everyMs === 0) return { stop: async () => undefined };
+  let current: Promise<unknown> | undefined;
+  const tick = (): void => {
+    if (current) return;
+    current = run().finally(() => (current = undefined));
+  };
+  const timer = setInterval(tick, everyMs);
+  timer.unref();
+  if (runNow) tick();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await current;
     },
   };
 }

@@ -163,6 +163,16 @@ export const MIGRATIONS: readonly string[] = [
   -- A masked-only token sees and operates masked branches only (API and endpoint).
   ALTER TABLE tokens ADD COLUMN masked_only INTEGER NOT NULL DEFAULT 0 CHECK (masked_only IN (0, 1));
   `,
+  `
+  -- Measured sizes of volumes (branches and their branch points), refreshed in the background by
+  -- serve: lists read them instead of measuring every volume on every call.
+  CREATE TABLE volume_sizes (
+    volume      TEXT PRIMARY KEY,
+    own_bytes   INTEGER NOT NULL,
+    total_bytes INTEGER NOT NULL,
+    measured_at TEXT NOT NULL
+  );
+  `,
 ];
 
 export function openDatabase(file: string): Db {

@@ -4,6 +4,13 @@ import { isSealed, openText, sealText } from './secret-box.js';
 export type DesiredState = 'running' | 'suspended' | 'stopped';
 
 /** A branch as stored. Timestamps are ISO-8601 UTC strings. */
+export interface VolumeSizeRecord {
+  readonly ownBytes: number;
+  readonly totalBytes: number;
+  /** ISO-8601 time of the measurement. */
+  readonly measuredAt: string;
+}
+
 export interface BranchRecord {
   readonly id: string;
   readonly name: string;
@@ -541,6 +548,30 @@ export class StateStore {
 
   usedPorts(): Set<number> {
     return new Set((this.db.prepare('SELECT port FROM branches').all() as { port: number }[]).map((r) => r.port));
+  }
+
+  // --- measured volume sizes (a cache: lists read it, serve refreshes it) ---
+
+  listVolumeSizes(): Map<string, VolumeSizeRecord> {
+    const rows = this.db.prepare('SELECT volume, own_bytes, total_bytes, measured_at FROM volume_sizes').all() as {
+      volume: string;
+      own_bytes: number;
+      total_bytes: number;
+      measured_at: string;
+    }[];
+    return new Map(rows.map((r) => [r.volume, { ownBytes: r.own_bytes, totalBytes: r.total_bytes, measuredAt: r.measured_at }]));
+  }
+
+  putVolumeSize(volume: string, size: { ownBytes: number; totalBytes: number }): void {
+    this.db
+      .prepare('INSERT INTO volume_sizes (volume, own_bytes, total_bytes, measured_at) VALUES (?, ?, ?, ?) ON CONFLICT (volume) DO UPDATE SET own_bytes = excluded.own_bytes, total_bytes = excluded.total_bytes, measured_at = excluded.measured_at')
+      .run(volume, size.ownBytes, size.totalBytes, now());
+  }
+
+  /** Drops the sizes of volumes not in `keep` (deleted since they were measured). */
+  pruneVolumeSizes(keep: ReadonlySet<string>): void {
+    const del = this.db.prepare('DELETE FROM volume_sizes WHERE volume = ?');
+    for (const volume of this.listVolumeSizes().keys()) if (!keep.has(volume)) del.run(volume);
   }
 
   // --- snapshots ---

@@ -151,12 +151,12 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
       await deleteSubvolumeTree(join(poolPath, name));
     },
 
-    async usage(volume): Promise<VolumeUsage> {
+    async usage(volume, options = {}): Promise<VolumeUsage> {
       const path = await requireVolume(poolPath, volume);
       const files = await listTreeFiles(path);
       const btrfs = await btrfsTool();
       // `filesystem du` reads extents from disk; until a commit, fresh writes are invisible to it.
-      await runTool(btrfs, ['filesystem', 'sync', path], `cannot sync the pool before measuring ${volume}`);
+      if (!options.committed) await runTool(btrfs, ['filesystem', 'sync', path], `cannot sync the pool before measuring ${volume}`);
       const du = await runTool(btrfs, ['filesystem', 'du', '-s', '--raw', path], `cannot measure volume ${volume}`);
       return { ownBytes: parseBtrfsDuSummary(du.stdout, path).exclusiveBytes, totalBytes: files.totalBytes };
     },
@@ -191,7 +191,9 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
       // reservation itself fails with EDQUOT, so a cap could not be raised when it matters most.
       const { stdout } = await runTool(btrfs, ['inspect-internal', 'rootid', path], `cannot find the subvolume id of volume ${volume}`);
       const qgroup = `0/${stdout.trim()}`;
-      await runTool(btrfs, ['qgroup', 'limit', '-e', bytes === null ? 'none' : String(bytes), qgroup, poolPath], `cannot cap volume ${volume}`);
+      await quotaRetrying(btrfs, poolPath, () =>
+        runTool(btrfs, ['qgroup', 'limit', '-e', bytes === null ? 'none' : String(bytes), qgroup, poolPath], `cannot cap volume ${volume}`),
+      );
     },
 
     async changedRanges(baseVolume, volume, options = {}) {
@@ -201,6 +203,35 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
       return compareVolumeExtents(baseRoot, headRoot, options);
     },
   };
+}
+
+/** How often a change refused with EDQUOT is tried again, each after a committed transaction. */
+const EDQUOT_ATTEMPTS = 4;
+
+function isQuotaExceeded(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (errnoCode(e) === 'EDQUOT' || /Disk quota exceeded|EDQUOT/.test(String((e as Error).message ?? ''))) return true;
+    const stderr = (e as { stderr?: unknown }).stderr;
+    if (typeof stderr === 'string' && /Disk quota exceeded/.test(stderr)) return true;
+  }
+  return false;
+}
+
+/**
+ * Runs a qgroup change, trying again after a filesystem sync when btrfs answers EDQUOT. Metadata
+ * space a transaction reserves is charged to qgroups until the transaction commits: on a busy
+ * pool (or right after a volume hit its cap) a change can be refused for reservations that a
+ * commit releases. The sync commits; a refusal that outlives a few commits is real.
+ */
+async function quotaRetrying<T>(btrfs: string, poolPath: string, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= EDQUOT_ATTEMPTS || !isQuotaExceeded(err)) throw err;
+      await runTool(btrfs, ['filesystem', 'sync', poolPath], 'cannot sync the pool');
+    }
+  }
 }
 
 /** The exempt paths of a volume that was ever capped; undefined for one that never was. */

@@ -107,7 +107,12 @@ export interface StorageDriver {
   listStaging(): Promise<string[]>;
   /** Removes one entry named by `listStaging`. Idempotent. */
   removeStaging(name: string): Promise<void>;
-  usage(volume: string): Promise<VolumeUsage>;
+  /**
+   * `committed`: the caller made the filesystem commit just before (a batch of measurements
+   * commits once, not once per volume); otherwise a driver whose accounting lags behind commits
+   * (btrfs) commits first.
+   */
+  usage(volume: string, options?: { readonly committed?: boolean }): Promise<VolumeUsage>;
   poolUsage(): Promise<PoolUsage>;
   /** What `setVolumeLimit` can enforce on this pool; probed on first call, then cached. */
   limitSupport(): Promise<VolumeLimitSupport>;

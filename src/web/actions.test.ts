@@ -12,6 +12,7 @@ function branch(overrides: Partial<Branch> = {}): Branch {
     parent: 'main',
     parent_deleted: false,
     state: 'running',
+    unhealthy_reason: null,
     desired_state: 'running',
     idle_timeout_ms: 0,
     port: 5500,

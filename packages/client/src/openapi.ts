@@ -551,9 +551,14 @@ export type components = {
             } & {
                 [key: string]: unknown;
             };
-            /** @enum {string} */
-            state: "running" | "suspended" | "stopped";
+            /**
+             * @description unhealthy: it should run but does not accept connections (see unhealthy_reason); serve restarts it
+             * @enum {string}
+             */
+            state: "running" | "suspended" | "stopped" | "unhealthy";
             total_bytes: number | null;
+            /** @description why the branch is unhealthy; null otherwise */
+            unhealthy_reason: string | null;
             user: string;
         };
         BranchList: {

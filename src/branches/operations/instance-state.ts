@@ -1,6 +1,7 @@
 import { PgbranchError } from '../../errors.js';
 import type { BranchRecord } from '../../state/index.js';
 import { log } from '../../util/index.js';
+import { assertPoolRoom } from '../pool-room.js';
 import type { Runtime } from '../runtime.js';
 
 /**
@@ -9,8 +10,11 @@ import type { Runtime } from '../runtime.js';
  */
 
 export async function startBranch(rt: Runtime, branch: BranchRecord): Promise<void> {
+  const running = await rt.isRunning(branch.volume);
+  // Refused for want of room, a start changes nothing: the branch is not left wanting to run.
+  if (!running) await assertPoolRoom(rt, 'start', `start branch "${branch.name}"`);
   rt.store.setDesiredState(branch.id, 'running');
-  if (!(await rt.isRunning(branch.volume))) await rt.start(branch, branch.volume);
+  if (!running) await rt.start(branch, branch.volume);
 }
 
 export async function stopBranch(rt: Runtime, branch: BranchRecord): Promise<void> {
@@ -33,8 +37,10 @@ export function branchStopped(branch: BranchRecord): PgbranchError {
 /** Makes a suspended (or crashed) branch serve again. A branch stopped on request stays down. */
 export async function wakeBranch(rt: Runtime, branch: BranchRecord): Promise<void> {
   if (branch.desiredState === 'stopped') throw branchStopped(branch);
+  const running = await rt.isRunning(branch.volume);
+  if (!running) await assertPoolRoom(rt, 'start', `wake branch "${branch.name}"`);
   if (branch.desiredState === 'suspended') rt.store.setDesiredState(branch.id, 'running');
-  if (!(await rt.isRunning(branch.volume))) await rt.start(branch, branch.volume);
+  if (!running) await rt.start(branch, branch.volume);
 }
 
 /** Stops every instance cleanly (serve shutdown); desired states are kept for the next start. */

@@ -110,6 +110,9 @@ export async function refreshRoot(core: HostCore, name: string, options: Refresh
     await rt.stop(root.volume);
     await rt.start(current, newVolume);
     await openTcp(rt, current, newVolume);
+    // A stopped root stays stopped, its new instance down before the swap (as in reset): from the
+    // swap on a crash rolls forward, and no process may be left on a stopped branch's volume.
+    if (current.desiredState !== 'running') await rt.stop(newVolume);
     const source = rt.store.getSource(root.id)!;
     rt.store.transaction(() => {
       rt.store.replaceVolume(root.id, { volume: newVolume, branchLsn: null, branchTime: new Date().toISOString() });
@@ -121,7 +124,6 @@ export async function refreshRoot(core: HostCore, name: string, options: Refresh
     crashPoint('refresh:old-deleted');
     intent.finish();
     await rt.removeBranchFiles(owner.id);
-    if (current.desiredState !== 'running') await rt.stop(newVolume);
     return rt.store.getBranchById(root.id)!;
   });
 }

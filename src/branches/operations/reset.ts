@@ -7,6 +7,7 @@ import { assertNotProtected } from '../governance.js';
 import { volumeName } from '../ids.js';
 import { assertNoUnmaskedData, checkCoverage, checkpointLsn, isMasked, maskInstance, parseRulesText, rulesSha256, type MaskRequest } from './mask.js';
 import { beginIntent, resumeIntent, type IntentFor } from '../intents.js';
+import { assertPoolRoom } from '../pool-room.js';
 import { applyVolumeLimit } from '../quotas.js';
 import type { Runtime } from '../runtime.js';
 
@@ -62,6 +63,8 @@ export async function resetBranch(rt: Runtime, branch: BranchRecord, options: { 
     assertNoUnmaskedData(rt, branch, 'reset');
   }
   const { parent, snapshot } = resetOrigin(rt, branch);
+  // A reset makes a whole new generation of data: the floor applies as to a create.
+  await assertPoolRoom(rt, 'new-data', `reset branch "${branch.name}"`);
   const oldVolume = branch.volume;
   const newVolume = volumeName(branch.id);
   const intent = beginIntent(rt.store, 'reset', branch, { oldVolume, newVolume });
@@ -100,6 +103,9 @@ export async function resetBranch(rt: Runtime, branch: BranchRecord, options: { 
   // The new generation's branch point, before the swap: it goes with the new volume if undone.
   await takeBranchPoint(rt, { ...branch, volume: newVolume });
   crashPoint('reset:branch-point');
+  // A stopped branch stays stopped: its new instance goes down before the swap, so from the swap
+  // on (where a crash rolls forward) no process runs on the branch's volume to be left behind.
+  if (branch.desiredState !== 'running') await rt.stop(newVolume);
   rt.store.transaction(() => {
     rt.store.replaceVolume(branch.id, { volume: newVolume, branchLsn, branchTime });
     if (masked) rt.store.setMasked(branch.id, masked);
@@ -110,7 +116,6 @@ export async function resetBranch(rt: Runtime, branch: BranchRecord, options: { 
   await removeBranchPoint(rt, oldVolume);
   crashPoint('reset:old-deleted');
   intent.finish();
-  if (branch.desiredState !== 'running') await rt.stop(newVolume);
   return rt.store.getBranchById(branch.id)!;
 }
 
@@ -143,6 +148,9 @@ export async function settleReset(rt: Runtime, intent: IntentFor<'reset'>): Prom
   await rt.kill(discard);
   await rt.storage.deleteVolume(discard);
   await removeBranchPoint(rt, discard);
+  // Rolled forward, the branch keeps its desired state: a stopped one has no instance.
+  const branch = rt.store.getBranchById(intent.subject.id);
+  if (swapped && branch && branch.desiredState !== 'running') await rt.stopOrKill(newVolume);
   resumeIntent(rt.store, intent).finish();
   return swapped ? 'rolled-forward' : 'rolled-back';
 }

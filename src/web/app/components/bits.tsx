@@ -3,7 +3,7 @@ import { formatBytes, formatTime, pullRequestNumber, pullRequestUrl } from '../f
 import type { Branch } from '../wire.js';
 import type { Sizes } from './session.js';
 
-const STATE_TEXT: Record<Branch['state'], string> = { running: 'running', suspended: 'suspended', stopped: 'stopped' };
+const STATE_TEXT: Record<Branch['state'], string> = { running: 'running', suspended: 'suspended', stopped: 'stopped', unhealthy: 'unhealthy' };
 
 export function StateBadge({ state }: { state: Branch['state'] }) {
   return <span class={`badge state-${state}`}>{STATE_TEXT[state]}</span>;

@@ -1,0 +1,246 @@
+/**
+ * Density benchmark: many branches on one host, through the API of a real `pgbranch serve`.
+ * A parent of ~--parent-mib MiB (pgbench data) gets --branches children created one after the
+ * other with POST /v1/branches; the first --running stay running, later ones are suspended right
+ * after their create (scale to zero keeps them without a process). Reported:
+ * - create time of the first 10 against the last 10 (goal ≤ 1.5×);
+ * - PSS per idle running instance (postmaster and its children, /proc/<pid>/smaps_rollup);
+ * - RSS of the serve process;
+ * - GET /v1/branches and `pgbranch branch list` time at 10, 100 and 1,000 branches (those reached);
+ * - wake time of a suspended branch (connection through the endpoint → SELECT 1 answered).
+ *
+ * Runs on a throwaway host (sparse loop-mounted btrfs pool in a temp dir, removed at the end,
+ * also on failure and SIGINT/SIGTERM). Progress goes to stderr, the result to stdout.
+ *
+ *   npm run bench:density -- [--branches 1000] [--running 200] [--parent-mib 1024] [--json]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, readdir } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { createBenchHost, libpqEnv, median, parseArgs, positiveInt, progress, runChild, type BenchHost } from './bench-support.js';
+
+const USAGE = `usage: node dist/bench/density-bench.js [options]
+  --branches N     branches to create (default 1000)
+  --running N      of which stay running; the rest are suspended after their create (default 200)
+  --parent-mib N   size of the parent's data in MiB, pgbench (default 1024)
+  --pool-gib N     size of the sparse loop pool (default 64)
+  --json           print the results as JSON
+`;
+
+const REPO = resolve(import.meta.dirname, '../..');
+const CREATE_RATIO_GOAL = 1.5;
+const LIST_AT = [10, 100, 1000];
+
+interface ListTiming {
+  readonly branches: number;
+  readonly apiMs: number;
+  readonly cliMs: number;
+}
+
+const ms = (n: number): string => `${n.toFixed(1)} ms`;
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/** Kilobytes of a /proc status-like line ("Pss:  1234 kB"). */
+function kbField(text: string, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Pids of `root` and all its descendants, from /proc. */
+async function processTree(root: number): Promise<number[]> {
+  const parents = new Map<number, number[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(after[1]);
+    if (!parents.has(ppid)) parents.set(ppid, []);
+    parents.get(ppid)!.push(Number(entry));
+  }
+  const out: number[] = [];
+  const walk = (pid: number): void => {
+    out.push(pid);
+    for (const child of parents.get(pid) ?? []) walk(child);
+  };
+  walk(root);
+  return out;
+}
+
+async function pssOfTree(root: number): Promise<number> {
+  let total = 0;
+  for (const pid of await processTree(root)) total += kbField(await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => ''), 'Pss');
+  return total;
+}
+
+async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  return text ? Number(text.split('\n')[0]) : undefined;
+}
+
+async function main(): Promise<number> {
+  let args: Map<string, string>;
+  try {
+    args = parseArgs(process.argv.slice(2), { branches: 'value', running: 'value', 'parent-mib': 'value', 'pool-gib': 'value', json: 'flag' }, USAGE);
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}`);
+    return 2;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('error: the density benchmark needs root (it loop-mounts a btrfs pool)\n');
+    return 2;
+  }
+  const total = positiveInt(args, 'branches', 1000);
+  const running = Math.min(total, positiveInt(args, 'running', 200));
+  const parentMib = positiveInt(args, 'parent-mib', 1024);
+  const poolGiB = positiveInt(args, 'pool-gib', 64);
+
+  let bench: BenchHost | undefined;
+  let serve: ChildProcess | undefined;
+  try {
+    // Every branch keeps running until told otherwise: suspension here is the benchmark's choice.
+    bench = await createBenchHost({ poolSizeGiB: poolGiB, init: { serve: { idleTimeoutMs: 0 } } });
+    const { host, home } = bench;
+    const main = await host.connectionInfo('main');
+    const pgEnv = libpqEnv({ PGHOST: '127.0.0.1', PGPORT: String(main.port), PGUSER: main.user, PGPASSWORD: main.password, PGDATABASE: main.database });
+    // pgbench: ~15 MiB per scale unit.
+    const scale = Math.max(1, Math.round(parentMib / 15));
+    progress(`filling main with pgbench -i -s ${scale} (~${parentMib} MiB)`);
+    await runChild('/usr/bin/pgbench', ['-i', '-s', String(scale), '-q'], pgEnv);
+    const { token } = await host.createToken({ name: 'density-bench', role: 'admin' });
+    host.close();
+
+    progress('starting pgbranch serve');
+    const child = spawn(process.execPath, [join(REPO, 'bin', 'pgbranch.js'), '--home', home, 'serve', '-o', 'json', '--api-port', '0', '--endpoint-port', '0'], {
+      env: { ...process.env, PGBRANCH_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    serve = child;
+    let out = '';
+    let serveLog = '';
+    child.stdout!.on('data', (d) => (out += String(d)));
+    child.stderr!.on('data', (d) => (serveLog = (serveLog + String(d)).slice(-4000)));
+    const started = Date.now();
+    while (!out.includes('}')) {
+      if (child.exitCode !== null || Date.now() - started > 60_000) throw new Error(`serve did not start: ${serveLog}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const addresses = JSON.parse(out) as { api: string; endpoint: string };
+    const api = addresses.api;
+    const endpointPort = Number(addresses.endpoint.split(':').pop());
+    const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
+      const res = await fetch(`${api}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : null };
+    };
+
+    const createMs: number[] = [];
+    const lists: ListTiming[] = [];
+    const names: string[] = [];
+    const timeList = async (count: number): Promise<void> => {
+      const a = performance.now();
+      const listed = await call('GET', '/v1/branches');
+      const apiMs = performance.now() - a;
+      if (listed.status !== 200 || (listed.json as { branches?: unknown[] }).branches?.length !== count + 1) {
+        throw new Error(`GET /v1/branches: ${listed.status} ${JSON.stringify(listed.json).slice(0, 300)}`);
+      }
+      const c = performance.now();
+      await runChild(process.execPath, [join(REPO, 'bin', 'pgbranch.js'), '--home', home, 'branch', 'list', '-o', 'json'], process.env);
+      const cliMs = performance.now() - c;
+      lists.push({ branches: count + 1, apiMs, cliMs });
+      progress(`${count + 1} branches: GET /v1/branches ${ms(apiMs)}, branch list ${ms(cliMs)}`);
+    };
+
+    progress(`creating ${total} branches of main through the API (${running} stay running)`);
+    for (let i = 1; i <= total; i++) {
+      const name = `b-${String(i).padStart(4, '0')}`;
+      const t0 = performance.now();
+      const made = await call('POST', '/v1/branches', { name, parent: 'main' });
+      createMs.push(performance.now() - t0);
+      if (made.status !== 201) throw new Error(`create ${name}: ${made.status} ${JSON.stringify(made.json).slice(0, 300)}`);
+      names.push(name);
+      if (i > running) {
+        const s = await call('POST', `/v1/branches/${name}/suspend`);
+        if (s.status !== 200) throw new Error(`suspend ${name}: ${s.status} ${JSON.stringify(s.json).slice(0, 300)}`);
+      }
+      if (i % 50 === 0) progress(`${i}/${total} created (last create ${ms(createMs.at(-1)!)})`);
+      if (LIST_AT.includes(i)) await timeList(i);
+    }
+    if (!LIST_AT.includes(total)) await timeList(total);
+
+    // PSS of idle running instances: up to 20 of them, after a moment of quiet.
+    const pss: number[] = [];
+    const listed = (await call('GET', '/v1/branches?with_usage=false')).json as { branches: { name: string; state: string }[] };
+    const runningNames = listed.branches.filter((b) => b.state === 'running' && b.name !== 'main').map((b) => b.name);
+    const volumes = await readdir(bench.poolPath);
+    for (const volume of volumes) {
+      if (pss.length >= 20) break;
+      const pid = await postmasterPid(join(bench.poolPath, volume, 'pgdata'));
+      if (pid === undefined) continue;
+      const bytes = await pssOfTree(pid);
+      if (bytes > 0) pss.push(bytes);
+    }
+    const serveStatus = await readFile(`/proc/${child.pid}/status`, 'utf8');
+    const serveRss = kbField(serveStatus, 'VmRSS');
+
+    // Wake: a suspended branch (or one suspended now) answering through the endpoint.
+    const sleepy = total > running ? names[names.length - 1]! : runningNames[0]!;
+    if (total <= running) await call('POST', `/v1/branches/${sleepy}/suspend`);
+    const conn = (await call('GET', `/v1/branches/${sleepy}/connection`)).json as { user: string; password: string; database: string };
+    const wakeStarted = performance.now();
+    const client = new pg.Client({ host: '127.0.0.1', port: endpointPort, user: `${conn.user}.${sleepy}`, password: conn.password, database: conn.database });
+    await client.connect();
+    await client.query('SELECT 1');
+    const wakeMs = performance.now() - wakeStarted;
+    await client.end();
+
+    const first10 = createMs.slice(0, Math.min(10, createMs.length));
+    const last10 = createMs.slice(-Math.min(10, createMs.length));
+    const ratio = median(last10) / median(first10);
+    const result = {
+      machine: `${cpus().length} CPUs, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`,
+      branches: total,
+      running,
+      parentMib,
+      create: { first10MedianMs: median(first10), last10MedianMs: median(last10), ratio, goal: CREATE_RATIO_GOAL, pass: ratio <= CREATE_RATIO_GOAL },
+      pssPerIdleInstanceBytes: pss.length > 0 ? median(pss) : null,
+      pssSamples: pss.length,
+      serveRssBytes: serveRss,
+      lists,
+      wakeMs,
+    };
+    if (args.has('json')) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } else {
+      const o: string[] = [];
+      o.push(`pgbranch density benchmark — ${total} branches of a ~${parentMib} MiB parent through the API, ${running} running`);
+      o.push(`machine: ${result.machine}`);
+      o.push('');
+      o.push(`create (median)     first 10 ${ms(result.create.first10MedianMs)}, last 10 ${ms(result.create.last10MedianMs)}: ${ratio.toFixed(2)}× (${result.create.pass ? 'PASS' : 'MISS'} ≤ ${CREATE_RATIO_GOAL}×)`);
+      o.push(`PSS per idle instance  ${result.pssPerIdleInstanceBytes === null ? 'n/a' : mib(result.pssPerIdleInstanceBytes)} (median of ${pss.length})`);
+      o.push(`serve RSS           ${mib(serveRss)}`);
+      for (const l of lists) o.push(`list at ${String(l.branches).padStart(5)}      GET /v1/branches ${ms(l.apiMs)}, branch list ${ms(l.cliMs)}`);
+      o.push(`wake (suspended)    ${ms(wakeMs)} to the first answer through the endpoint`);
+      process.stdout.write(`${o.join('\n')}\n`);
+    }
+    return 0;
+  } catch (err) {
+    process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  } finally {
+    if (serve && serve.exitCode === null) {
+      const exited = new Promise((r) => serve!.once('exit', r));
+      serve.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 60_000))]);
+      if (serve.exitCode === null) serve.kill('SIGKILL');
+    }
+    await bench?.cleanup();
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,91 @@
+import type { VolumeSizeRecord } from '../state/index.js';
+import { log } from '../util/index.js';
+import { branchPointVolume } from './branch-point.js';
+import type { Runtime } from './runtime.js';
+
+/**
+ * Sizes of volumes as last measured. Measuring one volume on a CoW pool means a filesystem
+ * commit and a walk of its extents (tens of milliseconds); a list of hundreds of branches cannot
+ * do that per call. So lists read the sizes kept in state.db, `serve` refreshes them in the
+ * background, and a single branch's view (`branch get`) measures it live and keeps the result.
+ */
+
+export type Usage = { readonly ownBytes: number; readonly totalBytes: number };
+
+/** Measures one volume now and keeps the result; undefined if it cannot be measured (gone). */
+export async function measureVolume(rt: Runtime, volume: string, options: { committed?: boolean } = {}): Promise<Usage | undefined> {
+  try {
+    const usage = await rt.storage.usage(volume, options);
+    rt.store.putVolumeSize(volume, usage);
+    return usage;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sizes as kept, and how many never-measured volumes one call may still measure itself. */
+export interface SizeCache {
+  readonly cached: ReadonlyMap<string, VolumeSizeRecord>;
+  /** `first`: the first measurement of this call, which commits for all the others. */
+  readonly budget: { left: number; first?: Promise<unknown> };
+}
+
+/** How many never-measured volumes one list measures (the rest wait for serve's refresh): a list stays bounded. */
+export const LIST_MEASURE_BUDGET = 10;
+
+export function sizeCache(rt: Runtime, budget = LIST_MEASURE_BUDGET): SizeCache {
+  return { cached: rt.store.listVolumeSizes(), budget: { left: budget } };
+}
+
+/**
+ * The kept size of a volume. One never measured is measured now (and kept) while the budget
+ * lasts; past it (a serving process asks for a budget of 0) it is measured in the background,
+ * one volume at a time, and the next list has it.
+ */
+export async function cachedUsage(rt: Runtime, cache: SizeCache, volume: string): Promise<Usage | undefined> {
+  const kept = cache.cached.get(volume);
+  if (kept) return kept;
+  if (cache.budget.left <= 0) {
+    measureLater(rt, volume);
+    return undefined;
+  }
+  cache.budget.left--;
+  if (!cache.budget.first) {
+    const first = measureVolume(rt, volume);
+    cache.budget.first = first;
+    return first;
+  }
+  await cache.budget.first;
+  return measureVolume(rt, volume, { committed: true });
+}
+
+const queued = new Set<string>();
+let queue: Promise<unknown> = Promise.resolve();
+
+function measureLater(rt: Runtime, volume: string): void {
+  if (queued.has(volume)) return;
+  queued.add(volume);
+  queue = queue.then(() => measureVolume(rt, volume)).finally(() => queued.delete(volume));
+}
+
+/**
+ * Measures every branch's volume and kept branch point, one at a time (it competes with the
+ * branches for I/O, not for latency), and forgets volumes that are gone. Returns how many were
+ * measured. Run periodically by serve.
+ */
+export async function refreshSizes(rt: Runtime): Promise<number> {
+  const started = performance.now();
+  const volumes = new Set<string>();
+  for (const branch of rt.store.listBranches()) {
+    volumes.add(branch.volume);
+    const bp = branchPointVolume(branch.volume);
+    if (await rt.storage.exists(bp)) volumes.add(bp);
+  }
+  // One commit for the whole batch (the first measurement makes it): a commit per volume would
+  // stall every branch's writes hundreds of times a minute on a busy host.
+  let measured = 0;
+  for (const volume of volumes) if (await measureVolume(rt, volume, { committed: measured > 0 })) measured++;
+  rt.store.pruneVolumeSizes(volumes);
+  log.debug({ measured, ms: Math.round(performance.now() - started) }, 'volume sizes refreshed');
+  return measured;
+}
