@@ -399,7 +399,7 @@ describe.skipIf(skip !== undefined)('REST API contract: the OpenAPI document, wa
     expect(encoded.status).toBe(200);
     expect(encoded.body.name).toBe('feature/contract');
     const lower = await f.call('GET', '/v1/branches/feature%2fcontract/connection', { token: f.adminToken });
-    expect(lower.status).toBe(200);
+    expect(lower.status, JSON.stringify(lower.body)).toBe(200);
     expect(lower.body.branch).toBe('feature/contract');
     const unencoded = await f.call('GET', '/v1/branches/feature/contract', { token: f.adminToken });
     expect(unencoded.status).toBe(404);
