@@ -48,8 +48,8 @@ describe('API tokens', () => {
   });
 
   it('never lets a token create a more powerful one', () => {
-    const scopedAdmin: Principal = { tokenId: 'c', name: 'scoped', role: 'admin', branchPatterns: ['pr-*', 'qa-*'] };
-    const writer: Principal = { tokenId: 'd', name: 'w', role: 'write', branchPatterns: [] };
+    const scopedAdmin: Principal = { tokenId: 'c', name: 'scoped', role: 'admin', branchPatterns: ['pr-*', 'qa-*'], maskedOnly: false };
+    const writer: Principal = { tokenId: 'd', name: 'w', role: 'write', branchPatterns: [], maskedOnly: false };
     expect(() => createToken(store, { name: 'x', role: 'admin' }, scopedAdmin)).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
     expect(() => createToken(store, { name: 'x', role: 'read', branchPatterns: ['main'] }, scopedAdmin)).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
     expect(createToken(store, { name: 'x', role: 'write', branchPatterns: ['pr-*'] }, scopedAdmin).info.branchPatterns).toEqual(['pr-*']);
@@ -57,8 +57,8 @@ describe('API tokens', () => {
   });
 
   it('authorizes by role level and branch pattern', () => {
-    const ci: Principal = { tokenId: 'a', name: 'ci', role: 'write', branchPatterns: ['pr-*'] };
-    const reader: Principal = { tokenId: 'b', name: 'r', role: 'read', branchPatterns: [] };
+    const ci: Principal = { tokenId: 'a', name: 'ci', role: 'write', branchPatterns: ['pr-*'], maskedOnly: false };
+    const reader: Principal = { tokenId: 'b', name: 'r', role: 'read', branchPatterns: [], maskedOnly: false };
     expect(() => authorize(ci, 'write', 'pr-7')).not.toThrow();
     expect(() => authorize(ci, 'read', 'main')).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));
     expect(() => authorize(ci, 'admin')).toThrow(expect.objectContaining({ code: 'PERMISSION_DENIED' }));

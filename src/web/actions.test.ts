@@ -3,7 +3,7 @@ import { matchesPattern as domainMatchesPattern } from '../branches/index.js';
 import { applies, branchVerbs, cliCommand, diffCommand, matchesPattern, parseTtl, permits, shellWord, type ConsoleAction } from './app/actions.js';
 import type { Branch, CallerToken } from './app/wire.js';
 
-const token = (role: CallerToken['role'], branch_patterns: string[] = []): CallerToken => ({ id: 'abcdef012345', name: role, role, branch_patterns });
+const token = (role: CallerToken['role'], branch_patterns: string[] = []): CallerToken => ({ id: 'abcdef012345', name: role, role, branch_patterns, masked_only: false });
 
 function branch(overrides: Partial<Branch> = {}): Branch {
   return {
@@ -29,6 +29,7 @@ function branch(overrides: Partial<Branch> = {}): Branch {
     total_bytes: null,
     max_own_bytes: null,
     created_by: null,
+    masked: null,
     ...overrides,
   };
 }
