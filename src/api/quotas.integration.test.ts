@@ -112,7 +112,7 @@ describe.skipIf(skip !== undefined)('quotas', () => {
       const api = await f.call('POST', '/v1/branches', { token: f.adminToken, body: { name: 'feat-5', parent: 'main' } });
       expect(api.status).toBe(507);
       expectProblemShape(api);
-      expect(api.body).toMatchObject({ code: 'POOL_FULL', minPoolFreeBytes: floor });
+      expect(api.body).toMatchObject({ code: 'POOL_FULL', min_pool_free_bytes: floor });
       const snap = await f.call('POST', '/v1/snapshots', { token: f.adminToken, body: { branch: 'main', name: 'snap-1' } });
       expect(snap.status).toBe(507);
       const cli = await f.t.cli('branch', 'create', 'feat-5', '--from', 'main');
@@ -150,7 +150,7 @@ describe.skipIf(skip !== undefined)('the default pool floor', () => {
     try {
       const api = await f.call('POST', '/v1/branches', { token: f.adminToken, body: { name: 'near-full', parent: 'main' } });
       expect(api.status).toBe(507);
-      expect(api.body).toMatchObject({ code: 'POOL_FULL', minPoolFreeBytes: floor });
+      expect(api.body).toMatchObject({ code: 'POOL_FULL', min_pool_free_bytes: floor });
       expect(api.body.detail).toContain('by default 5% of the pool');
     } finally {
       rmSync(ballast, { force: true });
