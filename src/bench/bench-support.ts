@@ -171,3 +171,71 @@ export function positiveInt(args: Map<string, string>, name: string, fallback: n
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} needs an integer ≥ 1`);
   return n;
 }
+
+const REPO_ROOT = join(import.meta.dirname, '..', '..');
+
+/** A `pgbranch serve` child on free ports, with an API caller holding one token. */
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly api: string;
+  readonly endpointPort: number;
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> | null }>;
+  /** SIGTERM, then SIGKILL if it has not exited within a minute. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `pgbranch serve` on `home` (API and endpoint on port 0) and resolves once it has printed
+ * its addresses; a serve that exits or stays silent for a minute fails with the tail of its log.
+ */
+export async function startServeProcess(home: string, token: string): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'bin', 'pgbranch.js'), '--home', home, 'serve', '-o', 'json', '--api-port', '0', '--endpoint-port', '0'], {
+    env: { ...process.env, PGBRANCH_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 60_000)))]);
+    clearTimeout(timer);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  let log = '';
+  child.stderr!.on('data', (d) => (log = (log + String(d)).slice(-8000)));
+  const printed = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`serve did not start within a minute: ${log}`)), 60_000);
+    child.stdout!.on('data', (d) => {
+      out += String(d);
+      if (out.includes('}')) {
+        clearTimeout(timer);
+        resolve(out);
+      }
+    });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited before it started: ${log}`));
+    });
+  }).catch(async (err: unknown) => {
+    await stop();
+    throw err;
+  });
+  const addresses = JSON.parse(printed) as { api: string; endpoint: string };
+  return {
+    child,
+    api: addresses.api,
+    endpointPort: Number(addresses.endpoint.split(':').pop()),
+    async call(method, path, body) {
+      const res = await fetch(`${addresses.api}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : null };
+    },
+    stop,
+  };
+}

@@ -14,12 +14,11 @@
  *
  *   npm run bench:density -- [--branches 1000] [--running 200] [--parent-mib 1024] [--json]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { createBenchHost, libpqEnv, median, parseArgs, positiveInt, progress, runChild, type BenchHost } from './bench-support.js';
+import { createBenchHost, libpqEnv, median, parseArgs, positiveInt, progress, runChild, startServeProcess, type BenchHost, type ServeProcess } from './bench-support.js';
 
 const USAGE = `usage: node dist/bench/density-bench.js [options]
   --branches N     branches to create (default 1000)
@@ -97,7 +96,7 @@ async function main(): Promise<number> {
   const poolGiB = positiveInt(args, 'pool-gib', 64);
 
   let bench: BenchHost | undefined;
-  let serve: ChildProcess | undefined;
+  let serve: ServeProcess | undefined;
   try {
     // Every branch keeps running until told otherwise: suspension here is the benchmark's choice.
     bench = await createBenchHost({ poolSizeGiB: poolGiB, init: { serve: { idleTimeoutMs: 0 } } });
@@ -112,32 +111,8 @@ async function main(): Promise<number> {
     host.close();
 
     progress('starting pgbranch serve');
-    const child = spawn(process.execPath, [join(REPO, 'bin', 'pgbranch.js'), '--home', home, 'serve', '-o', 'json', '--api-port', '0', '--endpoint-port', '0'], {
-      env: { ...process.env, PGBRANCH_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    serve = child;
-    let out = '';
-    let serveLog = '';
-    child.stdout!.on('data', (d) => (out += String(d)));
-    child.stderr!.on('data', (d) => (serveLog = (serveLog + String(d)).slice(-4000)));
-    const started = Date.now();
-    while (!out.includes('}')) {
-      if (child.exitCode !== null || Date.now() - started > 60_000) throw new Error(`serve did not start: ${serveLog}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const addresses = JSON.parse(out) as { api: string; endpoint: string };
-    const api = addresses.api;
-    const endpointPort = Number(addresses.endpoint.split(':').pop());
-    const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
-      const res = await fetch(`${api}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      return { status: res.status, json: text ? JSON.parse(text) : null };
-    };
+    serve = await startServeProcess(home, token);
+    const { child, endpointPort, call } = serve;
 
     const createMs: number[] = [];
     const lists: ListTiming[] = [];
@@ -233,12 +208,7 @@ async function main(): Promise<number> {
     process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
   } finally {
-    if (serve && serve.exitCode === null) {
-      const exited = new Promise((r) => serve!.once('exit', r));
-      serve.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 60_000))]);
-      if (serve.exitCode === null) serve.kill('SIGKILL');
-    }
+    await serve?.stop();
     await bench?.cleanup();
   }
 }

@@ -14,12 +14,10 @@
  *
  *   npm run soak -- [--seconds 60] [--clients 4] [--json]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, readdir, readlink } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { createBenchHost, parseArgs, positiveInt, progress, type BenchHost } from './bench-support.js';
+import { createBenchHost, parseArgs, positiveInt, progress, startServeProcess, type BenchHost, type ServeProcess } from './bench-support.js';
 
 const USAGE = `usage: node dist/bench/soak.js [options]
   --seconds N   how long the churn runs (default 60)
@@ -27,7 +25,6 @@ const USAGE = `usage: node dist/bench/soak.js [options]
   --json        print the results as JSON
 `;
 
-const REPO = resolve(import.meta.dirname, '../..');
 const FD_SLACK = 8;
 
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
@@ -78,38 +75,16 @@ async function main(): Promise<number> {
   const clients = positiveInt(args, 'clients', 4);
 
   let bench: BenchHost | undefined;
-  let serve: ChildProcess | undefined;
+  let serve: ServeProcess | undefined;
   try {
     bench = await createBenchHost({ poolSizeGiB: 16, init: { serve: { idleTimeoutMs: 0 } } });
     const { host, home, poolPath } = bench;
     const { token } = await host.createToken({ name: 'soak', role: 'admin' });
     host.close();
 
-    const child = spawn(process.execPath, [join(REPO, 'bin', 'pgbranch.js'), '--home', home, 'serve', '-o', 'json', '--api-port', '0', '--endpoint-port', '0'], {
-      env: { ...process.env, PGBRANCH_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    serve = child;
-    let out = '';
-    let serveLog = '';
-    child.stdout!.on('data', (d) => (out += String(d)));
-    child.stderr!.on('data', (d) => (serveLog = (serveLog + String(d)).slice(-8000)));
-    const t0 = Date.now();
-    while (!out.includes('}')) {
-      if (child.exitCode !== null || Date.now() - t0 > 60_000) throw new Error(`serve did not start: ${serveLog}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const addresses = JSON.parse(out) as { api: string; endpoint: string };
-    const endpointPort = Number(addresses.endpoint.split(':').pop());
-    const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> | null }> => {
-      const res = await fetch(`${addresses.api}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : null };
-    };
+    serve = await startServeProcess(home, token);
+    const { child, call } = serve;
+    const endpointPort = serve.endpointPort;
 
     const errors = new Map<string, number>();
     const counts = { create: 0, reset: 0, delete: 0, directQuery: 0, endpointQuery: 0 };
@@ -233,12 +208,7 @@ async function main(): Promise<number> {
     process.stderr.write(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 1;
   } finally {
-    if (serve && serve.exitCode === null) {
-      const exited = new Promise((r) => serve!.once('exit', r));
-      serve.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 60_000))]);
-      if (serve.exitCode === null) serve.kill('SIGKILL');
-    }
+    await serve?.stop();
     await bench?.cleanup();
   }
 }
