@@ -11,7 +11,8 @@ import { assertPoolRoom } from '../pool-room.js';
 import { applyVolumeLimit } from '../quotas.js';
 import type { Runtime } from '../runtime.js';
 
-export const RESET_POINTS = [
+/** A reset's steps up to its new instance running (with TCP still closed), and from there on. */
+const RESET_UNTIL_STARTED = [
   'reset:intent',
   CLONE_POINTS.ready,
   CLONE_POINTS.afterBackupStop,
@@ -20,28 +21,13 @@ export const RESET_POINTS = [
   CLONE_POINTS.afterStart,
   CLONE_POINTS.passwordSet,
   'reset:new-started',
-  'reset:branch-point',
-  'reset:swapped',
-  'reset:old-deleted',
 ] as const;
+const RESET_FROM_BRANCH_POINT = ['reset:branch-point', 'reset:swapped', 'reset:old-deleted'] as const;
+
+export const RESET_POINTS = [...RESET_UNTIL_STARTED, ...RESET_FROM_BRANCH_POINT] as const;
 
 /** A reset with masking rules (re-masking): the new generation is checked, masked and wiped before its TCP opens. */
-export const RESET_MASKED_POINTS = [
-  'reset:intent',
-  CLONE_POINTS.ready,
-  CLONE_POINTS.afterBackupStop,
-  'reset:cloned',
-  'reset:old-stopped',
-  CLONE_POINTS.afterStart,
-  CLONE_POINTS.passwordSet,
-  'reset:new-started',
-  'reset:checked',
-  'reset:masked',
-  'reset:wiped',
-  'reset:branch-point',
-  'reset:swapped',
-  'reset:old-deleted',
-] as const;
+export const RESET_MASKED_POINTS = [...RESET_UNTIL_STARTED, 'reset:checked', 'reset:masked', 'reset:wiped', ...RESET_FROM_BRANCH_POINT] as const;
 
 /**
  * Reset: the branch gets a fresh clone of its parent's current state (or of the snapshot it was
