@@ -18,6 +18,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { readPostmasterPid } from '../postgres/index.js';
 import { createBenchHost, libpqEnv, median, parseArgs, positiveInt, progress, runChild, startServeProcess, type BenchHost, type ServeProcess } from './bench-support.js';
 
 const USAGE = `usage: node dist/bench/density-bench.js [options]
@@ -71,11 +72,6 @@ async function pssOfTree(root: number): Promise<number> {
   let total = 0;
   for (const pid of await processTree(root)) total += kbField(await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => ''), 'Pss');
   return total;
-}
-
-async function postmasterPid(dataDir: string): Promise<number | undefined> {
-  const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
-  return text ? Number(text.split('\n')[0]) : undefined;
 }
 
 async function main(): Promise<number> {
@@ -155,7 +151,7 @@ async function main(): Promise<number> {
     const volumes = await readdir(bench.poolPath);
     for (const volume of volumes) {
       if (pss.length >= 20) break;
-      const pid = await postmasterPid(join(bench.poolPath, volume, 'pgdata'));
+      const pid = (await readPostmasterPid(join(bench.poolPath, volume, 'pgdata')))?.pid;
       if (pid === undefined) continue;
       const bytes = await pssOfTree(pid);
       if (bytes > 0) pss.push(bytes);
