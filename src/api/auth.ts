@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { authorize, type Access, type Principal } from '../branches/index.js';
+import { authorize, type Access, type BranchRef, type BranchService, type Principal, type SnapshotView } from '../branches/index.js';
 import type { ApiHost } from './branch-service.js';
 
 export interface ApiEnv {
@@ -24,6 +24,25 @@ export function authenticateRequests(host: Pick<ApiHost, 'authenticate'>, open: 
     c.set('principal', host.authenticate(token));
     await next();
   };
+}
+
+/**
+ * A branch as access checks see it: for a masked-only token, whether it is masked (an unknown
+ * branch counts as not masked, so the answer is the same 403 whether or not it exists). Other
+ * tokens need only the name.
+ */
+export async function branchRef(principal: Principal, host: Pick<BranchService, 'getBranch'>, name: string): Promise<BranchRef> {
+  if (!principal.maskedOnly) return name;
+  const view = await host.getBranch(name).catch(() => undefined);
+  return { name, masked: view?.masked != null };
+}
+
+/**
+ * A snapshot as access checks see it: the branch it was taken of (its patterns), and whether the
+ * snapshot itself holds masked data (its own mark, whatever its branch holds now).
+ */
+export function snapshotRef(snapshot: Pick<SnapshotView, 'branch' | 'masked'>): BranchRef {
+  return { name: snapshot.branch, masked: snapshot.masked !== null };
 }
 
 /**

@@ -1,8 +1,8 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { PgbranchError } from '../errors.js';
-import { authorize, canAccessBranch, tokenActor, type Access, type BranchRef, type BranchService, type CreateOrigin, type CreateRequest, type Principal } from '../branches/index.js';
-import { requireRole, type ApiEnv } from './auth.js';
+import { authorize, canAccessBranch, rulesSha256, tokenActor, type Access, type BranchService, type CreateOrigin, type CreateRequest, type Principal } from '../branches/index.js';
+import { branchRef, requireRole, snapshotRef, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
 import { fromApiCreateBody, toApiBranch, toApiConnection, toApiMaskCheck } from '../client/index.js';
 import { jsonContent, out, problems } from './route-support.js';
@@ -43,7 +43,7 @@ const createBranch = createRoute({
   description:
     'The token must be allowed the new name; the parent may be any branch. With if_not_exists an existing branch of the same ' +
     'name and origin is returned with 200 and created: false. A dump or URL source needs an admin token (the host reads its own ' +
-    'files or connects out).',
+    'files or connects out), and so does mask (the rules decide what masked-only tokens read).',
   middleware: requireRole('write'),
   request: { body: { required: true, content: { 'application/json': { schema: CreateBranchBody } } } },
   responses: {
@@ -110,7 +110,8 @@ const resetBranch = createRoute({
   summary: "Replace the branch's data with its parent's current state (name, port, password and URL stay)",
   description:
     'With mask (masking rules text), the new data is checked and masked before the branch accepts connections again, and the branch is ' +
-    'marked masked with these rules: how a masked branch is re-masked after its parent was refreshed (allowed while protected).',
+    'marked masked with these rules (allowed while protected; rules other than the branch\'s own need an admin token). Without mask, a ' +
+    'masked branch made with mask re-masks with the rules it keeps; other masked branches whose parent is not masked are refused (BRANCH_MASKED).',
   middleware: requireRole('write'),
   request: { params: BranchParams, body: { required: false, content: { 'application/json': { schema: ResetBranchBody } } } },
   responses: { 200: jsonContent(BranchSchema, 'the branch afterwards'), ...problems(400, 401, 403, 404, 409, 422) },
@@ -156,30 +157,37 @@ const maskCheck = createRoute({
 });
 
 /**
- * The branch as access checks see it: for a masked-only token, whether it is masked (an unknown
- * branch counts as not masked, so the answer is the same 403 whether or not it exists).
- */
-async function branchRef(principal: Principal, host: BranchService, name: string): Promise<BranchRef> {
-  if (!principal.maskedOnly) return name;
-  const view = await host.getBranch(name).catch(() => undefined);
-  return { name, masked: view?.masked != null };
-}
-
-/**
- * A masked-only token creates branches only from a masked parent (a masked create from anything
- * else would need the token to read unmasked data); the new name must match its patterns.
+ * A masked-only token creates branches only from a masked parent or a masked snapshot (a masked
+ * create from anything else would need the token to read unmasked data); the new name must match
+ * its patterns.
  */
 async function authorizeCreate(principal: Principal, host: BranchService, name: string, request: CreateRequest): Promise<void> {
-  authorize(principal, accessFor(request.origin), principal.maskedOnly ? { name, masked: true } : name);
+  authorize(principal, request.mask ? 'admin' : accessFor(request.origin), principal.maskedOnly ? { name, masked: true } : name);
   if (!principal.maskedOnly) return;
   const { origin } = request;
-  const parent = origin.kind === 'parent' ? await branchRef(principal, host, origin.parent) : undefined;
-  if (!parent || typeof parent === 'string' || !parent.masked) {
-    const what = origin.kind === 'parent' ? `from "${origin.parent}", which is not masked` : `from a ${origin.kind}`;
-    throw new PgbranchError('PERMISSION_DENIED', `token "${principal.name}" is masked-only: it creates branches from masked branches only, not ${what}`, {
+  const from =
+    origin.kind === 'parent'
+      ? await branchRef(principal, host, origin.parent)
+      : origin.kind === 'snapshot'
+        ? await host.getSnapshot(origin.snapshot).then(snapshotRef, () => undefined)
+        : undefined;
+  if (!from || typeof from === 'string' || !from.masked) {
+    const what = origin.kind === 'parent' || origin.kind === 'snapshot' ? `from ${origin.kind} "${origin.kind === 'parent' ? origin.parent : origin.snapshot}", which is not masked` : `from a ${origin.kind}`;
+    throw new PgbranchError('PERMISSION_DENIED', `token "${principal.name}" is masked-only: it creates branches from masked branches and their snapshots only, not ${what}`, {
       details: { maskedOnly: true, origin: origin.kind },
     });
   }
+}
+
+/**
+ * Masking rules decide what masked-only tokens may read (an explicit `keep` passes the check), so
+ * giving a branch rules is the admin's: a masked create, or a reset with rules other than the
+ * branch's own. Re-masking with the same rules (or with none: the kept ones) is a write.
+ */
+async function maskAccess(host: BranchService, name: string, rules: string | undefined): Promise<Access> {
+  if (rules === undefined) return 'write';
+  const current = (await host.getBranch(name).catch(() => undefined))?.masked?.rulesSha256;
+  return current !== undefined && current === rulesSha256(rules) ? 'write' : 'admin';
 }
 
 /** Importing from a file or a server makes the host read its own files or connect out: admin only. */
@@ -240,7 +248,7 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
   app.openapi(resetBranch, async (c) => {
     const { name } = c.req.valid('param');
     const body = (c.req.header('content-type') ? c.req.valid('json') : undefined) ?? {};
-    authorize(c.get('principal'), 'write', await branchRef(c.get('principal'), as(c), name));
+    authorize(c.get('principal'), await maskAccess(as(c), name, body.mask), await branchRef(c.get('principal'), as(c), name));
     const mask = body.mask !== undefined ? { rules: body.mask, ...(body.mask_file !== undefined ? { file: body.mask_file } : {}) } : undefined;
     return c.json(out(BranchSchema, toApiBranch(await as(c).resetBranch(name, mask ? { mask } : {}))), 200);
   });

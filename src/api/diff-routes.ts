@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { authorize, parseDiffSide, tokenActor, type BranchService, type DiffSide } from '../branches/index.js';
 import { isPgbranchError } from '../errors.js';
 import { toApiDiff } from '../client/index.js';
-import { requireRole, type ApiEnv } from './auth.js';
+import { branchRef, requireRole, snapshotRef, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
 import { DiffParams, DiffQuery, DiffSchema } from './diff-schemas.js';
 import { jsonContent, out, problems } from './route-support.js';
@@ -35,15 +35,16 @@ export function registerDiffRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost): 
   const authorised = async (c: Context<ApiEnv>, side: DiffSide): Promise<DiffSide> => {
     const principal = c.get('principal');
     const snapshotSide = async (name: string): Promise<DiffSide> => {
-      authorize(principal, 'read', (await as(c).getSnapshot(name)).branch);
+      authorize(principal, 'read', snapshotRef(await as(c).getSnapshot(name)));
       return { kind: 'snapshot', name };
     };
     switch (side.kind) {
       case 'branch':
-        authorize(principal, 'read', side.name);
+        authorize(principal, 'read', await branchRef(principal, as(c), side.name));
         return side;
       case 'branch-point':
-        authorize(principal, 'read', side.branch);
+        // A branch point holds the branch's data as it was made: masked when the branch is.
+        authorize(principal, 'read', await branchRef(principal, as(c), side.branch));
         return side;
       case 'snapshot':
         return snapshotSide(side.name);
@@ -57,7 +58,7 @@ export function registerDiffRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost): 
             throw e;
           });
         }
-        authorize(principal, 'read', side.name);
+        authorize(principal, 'read', await branchRef(principal, as(c), side.name));
         return { kind: 'branch', name: side.name };
     }
   };

@@ -12,6 +12,6 @@ export type { ApiHost, BranchService } from './branch-service.js';
 export { HEALTH_PATH } from './host-routes.js';
 export { PROBLEM_CONTENT_TYPE, problemType } from './problem.js';
 /** The wire format, for clients of the HTTP API that do not use `createApiClient` (the web console). */
-export type { ApiAuditEntry, ApiBranch, ApiConnection, ApiHostStatus, ApiProblem, ApiSnapshot } from './schemas.js';
+export type { ApiAuditEntry, ApiBranch, ApiRefreshedRoot, ApiConnection, ApiHostStatus, ApiProblem, ApiSnapshot } from './schemas.js';
 export { CONSOLE_CSP } from './console-routes.js';
 export type { ApiCallerToken } from './whoami-routes.js';

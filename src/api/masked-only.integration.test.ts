@@ -95,4 +95,59 @@ describe.skipIf(skip !== undefined)('masked branches over the API', () => {
     const nested = await f.call('GET', '/v1/branches', { token: f.adminToken });
     expect((nested.body.branches as { name: string }[]).map((b) => b.name).sort()).toEqual(['main', 'main-masked', 'pr-1']);
   }, 120_000);
+
+  it('a masked-only token diffs, rebases and snapshots masked branches, and branches from their snapshots; never main or its snapshots', async () => {
+    const call = async (method: string, path: string, status: number, body?: unknown, as = token) => {
+      const res = await f.call(method, path, { token: as, body });
+      expect(res.status, `${method} ${path}: ${res.text}`).toBe(status);
+      if (status === 403) expect(res.body).toMatchObject({ code: 'PERMISSION_DENIED' });
+      return res;
+    };
+    await sql((await f.t.host.connectionInfo('pr-1')).url, `UPDATE customers SET plan = 'free' WHERE id <= 3`);
+    // Snapshots: of its masked branches (marked masked), not of main; a snapshot of main is hidden.
+    const snap = await call('POST', '/v1/snapshots', 201, { branch: 'pr-1', name: 'pr-1-snap' });
+    expect(snap.body.masked).toEqual(mark);
+    await call('POST', '/v1/snapshots', 403, { branch: 'main', name: 'main-snap' });
+    expect((await call('POST', '/v1/snapshots', 201, { branch: 'main', name: 'main-snap' }, f.adminToken)).body.masked).toBeNull();
+    expect(((await call('GET', '/v1/snapshots', 200)).body.snapshots as { name: string }[]).map((s) => s.name)).toEqual(['pr-1-snap']);
+    await call('GET', '/v1/snapshots/main-snap', 403);
+    await call('DELETE', '/v1/snapshots/main-snap', 403);
+    // A branch of a masked snapshot is masked; one of main's snapshot is refused.
+    expect((await call('POST', '/v1/branches', 201, { name: 'pr-2', snapshot: 'pr-1-snap' })).body.masked).toEqual(mark);
+    await call('POST', '/v1/branches', 403, { name: 'pr-3', snapshot: 'main-snap' });
+    // Diff: its branch against its branch point, or another masked branch; never main.
+    const diff = await call('GET', '/v1/branches/pr-1/diff?data=true', 200);
+    expect(JSON.stringify(diff.body)).toMatch(/customers/);
+    await call('GET', '/v1/branches/pr-1/diff?against=main-masked', 200);
+    await call('GET', '/v1/branches/pr-1/diff?against=main', 403);
+    await call('GET', '/v1/branches/pr-1/diff?against=main-snap', 403);
+    // Rebase onto its (masked) parent.
+    const rebase = await call('POST', '/v1/branches/pr-1/rebase', 200, { dry_run: true });
+    expect(rebase.body).toMatchObject({ branch: 'pr-1', onto: 'main-masked', dry_run: true });
+    await call('POST', '/v1/branches/pr-1/rebase', 403, { dry_run: true, onto: 'main-snap' });
+    await call('DELETE', '/v1/snapshots/pr-1-snap', 204);
+  }, 120_000);
+
+  it('giving rules is the admin\'s: a write token cannot mask or change the rules, but re-masks with the same rules', async () => {
+    const made = await f.call('POST', '/v1/tokens', { token: f.adminToken, body: { name: 'ci-write', role: 'write' } });
+    const writer = made.body.token as string;
+    const keepAll = 'version: 1\ntables:\n  customers:\n    email: keep\n    full_name: keep\n';
+    for (const [path, body] of [
+      ['/v1/branches', { name: 'leaky', parent: 'main', mask: keepAll }],
+      ['/v1/branches/main-masked/reset', { mask: keepAll }],
+    ] as const) {
+      const res = await f.call('POST', path, { token: writer, body });
+      expect(res.status, `${path}: ${res.text}`).toBe(403);
+      expect(res.body).toMatchObject({ code: 'PERMISSION_DENIED', needs: 'admin' });
+    }
+    // Same rules, or none (the kept ones): a re-mask from main's current data.
+    await sql((await f.t.host.connectionInfo('main')).url, `INSERT INTO customers VALUES (501, 'late.comer@corp.test', 'Gwendolyn Late', 'pro')`);
+    const same = await f.call('POST', '/v1/branches/main-masked/reset', { token: writer, body: { mask: RULES } });
+    expect(same.status, same.text).toBe(200);
+    const plain = await f.call('POST', '/v1/branches/main-masked/reset', { token: writer });
+    expect(plain.status, plain.text).toBe(200);
+    expect(plain.body).toMatchObject({ protected: true, masked: { rules_sha256: (mark as { rules_sha256: string }).rules_sha256 } });
+    const conn = await f.call('GET', '/v1/branches/main-masked/connection', { token: f.adminToken });
+    expect(await sql(conn.body.url_unpooled as string, `SELECT count(*)::int AS n, count(*) FILTER (WHERE email LIKE '%@corp.test')::int AS raw FROM customers`)).toEqual([{ n: 501, raw: 0 }]);
+  }, 180_000);
 });

@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { authorize, tokenActor, type RebaseReport } from '../branches/index.js';
 import { isPgbranchError, PgbranchError } from '../errors.js';
 import { fromApiRebaseBody, toApiRebase } from '../client/index.js';
-import { requireRole, type ApiEnv } from './auth.js';
+import { branchRef, requireRole, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
 import { RebaseBody, RebaseReportSchema } from './rebase-schemas.js';
 import { BranchParams } from './schemas.js';
@@ -26,10 +26,23 @@ export function registerRebaseRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
   app.openapi(rebaseRoute, async (c) => {
     const { name } = c.req.valid('param');
     const principal = c.get('principal');
-    authorize(principal, 'write', name);
+    const host = apiHost.as(tokenActor(principal));
+    authorize(principal, 'write', await branchRef(principal, host, name));
     const body = (c.req.valid('json') as unknown as Parameters<typeof fromApiRebaseBody>[0] | undefined) ?? {};
+    const request = fromApiRebaseBody(body);
+    // Like a create, a rebase may read its parent (or `onto`, a snapshot of it) whatever the token's
+    // patterns; a masked-only token, only masked data (the domain refuses unmasked data into a
+    // masked branch too: this says so before any work).
+    if (request.onto !== undefined && principal.maskedOnly) {
+      const onto = await host.getSnapshot(request.onto).catch(() => undefined);
+      if (!onto?.masked) {
+        throw new PgbranchError('PERMISSION_DENIED', `token "${principal.name}" is masked-only: it rebases onto masked snapshots only, not "${request.onto}"`, {
+          details: { maskedOnly: true, onto: request.onto },
+        });
+      }
+    }
     try {
-      const report = await apiHost.as(tokenActor(principal)).rebaseBranch(name, fromApiRebaseBody(body));
+      const report = await host.rebaseBranch(name, request);
       return c.json(out(RebaseReportSchema, toApiRebase(report)), 200);
     } catch (err) {
       // The report in the problem speaks the wire format, like a 200 answer.

@@ -205,6 +205,8 @@ export const HealthSchema = z.strictObject({ status: z.literal('ok') }).openapi(
 
 export const OpenApiDocumentSchema = z.looseObject({ openapi: z.string() }).openapi('OpenApiDocument');
 
+const MaskedMarkSchema = z.strictObject({ rules_sha256: z.string(), masked_at: Timestamp }).openapi('MaskedMark');
+
 export const BranchSchema = z
   .strictObject({
     id: z.string(),
@@ -236,12 +238,25 @@ export const BranchSchema = z
       .nullable()
       .optional()
       .openapi({ description: 'what keeping its branch point (for diff) costs: bytes it holds that no other volume shares; null when none is kept; absent when sizes were not measured' }),
-    masked: z
-      .strictObject({ rules_sha256: z.string(), masked_at: Timestamp })
-      .nullable()
-      .openapi({ description: 'masked data (made with mask, or a branch of a masked branch): SHA-256 of the rules text and when it was masked; null = not masked' }),
+    masked: MaskedMarkSchema.nullable().openapi({
+      description: 'masked data (made with mask, a branch of a masked branch or of its snapshot): SHA-256 of the rules text and when it was masked; null = not masked',
+    }),
   })
   .openapi('Branch');
+
+export const RefreshedRootSchema = BranchSchema.extend({
+  remasked: z
+    .array(
+      z.strictObject({
+        branch: z.string(),
+        remasked: z.boolean().openapi({ description: 'false: it keeps its old masked data (see code and message)' }),
+        rules_sha256: z.string().optional(),
+        code: z.string().optional().openapi({ description: 'why it was not re-masked, e.g. MASK_UNCOVERED_COLUMNS (a column added upstream without a rule)' }),
+        message: z.string().optional(),
+      }),
+    )
+    .openapi({ description: 'every masked branch made from this root with mask, re-masked from the new generation with the rules it was masked with' }),
+}).openapi('RefreshedRoot');
 
 export const CreatedBranchSchema = BranchSchema.extend({
   created: z.boolean().openapi({ description: 'false when if_not_exists found the branch already there' }),
@@ -382,6 +397,7 @@ export const SnapshotSchema = z
     lsn: z.string().nullable().openapi({ description: "approximate: the source's WAL position right after the capture; null if it was stopped" }),
     created_at: Timestamp,
     kind: z.enum(['user', 'history']).openapi({ description: "user: made on request; history: kept on a schedule for a following root's history window" }),
+    masked: MaskedMarkSchema.nullable().openapi({ description: 'taken of a masked branch: branches made from it are masked too; null = not masked' }),
   })
   .openapi('Snapshot');
 
@@ -459,6 +475,7 @@ export const ProblemSchema = z
   .openapi('Problem', { description: 'RFC 9457 problem details; other members carry machine-readable context of the error' });
 
 export type ApiBranch = z.infer<typeof BranchSchema>;
+export type ApiRefreshedRoot = z.infer<typeof RefreshedRootSchema>;
 export type ApiCreatedBranch = z.infer<typeof CreatedBranchSchema>;
 export type ApiConnection = z.infer<typeof ConnectionSchema>;
 export type ApiHostStatus = z.infer<typeof HostStatusSchema>;

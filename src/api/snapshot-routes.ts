@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { authorize, canAccessBranch, tokenActor, type BranchService } from '../branches/index.js';
-import { requireRole, type ApiEnv } from './auth.js';
+import { branchRef, requireRole, snapshotRef, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
 import { toApiSnapshot } from '../client/index.js';
 import { jsonContent, out, problems } from './route-support.js';
@@ -60,27 +60,27 @@ export function registerSnapshotRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHos
 
   app.openapi(createSnapshot, async (c) => {
     const body = c.req.valid('json');
-    authorize(c.get('principal'), 'write', body.branch);
+    authorize(c.get('principal'), 'write', await branchRef(c.get('principal'), as(c), body.branch));
     return c.json(out(SnapshotSchema, toApiSnapshot(await as(c).createSnapshot(body.branch, body.name))), 201);
   });
 
   app.openapi(listSnapshots, async (c) => {
     const principal = c.get('principal');
-    const visible = (await as(c).listSnapshots()).filter((s) => canAccessBranch(principal, s.branch)).map(toApiSnapshot);
+    const visible = (await as(c).listSnapshots()).filter((s) => canAccessBranch(principal, snapshotRef(s))).map(toApiSnapshot);
     return c.json(out(SnapshotListSchema, { snapshots: visible }), 200);
   });
 
   app.openapi(getSnapshot, async (c) => {
     const { name } = c.req.valid('param');
     const snapshot = await as(c).getSnapshot(name);
-    authorize(c.get('principal'), 'read', snapshot.branch);
+    authorize(c.get('principal'), 'read', snapshotRef(snapshot));
     return c.json(out(SnapshotSchema, toApiSnapshot(snapshot)), 200);
   });
 
   app.openapi(deleteSnapshot, async (c) => {
     const { name } = c.req.valid('param');
     const snapshot = await as(c).getSnapshot(name);
-    authorize(c.get('principal'), 'write', snapshot.branch);
+    authorize(c.get('principal'), 'write', snapshotRef(snapshot));
     await as(c).deleteSnapshot(name);
     return c.body(null, 204);
   });

@@ -1,11 +1,11 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { authorize, tokenActor, type BranchService } from '../branches/index.js';
-import { fromApiSourceChange, toApiBranch, toApiSource } from '../client/index.js';
+import { fromApiSourceChange, toApiRefreshedRoot, toApiSource } from '../client/index.js';
 import { requireRole, type ApiEnv } from './auth.js';
 import type { ApiHost } from './branch-service.js';
 import { jsonContent, out, problems } from './route-support.js';
-import { BranchParams, BranchSchema, SourceSchema, UpdateSourceBody } from './schemas.js';
+import { BranchParams, RefreshedRootSchema, SourceSchema, UpdateSourceBody } from './schemas.js';
 
 const tags = ['sources'];
 const SOURCE = '/v1/branches/{name}/source';
@@ -27,10 +27,12 @@ const refreshSource = createRoute({
   operationId: 'refreshSource',
   tags,
   summary: 'Import the source of a --from-url root again and switch the root to it atomically (same URL; branches made before keep their data)',
-  description: 'Needs an admin token: the host connects out to the source. Runs the after-refresh hooks on the new generation first.',
+  description:
+    'Needs an admin token: the host connects out to the source. Runs the after-refresh hooks on the new generation first; then every masked branch made from this root ' +
+    'with mask is re-masked from the new data with its rules (one that fails keeps its old masked data: see remasked).',
   middleware: requireRole('admin'),
   request: { params: BranchParams },
-  responses: { 200: jsonContent(BranchSchema, 'the root, on its new generation'), ...problems(400, 401, 403, 404, 409, 422) },
+  responses: { 200: jsonContent(RefreshedRootSchema, 'the root, on its new generation, and what happened to its masked branches'), ...problems(400, 401, 403, 404, 409, 422) },
 });
 
 const updateSource = createRoute({
@@ -57,7 +59,7 @@ export function registerSourceRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
   app.openapi(refreshSource, async (c) => {
     const { name } = c.req.valid('param');
     authorize(c.get('principal'), 'admin', name);
-    return c.json(out(BranchSchema, toApiBranch(await as(c).refreshSource(name))), 200);
+    return c.json(out(RefreshedRootSchema, toApiRefreshedRoot(await as(c).refreshSource(name))), 200);
   });
 
   app.openapi(updateSource, async (c) => {

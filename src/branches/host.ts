@@ -21,7 +21,7 @@ import { findBranch } from './lookup.js';
 import { HealthMonitor } from './health.js';
 import { refreshSizes, sizeCache } from './sizes.js';
 import { authenticate, createToken, revokeToken, tokenInfo, type Principal, type TokenInfo, type TokenRequest } from './tokens.js';
-import { branchView, connectionInfo, hostStatus, toSnapshotView, type BranchView, type ConnectionInfo, type EndpointAddress, type HostStatus, type SnapshotView } from './view.js';
+import { branchView, connectionInfo, hostStatus, toSnapshotView, type BranchView, type ConnectionInfo, type EndpointAddress, type HostStatus, type RefreshedRootView, type SnapshotView } from './view.js';
 
 /** How many branches a list looks at (pings, and measures the never measured) at once. */
 const LIST_CONCURRENCY = 16;
@@ -258,11 +258,11 @@ export class Host {
   }
 
   /** Imports the source of a `--from-url` root again and switches the root to it (same URL). */
-  async refreshSource(name: string, options: Pick<op.RefreshOptions, 'onProgress' | 'hookOutput'> = {}): Promise<BranchView> {
-    const refreshed = await this.audit('source-refresh', branchTarget(name), () =>
-      op.refreshRoot(this.core, name, { ...options, hooks: sourceOf(this.rt, findBranch(this.rt, name)).afterRefresh }),
+  async refreshSource(name: string, options: Pick<op.RefreshOptions, 'onProgress' | 'hookOutput'> = {}): Promise<RefreshedRootView> {
+    const { root, remasked } = await this.audit('source-refresh', branchTarget(name), () =>
+      op.refreshRoot(this.core, name, { ...options, actor: this.actor, hooks: sourceOf(this.rt, findBranch(this.rt, name)).afterRefresh }),
     );
-    return branchView(this.rt, refreshed, false);
+    return { ...(await branchView(this.rt, root, false)), remasked };
   }
 
   async updateSource(name: string, change: SourceChange): Promise<SourceView> {

@@ -198,12 +198,33 @@ describe.skipIf(skip !== undefined)(`masked branches (${USERS} users)`, () => {
     }
   }, 240_000);
 
-  it('reset (without --mask) or rebase of a masked branch is refused: it would bring unmasked data in', async () => {
+  it('a plain reset of a masked branch re-masks with the rules it keeps; a rebase onto unmasked data is refused', async () => {
+    const [before] = await sql<{ h: string }>((await f.t.host.connectionInfo('main-masked-2')).url, DIGEST);
+    const reset = await f.t.cli('branch', 'reset', 'main-masked-2', '-o', 'json');
+    expect(reset.code, reset.stderr).toBe(0);
+    const view = await f.t.host.getBranch('main-masked-2');
+    expect(view.masked!.rulesSha256).toBe((await f.t.host.getBranch('main-masked')).masked!.rulesSha256);
+    const url = (await f.t.host.connectionInfo('main-masked-2')).url;
+    expect(await sql<{ h: string }>(url, DIGEST)).toEqual([before]);
+    const texts = originals.map((b) => b.toString());
+    expect(await sql(url, 'SELECT count(*)::int AS n FROM users WHERE email = ANY($1) OR full_name = ANY($1)', [texts])).toEqual([{ n: 0 }]);
     await f.t.host.updateBranch('main-masked-2', { protected: false });
-    await expect(f.t.host.resetBranch('main-masked-2')).rejects.toSatisfy((e: unknown) => isPgbranchError(e, 'BRANCH_MASKED'));
     await expect(f.t.host.rebaseBranch('main-masked-2', {})).rejects.toSatisfy((e: unknown) => isPgbranchError(e, 'BRANCH_MASKED'));
     await f.t.host.deleteBranch('main-masked-2');
-  });
+  }, 240_000);
+
+  it('a snapshot of a masked branch is masked, and so are branches made from it (they reset to it)', async () => {
+    const snapshot = await f.t.host.createSnapshot('main-masked', 'masked-snap');
+    const mark = (await f.t.host.getBranch('main-masked')).masked;
+    expect(snapshot.masked).toEqual(mark);
+    const { branch } = await f.t.host.createBranch('qa-1', { origin: { kind: 'snapshot', snapshot: 'masked-snap' } });
+    expect(branch.masked).toEqual(mark);
+    await sql((await f.t.host.connectionInfo('qa-1')).url, 'DELETE FROM orders WHERE id <= 10');
+    expect((await f.t.host.resetBranch('qa-1')).masked).toEqual(mark);
+    expect(await sql((await f.t.host.connectionInfo('qa-1')).url, 'SELECT count(*)::int AS n FROM orders')).toEqual([{ n: 2 * USERS }]);
+    await f.t.host.deleteBranch('qa-1');
+    await f.t.host.deleteSnapshot('masked-snap');
+  }, 240_000);
 
   it('a new email column without a rule: the check fails naming it, and no masked branch is made', async () => {
     await sql(mainUrl, `ALTER TABLE users ADD COLUMN backup_email text; UPDATE users SET backup_email = 'b' || id || '@backup.test' WHERE id % 3 = 0`);

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveBinaries, withClient } from '../postgres/index.js';
 import { createTestCluster, type TestCluster } from '../postgres/test-support/instance-fixture.js';
@@ -123,4 +125,54 @@ describe.skipIf(skip !== undefined)('a root refreshed from its source', () => {
     expect(await labelOf((await t.host.connectionInfo('shop')).url)).toBe(swapped ? next : old);
     expect(readStoredState(t.home).branches.find((b) => b.name === 'shop')).toBeDefined();
   });
+
+  it('re-masks its masked branches after each refresh (on request and on schedule); one the check refuses keeps its old masked data', async () => {
+    const people = (sqlText: string) => withClient(source.target('shop'), (c) => c.query(sqlText));
+    await people(`CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL UNIQUE);
+                  INSERT INTO people SELECT g, 'first.' || g || '.' || md5(g::text) || '@people.test' FROM generate_series(1, 200) g`);
+    await setGeneration('m0');
+    await cliOk('source', 'refresh', 'shop');
+    const rulesFile = join(t.home, 'masking.yaml');
+    writeFileSync(rulesFile, 'version: 1\ntables:\n  people:\n    email: { hash: { length: 32 } }\n');
+    await cliOk('branch', 'create', 'shop-masked', '--from', 'shop', '--mask', rulesFile);
+    const maskedUrl = (await t.host.connectionInfo('shop-masked')).url;
+    const counts = async () => (await sql<{ n: number; raw: number }>(maskedUrl, `SELECT count(*)::int AS n, count(*) FILTER (WHERE email LIKE '%@people.test')::int AS raw FROM people`))[0];
+    expect(await counts()).toEqual({ n: 200, raw: 0 });
+
+    // On request: new rows upstream reach the masked branch, masked, at the same URL.
+    await people(`INSERT INTO people SELECT g, 'second.' || g || '@people.test' FROM generate_series(201, 300) g`);
+    await setGeneration('m1');
+    const out = JSON.parse(await cliOk('source', 'refresh', 'shop', '-o', 'json')) as { remasked: unknown };
+    expect(out.remasked).toEqual([{ branch: 'shop-masked', remasked: true, rules_sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    expect((await t.host.connectionInfo('shop-masked')).url).toBe(maskedUrl);
+    expect(await labelOf(maskedUrl)).toBe('m1');
+    expect(await counts()).toEqual({ n: 300, raw: 0 });
+    expect((await t.host.getBranch('shop-masked')).protected).toBe(true);
+
+    // On schedule: the upkeep reports the re-mask.
+    await cliOk('source', 'set', 'shop', '--refresh-cron', '*/5 * * * *');
+    await setGeneration('m2');
+    expect(await t.host.maintainSources(Date.now() + 10 * 60_000)).toEqual(['shop: refreshed', 'shop-masked: re-masked']);
+    expect(await labelOf(maskedUrl)).toBe('m2');
+    await cliOk('source', 'set', 'shop', '--refresh-cron', 'none');
+
+    // A column of emails added upstream without a rule: the root is refreshed, the masked branch
+    // keeps its old masked data, and the command fails with the check's code (16).
+    await people(`ALTER TABLE people ADD COLUMN backup_email text; UPDATE people SET backup_email = 'backup.' || id || '.' || md5(id::text) || '@people.test'`);
+    await setGeneration('m3');
+    const refused = await t.cli('source', 'refresh', 'shop', '-o', 'json');
+    expect(refused.code, refused.stderr).toBe(16);
+    expect(refused.stderr).toMatch(/MASK_UNCOVERED_COLUMNS/);
+    expect(refused.stderr).toMatch(/backup_email/);
+    expect((JSON.parse(refused.stdout) as { remasked: unknown }).remasked).toEqual([expect.objectContaining({ branch: 'shop-masked', remasked: false, code: 'MASK_UNCOVERED_COLUMNS' })]);
+    expect(await labelOf((await t.host.connectionInfo('shop')).url)).toBe('m3');
+    expect(await labelOf(maskedUrl)).toBe('m2');
+    expect(await counts()).toEqual({ n: 300, raw: 0 });
+    const state = await assertHostConsistent(t.home, t.pool.poolPath);
+    expect(state.operations).toEqual([]);
+
+    await people('DROP TABLE people');
+    await t.host.updateBranch('shop-masked', { protected: false });
+    await t.host.deleteBranch('shop-masked');
+  }, 300_000);
 });

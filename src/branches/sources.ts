@@ -241,8 +241,10 @@ export async function maintainSources(core: HostCore, nowMs: number): Promise<st
       } else if (source.refreshCron) {
         const due = nextRun(source.refreshCron, Date.parse(source.lastRefreshAt ?? source.createdAt));
         if (due !== null && Date.parse(due) <= nowMs && !rt.store.listOperations().some((o) => o.kind === 'refresh' && o.branchId === root.id)) {
-          await audited(rt.store, HOST_ACTOR, 'source-refresh', branchTarget(root.name, { scheduled: source.refreshCron }), () => refreshRoot(core, root.name, { hooks: source.afterRefresh }));
-          done.push(`${root.name}: refreshed`);
+          const { remasked } = await audited(rt.store, HOST_ACTOR, 'source-refresh', branchTarget(root.name, { scheduled: source.refreshCron }), () =>
+            refreshRoot(core, root.name, { hooks: source.afterRefresh }),
+          );
+          done.push(`${root.name}: refreshed`, ...remasked.map((r) => (r.remasked ? `${r.branch}: re-masked` : `${r.branch}: not re-masked (${r.code})`)));
         }
       }
     } catch (err) {

@@ -4,6 +4,7 @@ import { branchPointOf } from './branch-point.js';
 import type { HostConfig } from './config.js';
 import { instanceHealth, NOT_RUNNING_REASON, type InstanceHealth } from './health.js';
 import { poolFloorBytes } from './quotas.js';
+import type { RemaskOutcome } from './operations/index.js';
 import type { Runtime } from './runtime.js';
 import { effectiveIdleTimeoutMs } from './sessions.js';
 import { cachedUsage, measureVolume, type SizeCache, type Usage } from './sizes.js';
@@ -176,7 +177,7 @@ function toView(
     totalBytes: usage?.totalBytes ?? null,
     maxOwnBytes: record.maxOwnBytes,
     createdBy: record.createdBy,
-    masked: record.maskedRulesSha256 !== null ? { rulesSha256: record.maskedRulesSha256, maskedAt: record.maskedAt ?? record.createdAt } : null,
+    masked: maskedMark(record),
   };
 }
 
@@ -226,6 +227,21 @@ export interface SnapshotView {
   readonly createdAt: string;
   /** 'user': made on request; 'history': kept on a schedule for a following root's history window. */
   readonly kind: 'user' | 'history';
+  /** Taken of a masked branch: its masked mark (branches made from it are masked too); null = not masked. */
+  readonly masked: MaskedMark | null;
+}
+
+/** A root after a refresh, with what happened to its masked branches (see refreshRoot). */
+export type RefreshedRootView = BranchView & { readonly remasked: readonly RemaskOutcome[] };
+
+export interface MaskedMark {
+  readonly rulesSha256: string;
+  readonly maskedAt: string;
+}
+
+/** The masked mark of a branch or snapshot as shown; null = not masked. */
+function maskedMark(record: Pick<BranchRecord, 'maskedRulesSha256' | 'maskedAt' | 'createdAt'>): MaskedMark | null {
+  return record.maskedRulesSha256 !== null ? { rulesSha256: record.maskedRulesSha256, maskedAt: record.maskedAt ?? record.createdAt } : null;
 }
 
 export function toSnapshotView(rt: Runtime, record: SnapshotRecord): SnapshotView {
@@ -239,5 +255,6 @@ export function toSnapshotView(rt: Runtime, record: SnapshotRecord): SnapshotVie
     lsn: record.lsn,
     createdAt: record.createdAt,
     kind: record.kind,
+    masked: maskedMark(record),
   };
 }

@@ -1,4 +1,4 @@
-import type { SnapshotView, AuditEntry, AuditFilter, BranchChange, BranchView, ConnectionInfo, CreateRequest, GcReport, HostStatus, MaskCheckView, MaskRequest, SourceChange, SourceView, TokenInfo } from '../branches/index.js';
+import type { SnapshotView, AuditEntry, AuditFilter, BranchChange, BranchView, ConnectionInfo, CreateRequest, GcReport, HostStatus, MaskCheckView, MaskRequest, RefreshedRootView, SourceChange, SourceView, TokenInfo } from '../branches/index.js';
 import { ERROR_CATALOGUE, PgbranchError, type ErrorCode } from '../errors.js';
 import type { BranchService } from '../branches/index.js';
 import { fromApiDiff, toApiDiffQuery, toApiDiffSide } from './mapping.js';
@@ -6,10 +6,10 @@ import type { ApiDiff, ApiRebaseReport } from '../api/index.js';
 import type { RebaseReport, RebaseRequest } from '../branches/index.js';
 import { fromApiRebase, toApiRebaseBody } from './mapping.js';
 import type { DiffRequest, DiffView } from '../branches/index.js';
-import { fromApiMaskCheck, fromApiSnapshot, fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiSource, fromApiToken, toApiCreateBody, toApiSourceChange } from './mapping.js';
+import { fromApiMaskCheck, fromApiSnapshot, fromApiAuditEntry, fromApiBranch, fromApiConnection, fromApiGcReport, fromApiHostStatus, fromApiRefreshedRoot, fromApiSource, fromApiToken, toApiCreateBody, toApiSourceChange } from './mapping.js';
 import { PROBLEM_CONTENT_TYPE } from './media-types.js';
 import { fetchTransport, nodeTransport, type HttpAnswer } from './node-fetch.js';
-import type { ApiSource, ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken, ApiMaskCheck } from '../api/index.js';
+import type { ApiSource, ApiSnapshot, ApiAuditEntry, ApiGcReport, ApiBranch, ApiRefreshedRoot, ApiConnection, ApiCreatedBranch, ApiCreatedToken, ApiHostStatus, ApiToken, ApiMaskCheck } from '../api/index.js';
 
 export interface ApiClientOptions {
   /** Where the server is, e.g. http://127.0.0.1:5480 (a path prefix is kept). */
@@ -173,8 +173,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     async sourceStatus(name: string): Promise<SourceView> {
       return fromApiSource(await request<ApiSource>({ method: 'GET', path: branchPath(name, '/source') }));
     },
-    async refreshSource(name: string): Promise<BranchView> {
-      return fromApiBranch(await request<ApiBranch>({ method: 'POST', path: branchPath(name, '/source/refresh') }));
+    async refreshSource(name: string): Promise<RefreshedRootView> {
+      return fromApiRefreshedRoot(await request<ApiRefreshedRoot>({ method: 'POST', path: branchPath(name, '/source/refresh') }));
     },
     async updateSource(name: string, change: SourceChange): Promise<SourceView> {
       return fromApiSource(await request<ApiSource>({ method: 'PATCH', path: branchPath(name, '/source'), body: toApiSourceChange(change) }));

@@ -2,9 +2,9 @@ import type { DataDiffView, DiffRequest, DiffSide, DiffSideView, DiffView } from
 import type { ApiDiff, ApiRebaseBody, ApiRebaseReport } from '../api/index.js';
 import type { RebaseReport, RebaseRequest } from '../branches/index.js';
 import type { StatementAction as SchemaStatementAction } from '../postgres/index.js';
-import type { AuditEntry, BranchView, CreateOrigin, CreateRequest, MaskCheckView, RootSource, SourceChange, SourceView, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
+import type { AuditEntry, BranchView, CreateOrigin, CreateRequest, MaskCheckView, MaskedMark, RefreshedRootView, RemaskOutcome, RootSource, SourceChange, SourceView, SnapshotView, ConnectionInfo, GcReport, HostStatus, TokenInfo } from '../branches/index.js';
 import type { ErrorCode } from '../errors.js';
-import type { ApiSnapshot, ApiAuditEntry, ApiCreateBranchBody, ApiRootSource, ApiSource, ApiUpdateSourceBody, ApiGcReport, ApiBranch, ApiConnection, ApiHostStatus, ApiToken, ApiMaskCheck } from '../api/index.js';
+import type { ApiSnapshot, ApiAuditEntry, ApiCreateBranchBody, ApiRootSource, ApiSource, ApiUpdateSourceBody, ApiGcReport, ApiBranch, ApiRefreshedRoot, ApiConnection, ApiHostStatus, ApiToken, ApiMaskCheck } from '../api/index.js';
 
 /**
  * The one place where the domain's camelCase views meet the API's snake_case fields, in both
@@ -37,7 +37,27 @@ export function toApiBranch(b: BranchView): ApiBranch {
     max_own_bytes: b.maxOwnBytes,
     created_by: b.createdBy,
     ...optional('branch_point_bytes', b.branchPointBytes),
-    masked: b.masked && { rules_sha256: b.masked.rulesSha256, masked_at: b.masked.maskedAt },
+    masked: toApiMasked(b.masked),
+  };
+}
+
+const toApiMasked = (m: MaskedMark | null) => m && { rules_sha256: m.rulesSha256, masked_at: m.maskedAt };
+const fromApiMasked = (m: ApiBranch['masked']): MaskedMark | null => m && { rulesSha256: m.rules_sha256, maskedAt: m.masked_at };
+
+export function toApiRefreshedRoot(v: RefreshedRootView): ApiRefreshedRoot {
+  return {
+    ...toApiBranch(v),
+    remasked: v.remasked.map((r) => (r.remasked ? { branch: r.branch, remasked: true, rules_sha256: r.rulesSha256 } : { branch: r.branch, remasked: false, code: r.code, message: r.message })),
+  };
+}
+
+export function fromApiRefreshedRoot(v: ApiRefreshedRoot): RefreshedRootView {
+  const { remasked, ...branch } = v;
+  return {
+    ...fromApiBranch(branch),
+    remasked: remasked.map((r): RemaskOutcome =>
+      r.remasked ? { branch: r.branch, remasked: true, rulesSha256: r.rules_sha256 ?? '' } : { branch: r.branch, remasked: false, code: (r.code ?? 'INTERNAL') as ErrorCode, message: r.message ?? '' },
+    ),
   };
 }
 
@@ -66,7 +86,7 @@ export function fromApiBranch(b: ApiBranch): BranchView {
     maxOwnBytes: b.max_own_bytes,
     createdBy: b.created_by,
     ...optional('branchPointBytes', b.branch_point_bytes),
-    masked: b.masked && { rulesSha256: b.masked.rules_sha256, maskedAt: b.masked.masked_at },
+    masked: fromApiMasked(b.masked),
   };
 }
 
@@ -289,11 +309,11 @@ export function fromApiGcReport(r: ApiGcReport): GcReport {
 }
 
 export function toApiSnapshot(s: SnapshotView): ApiSnapshot {
-  return { id: s.id, name: s.name, branch: s.branch, branch_id: s.branchId, branch_deleted: s.branchDeleted, time: s.time, lsn: s.lsn, created_at: s.createdAt, kind: s.kind };
+  return { id: s.id, name: s.name, branch: s.branch, branch_id: s.branchId, branch_deleted: s.branchDeleted, time: s.time, lsn: s.lsn, created_at: s.createdAt, kind: s.kind, masked: toApiMasked(s.masked) };
 }
 
 export function fromApiSnapshot(s: ApiSnapshot): SnapshotView {
-  return { id: s.id, name: s.name, branch: s.branch, branchId: s.branch_id, branchDeleted: s.branch_deleted, time: s.time, lsn: s.lsn, createdAt: s.created_at, kind: s.kind };
+  return { id: s.id, name: s.name, branch: s.branch, branchId: s.branch_id, branchDeleted: s.branch_deleted, time: s.time, lsn: s.lsn, createdAt: s.created_at, kind: s.kind, masked: fromApiMasked(s.masked) };
 }
 
 export function toApiSource(v: SourceView): ApiSource {

@@ -173,6 +173,22 @@ export const MIGRATIONS: readonly string[] = [
     measured_at TEXT NOT NULL
   );
   `,
+  `
+  -- A snapshot of a masked branch holds masked data: it carries the branch's mark, and branches
+  -- made from it inherit it (NULL = not masked).
+  ALTER TABLE snapshots ADD COLUMN masked_rules_sha256 TEXT;
+  ALTER TABLE snapshots ADD COLUMN masked_at TEXT;
+  -- The rules file a branch was masked with (create --mask, reset --mask), kept so that a plain
+  -- reset, or a refresh of its parent, re-masks it with the same rules. Only the branch that ran
+  -- the masking has a row: its branches inherit the mark, not the rules. Not secret (the file
+  -- lives in the user's repository); the key is in <home>/secrets.
+  CREATE TABLE mask_rules (
+    branch_id TEXT PRIMARY KEY REFERENCES branches(id) ON DELETE CASCADE,
+    rules     TEXT NOT NULL,
+    file      TEXT,
+    sha256    TEXT NOT NULL
+  );
+  `,
 ];
 
 export function openDatabase(file: string): Db {

@@ -72,6 +72,9 @@ export interface SnapshotRecord {
   readonly pgMajor: number | null;
   /** Where recovery of a clone starts (WAL before it is not needed); null when not known. */
   readonly redoLsn: string | null;
+  /** The masked mark of the branch it was taken of (branches made from it inherit it); null = not masked. */
+  readonly maskedRulesSha256: string | null;
+  readonly maskedAt: string | null;
 }
 
 export type SnapshotKind = 'user' | 'history';
@@ -90,6 +93,8 @@ interface SnapshotRow {
   kind: SnapshotKind;
   pg_major: number | null;
   redo_lsn: string | null;
+  masked_rules_sha256: string | null;
+  masked_at: string | null;
 }
 
 function toSnapshot(row: SnapshotRow): SnapshotRecord {
@@ -107,6 +112,8 @@ function toSnapshot(row: SnapshotRow): SnapshotRecord {
     kind: row.kind,
     pgMajor: row.pg_major,
     redoLsn: row.redo_lsn,
+    maskedRulesSha256: row.masked_rules_sha256,
+    maskedAt: row.masked_at,
   };
 }
 
@@ -220,6 +227,12 @@ export type NewBranch = Omit<
   readonly protected?: boolean;
   readonly expiresAt?: string | null;
 };
+
+/** A masking rules file as kept for re-masking: its text and the name shown in problems. */
+export interface StoredMaskRules {
+  readonly rules: string;
+  readonly file: string | null;
+}
 
 export type SourceMode = 'follow' | 'refresh';
 
@@ -518,8 +531,22 @@ export class StateStore {
     this.db.prepare('UPDATE branches SET expires_at = ?, updated_at = ? WHERE id = ?').run(expiresAt, now(), id);
   }
 
-  setMasked(id: string, masked: { rulesSha256: string; maskedAt: string }): void {
+  /**
+   * Marks a branch masked. With `rules` (the branch ran the masking itself), keeps the rules file
+   * it was masked with, for re-masking; without, it holds masked data it did not mask (inherited).
+   */
+  setMasked(id: string, masked: { rulesSha256: string; maskedAt: string; rules?: StoredMaskRules }): void {
     this.db.prepare('UPDATE branches SET masked_rules_sha256 = ?, masked_at = ?, updated_at = ? WHERE id = ?').run(masked.rulesSha256, masked.maskedAt, now(), id);
+    if (masked.rules) {
+      this.db
+        .prepare('INSERT INTO mask_rules (branch_id, rules, file, sha256) VALUES (?, ?, ?, ?) ON CONFLICT (branch_id) DO UPDATE SET rules = excluded.rules, file = excluded.file, sha256 = excluded.sha256')
+        .run(id, masked.rules.rules, masked.rules.file, masked.rulesSha256);
+    }
+  }
+
+  /** The rules file a branch was masked with, if it ran the masking itself (see setMasked). */
+  getMaskRules(id: string): (StoredMaskRules & { readonly sha256: string }) | undefined {
+    return this.db.prepare('SELECT rules, file, sha256 FROM mask_rules WHERE branch_id = ?').get(id) as (StoredMaskRules & { sha256: string }) | undefined;
   }
 
   setMaxOwnBytes(id: string, maxOwnBytes: number | null): void {
@@ -590,13 +617,18 @@ export class StateStore {
     return row && toSnapshot(row);
   }
 
-  insertSnapshot(snapshot: Omit<SnapshotRecord, 'createdAt' | 'kind' | 'pgMajor' | 'redoLsn'> & Partial<Pick<SnapshotRecord, 'kind' | 'pgMajor' | 'redoLsn'>>): void {
+  insertSnapshot(
+    snapshot: Omit<SnapshotRecord, 'createdAt' | 'kind' | 'pgMajor' | 'redoLsn' | 'maskedRulesSha256' | 'maskedAt'> &
+      Partial<Pick<SnapshotRecord, 'kind' | 'pgMajor' | 'redoLsn' | 'maskedRulesSha256' | 'maskedAt'>>,
+  ): void {
     this.db
       .prepare(
-        `INSERT INTO snapshots (id, name, volume, source_branch_id, source_branch_name, db_user, db_name, lsn, snapshot_time, created_at, kind, pg_major, redo_lsn)
-         VALUES (@id, @name, @volume, @sourceBranchId, @sourceBranchName, @dbUser, @dbName, @lsn, @time, @createdAt, @kind, @pgMajor, @redoLsn)`,
+        `INSERT INTO snapshots (id, name, volume, source_branch_id, source_branch_name, db_user, db_name, lsn, snapshot_time, created_at, kind, pg_major, redo_lsn,
+           masked_rules_sha256, masked_at)
+         VALUES (@id, @name, @volume, @sourceBranchId, @sourceBranchName, @dbUser, @dbName, @lsn, @time, @createdAt, @kind, @pgMajor, @redoLsn,
+           @maskedRulesSha256, @maskedAt)`,
       )
-      .run({ kind: 'user', pgMajor: null, redoLsn: null, ...snapshot, createdAt: now() });
+      .run({ kind: 'user', pgMajor: null, redoLsn: null, maskedRulesSha256: null, maskedAt: null, ...snapshot, createdAt: now() });
   }
 
   deleteSnapshot(id: string): void {

@@ -56,7 +56,7 @@ export type paths = {
         put?: never;
         /**
          * Create a branch from a parent (copy-on-write), or a root branch from a source
-         * @description The token must be allowed the new name; the parent may be any branch. With if_not_exists an existing branch of the same name and origin is returned with 200 and created: false. A dump or URL source needs an admin token (the host reads its own files or connects out).
+         * @description The token must be allowed the new name; the parent may be any branch. With if_not_exists an existing branch of the same name and origin is returned with 200 and created: false. A dump or URL source needs an admin token (the host reads its own files or connects out), and so does mask (the rules decide what masked-only tokens read).
          */
         post: operations["createBranch"];
         delete?: never;
@@ -175,7 +175,7 @@ export type paths = {
         put?: never;
         /**
          * Replace the branch's data with its parent's current state (name, port, password and URL stay)
-         * @description With mask (masking rules text), the new data is checked and masked before the branch accepts connections again, and the branch is marked masked with these rules: how a masked branch is re-masked after its parent was refreshed (allowed while protected).
+         * @description With mask (masking rules text), the new data is checked and masked before the branch accepts connections again, and the branch is marked masked with these rules (allowed while protected; rules other than the branch's own need an admin token). Without mask, a masked branch made with mask re-masks with the rules it keeps; other masked branches whose parent is not masked are refused (BRANCH_MASKED).
          */
         post: operations["resetBranch"];
         delete?: never;
@@ -233,7 +233,7 @@ export type paths = {
         put?: never;
         /**
          * Import the source of a --from-url root again and switch the root to it atomically (same URL; branches made before keep their data)
-         * @description Needs an admin token: the host connects out to the source. Runs the after-refresh hooks on the new generation first.
+         * @description Needs an admin token: the host connects out to the source. Runs the after-refresh hooks on the new generation first; then every masked branch made from this root with mask is re-masked from the new data with its rules (one that fails keeps its old masked data: see remasked).
          */
         post: operations["refreshSource"];
         delete?: never;
@@ -524,12 +524,7 @@ export type components = {
             id: string;
             /** @description effective idle timeout (0 = never suspended) */
             idle_timeout_ms: number;
-            /** @description masked data (made with mask, or a branch of a masked branch): SHA-256 of the rules text and when it was masked; null = not masked */
-            masked: {
-                /** Format: date-time */
-                masked_at: string;
-                rules_sha256: string;
-            } | null;
+            masked: components["schemas"]["MaskedMark"];
             /** @description cap on own_bytes enforced by the storage driver; null = none */
             max_own_bytes: number | null;
             name: string;
@@ -818,6 +813,12 @@ export type components = {
             /** @description the masking rules file as text (YAML, see docs/masking.md) */
             rules: string;
         };
+        /** @description masked data (made with mask, a branch of a masked branch or of its snapshot): SHA-256 of the rules text and when it was masked; null = not masked */
+        MaskedMark: {
+            /** Format: date-time */
+            masked_at: string;
+            rules_sha256: string;
+        } | null;
         OpenApiDocument: {
             openapi: string;
         } & {
@@ -930,6 +931,18 @@ export type components = {
             prefer?: "branch" | "parent";
             /** @description return to the state before the last rebase (other fields do not apply) */
             undo?: boolean;
+        };
+        RefreshedRoot: components["schemas"]["Branch"] & {
+            /** @description every masked branch made from this root with mask, re-masked from the new generation with the rules it was masked with */
+            remasked: {
+                branch: string;
+                /** @description why it was not re-masked, e.g. MASK_UNCOVERED_COLUMNS (a column added upstream without a rule) */
+                code?: string;
+                message?: string;
+                /** @description false: it keeps its old masked data (see code and message) */
+                remasked: boolean;
+                rules_sha256?: string;
+            }[];
         };
         ResetBranchRequest: {
             /** @description masking rules (YAML text): re-mask the new data before the branch accepts connections again */
@@ -1047,6 +1060,7 @@ export type components = {
             kind: "user" | "history";
             /** @description approximate: the source's WAL position right after the capture; null if it was stopped */
             lsn: string | null;
+            masked: components["schemas"]["MaskedMark"] & unknown;
             name: string;
             /**
              * Format: date-time
@@ -2463,13 +2477,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the root, on its new generation */
+            /** @description the root, on its new generation, and what happened to its masked branches */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Branch"];
+                    "application/json": components["schemas"]["RefreshedRoot"];
                 };
             };
             /** @description invalid request (INVALID_ARGUMENT, USAGE, INVALID_BRANCH_NAME) */

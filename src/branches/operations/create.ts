@@ -214,7 +214,7 @@ async function plan(rt: Runtime, name: string, from?: Lineage): Promise<Planned>
 }
 
 /** What a cloned branch records besides its plan: where it came from and its branch point. */
-type CloneOrigin = Pick<NewBranch, 'parentId' | 'parentName' | 'source'> & Partial<Pick<NewBranch, 'parentSnapshotId'>>;
+type CloneOrigin = Pick<NewBranch, 'parentId' | 'parentName' | 'source'> & Partial<Pick<NewBranch, 'parentSnapshotId' | 'maskedRulesSha256' | 'maskedAt'>>;
 
 /** Settings every new branch is made with, resolved before anything is made. */
 export interface NewBranchSettings {
@@ -326,11 +326,11 @@ async function createMaskedChild(rt: Runtime, name: string, parent: BranchRecord
       source: JSON.stringify({ kind: 'branch', masked: true }),
       desiredState: 'running',
       protected: true,
-      maskedRulesSha256: rulesSha256(mask.rules),
-      maskedAt,
       branchLsn,
       branchTime: cloned.branchTime,
     });
+    // The rules are kept with the mark: a plain reset, or a refresh of the parent, re-masks with them.
+    rt.store.setMasked(p.id, { rulesSha256: rulesSha256(mask.rules), maskedAt, rules: { rules: mask.rules, file: mask.file ?? null } });
     intent.finish();
   });
   crashPoint('create:committed');
@@ -406,6 +406,8 @@ function createFromSnapshot(rt: Runtime, name: string, snapshot: SnapshotRecord,
       parentName: null,
       parentSnapshotId: snapshot.id,
       source: JSON.stringify({ kind: 'snapshot', snapshot: snapshot.name, branch: snapshot.sourceBranchName }),
+      // A snapshot of a masked branch holds its masked data: so does a branch made from it.
+      ...inheritMasking(snapshot),
     },
     settings,
     { snapshotId: snapshot.id },

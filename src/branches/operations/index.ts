@@ -24,7 +24,7 @@ export { diffSides } from './diff.js';
 export { branchStopped, startBranch, stopAllInstances, stopBranch, suspendBranch, wakeBranch } from './instance-state.js';
 export { resetBranch } from './reset.js';
 export { rebaseBranch, undoSnapshotName } from './rebase.js';
-export { refreshRoot, type RefreshOptions } from './refresh.js';
+export { refreshRoot, type RefreshOptions, type RefreshResult, type RemaskOutcome } from './refresh.js';
 export { historySnapshots, historyWindow, pruneHistory, takeHistorySnapshot, type HistoryWindow, type RecoveryPoint } from './history.js';
 export { FOLLOW_POINTS, type FollowSettings } from './follow.js';
 export { rotatePassword } from './rotate-password.js';

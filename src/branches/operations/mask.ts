@@ -64,17 +64,44 @@ export function inheritMasking(parent: Pick<BranchRecord, 'maskedRulesSha256' | 
 export const isMasked = (branch: Pick<BranchRecord, 'maskedRulesSha256'>): boolean => branch.maskedRulesSha256 !== null;
 
 /**
+ * Whether what a reset or rebase of `branch` brings in holds masked data, and what that is: a
+ * reset takes its parent or the snapshot it was made from; a rebase its parent, the branch a
+ * snapshot it was made from was taken of, or `onto` (a snapshot of the parent).
+ */
+function parentIsMasked(rt: Runtime, branch: BranchRecord, operation: 'reset' | 'rebase', onto?: string): { masked: boolean; parent: { name: string } | undefined } {
+  const snapshot = onto !== undefined ? rt.store.getSnapshotByName(onto) : branch.parentSnapshotId !== null ? rt.store.getSnapshotById(branch.parentSnapshotId) : undefined;
+  if (onto !== undefined || (operation === 'reset' && branch.parentSnapshotId !== null)) {
+    return { masked: snapshot !== undefined && isMasked(snapshot), parent: snapshot && { name: `snapshot ${snapshot.name}` } };
+  }
+  const parentId = branch.parentId ?? snapshot?.sourceBranchId;
+  const parent = parentId ? rt.store.getBranchById(parentId) : undefined;
+  return { masked: parent !== undefined && isMasked(parent), parent };
+}
+
+/**
+ * The rules a reset of `branch` re-masks with when none are given: those it was masked with, kept
+ * when it ran the masking itself (create --mask, reset --mask), if its parent is not masked. A
+ * branch of a masked branch needs none (its parent's data is masked already).
+ */
+export function remaskRules(rt: Runtime, branch: BranchRecord): MaskRequest | undefined {
+  if (!isMasked(branch) || parentIsMasked(rt, branch, 'reset').masked) return undefined;
+  const stored = rt.store.getMaskRules(branch.id);
+  return stored && { rules: stored.rules, ...(stored.file !== null ? { file: stored.file } : {}) };
+}
+
+/**
  * Reset and rebase bring the parent's data in: for a masked branch whose parent is not masked
- * (the branch masked at create), that would be unmasked data in a branch marked masked. Refused;
- * the way to re-mask is a new masked branch (see README, "Masking").
+ * (the branch masked at create), that would be unmasked data in a branch marked masked. Refused
+ * unless the reset re-masks (rules given, or kept by the branch: see remaskRules).
  */
 export function assertNoUnmaskedData(rt: Runtime, branch: BranchRecord, operation: 'reset' | 'rebase', onto?: string): void {
   if (!isMasked(branch)) return;
-  const parent = onto !== undefined ? rt.store.getBranchByName(onto) : branch.parentId ? rt.store.getBranchById(branch.parentId) : undefined;
-  if (parent && isMasked(parent)) return;
+  const { masked, parent } = parentIsMasked(rt, branch, operation, onto);
+  if (masked) return;
+  const instead = operation === 'reset' ? 'reset it with --mask RULES, or create a new masked branch' : 'reset it (it re-masks), or create a new masked branch';
   throw new PgbranchError(
     'BRANCH_MASKED',
-    `"${branch.name}" is a masked branch and ${parent ? `"${parent.name}" is not masked` : 'origin is not a masked branch'}: ${operation} would bring unmasked data in; create a new masked branch instead (branch create … --mask RULES)`,
+    `"${branch.name}" is a masked branch and ${parent ? `"${parent.name}" is not masked` : 'origin is not a masked branch'}: ${operation} would bring unmasked data in; ${instead}`,
     { details: { branch: branch.name, operation } },
   );
 }

@@ -33,7 +33,7 @@ import { assertNotProtected } from '../governance.js';
 import { newSnapshotId, volumeName } from '../ids.js';
 import { beginIntent, pendingIntents, resumeIntent, withoutLock, type IntentFor, type IntentHandle } from '../intents.js';
 import { findBranch } from '../lookup.js';
-import { assertNoUnmaskedData } from './mask.js';
+import { assertNoUnmaskedData, inheritMasking } from './mask.js';
 import { applyVolumeLimit } from '../quotas.js';
 import type { RebaseConflict, RebaseReport, RebaseRequest, RebaseTableReport } from '../rebase-types.js';
 import type { InstanceOwner, Runtime } from '../runtime.js';
@@ -381,6 +381,7 @@ async function swap(rt: Runtime, branch: BranchRecord, build: Build) {
       lsn: branch.branchLsn,
       time: branch.branchTime ?? branch.createdAt,
       pgMajor: branch.pgMajor,
+      ...inheritMasking(branch),
     });
     build.intent.advance('swapped');
   });

@@ -1,7 +1,8 @@
 import { copyFromUrl, initCluster, prepareDirectory, writeHba } from '../../postgres/index.js';
 import type { BranchRecord } from '../../state/index.js';
-import { PgbranchError } from '../../errors.js';
-import { runHooks } from '../../util/index.js';
+import { PgbranchError, isPgbranchError, type ErrorCode } from '../../errors.js';
+import { log, runHooks } from '../../util/index.js';
+import { HOST_ACTOR, audited, branchTarget, type Actor } from '../audit.js';
 import { openTcp } from '../clone.js';
 import type { HostCore } from '../core.js';
 import { crashPoint } from '../crash-points.js';
@@ -11,6 +12,8 @@ import { applyVolumeLimit } from '../quotas.js';
 import type { ProgressSink, Runtime } from '../runtime.js';
 import { findBranch } from '../lookup.js';
 import { loadSourceUrl } from '../source-secrets.js';
+import { isMasked } from './mask.js';
+import { resetBranch } from './reset.js';
 
 export const REFRESH_POINTS = ['refresh:intent', 'refresh:initialised', 'refresh:imported', 'refresh:swapped', 'refresh:old-deleted'] as const;
 
@@ -22,6 +25,23 @@ export interface RefreshOptions {
   readonly hooks?: readonly string[];
   readonly hookOutput?: NodeJS.WritableStream;
   readonly onProgress?: ProgressSink;
+  /** Who asked (audited on each re-mask of a masked branch); default the host itself (schedule). */
+  readonly actor?: Actor;
+}
+
+/**
+ * A masked branch of the refreshed root after the refresh: re-masked from the new data with the
+ * rules it was masked with, or left on its old masked data (the fail-closed check refused the new
+ * data, or anything else failed) with the error's code and message.
+ */
+export type RemaskOutcome =
+  | { readonly branch: string; readonly remasked: true; readonly rulesSha256: string }
+  | { readonly branch: string; readonly remasked: false; readonly code: ErrorCode; readonly message: string };
+
+export interface RefreshResult {
+  readonly root: BranchRecord;
+  /** One entry per masked branch of the root that kept its rules (made with --mask from it). */
+  readonly remasked: readonly RemaskOutcome[];
 }
 
 /** The temporary instance of a new generation: own socket dir and log, a port of its own. */
@@ -37,7 +57,41 @@ function nextOwner(root: BranchRecord, port: number) {
  * host lock so that branches can be made meanwhile. Intent first; a crash or failure before the
  * switch leaves the old generation current, one after it only the old volume to remove.
  */
-export async function refreshRoot(core: HostCore, name: string, options: RefreshOptions = {}): Promise<BranchRecord> {
+export async function refreshRoot(core: HostCore, name: string, options: RefreshOptions = {}): Promise<RefreshResult> {
+  const root = await refreshGeneration(core, name, options);
+  return { root, remasked: await remaskBranchesOf(core, root, options) };
+}
+
+/**
+ * "Mask once, refresh many": every masked branch made from the root with --mask (it keeps its
+ * rules) is re-masked from the new generation, one reset each (own intent, own lock, own audit
+ * entry), so that it is as fresh as the root. A branch whose re-mask fails keeps its old masked
+ * data — never unmasked data — and the outcome says why (e.g. MASK_UNCOVERED_COLUMNS: a column
+ * added upstream without a rule); the others go on.
+ */
+async function remaskBranchesOf(core: HostCore, root: BranchRecord, options: RefreshOptions): Promise<RemaskOutcome[]> {
+  const { rt } = core;
+  const masked = rt.store.listBranches().filter((b) => b.parentId === root.id && isMasked(b) && rt.store.getMaskRules(b.id) !== undefined);
+  const outcomes: RemaskOutcome[] = [];
+  for (const { name } of masked) {
+    options.onProgress?.({ phase: 'mask', message: `re-masking ${name} from the new generation of ${root.name}` });
+    try {
+      const done = await core.locked(async () => {
+        const branch = findBranch(rt, name);
+        const sha = rt.store.getMaskRules(branch.id)?.sha256;
+        return audited(rt.store, options.actor ?? HOST_ACTOR, 'reset', branchTarget(name, { mask: sha, after: 'source-refresh', root: root.name }), () => resetBranch(rt, branch));
+      });
+      outcomes.push({ branch: name, remasked: true, rulesSha256: done.maskedRulesSha256! });
+    } catch (err) {
+      const code: ErrorCode = isPgbranchError(err) ? err.code : 'INTERNAL';
+      log.warn({ branch: name, root: root.name, code }, 'masked branch not re-masked after the refresh; it keeps its old masked data');
+      outcomes.push({ branch: name, remasked: false, code, message: (err as Error).message });
+    }
+  }
+  return outcomes;
+}
+
+async function refreshGeneration(core: HostCore, name: string, options: RefreshOptions): Promise<BranchRecord> {
   const { rt } = core;
   const started = await core.locked(async () => {
     const root = findBranch(rt, name);

@@ -5,7 +5,7 @@ import { bringUpClone, CLONE_POINTS, cloneConsistent, openTcp, sourceHooks } fro
 import { crashPoint } from '../crash-points.js';
 import { assertNotProtected } from '../governance.js';
 import { volumeName } from '../ids.js';
-import { assertNoUnmaskedData, checkCoverage, checkpointLsn, isMasked, maskInstance, parseRulesText, rulesSha256, type MaskRequest } from './mask.js';
+import { assertNoUnmaskedData, checkCoverage, checkpointLsn, isMasked, maskInstance, parseRulesText, remaskRules, rulesSha256, type MaskRequest } from './mask.js';
 import { beginIntent, resumeIntent, type IntentFor } from '../intents.js';
 import { assertPoolRoom } from '../pool-room.js';
 import { applyVolumeLimit } from '../quotas.js';
@@ -36,7 +36,8 @@ export const RESET_MASKED_POINTS = [...RESET_UNTIL_STARTED, 'reset:checked', 're
  * one after it only leaves the old volume to remove.
  */
 export async function resetBranch(rt: Runtime, branch: BranchRecord, options: { readonly mask?: MaskRequest } = {}): Promise<BranchRecord> {
-  const { mask } = options;
+  // A masked branch that ran its masking kept its rules: a plain reset re-masks with them.
+  const mask = options.mask ?? remaskRules(rt, branch);
   // A root has nothing to reset from whatever its protection: that error says more. Re-masking a
   // masked branch is what its protection is for (it never holds unmasked data), so it is allowed.
   if ((branch.parentId !== null || branch.parentSnapshotId !== null) && !(mask && isMasked(branch))) assertNotProtected(branch, 'reset');
@@ -73,7 +74,7 @@ export async function resetBranch(rt: Runtime, branch: BranchRecord, options: { 
   const { branchLsn: recoveredLsn } = await bringUpClone(rt, branch, newVolume, snapshot ? [] : sourceHooks(rt, branch.parentId), { openTcp: !mask });
   let branchLsn = snapshot?.lsn ?? recoveredLsn;
   crashPoint('reset:new-started');
-  let masked: { rulesSha256: string; maskedAt: string } | undefined;
+  let masked: Parameters<typeof rt.store.setMasked>[1] | undefined;
   if (mask) {
     const { rules } = await checkCoverage(rt, branch, mask);
     intent.advance('checked');
@@ -84,7 +85,7 @@ export async function resetBranch(rt: Runtime, branch: BranchRecord, options: { 
     });
     branchLsn = await checkpointLsn(rt, branch);
     await openTcp(rt, branch, newVolume);
-    masked = { rulesSha256: rulesSha256(mask.rules), maskedAt: new Date().toISOString() };
+    masked = { rulesSha256: rulesSha256(mask.rules), maskedAt: new Date().toISOString(), rules: { rules: mask.rules, file: mask.file ?? null } };
   }
   // The new generation's branch point, before the swap: it goes with the new volume if undone.
   await takeBranchPoint(rt, { ...branch, volume: newVolume });

@@ -9,6 +9,7 @@ import { crashPoint } from '../crash-points.js';
 import { newSnapshotId, volumeName } from '../ids.js';
 import { beginIntent, resumeIntent, type IntentFor } from '../intents.js';
 import { assertBranchName } from '../names.js';
+import { inheritMasking } from './mask.js';
 import { assertPoolFloor } from '../quotas.js';
 import type { Runtime } from '../runtime.js';
 
@@ -62,6 +63,7 @@ export async function createSnapshot(rt: Runtime, name: string, branch: BranchRe
       pgMajor: branch.pgMajor,
       kind,
       redoLsn: replay?.redoLsn ?? null,
+      ...inheritMasking(branch),
     });
     intent.finish();
   });

@@ -60,7 +60,17 @@ export function registerSourceCommands(program: Command, ctx: CliContext): void 
     .action(async (name: string, _opts, cmd: Command) => {
       const writer = writerFor(cmd);
       const view = await withHost(cmd, (host) => host.refreshSource(name, { onProgress: progressFor(cmd), hookOutput: ctx.streams.stderr }));
-      writer.data(view, () => [`refreshed: ${name}`, renderFields(branchFields(view))].join('\n'));
+      const remasked = view.remasked.map((r) => (r.remasked ? `re-masked: ${r.branch}` : `NOT re-masked: ${r.branch} keeps its old masked data (${r.code})`));
+      writer.data(view, () => [`refreshed: ${name}`, ...remasked, renderFields(branchFields(view))].join('\n'));
+      // The refresh itself is done; a masked branch left behind fails the command (fail-closed for
+      // the cron or CI job that runs it), with the first failure's code and exit status.
+      const failed = view.remasked.filter((r) => !r.remasked);
+      if (failed.length > 0) {
+        const first = failed[0] as Extract<(typeof failed)[number], { remasked: false }>;
+        throw new PgbranchError(first.code, `"${name}" was refreshed, but ${failed.map((f) => `"${f.branch}"`).join(', ')} could not be re-masked and keep${failed.length === 1 ? 's' : ''} the old masked data:\n${first.message}`, {
+          details: { branch: name, notRemasked: failed.map((f) => f.branch) },
+        });
+      }
     });
 
   source
