@@ -192,6 +192,18 @@ describe.skipIf(skip !== undefined)('web console in a real browser against a rea
     });
     await api(admin, 'DELETE', '/v1/branches/live-1');
 
+    // A masked branch says so in the tree (badge with its rules and time in the title).
+    const { url: kbUrl } = await served.t.host.connectionInfo('kb');
+    await sql(kbUrl, `CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL); INSERT INTO people SELECT g, 'p' || g || '@people.test' FROM generate_series(1, 50) g`);
+    const masked = await api(admin, 'POST', '/v1/branches', { name: 'kb-masked', parent: 'kb', mask: 'version: 1\ntables:\n  people:\n    email: { fake: email }\n' });
+    const badge = page.locator('tr[data-branch="kb-masked"] .badge.masked');
+    await badge.waitFor({ timeout: 20_000 });
+    expect(await badge.getAttribute('title')).toContain((masked.masked.rules_sha256 as string).slice(0, 12));
+    expect(await page.locator('tr[data-branch="kb"] .badge.masked').count()).toBe(0);
+    await api(admin, 'PATCH', '/v1/branches/kb-masked', { protected: false });
+    await api(admin, 'DELETE', '/v1/branches/kb-masked');
+    await sql(kbUrl, 'DROP TABLE people');
+
     if (process.env.PGBRANCH_CONSOLE_SCREENSHOTS) {
       mkdirSync(join(REPO, 'docs'), { recursive: true });
       await waitFor(async () => ((await treeRows(page)).length === 6 ? true : undefined), { timeoutMs: 15_000, intervalMs: 100, what: 'live-1 gone' });

@@ -17,6 +17,16 @@ export function ProtectedBadge() {
   );
 }
 
+/** Masked data (a masked branch, a branch or snapshot of one): which rules, and when. */
+export function MaskedBadge({ masked }: { masked: Branch['masked'] }) {
+  if (!masked) return null;
+  return (
+    <span class="badge masked" title={`personal data masked with rules ${masked.rules_sha256.slice(0, 12)}… at ${formatTime(masked.masked_at)}`}>
+      masked
+    </span>
+  );
+}
+
 export function PullRequest({ branch, repository }: { branch: string; repository: string | null | undefined }) {
   const number = pullRequestNumber(branch);
   if (number === null) return null;

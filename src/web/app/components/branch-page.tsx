@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { branchVerbs, canCreate, canRebase, parseTtl, permits, type BranchVerb } from '../actions.js';
 import { expiryCountdown, formatAge, formatBytes, formatDuration, syncSummary } from '../format.js';
 import type { Branch } from '../wire.js';
-import { Field, ProtectedBadge, PullRequest, SizeBar, StateBadge, Time, sizesOf } from './bits.js';
+import { Field, MaskedBadge, ProtectedBadge, PullRequest, SizeBar, StateBadge, Time, sizesOf } from './bits.js';
 import { ConnectionPanel } from './connection-panel.js';
 import { CreateBranchDialog } from './create-branch-dialog.js';
 import { DiffPanel } from './diff-panel.js';
@@ -73,6 +73,7 @@ export function BranchPage({ name, now }: { name: string; now: number }) {
         </h1>
         <StateBadge state={branch.state} />
         {branch.protected && <ProtectedBadge />}
+        <MaskedBadge masked={branch.masked} />
         <PullRequest branch={branch.name} repository={data.host?.repository} />
       </div>
 

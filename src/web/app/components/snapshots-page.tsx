@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { canCreate, permits } from '../actions.js';
 import type { Snapshot } from '../wire.js';
-import { Time } from './bits.js';
+import { MaskedBadge, Time } from './bits.js';
 import { CreateFromSnapshotDialog } from './create-branch-dialog.js';
 import { ActionDialog } from './dialog.js';
 import { branchHref, navigate, useSession } from './session.js';
@@ -45,7 +45,9 @@ export function SnapshotTable({ snapshots, showBranch }: { snapshots: readonly S
             const mayDelete = permits(caller, { kind: 'delete-snapshot', snapshot: s.name, branch: s.branch });
             return (
               <tr key={s.id} data-snapshot={s.name}>
-                <th scope="row">{s.name}</th>
+                <th scope="row">
+                  {s.name} <MaskedBadge masked={s.masked} />
+                </th>
                 {showBranch && (
                   <td>
                     {visible.has(s.branch) && !s.branch_deleted ? <a href={branchHref(s.branch)}>{s.branch}</a> : s.branch}

@@ -3,7 +3,7 @@ import { canCreate } from '../actions.js';
 import { expiryCountdown, formatAge, formatTime, syncSummary } from '../format.js';
 import { branchTree, parentSuggestions } from '../tree.js';
 import type { Branch } from '../wire.js';
-import { ProtectedBadge, PullRequest, SizeBar, StateBadge, sizesOf } from './bits.js';
+import { MaskedBadge, ProtectedBadge, PullRequest, SizeBar, StateBadge, sizesOf } from './bits.js';
 import { CreateBranchDialog } from './create-branch-dialog.js';
 import { branchHref, navigate, useSession } from './session.js';
 
@@ -60,6 +60,7 @@ export function TreePage({ now }: { now: number }) {
                       {depth > 0 && <span class="twig" aria-hidden="true" />}
                       <a href={branchHref(branch.name)}>{branch.name}</a>
                       {branch.protected && <ProtectedBadge />}
+                      <MaskedBadge masked={branch.masked} />
                       <PullRequest branch={branch.name} repository={data.host?.repository} />
                       {detached && <Detached branch={branch} why={detached} />}
                     </span>
