@@ -25,11 +25,14 @@ import {
   wipeResidue,
   type MaskingRules,
 } from '../postgres/index.js';
-import { parseArgs, positiveInt, progress } from './bench-support.js';
+import pg from 'pg';
+import { parseMaskingRules } from '../branches/index.js';
+import { createBenchHost, parseArgs, positiveInt, progress } from './bench-support.js';
 
 const USAGE = `usage: node dist/bench/mask-bench.js [options]
   --users N       users rows (default 1000000; orders get 2 per user; ~1 GiB at the default)
   --wal-minimal   run the instance with wal_level=minimal while masking (rewrites then skip the WAL)
+  --no-branch     skip phase 2 (a masked branch made by a host on a btrfs pool, and a branch of it)
   --json          print the results as JSON
 `;
 
@@ -78,37 +81,30 @@ INSERT INTO orders
 SELECT u.id * 2 + k, u.id, u.email, u.address, (u.id % 1000) + k / 10.0, u.created_at + make_interval(days => k)
   FROM users u, generate_series(0, 1) k WHERE u.id BETWEEN ${from} AND ${to};`;
 
-const RULES: MaskingRules = {
-  tables: [
-    {
-      schema: 'public',
-      table: 'users',
-      columns: [
-        { column: 'email', kind: 'strategy', strategy: { kind: 'fake', fake: 'email' } },
-        { column: 'full_name', kind: 'strategy', strategy: { kind: 'fake', fake: 'name' } },
-        { column: 'phone', kind: 'strategy', strategy: { kind: 'hash', length: 24 } },
-        { column: 'birth_date', kind: 'strategy', strategy: { kind: 'noise-date', seconds: 30 * 86_400 } },
-        { column: 'ssn', kind: 'strategy', strategy: { kind: 'null' } },
-        { column: 'card_number', kind: 'strategy', strategy: { kind: 'partial', keepFirst: 0, keepLast: 4, maskChar: '*' } },
-        { column: 'iban', kind: 'strategy', strategy: { kind: 'fake', fake: 'iban' } },
-        { column: 'address', kind: 'strategy', strategy: { kind: 'fake', fake: 'address' } },
-        { column: 'profile', kind: 'json', paths: [{ path: ['contact', 'email'], strategy: { kind: 'fake', fake: 'email' } }] },
-      ],
-    },
-    {
-      schema: 'public',
-      table: 'orders',
-      columns: [
-        { column: 'customer_email', kind: 'strategy', strategy: { kind: 'fake', fake: 'email' } },
-        { column: 'shipping_address', kind: 'strategy', strategy: { kind: 'fake', fake: 'address' } },
-      ],
-    },
-  ],
-};
+/** The rules file a user would keep (docs/masking.md): the same text drives both phases. */
+const RULES_YAML = `version: 1
+tables:
+  users:
+    email: { fake: email }
+    full_name: { fake: name }
+    phone: { hash: { length: 24 } }
+    birth_date: { noise: { date: 30d } }
+    ssn: null
+    card_number: { partial: { keep_last: 4 } }
+    iban: { fake: iban }
+    address: { fake: address }
+    profile:
+      json:
+        contact.email: { fake: email }
+  orders:
+    customer_email: { fake: email }
+    shipping_address: { fake: address }
+`;
 
-async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2), { users: 'value', json: 'flag', 'wal-minimal': 'flag' }, USAGE);
-  const users = positiveInt(args, 'users', 1_000_000);
+const RULES: MaskingRules = parseMaskingRules(RULES_YAML, { file: 'bench masking.yaml' });
+
+/** Phase 1: the masking engine alone on a throwaway cluster (no branch, no pool). */
+async function enginePhase(args: Map<string, string>, users: number) {
   const binaries = await resolveBinaries();
   const osUser = await ensureOsUser();
   const root = await mkdtemp(join(tmpdir(), 'pgbranch-maskbench-'));
@@ -188,23 +184,90 @@ async function main(): Promise<number> {
       wipeS: +(wipeMs / 1000).toFixed(2),
       walSegmentsRemoved: wipe.removedWalSegments,
     };
-    if (args.has('json')) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else {
-      const lines = [
-        `masking ${result.databaseMiB} MiB (PostgreSQL ${result.postgres}, ${result.cpus} CPUs, load ${result.loadavg.toFixed(1)}), ${result.rules} rules, wal_level ${result.walLevel}`,
-        ...result.tables.map(
-          (t) =>
-            `  ${t.table.padEnd(8)} ${t.method.padEnd(7)} ${String(t.rows).padStart(9)} rows ${String(t.mib).padStart(7)} MiB → ${String(t.mibAfter).padStart(7)} MiB   update ${t.updateS} s, rewrite ${t.rewriteS} s, analyze ${t.analyzeS} s   ${t.mibPerS} MiB/s, ${t.rowsPerS} rows/s`,
-        ),
-        `  total    ${result.maskS} s: ${result.mibPerS} MiB/s, ${result.rowsPerS} rows/s`,
-        `  seal WAL + clean stop ${result.sealAndStopS} s, wipe ${result.wipeS} s (${result.walSegmentsRemoved} WAL segments removed)`,
-      ];
-      process.stdout.write(`${lines.join('\n')}\n`);
-    }
-    return 0;
+    return result;
   } finally {
     await cleanup();
   }
+}
+
+
+/**
+ * Phase 2: the real path on a btrfs pool — a masked branch of `main` made by the host (clone,
+ * fail-closed check, mask, seal, wipe, start), then a branch of it: what that branch owns right
+ * after its create, against a branch of the unmasked `main` (both should be a few hundred KiB:
+ * every CI branch shares the masked blocks).
+ */
+async function branchPhase(users: number) {
+  const bench = await createBenchHost({ poolSizeGiB: 16 });
+  try {
+    const { host } = bench;
+    const client = new pg.Client({ connectionString: (await host.connectionInfo('main')).url });
+    await client.connect();
+    try {
+      progress(`branch phase: loading ${users} users and ${2 * users} orders into main`);
+      await client.query(SCHEMA);
+      for (let from = 1; from <= users; from += 200_000) await client.query(LOAD(from, Math.min(users, from + 200_000 - 1)));
+      await client.query('VACUUM ANALYZE');
+      await client.query('CHECKPOINT');
+    } finally {
+      await client.end();
+    }
+    progress('branch phase: branch create main-masked --from main --mask masking.yaml');
+    const t0 = performance.now();
+    await host.createBranch('main-masked', { origin: { kind: 'parent', parent: 'main' }, mask: { rules: RULES_YAML, file: 'masking.yaml' } });
+    const maskedCreateS = (performance.now() - t0) / 1000;
+    const child = async (name: string, parent: string) => {
+      const t = performance.now();
+      await host.createBranch(name, { origin: { kind: 'parent', parent } });
+      const ms = performance.now() - t;
+      const view = (await host.listBranches({ withUsage: true, measureMissing: 100 })).find((b) => b.name === name)!;
+      return { ms, ownKiB: view.ownBytes === null ? null : Math.round(view.ownBytes / 1024) };
+    };
+    progress('branch phase: branch create pr-1 --from main-masked, pr-0 --from main');
+    const masked = await child('pr-1', 'main-masked');
+    const plain = await child('pr-0', 'main');
+    const views = await host.listBranches({ withUsage: true, measureMissing: 100 });
+    const mib = (name: string) => Math.round((views.find((b) => b.name === name)?.totalBytes ?? 0) / MIB);
+    return {
+      mainMiB: mib('main'),
+      maskedMiB: mib('main-masked'),
+      maskedCreateS: +maskedCreateS.toFixed(1),
+      childOfMasked: { createMs: Math.round(masked.ms), ownKiB: masked.ownKiB },
+      childOfMain: { createMs: Math.round(plain.ms), ownKiB: plain.ownKiB },
+    };
+  } finally {
+    await bench.cleanup();
+  }
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2), { users: 'value', json: 'flag', 'wal-minimal': 'flag', 'no-branch': 'flag' }, USAGE);
+  const users = positiveInt(args, 'users', 1_000_000);
+  const result = await enginePhase(args, users);
+  const branch = args.has('no-branch') ? null : await branchPhase(users);
+  if (args.has('json')) {
+    process.stdout.write(`${JSON.stringify({ ...result, branch }, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    `masking ${result.databaseMiB} MiB (PostgreSQL ${result.postgres}, ${result.cpus} CPUs, load ${result.loadavg.toFixed(1)}), ${result.rules} rules, wal_level ${result.walLevel}`,
+    ...result.tables.map(
+      (t) =>
+        `  ${t.table.padEnd(8)} ${t.method.padEnd(7)} ${String(t.rows).padStart(9)} rows ${String(t.mib).padStart(7)} MiB → ${String(t.mibAfter).padStart(7)} MiB   update ${t.updateS} s, rewrite ${t.rewriteS} s, analyze ${t.analyzeS} s   ${t.mibPerS} MiB/s, ${t.rowsPerS} rows/s`,
+    ),
+    `  total    ${result.maskS} s: ${result.mibPerS} MiB/s, ${result.rowsPerS} rows/s`,
+    `  seal WAL + clean stop ${result.sealAndStopS} s, wipe ${result.wipeS} s (${result.walSegmentsRemoved} WAL segments removed)`,
+  ];
+  if (branch) {
+    const kib = (n: number | null) => (n === null ? 'not measured' : `${n} KiB`);
+    lines.push(
+      `on a btrfs pool: main ${branch.mainMiB} MiB → main-masked ${branch.maskedMiB} MiB, masked create (clone, check, mask, seal, wipe, start) ${branch.maskedCreateS} s`,
+      `  branch of main-masked: created in ${branch.childOfMasked.createMs} ms, owns ${kib(branch.childOfMasked.ownKiB)} right after create`,
+      `  branch of main (baseline): created in ${branch.childOfMain.createMs} ms, owns ${kib(branch.childOfMain.ownKiB)}`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
 }
 
 main().then(

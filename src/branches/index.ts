@@ -9,6 +9,7 @@ export type { InitOptions, OpenOptions } from './init.js';
 export type { BranchChange, CreateOrigin, CreateRequest, MaskCheckView, MaskRequest, RecoveryPoint, RemaskOutcome, RootSource } from './operations/index.js';
 export type { FollowStatus, RefreshStatus, SourceChange, SourceView } from './sources.js';
 export { CRASH_POINTS, rulesSha256 } from './operations/index.js';
+export { parseMaskingRules } from './masking/index.js';
 export { traceSteps, type StepTracer } from './crash-points.js';
 export { HOST_ACTOR, localActor, operationEvents, tokenActor, type Actor, type AuditEntry, type AuditFilter, type OperationObservation } from './audit.js';
 export type { GcAction, GcActionKind, GcReport } from './gc.js';

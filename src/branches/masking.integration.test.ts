@@ -15,6 +15,8 @@ if (skip) console.warn(`masking acceptance tests skipped: ${skip}`);
 
 /** Rows of the fixture's users table (orders: 2 per user). The issue's 1 M runs with PGBRANCH_MASK_TEST_USERS=1000000. */
 const USERS = Number(process.env.PGBRANCH_MASK_TEST_USERS ?? 10_000);
+/** Per test: 4 min at the default size, growing with it (1 M users: ~33 min; masked twice in some tests). */
+const TIMEOUT = Math.max(240_000, USERS * 2);
 
 /** The fixture's rules (fixtureRules()) as the YAML file a user keeps in the repository. */
 const RULES = `# masking.yaml
@@ -99,7 +101,7 @@ describe.skipIf(skip !== undefined)(`masked branches (${USERS} users)`, () => {
     }
     rulesFile = join(f.t.home, 'masking.yaml');
     writeFileSync(rulesFile, RULES);
-  }, 240_000);
+  }, TIMEOUT);
   afterAll(async () => f?.t.cleanup());
 
   it('bad rules files fail with file:line:column, and leave nothing behind', async () => {
@@ -119,14 +121,14 @@ describe.skipIf(skip !== undefined)(`masked branches (${USERS} users)`, () => {
     expect(cli.stderr).toMatch(/bad\.yaml:4:\d+ unknown-strategy/);
     expect((await f.t.host.listBranches({ withUsage: false })).map((b) => b.name)).toEqual(['main']);
     await assertHostConsistent(f.t.home, f.t.pool.poolPath);
-  });
+  }, TIMEOUT);
 
   it('mask check passes (exit 0, JSON with --json) when every personal column has a rule', async () => {
     const r = await f.t.cli('mask', 'check', 'main', '--rules', rulesFile, '--json');
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ covered: true, branch: 'main', database: expect.any(String), ruled_columns: 17 });
     expect(await f.t.host.maskCheck('main', MASK)).toMatchObject({ branch: 'main', ruledColumns: 17, databasesChecked: expect.arrayContaining(['postgres']) });
-  });
+  }, TIMEOUT);
 
   it('a masked branch holds no original value in any table nor in any file of its volume; keys, joins and uniqueness hold', async () => {
     const { branch } = await f.t.host.createBranch('main-masked', { origin: { kind: 'parent', parent: 'main' }, mask: MASK });
@@ -166,14 +168,14 @@ describe.skipIf(skip !== undefined)(`masked branches (${USERS} users)`, () => {
     const { branch: child } = await f.t.host.createBranch('pr-1', { origin: { kind: 'parent', parent: 'main-masked' } });
     expect(child.masked).toEqual(branch.masked);
     expect(child.protected).toBe(false);
-  }, 240_000);
+  }, TIMEOUT);
 
   it('is deterministic: the same rules and key give the same masked data', async () => {
     await f.t.host.createBranch('main-masked-2', { origin: { kind: 'parent', parent: 'main' }, mask: MASK });
     const [a] = await sql<{ h: string }>((await f.t.host.connectionInfo('main-masked')).url, DIGEST);
     const [b] = await sql<{ h: string }>((await f.t.host.connectionInfo('main-masked-2')).url, DIGEST);
     expect(a!.h).toBe(b!.h);
-  }, 240_000);
+  }, TIMEOUT);
 
   it('reset --mask re-masks after the parent changed: same URL, new rows masked, old rows masked the same', async () => {
     const before = await f.t.host.connectionInfo('main-masked');
@@ -196,7 +198,7 @@ describe.skipIf(skip !== undefined)(`masked branches (${USERS} users)`, () => {
     } finally {
       await sql(mainUrl, 'DELETE FROM users WHERE id = $1', [extra.id]);
     }
-  }, 240_000);
+  }, TIMEOUT);
 
   it('a plain reset of a masked branch re-masks with the rules it keeps; a rebase onto unmasked data is refused', async () => {
     const [before] = await sql<{ h: string }>((await f.t.host.connectionInfo('main-masked-2')).url, DIGEST);
@@ -211,7 +213,7 @@ describe.skipIf(skip !== undefined)(`masked branches (${USERS} users)`, () => {
     await f.t.host.updateBranch('main-masked-2', { protected: false });
     await expect(f.t.host.rebaseBranch('main-masked-2', {})).rejects.toSatisfy((e: unknown) => isPgbranchError(e, 'BRANCH_MASKED'));
     await f.t.host.deleteBranch('main-masked-2');
-  }, 240_000);
+  }, TIMEOUT);
 
   it('a snapshot of a masked branch is masked, and so are branches made from it (they reset to it)', async () => {
     const snapshot = await f.t.host.createSnapshot('main-masked', 'masked-snap');
@@ -224,7 +226,7 @@ describe.skipIf(skip !== undefined)(`masked branches (${USERS} users)`, () => {
     expect(await sql((await f.t.host.connectionInfo('qa-1')).url, 'SELECT count(*)::int AS n FROM orders')).toEqual([{ n: 2 * USERS }]);
     await f.t.host.deleteBranch('qa-1');
     await f.t.host.deleteSnapshot('masked-snap');
-  }, 240_000);
+  }, TIMEOUT);
 
   it('a new email column without a rule: the check fails naming it, and no masked branch is made', async () => {
     await sql(mainUrl, `ALTER TABLE users ADD COLUMN backup_email text; UPDATE users SET backup_email = 'b' || id || '@backup.test' WHERE id % 3 = 0`);
@@ -242,5 +244,5 @@ describe.skipIf(skip !== undefined)(`masked branches (${USERS} users)`, () => {
     } finally {
       await sql(mainUrl, 'ALTER TABLE users DROP COLUMN backup_email');
     }
-  }, 240_000);
+  }, TIMEOUT);
 });
