@@ -18,7 +18,7 @@ export function branchFields(b: BranchView): [string, string][] {
     ['created', b.createdAt],
     ['reset', b.resetAt ?? '-'],
     ['protected', b.protected ? 'yes' : 'no'],
-    ['masked', b.masked ? `yes (${b.masked.maskedAt}, rules sha256 ${b.masked.rulesSha256.slice(0, 12)}…)` : 'no'],
+    ['masked', maskedText(b.masked)],
     ['expires', b.expiresAt ? `${b.expiresAt} (${formatTimeLeft(b.expiresAt)})` : 'never'],
     ['own data', formatBytes(b.ownBytes)],
     ['size cap', b.maxOwnBytes !== null ? formatBytes(b.maxOwnBytes) : 'none'],
@@ -57,4 +57,9 @@ export function tokenFields(t: TokenInfo): [string, string][] {
 export function endpointUrl(info: ConnectionInfo): string {
   if (!info.endpoint) throw new PgbranchError('INVALID_ARGUMENT', 'the endpoint port is not known (configured as 0): ask the running server, or use the direct URL');
   return info.endpoint.url;
+}
+
+/** A masked mark as one line: when, and which rules. */
+export function maskedText(masked: BranchView['masked']): string {
+  return masked ? `yes (${masked.maskedAt}, rules sha256 ${masked.rulesSha256.slice(0, 12)}…)` : 'no';
 }

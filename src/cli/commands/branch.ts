@@ -201,7 +201,7 @@ export function registerBranchCommands(program: Command, ctx: CliContext): void 
   branch
     .command('reset <name>')
     .description("replace the branch's data with its parent's current state; name, port, password and URL stay")
-    .option('--mask <rules-file>', "re-mask: the parent's current data is checked and masked before the branch accepts connections again (allowed on a protected masked branch)")
+    .option('--mask <rules-file>', "re-mask with these rules: the parent's current data is checked and masked before the branch accepts connections again (allowed on a protected masked branch; without --mask a masked branch re-masks with the rules it keeps)")
     .action(async (name: string, opts: { mask?: string }, cmd: Command) => {
       const writer = writerFor(cmd);
       const mask = opts.mask !== undefined ? await readRulesFile(opts.mask) : undefined;

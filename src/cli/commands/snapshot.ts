@@ -3,6 +3,7 @@ import type { SnapshotView } from '../../branches/index.js';
 import type { CliContext } from '../context.js';
 import { formatAge } from '../format.js';
 import { renderFields, renderTable } from '../writer.js';
+import { maskedText } from '../fields.js';
 
 function snapshotFields(s: SnapshotView): [string, string][] {
   return [
@@ -12,6 +13,7 @@ function snapshotFields(s: SnapshotView): [string, string][] {
     ['time', s.time],
     ['lsn', s.lsn ?? '-'],
     ['created', s.createdAt],
+    ['masked', maskedText(s.masked)],
   ];
 }
 
