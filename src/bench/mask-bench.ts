@@ -226,11 +226,18 @@ async function branchPhase(users: number) {
     progress('branch phase: branch create pr-1 --from main-masked, pr-0 --from main');
     const masked = await child('pr-1', 'main-masked');
     const plain = await child('pr-0', 'main');
-    const views = await host.listBranches({ withUsage: true, measureMissing: 100 });
-    const mib = (name: string) => Math.round((views.find((b) => b.name === name)?.totalBytes ?? 0) / MIB);
+    const mib = async (name: string) => {
+      const c = new pg.Client({ connectionString: (await host.connectionInfo(name)).url });
+      await c.connect();
+      try {
+        return Math.round(Number((await c.query('SELECT pg_database_size(current_database())::int8 AS b')).rows[0].b) / MIB);
+      } finally {
+        await c.end();
+      }
+    };
     return {
-      mainMiB: mib('main'),
-      maskedMiB: mib('main-masked'),
+      mainMiB: await mib('main'),
+      maskedMiB: await mib('main-masked'),
       maskedCreateS: +maskedCreateS.toFixed(1),
       childOfMasked: { createMs: Math.round(masked.ms), ownKiB: masked.ownKiB },
       childOfMain: { createMs: Math.round(plain.ms), ownKiB: plain.ownKiB },
@@ -261,7 +268,7 @@ async function main(): Promise<number> {
   if (branch) {
     const kib = (n: number | null) => (n === null ? 'not measured' : `${n} KiB`);
     lines.push(
-      `on a btrfs pool: main ${branch.mainMiB} MiB → main-masked ${branch.maskedMiB} MiB, masked create (clone, check, mask, seal, wipe, start) ${branch.maskedCreateS} s`,
+      `on a btrfs pool: database ${branch.mainMiB} MiB in main → ${branch.maskedMiB} MiB in main-masked, masked create (clone, check, mask, seal, wipe, start) ${branch.maskedCreateS} s`,
       `  branch of main-masked: created in ${branch.childOfMasked.createMs} ms, owns ${kib(branch.childOfMasked.ownKiB)} right after create`,
       `  branch of main (baseline): created in ${branch.childOfMain.createMs} ms, owns ${kib(branch.childOfMain.ownKiB)}`,
     );

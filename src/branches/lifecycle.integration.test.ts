@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../test-support/host-invariants.js';
 import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
@@ -141,6 +143,19 @@ describe.skipIf(skip !== undefined)('branch lifecycle through the CLI (btrfs)', 
     const table = (await t.cli('branch', 'list')).stdout;
     expect(table.split('\n')[0]).toMatch(/^NAME\s+STATE\s+PORT\s+OWN DATA/);
     expect(table).toMatch(/\n(├|└)─ pr-1\s+running/);
+
+    // Lists read kept sizes; without serve to refresh them, a list measures again those older
+    // than a minute (here aged by hand), so the CLI alone never shows a size frozen at first sight.
+    const own = async () => (JSON.parse((await t.cli('branch', 'list', '-o', 'json')).stdout) as { name: string; own_bytes: number }[]).find((b) => b.name === 'fresh')!.own_bytes;
+    await sql(await url('fresh'), `CREATE TABLE ballast AS SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 60000) g; CHECKPOINT`);
+    expect(await own()).toBe(fresh.own_bytes);
+    const db = new Database(join(t.home, 'state.db'));
+    try {
+      db.prepare('UPDATE volume_sizes SET measured_at = ?').run(new Date(Date.now() - 61_000).toISOString());
+    } finally {
+      db.close();
+    }
+    expect(await own()).toBeGreaterThan(fresh.own_bytes + 10 * 1024 * 1024);
   });
 
   it('concurrent creates — in one process and from separate processes — all succeed, each exactly once', async () => {

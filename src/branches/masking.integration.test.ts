@@ -84,7 +84,8 @@ describe.skipIf(skip !== undefined)(`masked branches (${USERS} users)`, () => {
   let originals: Buffer[];
 
   beforeAll(async () => {
-    f = { t: await createTestHost('btrfs') };
+    // A sparse pool; at 1 M users main holds ~1.5 GiB and each masked generation as much again.
+    f = { t: await createTestHost('btrfs', {}, Math.max(1024, Math.ceil(USERS / 1000) * 24)) };
     mainUrl = (await f.t.host.connectionInfo('main')).url;
     const client = new pg.Client({ connectionString: mainUrl });
     await client.connect();

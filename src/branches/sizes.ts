@@ -38,14 +38,23 @@ export function sizeCache(rt: Runtime, budget = LIST_MEASURE_BUDGET): SizeCache 
 }
 
 /**
- * The kept size of a volume. One never measured is measured now (and kept) while the budget
- * lasts; past it (a serving process asks for a budget of 0) it is measured in the background,
- * one volume at a time, and the next list has it.
+ * A kept size older than this is measured again by a list that has budget left: without `serve`
+ * (the CLI alone) nothing refreshes sizes in the background, and lists must not show the size a
+ * branch had when it was first listed forever. `serve` refreshes every size more often than this.
  */
-export async function cachedUsage(rt: Runtime, cache: SizeCache, volume: string): Promise<Usage | undefined> {
+export const SIZE_FRESH_MS = 60_000;
+
+/**
+ * The kept size of a volume. One never measured, or measured longer than SIZE_FRESH_MS ago, is
+ * measured now (and kept) while the budget lasts — the never measured first in effect, since a
+ * stale size is still shown once the budget is spent. Past the budget (a serving process asks for
+ * a budget of 0) a never-measured volume is measured in the background, one volume at a time,
+ * and the next list has it; a stale one waits for serve's refresh.
+ */
+export async function cachedUsage(rt: Runtime, cache: SizeCache, volume: string, nowMs = Date.now()): Promise<Usage | undefined> {
   const kept = cache.cached.get(volume);
-  if (kept) return kept;
-  if (cache.budget.left <= 0) {
+  if (kept && (nowMs - Date.parse(kept.measuredAt) < SIZE_FRESH_MS || cache.budget.left <= 0)) return kept;
+  if (!kept && cache.budget.left <= 0) {
     measureLater(rt, volume);
     return undefined;
   }
