@@ -145,13 +145,13 @@ describe.skipIf(skip !== undefined)('branch lifecycle through the CLI (btrfs)', 
     expect(table).toMatch(/\n(├|└)─ pr-1\s+running/);
 
     // Lists read kept sizes; without serve to refresh them, a list measures again those older
-    // than a minute (here aged by hand), so the CLI alone never shows a size frozen at first sight.
+    // than five minutes (here aged by hand), so the CLI alone never shows a size frozen at first sight.
     const own = async () => (JSON.parse((await t.cli('branch', 'list', '-o', 'json')).stdout) as { name: string; own_bytes: number }[]).find((b) => b.name === 'fresh')!.own_bytes;
     await sql(await url('fresh'), `CREATE TABLE ballast AS SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 60000) g; CHECKPOINT`);
     expect(await own()).toBe(fresh.own_bytes);
     const db = new Database(join(t.home, 'state.db'));
     try {
-      db.prepare('UPDATE volume_sizes SET measured_at = ?').run(new Date(Date.now() - 61_000).toISOString());
+      db.prepare('UPDATE volume_sizes SET measured_at = ?').run(new Date(Date.now() - 301_000).toISOString());
     } finally {
       db.close();
     }

@@ -40,9 +40,10 @@ export function sizeCache(rt: Runtime, budget = LIST_MEASURE_BUDGET): SizeCache 
 /**
  * A kept size older than this is measured again by a list that has budget left: without `serve`
  * (the CLI alone) nothing refreshes sizes in the background, and lists must not show the size a
- * branch had when it was first listed forever. `serve` refreshes every size more often than this.
+ * branch had when it was first listed forever. Well above serve's refresh interval (60 s by
+ * default), so that with serve running a CLI list finds every size fresh and measures nothing.
  */
-export const SIZE_FRESH_MS = 60_000;
+export const SIZE_FRESH_MS = 5 * 60_000;
 
 /**
  * The kept size of a volume. One never measured, or measured longer than SIZE_FRESH_MS ago, is
