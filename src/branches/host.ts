@@ -142,7 +142,7 @@ export class Host {
   }
 
   async getBranch(name: string): Promise<BranchView> {
-    return branchView(this.rt, findBranch(this.rt, name));
+    return branchView(this.rt, findBranch(this.rt, name), true, { freshHealth: true });
   }
 
   /** Connection details; starts the branch first if it is not running (a URL must work). */

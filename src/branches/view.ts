@@ -128,8 +128,12 @@ export async function hostStatus(rt: Runtime): Promise<HostStatus> {
  */
 export type UsageMode = boolean | SizeCache;
 
-/** A branch as reported: its instance's real state and, when asked, its sizes. */
-export async function branchView(rt: Runtime, record: BranchRecord, withUsage: UsageMode = true): Promise<BranchView> {
+/**
+ * A branch as reported: its instance's real state and, when asked, its sizes. `freshHealth`: ping
+ * the instance even if it answered "ready" moments ago (one branch asked for by name: a ping is
+ * cheap, and a frozen postmaster must show as unhealthy at once, not after the ready memory).
+ */
+export async function branchView(rt: Runtime, record: BranchRecord, withUsage: UsageMode = true, options: { freshHealth?: boolean } = {}): Promise<BranchView> {
   const parent = record.parentId ? rt.store.getBranchById(record.parentId) : undefined;
   const measure = (volume: string): Promise<Usage | undefined> =>
     typeof withUsage === 'object' ? cachedUsage(rt, withUsage, volume) : measureVolume(rt, volume);
@@ -138,7 +142,7 @@ export async function branchView(rt: Runtime, record: BranchRecord, withUsage: U
     return bp === undefined ? null : ((await measure(bp))?.ownBytes ?? null);
   };
   const [health, usage, branchPointBytes] = await Promise.all([
-    instanceHealth(rt, record),
+    instanceHealth(rt, record, { fresh: options.freshHealth ?? false }),
     withUsage ? measure(record.volume) : Promise.resolve(undefined),
     withUsage ? bpBytes().catch(() => null) : Promise.resolve(undefined),
   ]);
