@@ -8,6 +8,7 @@ import { killInstance } from '../postgres/index.js';
 import { isMountPoint, unmountLoopPool } from '../storage/index.js';
 import { testPoolSkipReason } from '../storage/test-support/loop-pools.js';
 import { sql } from '../test-support/host-invariants.js';
+import { waitFor } from '../util/index.js';
 
 const execFileAsync = promisify(execFile);
 const REPO = resolve(import.meta.dirname, '../..');
@@ -60,7 +61,10 @@ describe.skipIf(skip !== undefined)('the packed package, installed into an empty
         const dataDir = join(poolPath, volume, 'pgdata');
         if (existsSync(join(dataDir, 'postmaster.pid'))) await killInstance(dataDir).catch(() => undefined);
       }
-      if (await isMountPoint(poolPath)) await unmountLoopPool(poolPath);
+      // A process of an interrupted step may still hold the pool for a moment: retry, with a deadline.
+      if (await isMountPoint(poolPath)) {
+        await waitFor(() => unmountLoopPool(poolPath).then(() => true, () => undefined), { timeoutMs: 30_000, intervalMs: 500, what: `${poolPath} to unmount` });
+      }
     }
     rmSync(work, { recursive: true, force: true });
   });
@@ -106,5 +110,6 @@ describe.skipIf(skip !== undefined)('the packed package, installed into an empty
     const url = await npx('branch', 'url', 'pr-1');
     expect(url.code, url.stderr).toBe(0);
     expect(await sql(url.stdout.trim(), 'SELECT 40 + 2 AS answer')).toEqual([{ answer: 42 }]);
-  });
+    // npm install and rebuild reach the registry and compile: their own deadlines (600 s each) bound it.
+  }, 1_500_000);
 });
