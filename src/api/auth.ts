@@ -33,7 +33,7 @@ export function authenticateRequests(host: Pick<ApiHost, 'authenticate'>, open: 
  */
 export async function branchRef(principal: Principal, host: Pick<BranchService, 'getBranch'>, name: string): Promise<BranchRef> {
   if (!principal.maskedOnly) return name;
-  const view = await host.getBranch(name).catch(() => undefined);
+  const view = await host.getBranch(name, { withUsage: false }).catch(() => undefined);
   return { name, masked: view?.masked != null };
 }
 

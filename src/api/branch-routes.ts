@@ -186,7 +186,7 @@ async function authorizeCreate(principal: Principal, host: BranchService, name: 
  */
 async function maskAccess(host: BranchService, name: string, rules: string | undefined): Promise<Access> {
   if (rules === undefined) return 'write';
-  const current = (await host.getBranch(name).catch(() => undefined))?.masked?.rulesSha256;
+  const current = (await host.getBranch(name, { withUsage: false }).catch(() => undefined))?.masked?.rulesSha256;
   return current !== undefined && current === rulesSha256(rules) ? 'write' : 'admin';
 }
 

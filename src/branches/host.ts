@@ -141,8 +141,9 @@ export class Host {
     return mapLimited(this.rt.store.listBranches(), LIST_CONCURRENCY, (r) => branchView(this.rt, r, usage));
   }
 
-  async getBranch(name: string): Promise<BranchView> {
-    return branchView(this.rt, findBranch(this.rt, name), true, { freshHealth: true });
+  /** `withUsage: false`: no live size measurement (an access check needs the mark, not the sizes). */
+  async getBranch(name: string, options: { withUsage?: boolean } = {}): Promise<BranchView> {
+    return branchView(this.rt, findBranch(this.rt, name), options.withUsage ?? true, { freshHealth: true });
   }
 
   /** Connection details; starts the branch first if it is not running (a URL must work). */

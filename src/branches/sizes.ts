@@ -52,9 +52,9 @@ export const SIZE_FRESH_MS = 5 * 60_000;
  * a budget of 0) a never-measured volume is measured in the background, one volume at a time,
  * and the next list has it; a stale one waits for serve's refresh.
  */
-export async function cachedUsage(rt: Runtime, cache: SizeCache, volume: string, nowMs = Date.now()): Promise<Usage | undefined> {
+export async function cachedUsage(rt: Runtime, cache: SizeCache, volume: string): Promise<Usage | undefined> {
   const kept = cache.cached.get(volume);
-  if (kept && (nowMs - Date.parse(kept.measuredAt) < SIZE_FRESH_MS || cache.budget.left <= 0)) return kept;
+  if (kept && (Date.now() - Date.parse(kept.measuredAt) < SIZE_FRESH_MS || cache.budget.left <= 0)) return kept;
   if (!kept && cache.budget.left <= 0) {
     measureLater(rt, volume);
     return undefined;

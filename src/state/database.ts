@@ -185,8 +185,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE mask_rules (
     branch_id TEXT PRIMARY KEY REFERENCES branches(id) ON DELETE CASCADE,
     rules     TEXT NOT NULL,
-    file      TEXT,
-    sha256    TEXT NOT NULL
+    file      TEXT
   );
   `,
 ];

@@ -539,14 +539,14 @@ export class StateStore {
     this.db.prepare('UPDATE branches SET masked_rules_sha256 = ?, masked_at = ?, updated_at = ? WHERE id = ?').run(masked.rulesSha256, masked.maskedAt, now(), id);
     if (masked.rules) {
       this.db
-        .prepare('INSERT INTO mask_rules (branch_id, rules, file, sha256) VALUES (?, ?, ?, ?) ON CONFLICT (branch_id) DO UPDATE SET rules = excluded.rules, file = excluded.file, sha256 = excluded.sha256')
-        .run(id, masked.rules.rules, masked.rules.file, masked.rulesSha256);
+        .prepare('INSERT INTO mask_rules (branch_id, rules, file) VALUES (?, ?, ?) ON CONFLICT (branch_id) DO UPDATE SET rules = excluded.rules, file = excluded.file')
+        .run(id, masked.rules.rules, masked.rules.file);
     }
   }
 
-  /** The rules file a branch was masked with, if it ran the masking itself (see setMasked). */
-  getMaskRules(id: string): (StoredMaskRules & { readonly sha256: string }) | undefined {
-    return this.db.prepare('SELECT rules, file, sha256 FROM mask_rules WHERE branch_id = ?').get(id) as (StoredMaskRules & { sha256: string }) | undefined;
+  /** The rules file a branch was masked with, if it ran the masking itself (see setMasked; its hash is the branch's masked_rules_sha256). */
+  getMaskRules(id: string): StoredMaskRules | undefined {
+    return this.db.prepare('SELECT rules, file FROM mask_rules WHERE branch_id = ?').get(id) as StoredMaskRules | undefined;
   }
 
   setMaxOwnBytes(id: string, maxOwnBytes: number | null): void {

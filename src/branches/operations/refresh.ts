@@ -12,7 +12,7 @@ import { applyVolumeLimit } from '../quotas.js';
 import type { ProgressSink, Runtime } from '../runtime.js';
 import { findBranch } from '../lookup.js';
 import { loadSourceUrl } from '../source-secrets.js';
-import { isMasked } from './mask.js';
+import { remaskRules } from './mask.js';
 import { resetBranch } from './reset.js';
 
 export const REFRESH_POINTS = ['refresh:intent', 'refresh:initialised', 'refresh:imported', 'refresh:swapped', 'refresh:old-deleted'] as const;
@@ -71,15 +71,16 @@ export async function refreshRoot(core: HostCore, name: string, options: Refresh
  */
 async function remaskBranchesOf(core: HostCore, root: BranchRecord, options: RefreshOptions): Promise<RemaskOutcome[]> {
   const { rt } = core;
-  const masked = rt.store.listBranches().filter((b) => b.parentId === root.id && isMasked(b) && rt.store.getMaskRules(b.id) !== undefined);
+  // Those a plain reset re-masks (remaskRules: masked by themselves, rules kept).
+  const masked = rt.store.listBranches().filter((b) => b.parentId === root.id && remaskRules(rt, b) !== undefined);
   const outcomes: RemaskOutcome[] = [];
   for (const { name } of masked) {
     options.onProgress?.({ phase: 'mask', message: `re-masking ${name} from the new generation of ${root.name}` });
     try {
       const done = await core.locked(async () => {
         const branch = findBranch(rt, name);
-        const sha = rt.store.getMaskRules(branch.id)?.sha256;
-        return audited(rt.store, options.actor ?? HOST_ACTOR, 'reset', branchTarget(name, { mask: sha, after: 'source-refresh', root: root.name }), () => resetBranch(rt, branch));
+        const details = { mask: branch.maskedRulesSha256, after: 'source-refresh', root: root.name };
+        return audited(rt.store, options.actor ?? HOST_ACTOR, 'reset', branchTarget(name, details), () => resetBranch(rt, branch));
       });
       outcomes.push({ branch: name, remasked: true, rulesSha256: done.maskedRulesSha256! });
     } catch (err) {

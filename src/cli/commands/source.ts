@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { PgbranchError } from '../../errors.js';
-import type { SourceView } from '../../branches/index.js';
+import type { RemaskOutcome, SourceView } from '../../branches/index.js';
 import type { CliContext } from '../context.js';
 import { branchFields } from '../fields.js';
 import { formatBytes } from '../format.js';
@@ -64,9 +64,9 @@ export function registerSourceCommands(program: Command, ctx: CliContext): void 
       writer.data(view, () => [`refreshed: ${name}`, ...remasked, renderFields(branchFields(view))].join('\n'));
       // The refresh itself is done; a masked branch left behind fails the command (fail-closed for
       // the cron or CI job that runs it), with the first failure's code and exit status.
-      const failed = view.remasked.filter((r) => !r.remasked);
-      if (failed.length > 0) {
-        const first = failed[0] as Extract<(typeof failed)[number], { remasked: false }>;
+      const failed = view.remasked.filter((r): r is Extract<RemaskOutcome, { remasked: false }> => !r.remasked);
+      const first = failed[0];
+      if (first) {
         throw new PgbranchError(first.code, `"${name}" was refreshed, but ${failed.map((f) => `"${f.branch}"`).join(', ')} could not be re-masked and keep${failed.length === 1 ? 's' : ''} the old masked data:\n${first.message}`, {
           details: { branch: name, notRemasked: failed.map((f) => f.branch) },
         });
