@@ -1,5 +1,5 @@
 import { instanceStatus, pingInstance } from '../postgres/index.js';
-import type { BranchRecord } from '../state/index.js';
+import type { BranchRecord, InstanceReadyRecord } from '../state/index.js';
 import { log } from '../util/index.js';
 import { HOST_ACTOR, audited, branchTarget } from './audit.js';
 import type { HostCore } from './core.js';
@@ -17,30 +17,79 @@ const PING_TIMEOUT_MS = 3_000;
 
 /**
  * A "ready" answer is believed for this long for the same postmaster (same pid): in `serve` the
- * health beat pings every running instance anyway, so a list right after it need not ping them
- * all again. Anything else (no postmaster, a new pid, a refusal) is looked at afresh.
+ * health beat pings every running instance anyway (every 10 s by default), so a list right after
+ * it, in serve or in another process (the CLI), need not ping them all again. Anything else (no
+ * postmaster, a new pid, a refusal) is looked at afresh.
  */
-const READY_MEMORY_MS = 15_000;
+export const READY_MEMORY_MS = 15_000;
 
-/** Ready answers seen in this process: volume → postmaster pid and when. */
-const seenReady = new Map<string, { pid: number; atMs: number }>();
+/**
+ * Ready answers as kept in state.db, for one list or one health beat: read once at the start,
+ * and what the call learned is saved at its end in one transaction. A cache: a save that fails
+ * (the database busy past its timeout) costs pings on the next list, nothing else.
+ */
+export class ReadyMemory {
+  private readonly kept: ReadonlyMap<string, InstanceReadyRecord>;
+  private readonly learned = new Map<string, InstanceReadyRecord>();
+  private readonly forgotten = new Set<string>();
 
-export async function instanceHealth(rt: Runtime, branch: Pick<BranchRecord, 'volume' | 'port' | 'dbUser' | 'dbName'>, options: { fresh?: boolean } = {}): Promise<InstanceHealth> {
+  constructor(private readonly rt: Runtime, options: { load?: boolean } = {}) {
+    this.kept = options.load === false ? new Map() : rt.store.listInstanceReady();
+  }
+
+  believes(volume: string, pid: number | undefined, nowMs = Date.now()): boolean {
+    const seen = this.kept.get(volume);
+    return seen !== undefined && seen.pid === pid && nowMs - seen.seenAtMs < READY_MEMORY_MS && nowMs >= seen.seenAtMs;
+  }
+
+  saw(volume: string, health: InstanceHealth, pid: number | undefined): void {
+    if (health.kind === 'ready' && pid !== undefined) {
+      this.learned.set(volume, { pid, seenAtMs: Date.now() });
+      this.forgotten.delete(volume);
+    } else if (this.kept.has(volume) || this.learned.has(volume)) {
+      this.learned.delete(volume);
+      this.forgotten.add(volume);
+    }
+  }
+
+  /** `replace`: this call looked at every instance that should run (the health beat). */
+  save(options: { replace?: boolean } = {}): void {
+    if (!options.replace && this.learned.size === 0 && this.forgotten.size === 0) return;
+    try {
+      this.rt.store.keepInstanceReady(this.learned, this.forgotten, options);
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'could not keep instances\' ready answers');
+    }
+  }
+}
+
+/**
+ * The health of one instance. With a memory (lists), a ready answer it holds for the same
+ * postmaster is believed unless `fresh`; whatever is asked is recorded in it. Without one (a
+ * branch asked for by name, a result), the instance is pinged.
+ */
+export async function instanceHealth(
+  rt: Runtime,
+  branch: Pick<BranchRecord, 'volume' | 'port' | 'dbUser' | 'dbName'>,
+  options: { memory?: ReadyMemory; fresh?: boolean } = {},
+): Promise<InstanceHealth> {
+  const { memory } = options;
   const status = await instanceStatus(rt.dataDir(branch.volume));
   if (!status.running) {
-    seenReady.delete(branch.volume);
+    memory?.saw(branch.volume, { kind: 'down' }, undefined);
     return { kind: 'down' };
   }
-  const seen = seenReady.get(branch.volume);
-  if (!options.fresh && seen && seen.pid === status.pid && Date.now() - seen.atMs < READY_MEMORY_MS) return { kind: 'ready' };
+  if (memory && !options.fresh && memory.believes(branch.volume, status.pid)) return { kind: 'ready' };
+  const health = await pingHealth(branch, status.pid);
+  memory?.saw(branch.volume, health, status.pid);
+  return health;
+}
+
+async function pingHealth(branch: Pick<BranchRecord, 'port' | 'dbUser' | 'dbName'>, pid: number | undefined): Promise<InstanceHealth> {
   const answer = await pingInstance({ port: branch.port, user: branch.dbUser, database: branch.dbName, timeoutMs: PING_TIMEOUT_MS });
-  if (answer.kind === 'accepting') {
-    seenReady.set(branch.volume, { pid: status.pid!, atMs: Date.now() });
-    return { kind: 'ready' };
-  }
-  seenReady.delete(branch.volume);
+  if (answer.kind === 'accepting') return { kind: 'ready' };
   if (answer.kind === 'rejecting') return { kind: 'unhealthy', reason: `${answer.message} (${answer.sqlstate})` };
-  return { kind: 'unhealthy', reason: `postmaster ${status.pid} is alive but not accepting connections: ${answer.reason}` };
+  return { kind: 'unhealthy', reason: `postmaster ${pid} is alive but not accepting connections: ${answer.reason}` };
 }
 
 /** Why a branch that should run is down, as reported. */
@@ -74,10 +123,22 @@ export class HealthMonitor {
   async check(core: HostCore, nowMs = Date.now()): Promise<string[]> {
     const restarted: string[] = [];
     const seen = new Set<string>();
+    // What this beat sees is kept for lists in every process (see READY_MEMORY_MS).
+    const memory = new ReadyMemory(core.rt, { load: false });
+    try {
+      await this.beat(core, nowMs, memory, seen, restarted);
+    } finally {
+      memory.save({ replace: true });
+    }
+    for (const id of this.troubles.keys()) if (!seen.has(id)) this.troubles.delete(id);
+    return restarted;
+  }
+
+  private async beat(core: HostCore, nowMs: number, memory: ReadyMemory, seen: Set<string>, restarted: string[]): Promise<void> {
     for (const candidate of core.rt.store.listBranches()) {
       if (candidate.desiredState !== 'running') continue;
       seen.add(candidate.id);
-      const health = await instanceHealth(core.rt, candidate, { fresh: true });
+      const health = await instanceHealth(core.rt, candidate, { memory, fresh: true });
       if (health.kind === 'ready') {
         this.troubles.delete(candidate.id);
         continue;
@@ -115,7 +176,5 @@ export class HealthMonitor {
         log.warn({ branch: candidate.name, reason, err: result, retryInMs: backoff }, 'could not restart an unhealthy instance');
       }
     }
-    for (const id of this.troubles.keys()) if (!seen.has(id)) this.troubles.delete(id);
-    return restarted;
   }
 }

@@ -18,7 +18,7 @@ import { closeKeptClients, discardOwnWarmClones, refillWarmClones } from './warm
 import { deleteAndForget, deleteExpiredBranches, openSession, suspendIdleBranches } from './sessions.js';
 import { maintainSources, sourceOf, sourceView, updateSource, type SourceChange, type SourceView } from './sources.js';
 import { findBranch } from './lookup.js';
-import { HealthMonitor } from './health.js';
+import { HealthMonitor, ReadyMemory } from './health.js';
 import { refreshSizes, sizeCache } from './sizes.js';
 import { authenticate, createToken, revokeToken, tokenInfo, type Principal, type TokenInfo, type TokenRequest } from './tokens.js';
 import { branchView, connectionInfo, hostStatus, toSnapshotView, type BranchView, type ConnectionInfo, type EndpointAddress, type HostStatus, type RefreshedRootView, type SnapshotView } from './view.js';
@@ -131,19 +131,23 @@ export class Host {
   }
 
   /**
-   * Every branch with its instance's real state (a few concurrent health pings) and, with
+   * Every branch with its instance's real state (a few concurrent health pings, none for an
+   * instance seen ready moments ago by serve's health beat or another list: see ReadyMemory) and, with
    * `withUsage`, its sizes as last measured (see sizes.ts: serve refreshes them in the background).
    * `measureMissing`: how many never-measured volumes this call measures itself (default 10; a
    * serving process passes 0 and has them measured in the background instead).
    */
   async listBranches(options: { withUsage?: boolean; measureMissing?: number } = {}): Promise<BranchView[]> {
     const usage = (options.withUsage ?? true) ? sizeCache(this.rt, options.measureMissing) : false;
-    return mapLimited(this.rt.store.listBranches(), LIST_CONCURRENCY, (r) => branchView(this.rt, r, usage));
+    const readyMemory = new ReadyMemory(this.rt);
+    const views = await mapLimited(this.rt.store.listBranches(), LIST_CONCURRENCY, (r) => branchView(this.rt, r, usage, { readyMemory }));
+    readyMemory.save();
+    return views;
   }
 
   /** `withUsage: false`: no live size measurement (an access check needs the mark, not the sizes). */
   async getBranch(name: string, options: { withUsage?: boolean } = {}): Promise<BranchView> {
-    return branchView(this.rt, findBranch(this.rt, name), options.withUsage ?? true, { freshHealth: true });
+    return branchView(this.rt, findBranch(this.rt, name), options.withUsage ?? true);
   }
 
   /** Connection details; starts the branch first if it is not running (a URL must work). */

@@ -2,7 +2,7 @@ import type { BranchRecord, DesiredState, SnapshotRecord } from '../state/index.
 import type { PoolUsage, VolumeLimitSupport } from '../storage/index.js';
 import { branchPointOf } from './branch-point.js';
 import type { HostConfig } from './config.js';
-import { instanceHealth, NOT_RUNNING_REASON, type InstanceHealth } from './health.js';
+import { instanceHealth, NOT_RUNNING_REASON, type InstanceHealth, type ReadyMemory } from './health.js';
 import { poolFloorBytes } from './quotas.js';
 import type { RemaskOutcome } from './operations/index.js';
 import type { Runtime } from './runtime.js';
@@ -129,11 +129,12 @@ export async function hostStatus(rt: Runtime): Promise<HostStatus> {
 export type UsageMode = boolean | SizeCache;
 
 /**
- * A branch as reported: its instance's real state and, when asked, its sizes. `freshHealth`: ping
- * the instance even if it answered "ready" moments ago (one branch asked for by name: a ping is
- * cheap, and a frozen postmaster must show as unhealthy at once, not after the ready memory).
+ * A branch as reported: its instance's real state and, when asked, its sizes. `readyMemory`
+ * (lists): believe a "ready" answer kept moments ago (see ReadyMemory); without it the instance is
+ * pinged (one branch asked for by name: a ping is cheap, and a frozen postmaster must show as
+ * unhealthy at once, not after the ready memory).
  */
-export async function branchView(rt: Runtime, record: BranchRecord, withUsage: UsageMode = true, options: { freshHealth?: boolean } = {}): Promise<BranchView> {
+export async function branchView(rt: Runtime, record: BranchRecord, withUsage: UsageMode = true, options: { readyMemory?: ReadyMemory } = {}): Promise<BranchView> {
   const parent = record.parentId ? rt.store.getBranchById(record.parentId) : undefined;
   const measure = (volume: string): Promise<Usage | undefined> =>
     typeof withUsage === 'object' ? cachedUsage(rt, withUsage, volume) : measureVolume(rt, volume);
@@ -142,7 +143,7 @@ export async function branchView(rt: Runtime, record: BranchRecord, withUsage: U
     return bp === undefined ? null : ((await measure(bp))?.ownBytes ?? null);
   };
   const [health, usage, branchPointBytes] = await Promise.all([
-    instanceHealth(rt, record, { fresh: options.freshHealth ?? false }),
+    instanceHealth(rt, record, { memory: options.readyMemory }),
     withUsage ? measure(record.volume) : Promise.resolve(undefined),
     withUsage ? bpBytes().catch(() => null) : Promise.resolve(undefined),
   ]);

@@ -188,6 +188,17 @@ export const MIGRATIONS: readonly string[] = [
     file      TEXT
   );
   `,
+  `
+  -- "Ready" answers of instances (a real connection was accepted), kept so that a list in another
+  -- process (the CLI, while serve's health beat pings every running instance) believes them for a
+  -- few seconds instead of pinging hundreds of instances again. Tied to the postmaster's pid: a
+  -- restarted or stopped instance is looked at afresh. A cache: losing it costs pings only.
+  CREATE TABLE instance_ready (
+    volume     TEXT PRIMARY KEY,
+    pid        INTEGER NOT NULL,
+    seen_at_ms INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function openDatabase(file: string): Db {

@@ -4,6 +4,12 @@ import { isSealed, openText, sealText } from './secret-box.js';
 export type DesiredState = 'running' | 'suspended' | 'stopped';
 
 /** A branch as stored. Timestamps are ISO-8601 UTC strings. */
+/** A postmaster that accepted a connection: its pid, and when (ms since the epoch). */
+export interface InstanceReadyRecord {
+  readonly pid: number;
+  readonly seenAtMs: number;
+}
+
 export interface VolumeSizeRecord {
   readonly ownBytes: number;
   readonly totalBytes: number;
@@ -599,6 +605,28 @@ export class StateStore {
   pruneVolumeSizes(keep: ReadonlySet<string>): void {
     const del = this.db.prepare('DELETE FROM volume_sizes WHERE volume = ?');
     for (const volume of this.listVolumeSizes().keys()) if (!keep.has(volume)) del.run(volume);
+  }
+
+  // --- "ready" answers of instances (a cache: lists in any process believe them for a while) ---
+
+  listInstanceReady(): Map<string, InstanceReadyRecord> {
+    const rows = this.db.prepare('SELECT volume, pid, seen_at_ms FROM instance_ready').all() as { volume: string; pid: number; seen_at_ms: number }[];
+    return new Map(rows.map((r) => [r.volume, { pid: r.pid, seenAtMs: r.seen_at_ms }]));
+  }
+
+  /**
+   * Keeps new ready answers and forgets volumes seen not ready, in one transaction (one sync per
+   * list or health beat, not one per instance). `replace`: what is kept is exactly `ready` (the
+   * health beat, which looked at every instance that should run).
+   */
+  keepInstanceReady(ready: ReadonlyMap<string, InstanceReadyRecord>, notReady: Iterable<string>, options: { replace?: boolean } = {}): void {
+    const put = this.db.prepare('INSERT INTO instance_ready (volume, pid, seen_at_ms) VALUES (?, ?, ?) ON CONFLICT (volume) DO UPDATE SET pid = excluded.pid, seen_at_ms = excluded.seen_at_ms');
+    const del = this.db.prepare('DELETE FROM instance_ready WHERE volume = ?');
+    this.db.transaction(() => {
+      if (options.replace) this.db.prepare('DELETE FROM instance_ready').run();
+      for (const volume of notReady) del.run(volume);
+      for (const [volume, r] of ready) put.run(volume, r.pid, r.seenAtMs);
+    })();
   }
 
   // --- snapshots ---

@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { instanceStatus } from '../postgres/index.js';
+import { readStoredState } from '../test-support/host-invariants.js';
+import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
+import { READY_MEMORY_MS } from './health.js';
+import { Host } from './index.js';
+
+const skip = await testPoolSkipReason('btrfs');
+if (skip) console.warn(`ready memory tests skipped: ${skip}`);
+
+/**
+ * Lists in any process believe the "ready" answers serve's health beat (or another list) kept in
+ * state.db moments ago, instead of pinging every running instance: a CLI `branch list` at
+ * hundreds of running branches stays fast. The proof that nothing is pinged: a frozen postmaster
+ * (SIGSTOP: alive, answering nothing) still lists as running while the kept answer is fresh, and
+ * shows as unhealthy once it is not; a branch asked for by name is always pinged.
+ */
+describe.skipIf(skip !== undefined)('ready answers kept across processes', () => {
+  let t: TestHost;
+
+  beforeAll(async () => {
+    t = await createTestHost('btrfs');
+    for (const name of ['r-1', 'r-2']) expect((await t.cli('branch', 'create', name, '--from', 'main')).code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  const volumeOf = (name: string): string => readStoredState(t.home).branches.find((b) => b.name === name)!.volume;
+  const kept = (): Map<string, { pid: number; seenAtMs: number }> => {
+    const db = new Database(join(t.home, 'state.db'), { readonly: true });
+    try {
+      const rows = db.prepare('SELECT volume, pid, seen_at_ms FROM instance_ready').all() as { volume: string; pid: number; seen_at_ms: number }[];
+      return new Map(rows.map((r) => [r.volume, { pid: r.pid, seenAtMs: r.seen_at_ms }]));
+    } finally {
+      db.close();
+    }
+  };
+  /** Dates the kept answers `agoMs` before now (what the beat would have written then). */
+  const seenAgo = (agoMs: number, volume?: string): void => {
+    const db = new Database(join(t.home, 'state.db'));
+    try {
+      if (volume) db.prepare('UPDATE instance_ready SET seen_at_ms = ? WHERE volume = ?').run(Date.now() - agoMs, volume);
+      else db.prepare('UPDATE instance_ready SET seen_at_ms = ?').run(Date.now() - agoMs);
+    } finally {
+      db.close();
+    }
+  };
+
+  it("the health beat keeps every running instance's answer with its postmaster pid, in one place for all processes", async () => {
+    await t.host.checkHealth();
+    const rows = kept();
+    for (const name of ['main', 'r-1', 'r-2']) {
+      const status = await instanceStatus(t.host.rt.dataDir(volumeOf(name)));
+      expect(rows.get(volumeOf(name))?.pid, name).toBe(status.pid);
+    }
+  });
+
+  it('a list in another process believes a fresh kept answer (no ping), and pings once it is stale; a branch asked for by name is pinged', async () => {
+    await t.host.checkHealth();
+    const volume = volumeOf('r-1');
+    const { pid } = await instanceStatus(t.host.rt.dataDir(volume));
+    process.kill(pid!, 'SIGSTOP');
+    try {
+      // The CLI is another process: it has only what state.db kept. Dated now, so that the CLI's
+      // own start, however slow on a busy machine, is well within the memory.
+      seenAgo(0);
+      const listed = await t.cli('branch', 'list', '-o', 'json');
+      expect(listed.code, listed.stderr).toBe(0);
+      const states = new Map((JSON.parse(listed.stdout) as { name: string; state: string }[]).map((b) => [b.name, b.state]));
+      expect(states.get('r-1')).toBe('running');
+      expect(states.get('r-2')).toBe('running');
+
+      // The name asked for: pinged now, and the frozen postmaster answers nothing.
+      const got = await t.cli('branch', 'get', 'r-1', '-o', 'json');
+      expect(got.code, got.stderr).toBe(0);
+      expect((JSON.parse(got.stdout) as { state: string }).state).toBe('unhealthy');
+
+      // Past the memory, a list pings and sees the freeze; it forgets the answer it no longer believes.
+      seenAgo(READY_MEMORY_MS + 1_000, volume);
+      const other = await Host.open({ home: t.home });
+      try {
+        const views = await other.listBranches({ withUsage: false });
+        const r1 = views.find((b) => b.name === 'r-1')!;
+        expect(r1.state).toBe('unhealthy');
+        expect(r1.unhealthyReason).toMatch(/not accepting connections/);
+        expect(views.find((b) => b.name === 'r-2')!.state).toBe('running');
+      } finally {
+        other.close();
+      }
+      expect(kept().has(volume)).toBe(false);
+    } finally {
+      process.kill(pid!, 'SIGCONT');
+    }
+  });
+
+  it('a kept answer is for one postmaster: after a restart the new one is pinged, and a list keeps what it learned', async () => {
+    await t.host.checkHealth();
+    const volume = volumeOf('r-2');
+    const before = kept().get(volume)!;
+    expect((await t.cli('branch', 'stop', 'r-2')).code).toBe(0);
+    expect((await t.cli('branch', 'start', 'r-2')).code).toBe(0);
+    const { pid } = await instanceStatus(t.host.rt.dataDir(volume));
+    expect(pid).not.toBe(before.pid);
+    const listed = await t.cli('branch', 'list', '-o', 'json');
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { name: string; state: string }[]).find((b) => b.name === 'r-2')!.state).toBe('running');
+    expect(kept().get(volume)?.pid).toBe(pid);
+  });
+});
