@@ -29,6 +29,7 @@ describe.skipIf(skip !== undefined)('ready answers kept across processes', () =>
     await t?.cleanup();
   });
 
+  const dataDir = (volume: string): string => join(t.pool.poolPath, volume, 'pgdata');
   const volumeOf = (name: string): string => readStoredState(t.home).branches.find((b) => b.name === name)!.volume;
   const kept = (): Map<string, { pid: number; seenAtMs: number }> => {
     const db = new Database(join(t.home, 'state.db'), { readonly: true });
@@ -54,7 +55,7 @@ describe.skipIf(skip !== undefined)('ready answers kept across processes', () =>
     await t.host.checkHealth();
     const rows = kept();
     for (const name of ['main', 'r-1', 'r-2']) {
-      const status = await instanceStatus(t.host.rt.dataDir(volumeOf(name)));
+      const status = await instanceStatus(dataDir(volumeOf(name)));
       expect(rows.get(volumeOf(name))?.pid, name).toBe(status.pid);
     }
   });
@@ -62,7 +63,7 @@ describe.skipIf(skip !== undefined)('ready answers kept across processes', () =>
   it('a list in another process believes a fresh kept answer (no ping), and pings once it is stale; a branch asked for by name is pinged', async () => {
     await t.host.checkHealth();
     const volume = volumeOf('r-1');
-    const { pid } = await instanceStatus(t.host.rt.dataDir(volume));
+    const { pid } = await instanceStatus(dataDir(volume));
     process.kill(pid!, 'SIGSTOP');
     try {
       // The CLI is another process: it has only what state.db kept. Dated now, so that the CLI's
@@ -103,7 +104,7 @@ describe.skipIf(skip !== undefined)('ready answers kept across processes', () =>
     const before = kept().get(volume)!;
     expect((await t.cli('branch', 'stop', 'r-2')).code).toBe(0);
     expect((await t.cli('branch', 'start', 'r-2')).code).toBe(0);
-    const { pid } = await instanceStatus(t.host.rt.dataDir(volume));
+    const { pid } = await instanceStatus(dataDir(volume));
     expect(pid).not.toBe(before.pid);
     const listed = await t.cli('branch', 'list', '-o', 'json');
     expect(listed.code, listed.stderr).toBe(0);

@@ -12,7 +12,8 @@ import type { Runtime } from './runtime.js';
  *   free-space floor (quotas.minPoolFreeBytes, by default 5% of the pool, see poolFloorBytes);
  * - starting an instance needs a quarter of it (at least 16 MiB): a branch that was running keeps
  *   running as long as it can, and one that could not start is started again by `serve` once
- *   space returns.
+ *   space returns;
+ * - a refresh's new generation (initdb, then the restore) is new data too.
  */
 
 const MIB = 1024 * 1024;
@@ -27,9 +28,16 @@ export function roomNeededBytes(rt: Runtime, totalBytes: number, purpose: PoolRo
 
 /** Refuses (POOL_FULL) when the pool has less free space than `purpose` needs. */
 export async function assertPoolRoom(rt: Runtime, purpose: PoolRoomPurpose, what: string): Promise<void> {
-  const pool = await rt.storage.poolUsage();
+  let pool = await rt.storage.poolUsage();
   const needed = roomNeededBytes(rt, pool.totalBytes, purpose);
   if (pool.freeBytes >= needed) return;
+  // Short of room: space of volumes deleted moments ago (the branches a user just deleted to make
+  // room) may still be on its way back; wait for it before refusing. Costs nothing when there is room.
+  if (rt.storage.reclaimDeleted) {
+    await rt.storage.reclaimDeleted();
+    pool = await rt.storage.poolUsage();
+    if (pool.freeBytes >= needed) return;
+  }
   const configured = rt.config.quotas.minPoolFreeBytes !== undefined;
   const rule =
     purpose === 'new-data'

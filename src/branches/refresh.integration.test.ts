@@ -41,7 +41,10 @@ describe.skipIf(skip !== undefined)('a root refreshed from its source', () => {
     await withClient(source.target('shop'), (c) => c.query('CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL)'));
     await setGeneration('g1');
     url = `postgresql://postgres:${source.password}@127.0.0.1:${source.port}/shop`;
-    t = await createTestHost('btrfs');
+    // Every refresh writes a new generation (~50 MiB) and deletes the one before, whose space the
+    // btrfs cleaner gives back only after a commit (at the latest 30 s on): the crash loop's two
+    // dozen generations need room for that lag on a busy machine.
+    t = await createTestHost('btrfs', {}, 2048);
   });
   afterAll(async () => {
     await t?.cleanup();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +35,19 @@ describe.skipIf(skipReason !== undefined)('btrfs driver specifics', () => {
     expect(await driver.exists('outer')).toBe(false);
     expect(await driver.listStaging()).toEqual([]);
     expect((await run('btrfs', ['subvolume', 'list', pool.mountPoint])).stdout.trim()).toBe('');
+  });
+
+  it('gives back the space of deleted volumes once the cleaner is done (reclaimDeleted waits for it)', async () => {
+    await driver.createVolume('big');
+    // 96 MiB of incompressible data, committed, in a 256 MiB pool.
+    await writeFile(join(driver.volumePath('big'), 'data'), randomBytes(96 * 1024 * 1024));
+    await run('btrfs', ['filesystem', 'sync', pool.poolPath]);
+    const full = await driver.poolUsage();
+    await driver.deleteVolume('big');
+    await driver.reclaimDeleted!();
+    const after = await driver.poolUsage();
+    expect(after.freeBytes - full.freeBytes).toBeGreaterThan(90 * 1024 * 1024);
+    expect((await run('btrfs', ['subvolume', 'list', '-d', pool.mountPoint])).stdout.trim()).toBe('');
   });
 
   it('refuses to snapshot a volume that is a plain directory', async () => {

@@ -23,6 +23,9 @@ import { requireTool, runTool } from './tools.js';
 import type { StorageDriver, VolumeLimitSupport, VolumeUsage } from './types.js';
 import { assertStagingName, normaliseRelativePath, STAGING_PREFIX } from './volume-names.js';
 
+/** How long a room check waits for the cleaner to free deleted volumes' space. */
+const RECLAIM_TIMEOUT_MS = 60_000;
+
 /** Inode number of every btrfs subvolume's root directory (BTRFS_FIRST_FREE_OBJECTID). */
 const SUBVOLUME_ROOT_INO = 256;
 
@@ -162,6 +165,16 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
     },
 
     poolUsage: () => poolUsageOf(poolPath),
+
+    async reclaimDeleted() {
+      const btrfs = await btrfsTool();
+      // The cleaner takes up a deleted subvolume only once its delete is committed (left alone,
+      // at the next periodic commit, up to 30 s later): commit, wait for `subvolume sync` to see
+      // every deleted subvolume cleaned, and commit again so that the freed extents count as free.
+      await runTool(btrfs, ['filesystem', 'sync', poolPath], 'cannot sync the pool');
+      await runTool(btrfs, ['subvolume', 'sync', poolPath], 'cannot wait for deleted volumes to be cleaned', { timeoutMs: RECLAIM_TIMEOUT_MS });
+      await runTool(btrfs, ['filesystem', 'sync', poolPath], 'cannot sync the pool');
+    },
 
     limitSupport: async (): Promise<VolumeLimitSupport> =>
       // Enabling quotas and setting limits are CAP_SYS_ADMIN ioctls.

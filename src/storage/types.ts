@@ -114,6 +114,12 @@ export interface StorageDriver {
    */
   usage(volume: string, options?: { readonly committed?: boolean }): Promise<VolumeUsage>;
   poolUsage(): Promise<PoolUsage>;
+  /**
+   * Waits until the space of deleted volumes is free again. btrfs cleans deleted subvolumes in
+   * the background, and on a busy machine the cleaner runs seconds behind the delete: a pool that
+   * looks full may only be waiting for it. Drivers that free space at once leave it out.
+   */
+  reclaimDeleted?(): Promise<void>;
   /** What `setVolumeLimit` can enforce on this pool; probed on first call, then cached. */
   limitSupport(): Promise<VolumeLimitSupport>;
   /**

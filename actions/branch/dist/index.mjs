@@ -19759,6 +19759,7 @@ var ERROR_CATALOGUE = {
   MASK_FAILED: { httpStatus: 500, exitCode: 16, title: "Masking failed" },
   MASK_WIPE_UNSAFE: { httpStatus: 409, exitCode: 16, title: "Data directory not ready for wiping" },
   MASK_RESIDUE_FOUND: { httpStatus: 500, exitCode: 16, title: "Original values survive in the files" },
+  BRANCH_MASKED: { httpStatus: 409, exitCode: 16, title: "Masked branch cannot take unmasked data" },
   OPERATION_ABORTED: { httpStatus: 409, exitCode: 130, title: "Operation aborted" },
   POINT_IN_TIME_UNAVAILABLE: { httpStatus: 422, exitCode: 15, title: "Branch has no history window" },
   POINT_IN_TIME_OUT_OF_WINDOW: { httpStatus: 422, exitCode: 15, title: "Point in time outside the history window" },
@@ -19773,23 +19774,42 @@ var ERROR_CATALOGUE = {
 };
 var PgbranchError = class extends Error {
   code;
-  /** Machine-readable context (never secrets). */
+  /**
+   * Machine-readable context (never secrets). Its keys are snake_case whatever the thrower wrote,
+   * since they reach users only as JSON (the API's problem, the CLI's `-o json` error), whose one
+   * naming is snake_case. Only the top level is renamed: values may hold user-named keys (rows
+   * keyed by column names) that no renaming may touch.
+   */
   details;
   constructor(code, message, options = {}) {
     super(message, { cause: options.cause });
     this.name = "PgbranchError";
     this.code = code;
-    this.details = options.details;
+    this.details = options.details && Object.fromEntries(Object.entries(options.details).map(([k, v]) => [snakeCaseKey(k), v]));
   }
   get spec() {
     return ERROR_CATALOGUE[this.code];
   }
 };
+var CAMEL_KEY = /^[a-z][a-zA-Z0-9]*$/;
+function snakeCaseKey(key) {
+  return CAMEL_KEY.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : key;
+}
 function isPgbranchError(err, code) {
   return err instanceof PgbranchError && (code === void 0 || err.code === code);
 }
 
 // src/client/mapping.ts
+var fromApiMasked = (m) => m && { rulesSha256: m.rules_sha256, maskedAt: m.masked_at };
+function fromApiRefreshedRoot(v) {
+  const { remasked, ...branch } = v;
+  return {
+    ...fromApiBranch(branch),
+    remasked: remasked.map(
+      (r) => r.remasked ? { branch: r.branch, remasked: true, rulesSha256: r.rules_sha256 ?? "" } : { branch: r.branch, remasked: false, code: r.code ?? "INTERNAL", message: r.message ?? "" }
+    )
+  };
+}
 function fromApiBranch(b) {
   return {
     id: b.id,
@@ -19797,6 +19817,7 @@ function fromApiBranch(b) {
     parent: b.parent,
     parentDeleted: b.parent_deleted,
     state: b.state,
+    unhealthyReason: b.unhealthy_reason,
     desiredState: b.desired_state,
     idleTimeoutMs: b.idle_timeout_ms,
     port: b.port,
@@ -19813,7 +19834,8 @@ function fromApiBranch(b) {
     totalBytes: b.total_bytes,
     maxOwnBytes: b.max_own_bytes,
     createdBy: b.created_by,
-    ...optional("branchPointBytes", b.branch_point_bytes)
+    ...optional("branchPointBytes", b.branch_point_bytes),
+    masked: fromApiMasked(b.masked)
   };
 }
 function toApiRootSource(s) {
@@ -19834,7 +19856,8 @@ function toApiCreateBody(name, r) {
     ...r.ifNotExists !== void 0 ? { if_not_exists: r.ifNotExists } : {},
     ...r.ttlMs !== void 0 ? { ttl_ms: r.ttlMs } : {},
     ...r.expiresAt !== void 0 ? { expires_at: r.expiresAt } : {},
-    ...r.maxOwnBytes !== void 0 ? { max_own_bytes: r.maxOwnBytes } : {}
+    ...r.maxOwnBytes !== void 0 ? { max_own_bytes: r.maxOwnBytes } : {},
+    ...r.mask ? { mask: r.mask.rules, ...r.mask.file !== void 0 ? { mask_file: r.mask.file } : {} } : {}
   };
 }
 function fromApiConnection(c) {
@@ -19884,9 +19907,13 @@ function fromApiToken(t) {
     name: t.name,
     role: t.role,
     branchPatterns: t.branch_patterns,
+    maskedOnly: t.masked_only,
     createdAt: t.created_at,
     lastUsedAt: t.last_used_at
   };
+}
+function fromApiMaskCheck(m) {
+  return { branch: m.branch, database: m.database, rulesSha256: m.rules_sha256, databasesChecked: m.databases_checked, ruledColumns: m.ruled_columns };
 }
 function fromApiAuditEntry(e) {
   return {
@@ -19907,7 +19934,7 @@ function fromApiGcReport(r) {
   return { dryRun: r.dry_run, actions: r.actions.map((a) => ({ kind: a.kind, target: a.target, done: a.done })) };
 }
 function fromApiSnapshot(s) {
-  return { id: s.id, name: s.name, branch: s.branch, branchId: s.branch_id, branchDeleted: s.branch_deleted, time: s.time, lsn: s.lsn, createdAt: s.created_at, kind: s.kind };
+  return { id: s.id, name: s.name, branch: s.branch, branchId: s.branch_id, branchDeleted: s.branch_deleted, time: s.time, lsn: s.lsn, createdAt: s.created_at, kind: s.kind, masked: fromApiMasked(s.masked) };
 }
 function fromApiSource(a) {
   const f = a.follow;
@@ -20140,6 +20167,10 @@ function createApiClient(options) {
     async getBranch(name) {
       return fromApiBranch(await request({ method: "GET", path: branchPath(name) }));
     },
+    async maskCheck(name, mask) {
+      const body = { rules: mask.rules, ...mask.file !== void 0 ? { file: mask.file } : {} };
+      return fromApiMaskCheck(await request({ method: "POST", path: branchPath(name, "/mask-check"), body }));
+    },
     async connectionInfo(name) {
       return fromApiConnection(await request({ method: "GET", path: branchPath(name, "/connection") }));
     },
@@ -20147,8 +20178,9 @@ function createApiClient(options) {
       const { created, ...branch } = await request({ method: "POST", path: "/v1/branches", body: toApiCreateBody(name, req) });
       return { branch: fromApiBranch(branch), created };
     },
-    async resetBranch(name) {
-      return fromApiBranch(await request({ method: "POST", path: branchPath(name, "/reset") }));
+    async resetBranch(name, options2 = {}) {
+      const body = options2.mask ? { mask: options2.mask.rules, ...options2.mask.file !== void 0 ? { mask_file: options2.mask.file } : {} } : void 0;
+      return fromApiBranch(await request({ method: "POST", path: branchPath(name, "/reset"), ...body ? { body } : {} }));
     },
     async rebaseBranch(name, req = {}) {
       return fromApiRebase(await request({ method: "POST", path: branchPath(name, "/rebase"), body: toApiRebaseBody(req) }));
@@ -20210,7 +20242,12 @@ function createApiClient(options) {
       await request({ method: "DELETE", path: `/v1/snapshots/${encodeURIComponent(name)}` });
     },
     async createToken(req) {
-      const body = { name: req.name, role: req.role, ...req.branchPatterns !== void 0 ? { branch_patterns: [...req.branchPatterns] } : {} };
+      const body = {
+        name: req.name,
+        role: req.role,
+        ...req.branchPatterns !== void 0 ? { branch_patterns: [...req.branchPatterns] } : {},
+        ...req.maskedOnly !== void 0 ? { masked_only: req.maskedOnly } : {}
+      };
       const { token, ...info2 } = await request({ method: "POST", path: "/v1/tokens", body });
       return { token, info: fromApiToken(info2) };
     },
@@ -20225,7 +20262,7 @@ function createApiClient(options) {
       return fromApiSource(await request({ method: "GET", path: branchPath(name, "/source") }));
     },
     async refreshSource(name) {
-      return fromApiBranch(await request({ method: "POST", path: branchPath(name, "/source/refresh") }));
+      return fromApiRefreshedRoot(await request({ method: "POST", path: branchPath(name, "/source/refresh") }));
     },
     async updateSource(name, change) {
       return fromApiSource(await request({ method: "PATCH", path: branchPath(name, "/source"), body: toApiSourceChange(change) }));

@@ -8,6 +8,7 @@ import type { HostCore } from '../core.js';
 import { crashPoint } from '../crash-points.js';
 import { volumeName } from '../ids.js';
 import { beginIntent, pendingIntents, resumeIntent, withoutLock, type IntentFor } from '../intents.js';
+import { assertPoolRoom } from '../pool-room.js';
 import { applyVolumeLimit } from '../quotas.js';
 import type { ProgressSink, Runtime } from '../runtime.js';
 import { findBranch } from '../lookup.js';
@@ -110,6 +111,9 @@ async function refreshGeneration(core: HostCore, name: string, options: RefreshO
       throw new PgbranchError('HOST_BUSY', `a refresh of "${name}" is already running`, { details: { branch: name } });
     }
     const url = await loadSourceUrl(rt, root.id, name);
+    // A new generation is new data: refused (POOL_FULL) below the floor, not left to fail with
+    // ENOSPC in the middle of its initdb or restore.
+    await assertPoolRoom(rt, 'new-data', `refresh "${name}"`);
     const newVolume = volumeName(root.id);
     const port = await rt.allocatePort();
     const intent = beginIntent(rt.store, 'refresh', root, { oldVolume: root.volume, newVolume, port });
