@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,6 +6,7 @@ import { instanceStatus } from '../postgres/index.js';
 import { readStoredState } from '../test-support/host-invariants.js';
 import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
 import { READY_MEMORY_MS } from './health.js';
+import { IDLE_SIZE_FRESH_MS } from './sizes.js';
 import { Host } from './index.js';
 
 const skip = await testPoolSkipReason('btrfs');
@@ -110,5 +112,54 @@ describe.skipIf(skip !== undefined)('ready answers kept across processes', () =>
     expect(listed.code, listed.stderr).toBe(0);
     expect((JSON.parse(listed.stdout) as { name: string; state: string }[]).find((b) => b.name === 'r-2')!.state).toBe('running');
     expect(kept().get(volume)?.pid).toBe(pid);
+  });
+
+  it("while a serve runs on the host, a CLI list measures no size itself (serve's refresh does); once it is gone, the list measures", async () => {
+    // Stands for a live serve: a live process recorded as the host's serve (a real serve would
+    // also measure in the background, which would race the assertion).
+    const stand = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      const db = new Database(join(t.home, 'state.db'));
+      try {
+        db.prepare("INSERT INTO serving (id, pid, started_at) VALUES (1, ?, 'now')").run(stand.pid!);
+      } finally {
+        db.close();
+      }
+      expect((await t.cli('branch', 'create', 'unmeasured', '--from', 'main')).code).toBe(0);
+      const sizeOf = async (): Promise<number | null> => {
+        const listed = await t.cli('branch', 'list', '-o', 'json');
+        expect(listed.code, listed.stderr).toBe(0);
+        return (JSON.parse(listed.stdout) as { name: string; own_bytes: number | null }[]).find((b) => b.name === 'unmeasured')!.own_bytes;
+      };
+      expect(await sizeOf()).toBeNull();
+      stand.kill('SIGKILL');
+      await new Promise((r) => stand.once('exit', r));
+      expect(await sizeOf()).not.toBeNull();
+    } finally {
+      stand.kill('SIGKILL');
+    }
+  });
+
+  it("serve's size refresh measures what may have moved: branches that run every time, a stopped one once after its stop, then only once its size is old", async () => {
+    const measuredAt = (): Map<string, string> => {
+      const db = new Database(join(t.home, 'state.db'), { readonly: true });
+      try {
+        return new Map((db.prepare('SELECT volume, measured_at FROM volume_sizes').all() as { volume: string; measured_at: string }[]).map((r) => [r.volume, r.measured_at]));
+      } finally {
+        db.close();
+      }
+    };
+    await t.host.refreshSizes();
+    expect((await t.cli('branch', 'stop', 'r-2')).code).toBe(0);
+    await t.host.refreshSizes();
+    const first = measuredAt();
+    await t.host.refreshSizes();
+    const second = measuredAt();
+    const [main, stopped] = [volumeOf('main'), volumeOf('r-2')];
+    expect(first.get(stopped)).toBeDefined();
+    expect(second.get(stopped), 'a stopped branch measured after its stop is not measured again').toBe(first.get(stopped));
+    expect(second.get(main) && second.get(main)! > first.get(main)!, 'a running branch is measured on every refresh').toBe(true);
+    await t.host.refreshSizes(Date.now() + IDLE_SIZE_FRESH_MS + 1_000);
+    expect(measuredAt().get(stopped)! > second.get(stopped)!, 'an idle size past its horizon is measured again').toBe(true);
   });
 });

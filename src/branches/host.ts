@@ -49,6 +49,8 @@ export class Host {
   /** Who the audit log names for calls through this object (see `as`). */
   private actor: Actor = localActor();
   private boundEndpoint: EndpointAddress | null = null;
+  /** This process is the host's serve (see markServing). */
+  private serving = false;
   /** Per hot parent, its insert position at the previous refill (a parent is refilled once quiet). */
   private readonly warmQuiet = new Map<string, string>();
   private readonly core: HostCore;
@@ -109,6 +111,14 @@ export class Host {
   }
 
   close(): void {
+    if (this.serving) {
+      this.serving = false;
+      try {
+        this.rt.store.clearServing(process.pid);
+      } catch {
+        // a closed or read-only store: the row names a dead pid from now on, which counts for nothing
+      }
+    }
     closeKeptClients();
     this.rt.store.close();
   }
@@ -134,11 +144,15 @@ export class Host {
    * Every branch with its instance's real state (a few concurrent health pings, none for an
    * instance seen ready moments ago by serve's health beat or another list: see ReadyMemory) and, with
    * `withUsage`, its sizes as last measured (see sizes.ts: serve refreshes them in the background).
-   * `measureMissing`: how many never-measured volumes this call measures itself (default 10; a
-   * serving process passes 0 and has them measured in the background instead).
+   * `measureMissing`: how many never-measured volumes this call measures itself (default 10, or
+   * 0 while a serve runs on this host; a serving process passes 0 and has them measured in the
+   * background instead).
    */
   async listBranches(options: { withUsage?: boolean; measureMissing?: number } = {}): Promise<BranchView[]> {
-    const usage = (options.withUsage ?? true) ? sizeCache(this.rt, options.measureMissing) : false;
+    // With a serve running on this host, its size refresh measures new volumes within its
+    // interval: a list elsewhere (the CLI) measures nothing itself and stays fast at any size.
+    const budget = options.measureMissing ?? (this.servedElsewhere() ? 0 : undefined);
+    const usage = (options.withUsage ?? true) ? sizeCache(this.rt, budget) : false;
     const readyMemory = new ReadyMemory(this.rt);
     const views = await mapLimited(this.rt.store.listBranches(), LIST_CONCURRENCY, (r) => branchView(this.rt, r, usage, { readyMemory }));
     readyMemory.save();
@@ -287,6 +301,18 @@ export class Host {
 
   // --- serving: endpoint sessions, sweeps, gc ---
 
+  /** Records this process as the host's serve (lists elsewhere leave the caches to it); undone by `close`. */
+  markServing(): void {
+    this.rt.store.setServing(process.pid);
+    this.serving = true;
+  }
+
+  /** Whether a live serve other than this process keeps this host's caches fresh. */
+  private servedElsewhere(): boolean {
+    const pid = this.rt.store.servingPid();
+    return pid !== undefined && pid !== process.pid && isAlive(pid);
+  }
+
   /**
    * Where the Postgres endpoint is reached: the serving process sets the address it really
    * bound; elsewhere it is the configured one (unknown when configured as port 0).
@@ -320,8 +346,8 @@ export class Host {
   }
 
   /** Measures every volume's size for lists to read; returns how many. Run periodically by serve. */
-  refreshSizes(): Promise<number> {
-    return refreshSizes(this.rt);
+  refreshSizes(nowMs = Date.now()): Promise<number> {
+    return refreshSizes(this.rt, nowMs);
   }
 
   /** Deletes unprotected branches past their expiry; returns their names. Run periodically by serve. */

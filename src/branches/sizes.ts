@@ -79,23 +79,46 @@ function measureLater(rt: Runtime, volume: string): void {
 }
 
 /**
- * Measures every branch's volume and kept branch point, one at a time (it competes with the
- * branches for I/O, not for latency), and forgets volumes that are gone. Returns how many were
- * measured. Run periodically by serve.
+ * A kept size of a volume nothing writes to (a suspended or stopped branch, a kept branch point)
+ * is measured again after this long. Its own bytes still drift while relatives write (a parent's
+ * extents become its own as a child rewrites them; a branch point's, as its branch does), so it is
+ * not kept forever; but measuring hundreds of idle volumes on every refresh would cost serve a
+ * core at a thousand branches and slow every create.
  */
-export async function refreshSizes(rt: Runtime): Promise<number> {
+export const IDLE_SIZE_FRESH_MS = 10 * 60_000;
+
+/**
+ * Measures, one at a time (it competes with the branches for I/O, not for latency), every volume
+ * whose size may have moved since it was kept: the volumes of branches that should run, of
+ * branches whose record changed since (a suspend or stop after their last measurement), never
+ * measured ones, and the rest once their size is older than IDLE_SIZE_FRESH_MS; then forgets
+ * volumes that are gone. Returns how many were measured. Run periodically by serve.
+ */
+export async function refreshSizes(rt: Runtime, nowMs = Date.now()): Promise<number> {
   const started = performance.now();
+  const kept = rt.store.listVolumeSizes();
   const volumes = new Set<string>();
+  const due: string[] = [];
+  const idleStale = (volume: string): boolean => {
+    const size = kept.get(volume);
+    return size === undefined || nowMs - Date.parse(size.measuredAt) >= IDLE_SIZE_FRESH_MS;
+  };
   for (const branch of rt.store.listBranches()) {
     volumes.add(branch.volume);
+    const size = kept.get(branch.volume);
+    const moved = branch.desiredState === 'running' || size === undefined || Date.parse(branch.updatedAt) >= Date.parse(size.measuredAt);
+    if (moved || idleStale(branch.volume)) due.push(branch.volume);
     const bp = branchPointVolume(branch.volume);
-    if (await rt.storage.exists(bp)) volumes.add(bp);
+    if (await rt.storage.exists(bp)) {
+      volumes.add(bp);
+      if (branch.desiredState === 'running' || idleStale(bp)) due.push(bp);
+    }
   }
   // One commit for the whole batch (the first measurement makes it): a commit per volume would
   // stall every branch's writes hundreds of times a minute on a busy host.
   let measured = 0;
-  for (const volume of volumes) if (await measureVolume(rt, volume, { committed: measured > 0 })) measured++;
+  for (const volume of due) if (await measureVolume(rt, volume, { committed: measured > 0 })) measured++;
   rt.store.pruneVolumeSizes(volumes);
-  log.debug({ measured, ms: Math.round(performance.now() - started) }, 'volume sizes refreshed');
+  log.debug({ measured, of: volumes.size, ms: Math.round(performance.now() - started) }, 'volume sizes refreshed');
   return measured;
 }

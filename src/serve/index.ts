@@ -40,6 +40,8 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   const proxyPort = await proxy.listen(options.endpoint?.host ?? config.proxy.host, options.endpoint?.port ?? config.proxy.port);
   host.setBoundEndpoint(proxyPort);
   const api = await startApiServer({ host, listen: { ...config.api, ...options.api } });
+  // From here its beats keep sizes and health answers fresh for lists in other processes.
+  host.markServing();
 
   const idle = config.idleTimeoutMs;
   const sweepMs = options.sweepIntervalMs ?? Math.min(30_000, Math.max(1_000, Math.floor((idle || 120_000) / 4)));

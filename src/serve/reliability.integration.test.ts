@@ -2,6 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Host } from '../branches/index.js';
@@ -214,6 +215,15 @@ describe.skipIf(skip !== undefined)('reliability under serve', () => {
     await waitFor(async () => ((await t.host.getBranch('h-1')).state === 'running' ? true : undefined), { timeoutMs: 90_000, intervalMs: 200, what: 'h-1 back once space returned' });
     expect(await query((await urlOf(t, 'h-1')).url)).toEqual([{ one: 1 }]);
     expect((await t.host.getBranch('cold')).state).toBe('stopped');
+  });
+
+  it('serve records itself as the host\'s serve, so that lists in other processes leave sizes to it', async () => {
+    const db = new Database(join(t.home, 'state.db'), { readonly: true });
+    try {
+      expect((db.prepare('SELECT pid FROM serving').get() as { pid: number } | undefined)?.pid).toBe(served!.server.pid);
+    } finally {
+      db.close();
+    }
   });
 
   it('lists read sizes serve measured in the background', async () => {

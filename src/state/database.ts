@@ -198,6 +198,14 @@ export const MIGRATIONS: readonly string[] = [
     pid        INTEGER NOT NULL,
     seen_at_ms INTEGER NOT NULL
   );
+  -- The pgbranch serve running on this host, if any: its health beat and size refresh keep the
+  -- caches above fresh, so lists in other processes (the CLI) leave them to it. Its pid is checked
+  -- for life: a serve that was killed leaves a row that no longer counts.
+  CREATE TABLE serving (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    pid        INTEGER NOT NULL,
+    started_at TEXT NOT NULL
+  );
   `,
 ];
 

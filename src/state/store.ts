@@ -629,6 +629,22 @@ export class StateStore {
     })();
   }
 
+  // --- the serving process ---
+
+  /** Records `pid` as this host's serve (one at a time: the last to start). */
+  setServing(pid: number): void {
+    this.db.prepare('INSERT INTO serving (id, pid, started_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, started_at = excluded.started_at').run(pid, now());
+  }
+
+  /** Forgets `pid` as the serve (a later serve's row stays). */
+  clearServing(pid: number): void {
+    this.db.prepare('DELETE FROM serving WHERE pid = ?').run(pid);
+  }
+
+  servingPid(): number | undefined {
+    return (this.db.prepare('SELECT pid FROM serving WHERE id = 1').get() as { pid: number } | undefined)?.pid;
+  }
+
   // --- snapshots ---
 
   listSnapshots(): SnapshotRecord[] {
