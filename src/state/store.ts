@@ -177,7 +177,12 @@ interface OperationRow {
 const now = (): string => new Date().toISOString();
 
 function toBranch(row: BranchRow, key?: Buffer): BranchRecord {
+  // Opened when first read: a list of a thousand branches reads no password at all.
+  let password: string | undefined;
   return {
+    get password(): string {
+      return (password ??= openText(key, row.password));
+    },
     id: row.id,
     name: row.name,
     parentId: row.parent_id,
@@ -186,7 +191,6 @@ function toBranch(row: BranchRow, key?: Buffer): BranchRecord {
     port: row.port,
     dbUser: row.db_user,
     dbName: row.db_name,
-    password: openText(key, row.password),
     desiredState: row.desired_state,
     idleTimeoutMs: row.idle_timeout_ms,
     source: row.source,
