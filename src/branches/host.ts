@@ -345,7 +345,7 @@ export class Host {
     return this.health.check(this.core, nowMs);
   }
 
-  /** Measures every volume's size for lists to read; returns how many. Run periodically by serve. */
+  /** Measures the sizes that may have moved, for lists to read (see refreshSizes); returns how many. Run periodically by serve. */
   refreshSizes(nowMs = Date.now()): Promise<number> {
     return refreshSizes(this.rt, nowMs);
   }
