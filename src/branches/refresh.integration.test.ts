@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveBinaries, withClient } from '../postgres/index.js';
@@ -178,4 +178,26 @@ describe.skipIf(skip !== undefined)('a root refreshed from its source', () => {
     await t.host.updateBranch('shop-masked', { protected: false });
     await t.host.deleteBranch('shop-masked');
   }, 300_000);
+
+  it('a refresh on a pool below its free-space floor is refused (POOL_FULL) before it writes anything; the root keeps its data', async () => {
+    await setGeneration('floorold');
+    await cliOk('source', 'refresh', 'shop');
+    await setGeneration('floornew');
+    const configFile = join(t.home, 'config.json');
+    const config = readFileSync(configFile, 'utf8');
+    // A floor above the pool's size: no room, whatever the cleaner gives back.
+    const parsed = JSON.parse(config) as { quotas?: Record<string, unknown> };
+    writeFileSync(configFile, JSON.stringify({ ...parsed, quotas: { ...parsed.quotas, minPoolFreeBytes: 1024 ** 4 } }));
+    try {
+      const r = await t.cli('source', 'refresh', 'shop');
+      expect(r.code, r.stderr).toBe(14);
+      expect(r.stderr).toContain('[POOL_FULL]');
+      expect(r.stderr).toMatch(/cannot refresh "shop"/);
+    } finally {
+      writeFileSync(configFile, config);
+    }
+    const state = await assertHostConsistent(t.home, t.pool.poolPath);
+    expect(state.operations).toEqual([]);
+    expect(await labelOf((await t.host.connectionInfo('shop')).url)).toBe('floorold');
+  });
 });
