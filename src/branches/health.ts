@@ -64,14 +64,15 @@ export class ReadyMemory {
 }
 
 /**
- * The health of one instance. With a memory (lists), a ready answer it holds for the same
- * postmaster is believed unless `fresh`; whatever is asked is recorded in it. Without one (a
- * branch asked for by name, a result), the instance is pinged.
+ * The health of one instance. With a memory, a ready answer it holds for the same postmaster is
+ * believed, and whatever is asked is recorded in it (a list loads the kept answers; the health
+ * beat starts empty, so it pings everything and only records). Without one (a branch asked for by
+ * name, a result), the instance is pinged.
  */
 export async function instanceHealth(
   rt: Runtime,
   branch: Pick<BranchRecord, 'volume' | 'port' | 'dbUser' | 'dbName'>,
-  options: { memory?: ReadyMemory; fresh?: boolean } = {},
+  options: { memory?: ReadyMemory } = {},
 ): Promise<InstanceHealth> {
   const { memory } = options;
   const status = await instanceStatus(rt.dataDir(branch.volume));
@@ -79,7 +80,7 @@ export async function instanceHealth(
     memory?.saw(branch.volume, { kind: 'down' }, undefined);
     return { kind: 'down' };
   }
-  if (memory && !options.fresh && memory.believes(branch.volume, status.pid)) return { kind: 'ready' };
+  if (memory?.believes(branch.volume, status.pid)) return { kind: 'ready' };
   const health = await pingHealth(branch, status.pid);
   memory?.saw(branch.volume, health, status.pid);
   return health;
@@ -123,7 +124,8 @@ export class HealthMonitor {
   async check(core: HostCore, nowMs = Date.now()): Promise<string[]> {
     const restarted: string[] = [];
     const seen = new Set<string>();
-    // What this beat sees is kept for lists in every process (see READY_MEMORY_MS).
+    // What this beat sees is kept for lists in every process (see READY_MEMORY_MS). Not loaded:
+    // the beat believes nothing, it pings every instance that should run.
     const memory = new ReadyMemory(core.rt, { load: false });
     try {
       await this.beat(core, nowMs, memory, seen, restarted);
@@ -138,7 +140,7 @@ export class HealthMonitor {
     for (const candidate of core.rt.store.listBranches()) {
       if (candidate.desiredState !== 'running') continue;
       seen.add(candidate.id);
-      const health = await instanceHealth(core.rt, candidate, { memory, fresh: true });
+      const health = await instanceHealth(core.rt, candidate, { memory });
       if (health.kind === 'ready') {
         this.troubles.delete(candidate.id);
         continue;
@@ -154,7 +156,7 @@ export class HealthMonitor {
         // Re-read under the lock: it may have been stopped, deleted or healed meanwhile.
         const branch = core.rt.store.getBranchById(candidate.id);
         if (!branch || branch.desiredState !== 'running') return 'skipped' as const;
-        const now = await instanceHealth(core.rt, branch, { fresh: true });
+        const now = await instanceHealth(core.rt, branch);
         if (now.kind === 'ready') return 'healed' as const;
         await audited(core.rt.store, HOST_ACTOR, 'restart', branchTarget(branch.name, { reason }), async () => {
           if (now.kind === 'unhealthy') await core.rt.kill(branch.volume);

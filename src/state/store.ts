@@ -3,7 +3,6 @@ import { isSealed, openText, sealText } from './secret-box.js';
 
 export type DesiredState = 'running' | 'suspended' | 'stopped';
 
-/** A branch as stored. Timestamps are ISO-8601 UTC strings. */
 /** A postmaster that accepted a connection: its pid, and when (ms since the epoch). */
 export interface InstanceReadyRecord {
   readonly pid: number;
@@ -17,6 +16,7 @@ export interface VolumeSizeRecord {
   readonly measuredAt: string;
 }
 
+/** A branch as stored. Timestamps are ISO-8601 UTC strings. */
 export interface BranchRecord {
   readonly id: string;
   readonly name: string;

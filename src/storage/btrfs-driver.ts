@@ -159,7 +159,7 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
       const files = await listTreeFiles(path);
       const btrfs = await btrfsTool();
       // `filesystem du` reads extents from disk; until a commit, fresh writes are invisible to it.
-      if (!options.committed) await runTool(btrfs, ['filesystem', 'sync', path], `cannot sync the pool before measuring ${volume}`);
+      if (!options.committed) await commitPool(btrfs, path, `before measuring ${volume}`);
       const du = await runTool(btrfs, ['filesystem', 'du', '-s', '--raw', path], `cannot measure volume ${volume}`);
       return { ownBytes: parseBtrfsDuSummary(du.stdout, path).exclusiveBytes, totalBytes: files.totalBytes };
     },
@@ -171,9 +171,9 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
       // The cleaner takes up a deleted subvolume only once its delete is committed (left alone,
       // at the next periodic commit, up to 30 s later): commit, wait for `subvolume sync` to see
       // every deleted subvolume cleaned, and commit again so that the freed extents count as free.
-      await runTool(btrfs, ['filesystem', 'sync', poolPath], 'cannot sync the pool');
+      await commitPool(btrfs, poolPath);
       await runTool(btrfs, ['subvolume', 'sync', poolPath], 'cannot wait for deleted volumes to be cleaned', { timeoutMs: RECLAIM_TIMEOUT_MS });
-      await runTool(btrfs, ['filesystem', 'sync', poolPath], 'cannot sync the pool');
+      await commitPool(btrfs, poolPath);
     },
 
     limitSupport: async (): Promise<VolumeLimitSupport> =>
@@ -230,6 +230,11 @@ function isQuotaExceeded(err: unknown): boolean {
   return false;
 }
 
+/** Commits the pool's running transaction (`btrfs filesystem sync`; `path` is any path in it). */
+async function commitPool(btrfs: string, path: string, why?: string): Promise<void> {
+  await runTool(btrfs, ['filesystem', 'sync', path], `cannot sync the pool${why ? ` ${why}` : ''}`);
+}
+
 /**
  * Runs a qgroup change, trying again after a filesystem sync when btrfs answers EDQUOT. Metadata
  * space a transaction reserves is charged to qgroups until the transaction commits: on a busy
@@ -242,7 +247,7 @@ async function quotaRetrying<T>(btrfs: string, poolPath: string, fn: () => Promi
       return await fn();
     } catch (err) {
       if (attempt >= EDQUOT_ATTEMPTS || !isQuotaExceeded(err)) throw err;
-      await runTool(btrfs, ['filesystem', 'sync', poolPath], 'cannot sync the pool');
+      await commitPool(btrfs, poolPath);
     }
   }
 }
