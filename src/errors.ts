@@ -106,8 +106,15 @@ const CAMEL_KEY = /^[a-z][a-zA-Z0-9]*$/;
 
 /** `freeBytes` → `free_bytes`; keys that are not plain camelCase words are left as they are. */
 export function snakeCaseKey(key: string): string {
-  return CAMEL_KEY.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : key;
+  let snake = SNAKE.get(key);
+  if (snake === undefined) {
+    snake = CAMEL_KEY.test(key) ? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : key;
+    // The keys are the views' field names, a few dozen: a list of 1,000 branches asks 25,000 times.
+    if (SNAKE.size < 1000) SNAKE.set(key, snake);
+  }
+  return snake;
 }
+const SNAKE = new Map<string, string>();
 
 export function isPgbranchError(err: unknown, code?: ErrorCode): err is PgbranchError {
   return err instanceof PgbranchError && (code === undefined || err.code === code);

@@ -21,7 +21,7 @@ import { findBranch } from './lookup.js';
 import { HealthMonitor, ReadyMemory } from './health.js';
 import { refreshSizes, sizeCache } from './sizes.js';
 import { authenticate, createToken, revokeToken, tokenInfo, type Principal, type TokenInfo, type TokenRequest } from './tokens.js';
-import { branchView, connectionInfo, hostStatus, toSnapshotView, type BranchView, type ConnectionInfo, type EndpointAddress, type HostStatus, type RefreshedRootView, type SnapshotView } from './view.js';
+import { branchView, connectionInfo, hostStatus, listContext, toSnapshotView, type BranchView, type ConnectionInfo, type EndpointAddress, type HostStatus, type RefreshedRootView, type SnapshotView } from './view.js';
 
 /** How many branches a list looks at (pings, and measures the never measured) at once. */
 const LIST_CONCURRENCY = 16;
@@ -154,7 +154,9 @@ export class Host {
     const budget = options.measureMissing ?? (this.servedElsewhere() ? 0 : undefined);
     const usage = (options.withUsage ?? true) ? sizeCache(this.rt, budget) : false;
     const readyMemory = new ReadyMemory(this.rt);
-    const views = await mapLimited(this.rt.store.listBranches(), LIST_CONCURRENCY, (r) => branchView(this.rt, r, usage, { readyMemory }));
+    const records = this.rt.store.listBranches();
+    const list = await listContext(this.rt, records);
+    const views = await mapLimited(records, LIST_CONCURRENCY, (r) => branchView(this.rt, r, usage, { readyMemory, list }));
     readyMemory.save();
     return views;
   }

@@ -1,6 +1,6 @@
 import type { BranchRecord, DesiredState, SnapshotRecord } from '../state/index.js';
 import type { PoolUsage, VolumeLimitSupport } from '../storage/index.js';
-import { branchPointOf } from './branch-point.js';
+import { branchPointOf, branchPointVolume } from './branch-point.js';
 import type { HostConfig } from './config.js';
 import { instanceHealth, NOT_RUNNING_REASON, type InstanceHealth, type ReadyMemory } from './health.js';
 import { poolFloorBytes } from './quotas.js';
@@ -129,17 +129,32 @@ export async function hostStatus(rt: Runtime): Promise<HostStatus> {
 export type UsageMode = boolean | SizeCache;
 
 /**
+ * What a list learns once for all its branches instead of once per branch (a lookup of the parent
+ * and a stat of the branch point each cost ~0.2 ms, a second or so at 1,000 branches per list):
+ * every branch's name by id, and the pool's volumes.
+ */
+export interface ListContext {
+  readonly names: ReadonlyMap<string, string>;
+  readonly volumes: ReadonlySet<string>;
+}
+
+export async function listContext(rt: Runtime, records: readonly BranchRecord[]): Promise<ListContext> {
+  return { names: new Map(records.map((r) => [r.id, r.name])), volumes: new Set(await rt.storage.listVolumes()) };
+}
+
+/**
  * A branch as reported: its instance's real state and, when asked, its sizes. `readyMemory`
  * (lists): believe a "ready" answer kept moments ago (see ReadyMemory); without it the instance is
  * pinged (one branch asked for by name: a ping is cheap, and a frozen postmaster must show as
  * unhealthy at once, not after the ready memory).
  */
-export async function branchView(rt: Runtime, record: BranchRecord, withUsage: UsageMode = true, options: { readyMemory?: ReadyMemory } = {}): Promise<BranchView> {
-  const parent = record.parentId ? rt.store.getBranchById(record.parentId) : undefined;
+export async function branchView(rt: Runtime, record: BranchRecord, withUsage: UsageMode = true, options: { readyMemory?: ReadyMemory; list?: ListContext } = {}): Promise<BranchView> {
+  const { list } = options;
+  const parentName = record.parentId ? (list ? list.names.get(record.parentId) : rt.store.getBranchById(record.parentId)?.name) : undefined;
   const measure = (volume: string): Promise<Usage | undefined> =>
     typeof withUsage === 'object' ? cachedUsage(rt, withUsage, volume) : measureVolume(rt, volume);
   const bpBytes = async (): Promise<number | null> => {
-    const bp = await branchPointOf(rt, record);
+    const bp = list ? (list.volumes.has(branchPointVolume(record.volume)) ? branchPointVolume(record.volume) : undefined) : await branchPointOf(rt, record);
     return bp === undefined ? null : ((await measure(bp))?.ownBytes ?? null);
   };
   const [health, usage, branchPointBytes] = await Promise.all([
@@ -147,7 +162,7 @@ export async function branchView(rt: Runtime, record: BranchRecord, withUsage: U
     withUsage ? measure(record.volume) : Promise.resolve(undefined),
     withUsage ? bpBytes().catch(() => null) : Promise.resolve(undefined),
   ]);
-  const view = toView(record, parent?.name ?? null, health, effectiveIdleTimeoutMs(rt, record), usage);
+  const view = toView(record, parentName ?? null, health, effectiveIdleTimeoutMs(rt, record), usage);
   return branchPointBytes === undefined ? view : { ...view, branchPointBytes };
 }
 

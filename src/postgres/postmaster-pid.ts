@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PostmasterPidFile } from './types.js';
 
@@ -33,9 +33,14 @@ export function parsePostmasterPid(text: string): PostmasterPidFile | undefined 
 
 /** Reads and parses `<dataDir>/postmaster.pid`; undefined if absent or not yet complete. */
 export async function readPostmasterPid(dataDir: string): Promise<PostmasterPidFile | undefined> {
+  const path = join(dataDir, POSTMASTER_PID);
+  // A file of ~100 bytes, read for every branch of a list: synchronously (see process-info.ts),
+  // and looked for first: most branches of a big host are suspended, without the file, and a
+  // failed read costs an exception (~50 µs with its stack) where a failed stat costs none.
+  if (!existsSync(path)) return undefined;
   let text: string;
   try {
-    text = await readFile(join(dataDir, POSTMASTER_PID), 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;

@@ -1,4 +1,8 @@
-import { readFile, readlink, realpath } from 'node:fs/promises';
+import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
+
+// /proc files are made by the kernel on read, never wait on a disk, and are read by the thousand
+// (a list of 1,000 branches checks every instance): a promise read of each costs four thread-pool
+// round trips (open, fstat, read, close) for microseconds of work, so these read synchronously.
 
 export type ProcessState = 'absent' | 'zombie' | 'alive';
 
@@ -10,7 +14,7 @@ export async function processState(pid: number): Promise<ProcessState> {
   if (!Number.isInteger(pid) || pid <= 0) return 'absent';
   let stat: string;
   try {
-    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return 'absent';
   }
@@ -33,18 +37,23 @@ export async function isPostmasterOf(pid: number, dataDir: string): Promise<bool
   if ((await processState(pid)) !== 'alive') return false;
   let comm: string;
   try {
-    comm = (await readFile(`/proc/${pid}/comm`, 'utf8')).trim();
+    comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   } catch {
     return false;
   }
   if (comm !== 'postgres' && comm !== 'postmaster') return false;
   let cwd: string;
   try {
-    cwd = await readlink(`/proc/${pid}/cwd`);
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
   } catch {
     return true; // not ours to inspect; the name check is all we can do
   }
-  const wanted = await realpath(dataDir).catch(() => dataDir);
+  let wanted = dataDir;
+  try {
+    wanted = realpathSync(dataDir);
+  } catch {
+    // gone meanwhile: compare with the name as given
+  }
   return cwd === wanted || cwd === dataDir;
 }
 
