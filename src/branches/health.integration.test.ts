@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instanceStatus } from '../postgres/index.js';
 import { readStoredState } from '../test-support/host-invariants.js';
@@ -140,7 +141,7 @@ describe.skipIf(skip !== undefined)('ready answers kept across processes', () =>
     }
   });
 
-  it("serve's size refresh measures what may have moved: branches that run every time, a stopped one once after its stop, then only once its size is old", async () => {
+  it("serve's size refresh measures what may have moved: a running branch once it wrote, a stopped one once after its stop, then only once its size is old", async () => {
     const measuredAt = (): Map<string, string> => {
       const db = new Database(join(t.home, 'state.db'), { readonly: true });
       try {
@@ -153,13 +154,26 @@ describe.skipIf(skip !== undefined)('ready answers kept across processes', () =>
     expect((await t.cli('branch', 'stop', 'r-2')).code).toBe(0);
     await t.host.refreshSizes();
     const first = measuredAt();
+    const [main, running, stopped] = [volumeOf('main'), volumeOf('r-1'), volumeOf('r-2')];
+    // r-1 runs and writes; main runs idle (an idle instance writes nothing: its volume's mark stands).
+    const client = new pg.Client({ connectionString: (await t.host.connectionInfo('r-1')).url });
+    await client.connect();
+    try {
+      await client.query('CREATE TABLE grown AS SELECT g FROM generate_series(1, 50000) g');
+    } finally {
+      await client.end();
+    }
     await t.host.refreshSizes();
     const second = measuredAt();
-    const [main, stopped] = [volumeOf('main'), volumeOf('r-2')];
     expect(first.get(stopped)).toBeDefined();
     expect(second.get(stopped), 'a stopped branch measured after its stop is not measured again').toBe(first.get(stopped));
-    expect(second.get(main) && second.get(main)! > first.get(main)!, 'a running branch is measured on every refresh').toBe(true);
+    expect(second.get(running)! > first.get(running)!, 'a running branch that wrote is measured again').toBe(true);
+    expect(second.get(main), 'a running branch that wrote nothing is not measured again').toBe(first.get(main));
+    const sizes = await t.host.listBranches();
+    expect(sizes.find((b) => b.name === 'r-1')!.ownBytes!, 'what it wrote shows in its size').toBeGreaterThan(1024 * 1024);
     await t.host.refreshSizes(Date.now() + IDLE_SIZE_FRESH_MS + 1_000);
-    expect(measuredAt().get(stopped)! > second.get(stopped)!, 'an idle size past its horizon is measured again').toBe(true);
+    const third = measuredAt();
+    expect(third.get(stopped)! > second.get(stopped)!, 'an idle size past its horizon is measured again').toBe(true);
+    expect(third.get(main)! > second.get(main)!, 'so is an idle running one').toBe(true);
   });
 });

@@ -12,11 +12,14 @@ import type { Runtime } from './runtime.js';
 
 export type Usage = { readonly ownBytes: number; readonly totalBytes: number };
 
-/** Measures one volume now and keeps the result; undefined if it cannot be measured (gone). */
-export async function measureVolume(rt: Runtime, volume: string, options: { committed?: boolean } = {}): Promise<Usage | undefined> {
+/**
+ * Measures one volume now and keeps the result; undefined if it cannot be measured (gone).
+ * `mark`: the volume's change mark read before this measurement, kept with it.
+ */
+export async function measureVolume(rt: Runtime, volume: string, options: { committed?: boolean; mark?: string } = {}): Promise<Usage | undefined> {
   try {
     const usage = await rt.storage.usage(volume, options);
-    rt.store.putVolumeSize(volume, usage);
+    rt.store.putVolumeSize(volume, usage, options.mark ?? null);
     return usage;
   } catch {
     return undefined;
@@ -79,46 +82,71 @@ function measureLater(rt: Runtime, volume: string): void {
 }
 
 /**
- * A kept size of a volume nothing writes to (a suspended or stopped branch, a kept branch point)
- * is measured again after this long. Its own bytes still drift while relatives write (a parent's
- * extents become its own as a child rewrites them; a branch point's, as its branch does), so it is
- * not kept forever; but measuring hundreds of idle volumes on every refresh would cost serve a
- * core at a thousand branches and slow every create.
+ * A kept size of a volume nothing writes to (a suspended or stopped branch, an idle running one,
+ * a kept branch point) is measured again after this long. Its own bytes still drift while
+ * relatives write (a parent's extents become its own as a child rewrites them; a branch point's,
+ * as its branch does), so it is not kept forever.
  */
 export const IDLE_SIZE_FRESH_MS = 10 * 60_000;
 
 /**
+ * At most this many sizes are measured again per refresh for their age alone (the oldest first):
+ * at 2,000 volumes a 10-minute horizon would otherwise mean 200 walks a minute, a core of
+ * serve's, competing with every create. An old size stays shown meanwhile.
+ */
+export const STALE_SIZES_PER_REFRESH = 50;
+
+/**
  * Measures, one at a time (it competes with the branches for I/O, not for latency), every volume
- * whose size may have moved since it was kept: the volumes of branches that should run, of
- * branches whose record changed since (a suspend or stop after their last measurement), never
- * measured ones, and the rest once their size is older than IDLE_SIZE_FRESH_MS; then forgets
- * volumes that are gone. Returns how many were measured. Run periodically by serve.
+ * whose size may have moved since it was kept, then forgets volumes that are gone:
+ * - never measured ones;
+ * - branches whose record changed since (a suspend, a stop, a reset);
+ * - branches that should run and wrote since (their change mark moved; without marks, every
+ *   running branch), with their branch points, whose own bytes grow as the branch rewrites what
+ *   they share;
+ * - and, STALE_SIZES_PER_REFRESH at most, those older than IDLE_SIZE_FRESH_MS.
+ * Returns how many were measured. Run periodically by serve.
  */
 export async function refreshSizes(rt: Runtime, nowMs = Date.now()): Promise<number> {
   const started = performance.now();
   const kept = rt.store.listVolumeSizes();
-  const volumes = new Set<string>();
-  const due: string[] = [];
-  const idleStale = (volume: string): boolean => {
+  const present = new Set(await rt.storage.listVolumes());
+  // Which volumes were written since measured, without walking them (an idle running instance
+  // writes nothing). Marks come with a commit, which every measurement below then relies on.
+  const marks = await rt.storage.changeMarks?.().catch((err: unknown) => {
+    log.debug({ err: (err as Error).message }, 'no change marks: every running branch is measured');
+    return undefined;
+  });
+  const wrote = (volume: string): boolean => {
+    const mark = marks?.get(volume);
+    return mark === undefined || kept.get(volume)?.mark !== mark;
+  };
+  const due = new Set<string>();
+  const old: string[] = [];
+  const keep = new Set<string>();
+  const consider = (volume: string, moved: boolean): void => {
+    keep.add(volume);
     const size = kept.get(volume);
-    return size === undefined || nowMs - Date.parse(size.measuredAt) >= IDLE_SIZE_FRESH_MS;
+    if (size === undefined || moved) due.add(volume);
+    else if (nowMs - Date.parse(size.measuredAt) >= IDLE_SIZE_FRESH_MS) old.push(volume);
   };
   for (const branch of rt.store.listBranches()) {
-    volumes.add(branch.volume);
     const size = kept.get(branch.volume);
-    const moved = branch.desiredState === 'running' || size === undefined || Date.parse(branch.updatedAt) >= Date.parse(size.measuredAt);
-    if (moved || idleStale(branch.volume)) due.push(branch.volume);
+    const changed = size !== undefined && Date.parse(branch.updatedAt) >= Date.parse(size.measuredAt);
+    const written = branch.desiredState === 'running' && wrote(branch.volume);
+    consider(branch.volume, changed || written);
     const bp = branchPointVolume(branch.volume);
-    if (await rt.storage.exists(bp)) {
-      volumes.add(bp);
-      if (branch.desiredState === 'running' || idleStale(bp)) due.push(bp);
-    }
+    if (present.has(bp)) consider(bp, written);
   }
-  // One commit for the whole batch (the first measurement makes it): a commit per volume would
-  // stall every branch's writes hundreds of times a minute on a busy host.
+  const byAge = old.sort((a, b) => Date.parse(kept.get(a)!.measuredAt) - Date.parse(kept.get(b)!.measuredAt));
+  for (const volume of byAge.slice(0, STALE_SIZES_PER_REFRESH)) due.add(volume);
+  // One commit for the whole batch (the marks' or the first measurement's): a commit per volume
+  // would stall every branch's writes hundreds of times a minute on a busy host.
   let measured = 0;
-  for (const volume of due) if (await measureVolume(rt, volume, { committed: measured > 0 })) measured++;
-  rt.store.pruneVolumeSizes(volumes);
-  log.debug({ measured, of: volumes.size, ms: Math.round(performance.now() - started) }, 'volume sizes refreshed');
+  for (const volume of due) {
+    if (await measureVolume(rt, volume, { committed: marks !== undefined || measured > 0, mark: marks?.get(volume) })) measured++;
+  }
+  rt.store.pruneVolumeSizes(keep);
+  log.debug({ measured, of: present.size, ms: Math.round(performance.now() - started) }, 'volume sizes refreshed');
   return measured;
 }

@@ -207,6 +207,11 @@ export const MIGRATIONS: readonly string[] = [
     started_at TEXT NOT NULL
   );
   `,
+  `
+  -- The volume's change mark when its size was measured (btrfs: subvolume generations): serve's
+  -- size refresh measures a running branch again only once its mark moved. NULL = not known.
+  ALTER TABLE volume_sizes ADD COLUMN mark TEXT;
+  `,
 ];
 
 export function openDatabase(file: string): Db {

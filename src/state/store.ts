@@ -14,6 +14,8 @@ export interface VolumeSizeRecord {
   readonly totalBytes: number;
   /** ISO-8601 time of the measurement. */
   readonly measuredAt: string;
+  /** The volume's change mark read before the measurement (see StorageDriver.changeMarks); null if unknown. */
+  readonly mark: string | null;
 }
 
 /** A branch as stored. Timestamps are ISO-8601 UTC strings. */
@@ -590,19 +592,22 @@ export class StateStore {
   // --- measured volume sizes (a cache: lists read it, serve refreshes it) ---
 
   listVolumeSizes(): Map<string, VolumeSizeRecord> {
-    const rows = this.db.prepare('SELECT volume, own_bytes, total_bytes, measured_at FROM volume_sizes').all() as {
+    const rows = this.db.prepare('SELECT volume, own_bytes, total_bytes, measured_at, mark FROM volume_sizes').all() as {
       volume: string;
       own_bytes: number;
       total_bytes: number;
       measured_at: string;
+      mark: string | null;
     }[];
-    return new Map(rows.map((r) => [r.volume, { ownBytes: r.own_bytes, totalBytes: r.total_bytes, measuredAt: r.measured_at }]));
+    return new Map(rows.map((r) => [r.volume, { ownBytes: r.own_bytes, totalBytes: r.total_bytes, measuredAt: r.measured_at, mark: r.mark }]));
   }
 
-  putVolumeSize(volume: string, size: { ownBytes: number; totalBytes: number }): void {
+  putVolumeSize(volume: string, size: { ownBytes: number; totalBytes: number }, mark: string | null = null): void {
     this.db
-      .prepare('INSERT INTO volume_sizes (volume, own_bytes, total_bytes, measured_at) VALUES (?, ?, ?, ?) ON CONFLICT (volume) DO UPDATE SET own_bytes = excluded.own_bytes, total_bytes = excluded.total_bytes, measured_at = excluded.measured_at')
-      .run(volume, size.ownBytes, size.totalBytes, now());
+      .prepare(
+        'INSERT INTO volume_sizes (volume, own_bytes, total_bytes, measured_at, mark) VALUES (?, ?, ?, ?, ?) ON CONFLICT (volume) DO UPDATE SET own_bytes = excluded.own_bytes, total_bytes = excluded.total_bytes, measured_at = excluded.measured_at, mark = excluded.mark',
+      )
+      .run(volume, size.ownBytes, size.totalBytes, now(), mark);
   }
 
   /** Drops the sizes of volumes not in `keep` (deleted since they were measured). */

@@ -37,6 +37,27 @@ describe.skipIf(skipReason !== undefined)('btrfs driver specifics', () => {
     expect((await run('btrfs', ['subvolume', 'list', pool.mountPoint])).stdout.trim()).toBe('');
   });
 
+  it("marks each volume's content: a write (also one into a nested subvolume) moves its mark and no other's", async () => {
+    await driver.createVolume('m-a');
+    await driver.createVolume('m-b');
+    await run('btrfs', ['subvolume', 'create', join(driver.volumePath('m-b'), 'wal')]);
+    const before = await driver.changeMarks!();
+    expect([...before.keys()].sort()).toEqual(expect.arrayContaining(['m-a', 'm-b']));
+    expect(await driver.changeMarks!(), 'nothing written: every mark stays').toEqual(before);
+    // Not synced by the writer: the driver's own commit makes it count.
+    await writeFile(join(driver.volumePath('m-a'), 'f'), 'written');
+    const afterA = await driver.changeMarks!();
+    expect(afterA.get('m-a')).not.toBe(before.get('m-a'));
+    expect(afterA.get('m-b')).toBe(before.get('m-b'));
+    await writeFile(join(driver.volumePath('m-b'), 'wal', 'seg'), 'written');
+    const afterB = await driver.changeMarks!();
+    expect(afterB.get('m-b'), 'a write in a nested subvolume moves the mark of the volume holding it').not.toBe(before.get('m-b'));
+    expect(afterB.get('m-a')).toBe(afterA.get('m-a'));
+    await driver.cloneVolume('m-a', 'm-c');
+    expect((await driver.changeMarks!()).get('m-c'), 'a clone has a mark of its own').toBeDefined();
+    for (const v of ['m-a', 'm-b', 'm-c']) await driver.deleteVolume(v);
+  });
+
   it('gives back the space of deleted volumes once the cleaner is done (reclaimDeleted waits for it)', async () => {
     await driver.createVolume('big');
     // 96 MiB of incompressible data, committed, in a 256 MiB pool.

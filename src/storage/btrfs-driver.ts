@@ -2,6 +2,7 @@ import { chmod, chown, lstat, readdir, readFile, rename, rm, writeFile } from 'n
 import { basename, dirname, join } from 'node:path';
 import { PgbranchError } from '../errors.js';
 import { parseBtrfsDuSummary } from './btrfs-du.js';
+import { parseSubvolumeMarks } from './btrfs-generations.js';
 import { compareVolumeExtents } from './changed-ranges.js';
 import { replaceWithClone } from './clone-path.js';
 import { cloneTree } from './clone-tree.js';
@@ -174,6 +175,15 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
       await commitPool(btrfs, poolPath);
       await runTool(btrfs, ['subvolume', 'sync', poolPath], 'cannot wait for deleted volumes to be cleaned', { timeoutMs: RECLAIM_TIMEOUT_MS });
       await commitPool(btrfs, poolPath);
+    },
+
+    async changeMarks() {
+      const btrfs = await btrfsTool();
+      // A generation moves when its transaction commits: commit first, so that what was written
+      // just now (and fsynced into the log tree only) counts.
+      await commitPool(btrfs, poolPath, 'before reading generations');
+      const listed = await runTool(btrfs, ['subvolume', 'list', '-g', poolPath], 'cannot list the subvolumes of the pool');
+      return parseSubvolumeMarks(listed.stdout, new Set(await listVolumeNames(poolPath)));
     },
 
     limitSupport: async (): Promise<VolumeLimitSupport> =>

@@ -120,6 +120,13 @@ export interface StorageDriver {
    * looks full may only be waiting for it. Drivers that free space at once leave it out.
    */
   reclaimDeleted?(): Promise<void>;
+  /**
+   * A mark per volume that changes whenever anything in it is written (btrfs: the generations of
+   * its subvolumes, read after a commit), so a caller can tell which volumes moved since it last
+   * looked without walking them. Drivers without a cheap mark leave it out: any volume may have
+   * moved. A volume made meanwhile may be missing from the answer.
+   */
+  changeMarks?(): Promise<Map<string, string>>;
   /** What `setVolumeLimit` can enforce on this pool; probed on first call, then cached. */
   limitSupport(): Promise<VolumeLimitSupport>;
   /**
