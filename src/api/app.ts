@@ -15,6 +15,7 @@ import { HEALTH_PATH, registerHostRoutes } from './host-routes.js';
 import { httpProblem, problemFromError, problemResponse, validationProblem } from './problem.js';
 import { METRICS_PATH, type ApiMetrics } from './metrics.js';
 import { requestLog } from './request-log.js';
+import { serverTiming } from './server-timing.js';
 import { BEARER_AUTH, jsonContent, problems } from './route-support.js';
 import { OpenApiDocumentSchema } from './schemas.js';
 import { registerGovernanceRoutes } from './governance-routes.js';
@@ -55,6 +56,7 @@ export function createApiApp(options: ApiAppOptions): ApiApp {
   });
 
   app.use('*', requestLog(logger));
+  app.use('*', serverTiming());
   if (options.metrics) app.use('*', options.metrics.middleware);
   // The console's page and assets hold no data and need no token: registered before authentication.
   registerConsoleRoutes(app);

@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { timed } from '../util/index.js';
 import { PgbranchError } from '../errors.js';
 import { authorize, canAccessBranch, rulesSha256, tokenActor, type Access, type BranchService, type CreateOrigin, type CreateRequest, type Principal } from '../branches/index.js';
 import { branchRef, requireRole, snapshotRef, type ApiEnv } from './auth.js';
@@ -211,7 +212,7 @@ export function registerBranchRoutes(app: OpenAPIHono<ApiEnv>, apiHost: ApiHost)
   app.openapi(createBranch, async (c) => {
     const { name, request } = fromApiCreateBody(c.req.valid('json'));
     await authorizeCreate(c.get('principal'), as(c), name, request);
-    const result = await as(c).createBranch(name, request);
+    const result = await timed('host', () => as(c).createBranch(name, request));
     const payload = out(CreatedBranchSchema, { ...toApiBranch(result.branch), created: result.created });
     return result.created ? c.json(payload, 201) : c.json(payload, 200);
   });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCluster, type TestCluster } from '../postgres/test-support/instance-fixture.js';
 import { sql } from '../test-support/host-invariants.js';
 import { testPoolSkipReason } from '../test-support/test-host.js';
+import { parseServerTiming } from '../util/index.js';
 import {
   documentValidator,
   expectProblemShape,
@@ -363,6 +364,19 @@ describe.skipIf(skip !== undefined)('REST API contract: the OpenAPI document, wa
     expectProblemShape(conflict);
     expect(conflict.body).toMatchObject({ code: 'BRANCH_EXISTS', type: 'https://pgbranch.dev/errors/branch-exists', title: 'Branch already exists', parent: 'main' });
     expectDocumented(op, conflict);
+  });
+
+  it('answers where the time of a request went in a Server-Timing header: the steps of a create, and the total', async () => {
+    const made = await f.call('POST', '/v1/branches', { token: f.adminToken, body: { name: 'timed', parent: 'main' } });
+    expect(made.status, made.text).toBe(201);
+    const steps = parseServerTiming(made.headers.get('server-timing'));
+    expect([...steps.keys()]).toEqual(expect.arrayContaining(['lock', 'room', 'port', 'snapshot', 'clone', 'start', 'password', 'open-tcp', 'branch-point', 'total']));
+    // The snapshot is part of the clone, which is part of the whole.
+    expect(steps.get('clone')!).toBeGreaterThanOrEqual(steps.get('snapshot')!);
+    expect(steps.get('total')!).toBeGreaterThanOrEqual(steps.get('clone')! + steps.get('start')!);
+    const listed = await f.call('GET', '/v1/branches', { token: f.adminToken });
+    expect([...parseServerTiming(listed.headers.get('server-timing')).keys()]).toContain('total');
+    expect((await f.call('DELETE', '/v1/branches/timed', { token: f.adminToken })).status).toBe(204);
   });
 
   it('creates a branch from a snapshot (snapshot excludes parent/source; unknown snapshot is 404, duplicate 409)', async () => {

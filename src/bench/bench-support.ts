@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Host, type InitOptions } from '../branches/index.js';
 import { killInstance, stopInstance } from '../postgres/index.js';
 import { createLoopPool, unmountLoopPool } from '../storage/index.js';
+import { parseServerTiming } from '../util/index.js';
 
 const GIB = 1024 ** 3;
 const startedAt = performance.now();
@@ -179,7 +180,8 @@ export interface ServeProcess {
   readonly child: ChildProcess;
   readonly api: string;
   readonly endpointPort: number;
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> | null }>;
+  /** `steps`: the response's Server-Timing (where the request's time went, see api/server-timing.ts). */
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> | null; steps: Map<string, number> }>;
   /** SIGTERM, then SIGKILL if it has not exited within a minute. */
   stop(): Promise<void>;
 }
@@ -234,7 +236,7 @@ export async function startServeProcess(home: string, token: string): Promise<Se
         ...(body ? { body: JSON.stringify(body) } : {}),
       });
       const text = await res.text();
-      return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : null };
+      return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : null, steps: parseServerTiming(res.headers.get('server-timing')) };
     },
     stop,
   };

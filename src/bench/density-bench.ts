@@ -3,7 +3,8 @@
  * A parent of ~--parent-mib MiB (pgbench data) gets --branches children created one after the
  * other with POST /v1/branches; the first --running stay running, later ones are suspended right
  * after their create (scale to zero keeps them without a process). Reported:
- * - create time of the first 10 against the last 10 (goal ≤ 1.5×);
+ * - create time of the first 10 against the last 10 (goal ≤ 1.5×), with where it went step by
+ *   step (the API's Server-Timing) and the machine's and serve's CPU meanwhile;
  * - PSS per idle running instance (postmaster and its children, /proc/<pid>/smaps_rollup);
  * - RSS of the serve process;
  * - GET /v1/branches and `pgbranch branch list` time at 10, 100 and 1,000 branches (those reached);
@@ -68,6 +69,35 @@ async function processTree(root: number): Promise<number[]> {
   return out;
 }
 
+/** CPU seconds a process used so far (user + system), from /proc/<pid>/stat. */
+async function processCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 (utime, stime) in clock ticks, 100 a second on Linux.
+  return (Number(after[11]) + Number(after[12])) / 100;
+}
+
+/** The machine's busy and total CPU time so far, from /proc/stat's first line (clock ticks). */
+async function machineCpu(): Promise<{ busy: number; total: number }> {
+  const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  // idle and iowait are not work.
+  return { busy: total - fields[3]! - (fields[4] ?? 0), total };
+}
+
+/** What a window of creates cost besides its own time: the machine's busy share and serve's CPU. */
+interface CpuWindow {
+  readonly machineBusy: number;
+  readonly serveCpuShare: number;
+}
+
+async function cpuWindow(servePid: number, fn: () => Promise<void>): Promise<CpuWindow> {
+  const [m0, s0, t0] = [await machineCpu(), await processCpuSeconds(servePid), performance.now()];
+  await fn();
+  const [m1, s1, t1] = [await machineCpu(), await processCpuSeconds(servePid), performance.now()];
+  return { machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total), serveCpuShare: (s1 - s0) / ((t1 - t0) / 1000) };
+}
+
 async function pssOfTree(root: number): Promise<number> {
   let total = 0;
   for (const pid of await processTree(root)) total += kbField(await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => ''), 'Pss');
@@ -111,6 +141,9 @@ async function main(): Promise<number> {
     const { child, endpointPort, call } = serve;
 
     const createMs: number[] = [];
+    const createSteps: Map<string, number>[] = [];
+    const windows: CpuWindow[] = [];
+    const listedAt = new Set<number>();
     const lists: ListTiming[] = [];
     const names: string[] = [];
     const timeList = async (count: number): Promise<void> => {
@@ -128,11 +161,12 @@ async function main(): Promise<number> {
     };
 
     progress(`creating ${total} branches of main through the API (${running} stay running)`);
-    for (let i = 1; i <= total; i++) {
+    const createOne = async (i: number): Promise<void> => {
       const name = `b-${String(i).padStart(4, '0')}`;
       const t0 = performance.now();
       const made = await call('POST', '/v1/branches', { name, parent: 'main' });
       createMs.push(performance.now() - t0);
+      createSteps.push(made.steps);
       if (made.status !== 201) throw new Error(`create ${name}: ${made.status} ${JSON.stringify(made.json).slice(0, 300)}`);
       names.push(name);
       if (i > running) {
@@ -140,9 +174,28 @@ async function main(): Promise<number> {
         if (s.status !== 200) throw new Error(`suspend ${name}: ${s.status} ${JSON.stringify(s.json).slice(0, 300)}`);
       }
       if (i % 50 === 0) progress(`${i}/${total} created (last create ${ms(createMs.at(-1)!)})`);
-      if (LIST_AT.includes(i)) await timeList(i);
+    };
+    // The first and the last 10 creates are compared: what the machine and serve spent meanwhile too.
+    const span = Math.min(10, total);
+    for (let i = 1; i <= total; ) {
+      if (i === 1 || i === total - span + 1) {
+        const from = i;
+        windows.push(await cpuWindow(child.pid!, async () => {
+          for (; i < from + span; i++) await createOne(i);
+        }));
+      } else {
+        await createOne(i);
+        i++;
+      }
+      // At 10, 100 and 1,000 (or just after, when a measured window of creates spans the mark).
+      const made = i - 1;
+      const due = LIST_AT.filter((at) => at <= made && !listedAt.has(at));
+      if (due.length > 0) {
+        for (const at of due) listedAt.add(at);
+        await timeList(made);
+      }
     }
-    if (!LIST_AT.includes(total)) await timeList(total);
+    if (!lists.some((l) => l.branches === total + 1)) await timeList(total);
 
     // PSS of idle running instances: up to 20 of them, after a moment of quiet.
     const pss: number[] = [];
@@ -173,12 +226,26 @@ async function main(): Promise<number> {
     const first10 = createMs.slice(0, Math.min(10, createMs.length));
     const last10 = createMs.slice(-Math.min(10, createMs.length));
     const ratio = median(last10) / median(first10);
+    // Where the time of a create went (the API's Server-Timing), first 10 against last 10.
+    const stepNames = [...new Set(createSteps.flatMap((m) => [...m.keys()]))];
+    const stepMedian = (from: Map<string, number>[], step: string): number => median(from.map((m) => m.get(step) ?? 0));
+    const firstSteps = createSteps.slice(0, first10.length);
+    const lastSteps = createSteps.slice(-last10.length);
+    const steps = Object.fromEntries(stepNames.map((step) => [step, { first10MedianMs: stepMedian(firstSteps, step), last10MedianMs: stepMedian(lastSteps, step) }]));
     const result = {
       machine: `${cpus().length} CPUs, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`,
       branches: total,
       running,
       parentMib,
-      create: { first10MedianMs: median(first10), last10MedianMs: median(last10), ratio, goal: CREATE_RATIO_GOAL, pass: ratio <= CREATE_RATIO_GOAL },
+      create: {
+        first10MedianMs: median(first10),
+        last10MedianMs: median(last10),
+        ratio,
+        goal: CREATE_RATIO_GOAL,
+        pass: ratio <= CREATE_RATIO_GOAL,
+        steps,
+        cpu: { first10: windows[0] ?? null, last10: windows.at(-1) ?? null },
+      },
       pssPerIdleInstanceBytes: pss.length > 0 ? median(pss) : null,
       pssSamples: pss.length,
       serveRssBytes: serveRss,
@@ -193,6 +260,11 @@ async function main(): Promise<number> {
       o.push(`machine: ${result.machine}`);
       o.push('');
       o.push(`create (median)     first 10 ${ms(result.create.first10MedianMs)}, last 10 ${ms(result.create.last10MedianMs)}: ${ratio.toFixed(2)}× (${result.create.pass ? 'PASS' : 'MISS'} ≤ ${CREATE_RATIO_GOAL}×)`);
+      o.push('  step (median)             first 10   last 10');
+      for (const [step, v] of Object.entries(steps)) o.push(`  ${step.padEnd(24)} ${v.first10MedianMs.toFixed(1).padStart(8)}  ${v.last10MedianMs.toFixed(1).padStart(8)} ms`);
+      const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+      const [w1, w2] = [result.create.cpu.first10, result.create.cpu.last10];
+      if (w1 && w2) o.push(`  machine busy ${pct(w1.machineBusy)} → ${pct(w2.machineBusy)}, serve CPU ${pct(w1.serveCpuShare)} → ${pct(w2.serveCpuShare)} of a core (first 10 → last 10)`);
       o.push(`PSS per idle instance  ${result.pssPerIdleInstanceBytes === null ? 'n/a' : mib(result.pssPerIdleInstanceBytes)} (median of ${pss.length})`);
       o.push(`serve RSS           ${mib(serveRss)}`);
       for (const l of lists) o.push(`list at ${String(l.branches).padStart(5)}      GET /v1/branches ${ms(l.apiMs)}, branch list ${ms(l.cliMs)}`);

@@ -16,7 +16,7 @@ import {
 } from '../postgres/index.js';
 import type { BranchRecord } from '../state/index.js';
 import { PgbranchError } from '../errors.js';
-import { runHooks } from '../util/index.js';
+import { runHooks, timed } from '../util/index.js';
 import { crashPoint } from './crash-points.js';
 import { assertPoolRoom } from './pool-room.js';
 import { PGDATA, type Runtime } from './runtime.js';
@@ -98,13 +98,13 @@ export async function cloneConsistent(
   if (!parentRunning) {
     const branchTime = new Date().toISOString();
     crashPoint(CLONE_POINTS.ready);
-    await rt.storage.cloneVolume(parent.volume, targetVolume);
+    await timed('snapshot', () => rt.storage.cloneVolume(parent.volume, targetVolume));
     return { branchTime };
   }
   // The parent's CHECKPOINT (or backup) writes on the pool: never when that could fill it and
   // take the parent down (create and snapshot check the same floor; reset, diff, rebase, warm
   // clones and branch points come through here).
-  await assertPoolRoom(rt, 'new-data', 'checkpoint a running instance for a copy of its data');
+  await timed('room', () => assertPoolRoom(rt, 'new-data', 'checkpoint a running instance for a copy of its data'));
   const admin = rt.adminTarget(parent);
   const standby = rt.store.getSource(parent.id)?.mode === 'follow';
   // On a standby a CHECKPOINT is a restartpoint; its redo point bounds the WAL a copy needs.
@@ -121,13 +121,13 @@ export async function cloneConsistent(
       let wal = standby ? undefined : await walPosition(client);
       const skip = wal !== undefined && wal.flushed && wal.sinceRedoBytes < rt.config.clone.checkpointAboveWalBytes;
       if (!skip) {
-        await checkpoint(client);
+        await timed('checkpoint', () => checkpoint(client));
         if (wal !== undefined && options.wantParentLsn) wal = await walPosition(client);
       }
       const redoLsn = await replayBefore(client);
       const branchTime = new Date().toISOString();
       crashPoint(CLONE_POINTS.ready);
-      await rt.storage.cloneVolume(parent.volume, targetVolume);
+      await timed('snapshot', () => rt.storage.cloneVolume(parent.volume, targetVolume));
       const parentLsn = wal?.flushed ? { parentLsn: wal.insertLsn } : {};
       return { branchTime, checkpointed: !skip, ...parentLsn, ...(await replayAfter(client, redoLsn)) };
     });
@@ -199,10 +199,9 @@ export async function bringUpClone(
   // The verifier's key derivation runs on the thread pool while postgres starts.
   const verifier = scramSha256VerifierAsync(branch.password);
   verifier.catch(() => undefined);
-  if (existsSync(join(dataDir, 'recovery.signal'))) await rt.recover(branch, volume);
-  else await rt.start(branch, volume);
+  await timed('start', () => (existsSync(join(dataDir, 'recovery.signal')) ? rt.recover(branch, volume) : rt.start(branch, volume)));
   crashPoint(CLONE_POINTS.afterStart);
-  const point = await withClient(rt.adminTarget(branch), async (client) => {
+  const point = await timed('password', () => withClient(rt.adminTarget(branch), async (client) => {
     await setRoleVerifier(client, branch.dbUser, await verifier);
     // After crash recovery the server writes an end-of-recovery checkpoint exactly where replay
     // ended (a cold clone keeps the parent's shutdown checkpoint): that is the branch point. The
@@ -211,12 +210,12 @@ export async function bringUpClone(
       'SELECT checkpoint_lsn::text AS lsn, pg_last_xact_replay_timestamp() AS at FROM pg_control_checkpoint()',
     );
     return { branchLsn: rows[0]!.lsn, lastCommitAt: rows[0]!.at?.toISOString() ?? null };
-  });
+  }));
   crashPoint(CLONE_POINTS.passwordSet);
-  if (hooks.length > 0) await runBranchHooks(rt, branch, hooks);
-  const alongside = options.alongsideOpenTcp?.();
+  if (hooks.length > 0) await timed('hooks', () => runBranchHooks(rt, branch, hooks));
+  const alongside = options.alongsideOpenTcp ? timed('branch-point', options.alongsideOpenTcp) : undefined;
   alongside?.catch(() => undefined);
-  if (options.openTcp !== false) await openTcp(rt, branch, volume);
+  if (options.openTcp !== false) await timed('open-tcp', () => openTcp(rt, branch, volume));
   await alongside;
   return point;
 }

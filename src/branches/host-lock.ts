@@ -1,5 +1,5 @@
 import { PgbranchError, isPgbranchError, toPgbranchError } from '../errors.js';
-import { log, waitFor, withMutex } from '../util/index.js';
+import { log, recordStep, waitFor, withMutex } from '../util/index.js';
 import { isAlive } from './process-alive.js';
 import { reconcile } from './reconcile.js';
 import type { Runtime } from './runtime.js';
@@ -13,6 +13,7 @@ import type { Runtime } from './runtime.js';
  * half-made either.
  */
 export function withHostLock<T>(rt: Runtime, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const asked = performance.now();
   return withMutex(rt.paths.home, async () => {
     const { store } = rt;
     try {
@@ -20,6 +21,7 @@ export function withHostLock<T>(rt: Runtime, timeoutMs: number, fn: () => Promis
     } catch (cause) {
       throw new PgbranchError('HOST_BUSY', `another pgbranch process is changing this host; gave up after ${timeoutMs} ms`, { cause });
     }
+    recordStep('lock', performance.now() - asked);
     try {
       return await fn();
     } catch (err) {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { BranchRecord } from '../state/index.js';
+import { timed } from '../util/index.js';
 import { ActivityTracker } from './activity.js';
 import { audited, branchTarget, listAudit, localActor, type Actor, type AuditEntry, type AuditFilter, type AuditTarget } from './audit.js';
 import { hostPaths, resolveHome, type HostConfig, type HostPaths } from './config.js';
@@ -204,9 +205,9 @@ export class Host {
 
   async createBranch(name: string, request: op.CreateRequest): Promise<{ branch: BranchView; created: boolean }> {
     const { record, created } = await this.audit('create', branchTarget(name, op.originDetails(request.origin)), () =>
-      this.core.locked(() => op.createBranch(this.rt, this.actor, name, request)),
+      this.core.locked(() => timed('operation', () => op.createBranch(this.rt, this.actor, name, request))),
     );
-    return { branch: await branchView(this.rt, record, false), created };
+    return { branch: await timed('view', () => branchView(this.rt, record, false, { justStarted: created })), created };
   }
 
   /** `mask`: re-mask on the way (the parent's current data, checked and masked before anyone sees it). */

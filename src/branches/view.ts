@@ -148,7 +148,12 @@ export async function listContext(rt: Runtime, records: readonly BranchRecord[])
  * pinged (one branch asked for by name: a ping is cheap, and a frozen postmaster must show as
  * unhealthy at once, not after the ready memory).
  */
-export async function branchView(rt: Runtime, record: BranchRecord, withUsage: UsageMode = true, options: { readyMemory?: ReadyMemory; list?: ListContext } = {}): Promise<BranchView> {
+export async function branchView(
+  rt: Runtime,
+  record: BranchRecord,
+  withUsage: UsageMode = true,
+  options: { readyMemory?: ReadyMemory; list?: ListContext; justStarted?: boolean } = {},
+): Promise<BranchView> {
   const { list } = options;
   const parentName = record.parentId ? (list ? list.names.get(record.parentId) : rt.store.getBranchById(record.parentId)?.name) : undefined;
   const measure = (volume: string): Promise<Usage | undefined> =>
@@ -158,7 +163,8 @@ export async function branchView(rt: Runtime, record: BranchRecord, withUsage: U
     return bp === undefined ? null : ((await measure(bp))?.ownBytes ?? null);
   };
   const [health, usage, branchPointBytes] = await Promise.all([
-    instanceHealth(rt, record, { memory: options.readyMemory }),
+    // An operation that just logged in to the instance it started (a create) knows it is ready.
+    options.justStarted ? Promise.resolve<InstanceHealth>({ kind: 'ready' }) : instanceHealth(rt, record, { memory: options.readyMemory }),
     withUsage ? measure(record.volume) : Promise.resolve(undefined),
     withUsage ? bpBytes().catch(() => null) : Promise.resolve(undefined),
   ]);

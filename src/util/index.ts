@@ -8,3 +8,4 @@ export { runHooks, type HookFailure, type HookRun, type HookStep, type RunHooksO
 export { createLogger, log, REDACTED_KEYS } from './log.js';
 export { withMutex } from './mutex.js';
 export { waitFor, type WaitOptions } from './wait.js';
+export { parseServerTiming, recordStep, serverTimingHeader, timed, withStepTimings } from './steps.js';

@@ -14,6 +14,7 @@ export interface ApiResponse {
   /** Parsed JSON when the body is JSON, the text otherwise, null when empty. */
   readonly body: any;
   readonly text: string;
+  readonly headers: Headers;
 }
 
 export interface CallOptions {
@@ -88,7 +89,7 @@ export async function startApiFixture(options: { config?: (config: Record<string
       const contentType = res.headers.get('content-type') ?? '';
       let parsed: unknown = text === '' ? null : text;
       if (text !== '' && /json/.test(contentType)) parsed = JSON.parse(text);
-      return { status: res.status, contentType, body: parsed, text };
+      return { status: res.status, contentType, body: parsed, text, headers: res.headers };
     },
     async cleanup() {
       await server?.close();

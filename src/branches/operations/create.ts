@@ -6,7 +6,7 @@ import { PgbranchError } from '../../errors.js';
 import type { Actor } from '../audit.js';
 import { removeBranchPoint, takeBranchPoint } from '../branch-point.js';
 import { bringUpClone, CLONE_POINTS, cloneConsistent, openTcp, sourceHooks } from '../clone.js';
-import { log } from '../../util/index.js';
+import { log, timed } from '../../util/index.js';
 import { crashPoint } from '../crash-points.js';
 import { saveSourceUrl } from '../source-secrets.js';
 import { claimWarmClone } from '../warm.js';
@@ -139,12 +139,12 @@ export async function createBranch(rt: Runtime, actor: Actor, name: string, requ
   switch (origin.kind) {
     case 'snapshot': {
       const snapshot = findSnapshot(rt, origin.snapshot);
-      await assertPoolFloor(rt, `branch "${name}"`);
+      await timed('room', () => assertPoolFloor(rt, `branch "${name}"`));
       made = await createFromSnapshot(rt, name, snapshot, settings);
       break;
     }
     case 'source':
-      await assertPoolFloor(rt, `branch "${name}"`);
+      await timed('room', () => assertPoolFloor(rt, `branch "${name}"`));
       made = await createRootFrom(rt, name, origin.source, settings, request.onProgress);
       break;
     case 'parent': {
@@ -152,7 +152,7 @@ export async function createBranch(rt: Runtime, actor: Actor, name: string, requ
       if (!parent) {
         throw new PgbranchError('PARENT_NOT_FOUND', `cannot create "${name}": no branch named "${origin.parent}"`, { details: { parent: origin.parent } });
       }
-      await assertPoolFloor(rt, `branch "${name}"`);
+      await timed('room', () => assertPoolFloor(rt, `branch "${name}"`));
       if (request.mask) made = await createMaskedChild(rt, name, parent, settings, request.mask, request.onProgress);
       else made = origin.at ? await createAtPoint(rt, name, parent, origin.at, settings) : await createChild(rt, name, parent, settings);
       break;
@@ -205,7 +205,7 @@ async function plan(rt: Runtime, name: string, from?: Lineage): Promise<Planned>
     id,
     name,
     volume: volumeName(id),
-    port: await rt.allocatePort(),
+    port: await timed('port', () => rt.allocatePort()),
     password: newPassword(),
     dbUser: from?.dbUser ?? rt.config.defaults.dbUser,
     dbName: from?.dbName ?? rt.config.defaults.dbName,
@@ -240,10 +240,10 @@ async function createClone(
   clone: (volume: string) => Promise<{ branchTime: string; replay?: unknown }>,
   branchPoint: (reported: { branchLsn: string; branchTime: string }) => { branchLsn: string; branchTime: string } = (r) => r,
 ): Promise<BranchRecord> {
-  const p = await plan(rt, name, from);
+  const p = await timed('plan', () => plan(rt, name, from));
   const intent = beginIntent(rt.store, 'create', p, { volume: p.volume, port: p.port, ...intentOrigin });
   crashPoint('create:intent');
-  const cloned = await clone(p.volume);
+  const cloned = await timed('clone', () => clone(p.volume));
   await applyVolumeLimit(rt, p.volume, settings.maxOwnBytes);
   intent.advance('cloned');
   crashPoint('create:cloned');
@@ -252,9 +252,9 @@ async function createClone(
   // The branch point is taken while TCP opens (its own steps overlap: a btrfs snapshot and a
   // reload + login). Before the commit: nobody but this create knows the branch yet, so this is its
   // first state.
-  const { branchLsn, lastCommitAt } = await bringUpClone(rt, p, p.volume, sourceHooks(rt, origin.parentId), {
+  const { branchLsn, lastCommitAt } = await timed('bring-up', () => bringUpClone(rt, p, p.volume, sourceHooks(rt, origin.parentId), {
     alongsideOpenTcp: () => takeBranchPoint(rt, p, { afterArchiveRecovery }),
-  });
+  }));
   crashPoint('create:started');
   crashPoint('create:branch-point');
   // A copy of a standby stands where its last replayed commit is in the source's history.
