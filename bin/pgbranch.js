@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI is compiled TypeScript (npm run build).
-import { main } from '../dist/cli/index.js';
+// Thin launcher: the CLI is compiled TypeScript (npm run build), bundled into one file
+// (scripts/build-cli.mjs: one file loads in a fraction of the time of its ~300 modules).
+import { main } from '../dist/cli/bundle.mjs';
 
 const code = await main(process.argv);
 // The call is over when main returns; what is left on the event loop (the API client's keep-alive

@@ -75,6 +75,7 @@ describe.skipIf(skip !== undefined)('the packed package, installed into an empty
     const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
     const files = info!.files.map((f) => f.path);
     expect(files).toContain('dist/cli/index.js');
+    expect(files).toContain('dist/cli/bundle.mjs'); // what bin/pgbranch.js runs
     expect(files).toContain('dist/index.d.ts');
     expect(files).toContain('dist/web/console/index.html');
     expect(files.filter((f) => /\.test\.|test-support|^examples\/|^actions\/|^src\/|^dist\/bench\//.test(f))).toEqual([]);
