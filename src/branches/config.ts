@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
+import en from 'zod/v4/locales/en.js';
+import * as z from 'zod/mini';
 import { PgbranchError } from '../errors.js';
 import { DRIVER_NAMES, POOL_IMAGE_FS_TYPES } from '../storage/index.js';
 
@@ -57,66 +58,76 @@ export function hostPaths(home: string): HostPaths {
  */
 export const MIN_OWN_BYTES_LIMIT = 64 * 1024 * 1024;
 
+// zod/mini: the same validation as classic zod at a small part of its load time, which every CLI
+// call pays (config.json is read by each of them). Unlike classic zod it brings no messages of its
+// own: English ones, for a config.json that does not validate.
+z.config(en());
+const text = (max?: number) => (max === undefined ? z.string().check(z.minLength(1)) : z.string().check(z.minLength(1), z.maxLength(max)));
+const int = (min?: number, max?: number) => {
+  const checks = [...(min === undefined ? [] : [z.minimum(min)]), ...(max === undefined ? [] : [z.maximum(max)])];
+  return checks.length === 0 ? z.int() : z.int().check(...checks);
+};
+const positiveInt = () => z.int().check(z.positive());
+
 const ListenSchema = z.object({
-  host: z.string().min(1),
+  host: text(),
   /** 0 = any free port (tests). */
-  port: z.number().int().min(0).max(65535),
+  port: int(0, 65535),
 });
 
 const HostConfigSchema = z.object({
   version: z.literal(1),
   storage: z.object({
     driver: z.enum(DRIVER_NAMES),
-    poolPath: z.string().min(1),
+    poolPath: text(),
     /** Present when init made a loop image: re-mounted at start after a reboot. */
-    loop: z
-      .object({
-        imagePath: z.string().min(1),
+    loop: z.optional(
+      z.object({
+        imagePath: text(),
         fsType: z.enum(POOL_IMAGE_FS_TYPES),
-        sizeBytes: z.number().int().positive(),
-      })
-      .optional(),
+        sizeBytes: positiveInt(),
+      }),
+    ),
   }),
   postgres: z.object({
-    major: z.number().int().min(14).max(18),
-    binDir: z.string().optional(),
-    osUser: z.string().min(1),
+    major: int(14, 18),
+    binDir: z.optional(z.string()),
+    osUser: text(),
     /** Extra server settings for every instance of this host (command line, not cloned). */
-    settings: z.record(z.string(), z.string()).default({}),
+    settings: z._default(z.record(z.string(), z.string()), {}),
   }),
   defaults: z.object({
-    dbUser: z.string().min(1),
-    dbName: z.string().min(1),
+    dbUser: text(),
+    dbName: text(),
   }),
   /** `pgbranch serve`: where the API and the Postgres endpoint listen, and how branches idle. */
-  serve: z
-    .object({
-      api: ListenSchema.default({ host: '127.0.0.1', port: 5480 }),
-      proxy: ListenSchema.default({ host: '127.0.0.1', port: 6432 }),
+  serve: z.prefault(
+    z.object({
+      api: z._default(ListenSchema, { host: '127.0.0.1', port: 5480 }),
+      proxy: z._default(ListenSchema, { host: '127.0.0.1', port: 6432 }),
       /** Host name clients use for the endpoint (URLs; TLS SNI is `<branch>.<publicHost>`). */
-      publicHost: z.string().min(1).default('localhost'),
+      publicHost: z._default(text(), 'localhost'),
       /** PEM files for the endpoint's TLS; default <home>/tls/server.{crt,key}, made at init. */
-      tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+      tls: z.optional(z.object({ certFile: text(), keyFile: text() })),
       /** Default idle time before a branch is suspended; 0 = never. Per-branch setting wins. */
-      idleTimeoutMs: z.number().int().min(0).default(5 * 60_000),
+      idleTimeoutMs: z._default(int(0), 5 * 60_000),
       /** How long shutdown waits for endpoint connections to finish before closing them. */
-      drainTimeoutMs: z.number().int().min(0).default(10_000),
+      drainTimeoutMs: z._default(int(0), 10_000),
       /** How often serve checks that every branch that should run is up and accepting connections; 0 = never. */
-      healthIntervalMs: z.number().int().min(0).default(10_000),
+      healthIntervalMs: z._default(int(0), 10_000),
       /** How long an instance may refuse connections (in recovery, starting up) before serve restarts it. */
-      unhealthyGraceMs: z.number().int().min(0).default(30_000),
+      unhealthyGraceMs: z._default(int(0), 30_000),
       /** How often serve measures the sizes of all volumes (lists show the last measurement); 0 = never. */
-      sizeRefreshIntervalMs: z.number().int().min(0).default(60_000),
-    })
-    .prefault({}),
+      sizeRefreshIntervalMs: z._default(int(0), 60_000),
+    }),
+    {},
+  ),
   /**
    * Default expiry by branch-name pattern (`*` any run, `?` one character), first match wins;
    * e.g. [{ "pattern": "pr-*", "ttlMs": 259200000 }] deletes PR branches 3 days after creation.
    * An explicit TTL or expiry time at create wins over these.
    */
-  expiry: z
-    .array(z.object({ pattern: z.string().min(1).max(63), ttlMs: z.number().int().positive() }))
-    .default([]),
+  expiry: z._default(z.array(z.object({ pattern: text(63), ttlMs: positiveInt() })), []),
   /**
    * Defaults of roots that follow a source (each can be set per root):
    * - historyWindowMs: how far back branches can be made at a time or LSN (snapshots + WAL kept);
@@ -127,30 +138,28 @@ const HostConfigSchema = z.object({
    *   disk fills if it stays down: set max_slot_wal_keep_size there); without one the source keeps
    *   only wal_keep_size, and a root that falls further behind must be created again.
    */
-  sources: z
-    .object({
-      historyWindowMs: z.number().int().positive().default(24 * 3_600_000),
-      snapshotIntervalMs: z.number().int().positive().default(15 * 60_000),
-      replicationSlot: z.boolean().default(false),
-    })
-    .prefault({}),
+  sources: z.prefault(
+    z.object({
+      historyWindowMs: z._default(positiveInt(), 24 * 3_600_000),
+      snapshotIntervalMs: z._default(positiveInt(), 15 * 60_000),
+      replicationSlot: z._default(z.boolean(), false),
+    }),
+    {},
+  ),
   /**
    * Diff. keepBranchPoint: keep a read-only copy of every new branch's initial data (its branch
    * point, a CoW clone of the branch right after it is made, reset or rebased), which `pgbranch
    * diff BRANCH` compares with at a cost that follows the change. Absent = on where clones cost
    * nothing (btrfs, reflink) and off on `copy` pools, where it would copy the whole branch again.
    */
-  diff: z.object({ keepBranchPoint: z.boolean().optional() }).strict().prefault({}),
+  diff: z.prefault(z.strictObject({ keepBranchPoint: z.optional(z.boolean()) }), {}),
   /**
    * Clones of a running parent. checkpointAboveWalBytes: on an atomic-snapshot driver the parent
    * is checkpointed before the snapshot only when more WAL than this was written since its last
    * checkpoint; below it the clone replays that WAL in its crash recovery instead (a few ms for a
    * few MiB), and the parent is spared a CHECKPOINT per create. 0 = always checkpoint.
    */
-  clone: z
-    .object({ checkpointAboveWalBytes: z.number().int().min(0).default(4 * 1024 * 1024) })
-    .strict()
-    .prefault({}),
+  clone: z.prefault(z.strictObject({ checkpointAboveWalBytes: z._default(int(0), 4 * 1024 * 1024) }), {}),
   /**
    * Warm clones: for each branch named in `branches` (hot parents, e.g. "main"), `pgbranch serve`
    * keeps `size` clones made and started ahead of time, invisible until a create from that parent
@@ -160,14 +169,14 @@ const HostConfigSchema = z.object({
    * background every `refillIntervalMs`, only once the parent has been quiet for one interval (a
    * parent under constant writes would make clones that are stale at once).
    */
-  warm: z
-    .object({
-      branches: z.array(z.string().min(1).max(63)).default([]),
-      size: z.number().int().min(0).max(16).default(1),
-      refillIntervalMs: z.number().int().min(100).default(2_000),
-    })
-    .strict()
-    .prefault({}),
+  warm: z.prefault(
+    z.strictObject({
+      branches: z._default(z.array(text(63)), []),
+      size: z._default(int(0, 16), 1),
+      refillIntervalMs: z._default(int(100), 2_000),
+    }),
+    {},
+  ),
   /**
    * Limits; every one is optional (absent = unlimited).
    * - maxBranches: branches on the host, roots included.
@@ -178,15 +187,15 @@ const HostConfigSchema = z.object({
    * - minPoolFreeBytes: new branches and snapshots are refused while the pool has less free
    *   (default: 5% of the pool, at least 64 MiB, at most 10 GiB).
    */
-  quotas: z
-    .object({
-      maxBranches: z.number().int().positive().optional(),
-      maxBranchesPerToken: z.number().int().positive().optional(),
-      maxOwnBytesPerBranch: z.number().int().min(MIN_OWN_BYTES_LIMIT).optional(),
-      minPoolFreeBytes: z.number().int().min(0).optional(),
-    })
-    .strict()
-    .prefault({}),
+  quotas: z.prefault(
+    z.strictObject({
+      maxBranches: z.optional(positiveInt()),
+      maxBranchesPerToken: z.optional(positiveInt()),
+      maxOwnBytesPerBranch: z.optional(int(MIN_OWN_BYTES_LIMIT)),
+      minPoolFreeBytes: z.optional(int(0)),
+    }),
+    {},
+  ),
 });
 
 export type HostConfig = z.infer<typeof HostConfigSchema>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { PgbranchError } from '../errors.js';
 import type { OperationRecord, StateStore } from '../state/index.js';
 
@@ -9,7 +9,7 @@ import type { OperationRecord, StateStore } from '../state/index.js';
  * own settle function rolls it back or forward (see reconcile). Each kind's data is validated
  * when read back, so a settle function never guesses at a shape.
  */
-const Name = z.string().min(1);
+const Name = z.string().check(z.minLength(1));
 const INTENT_DATA = {
   /**
    * `root`: a new cluster (initdb, or a base backup of a followed source with its WAL archive
@@ -17,22 +17,22 @@ const INTENT_DATA = {
    */
   create: z.object({
     volume: Name,
-    port: z.number().int(),
-    root: z.boolean().optional(),
-    parentId: Name.optional(),
-    snapshotId: Name.optional(),
-    archiveVolume: Name.optional(),
-    slot: Name.optional(),
+    port: z.int(),
+    root: z.optional(z.boolean()),
+    parentId: z.optional(Name),
+    snapshotId: z.optional(Name),
+    archiveVolume: z.optional(Name),
+    slot: z.optional(Name),
     /** A masked branch (see operations/mask.ts): settled like any create, its volume removed. */
-    masked: z.boolean().optional(),
+    masked: z.optional(z.boolean()),
   }),
   reset: z.object({ oldVolume: Name, newVolume: Name }),
   delete: z.object({ volume: Name }),
   /** The new password: a crash after ALTER ROLE must be able to finish the change. */
   rotate: z.object({ password: Name }),
-  limit: z.object({ bytes: z.number().int().positive().nullable(), firstCap: z.boolean() }),
+  limit: z.object({ bytes: z.nullable(z.int().check(z.positive())), firstCap: z.boolean() }),
   /** A new generation of a refreshed root, imported on a temporary port, swapped in at the end. */
-  refresh: z.object({ oldVolume: Name, newVolume: Name, port: z.number().int() }),
+  refresh: z.object({ oldVolume: Name, newVolume: Name, port: z.int() }),
   'snapshot-create': z.object({ volume: Name, sourceBranchId: Name }),
   'snapshot-delete': z.object({ volume: Name }),
   /**
@@ -53,8 +53,8 @@ const INTENT_DATA = {
     newPointVolume: Name,
     scratchVolumes: z.array(Name),
     owners: z.array(Name),
-    undoVolume: Name.optional(),
-    previousUndoVolume: Name.optional(),
+    undoVolume: z.optional(Name),
+    previousUndoVolume: z.optional(Name),
   }),
   /**
    * A warm clone of a hot parent (see warm.ts): recorded for as long as the clone exists, and
@@ -65,11 +65,11 @@ const INTENT_DATA = {
    */
   warm: z.object({
     volume: Name,
-    port: z.number().int(),
+    port: z.int(),
     parentId: Name,
-    parentLsn: Name.optional(),
-    branchLsn: Name.optional(),
-    madeAt: Name.optional(),
+    parentLsn: z.optional(Name),
+    branchLsn: z.optional(Name),
+    madeAt: z.optional(Name),
   }),
 };
 
@@ -172,7 +172,7 @@ export function pendingIntents(store: StateStore): Intent[] {
 }
 
 function parseIntent(op: OperationRecord): Intent {
-  const schema = (INTENT_DATA as Record<string, z.ZodType | undefined>)[op.kind];
+  const schema = (INTENT_DATA as Record<string, z.ZodMiniType | undefined>)[op.kind];
   const parsed = schema?.safeParse(op.data);
   if (!schema || !parsed?.success) {
     // Written by this code or an older release of it: a row we cannot read means a bug or a

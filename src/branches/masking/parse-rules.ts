@@ -1,7 +1,16 @@
-import { isMap, isScalar, LineCounter, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
+import type { Node, Pair, Scalar, YAMLMap } from 'yaml';
 import { FAKE_KINDS, type ColumnRule, type FakeKind, type JsonPathRule, type MaskCatalog, type MaskingRules, type MaskStrategy, type SourcePosition, type TableRule } from '../../postgres/index.js';
 import { rulesInvalidError, type RulesProblem, type RulesProblemCode } from './problems.js';
 import { checkRulesAgainstCatalog } from './validate-rules.js';
+
+// yaml is loaded when rules are first read: every CLI call loads the domain, few read rules.
+const require = createRequire(import.meta.url);
+let yamlModule: typeof Yaml | undefined;
+const yaml = (): typeof Yaml => (yamlModule ??= require('yaml') as typeof Yaml);
+const isMap = (node: unknown): node is YAMLMap => yaml().isMap(node);
+const isScalar = (node: unknown): node is Scalar => yaml().isScalar(node);
 
 /**
  * The masking rules file (docs/masking.md is the reference): YAML, one file per database.
@@ -29,14 +38,14 @@ const SECONDS: Readonly<Record<string, number>> = { d: 86_400, h: 3_600, m: 60, 
 
 class Reader {
   readonly problems: RulesProblem[] = [];
-  private readonly lines = new LineCounter();
+  private readonly lines = new (yaml().LineCounter)();
   constructor(
     readonly file: string,
     readonly text: string,
   ) {}
 
   parse() {
-    return parseDocument(this.text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false });
+    return yaml().parseDocument(this.text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false });
   }
 
   at(node: Node | null | undefined, fallbackOffset = 0): SourcePosition {
