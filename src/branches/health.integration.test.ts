@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instanceStatus } from '../postgres/index.js';
 import { readStoredState } from '../test-support/host-invariants.js';
 import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
-import { READY_MEMORY_MS } from './health.js';
+import { PING_EVERY_BEATS, READY_MEMORY_MS } from './health.js';
 import { IDLE_SIZE_FRESH_MS } from './sizes.js';
 import { Host } from './index.js';
 
@@ -175,5 +175,51 @@ describe.skipIf(skip !== undefined)('ready answers kept across processes', () =>
     const third = measuredAt();
     expect(third.get(stopped)! > second.get(stopped)!, 'an idle size past its horizon is measured again').toBe(true);
     expect(third.get(main)! > second.get(main)!, 'so is an idle running one').toBe(true);
+  });
+
+  it("serve's beat pings a quiet instance only every few beats: a frozen postmaster is found by that ping, and at once after a line in its log", async () => {
+    const volume = volumeOf('r-1');
+    const { pid } = await instanceStatus(dataDir(volume));
+    // An error is a line in the server log: the next beat pings r-1 whatever it learned before.
+    const failing = async (): Promise<void> => {
+      const client = new pg.Client({ connectionString: (await t.host.connectionInfo('r-1')).url });
+      await client.connect();
+      try {
+        await expect(client.query('SELECT 1/0')).rejects.toThrow(/division by zero/);
+      } finally {
+        await client.end();
+      }
+    };
+    const frozen = async (during: () => Promise<void>): Promise<void> => {
+      process.kill(pid!, 'SIGSTOP');
+      try {
+        await during();
+      } finally {
+        process.kill(pid!, 'SIGCONT');
+      }
+    };
+
+    await failing();
+    await t.host.checkHealth(); // pinged: ready, its log's size noted
+    expect(kept().get(volume)?.pid).toBe(pid);
+    await frozen(async () => {
+      // A ping would find the freeze (and forget the answer): these beats do not ping r-1.
+      for (let beat = 1; beat < PING_EVERY_BEATS; beat++) {
+        await t.host.checkHealth();
+        expect(kept().has(volume), `beat ${beat} after the ping`).toBe(true);
+      }
+      await t.host.checkHealth(); // the full ping
+      expect(kept().has(volume)).toBe(false);
+    });
+
+    await t.host.checkHealth(); // thawed: pinged again, ready
+    expect(kept().get(volume)?.pid).toBe(pid);
+    await failing();
+    await frozen(async () => {
+      await t.host.checkHealth();
+      expect(kept().has(volume), 'its log grew: pinged, frozen').toBe(false);
+    });
+    await t.host.checkHealth();
+    expect(kept().get(volume)?.pid).toBe(pid);
   });
 });

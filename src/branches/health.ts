@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { instanceStatus, pingInstance } from '../postgres/index.js';
 import type { BranchRecord, InstanceReadyRecord } from '../state/index.js';
 import { log } from '../util/index.js';
@@ -66,25 +67,85 @@ export class ReadyMemory {
 /**
  * The health of one instance. With a memory, a ready answer it holds for the same postmaster is
  * believed, and whatever is asked is recorded in it (a list loads the kept answers; the health
- * beat starts empty, so it pings everything and only records). Without one (a branch asked for by
- * name, a result), the instance is pinged.
+ * beat starts empty and only records). With `quiet` (the health beat's own evidence), an instance
+ * whose log stayed quiet since its last ping is ready without a ping. Without either (a branch
+ * asked for by name, a result), the instance is pinged.
  */
 export async function instanceHealth(
   rt: Runtime,
-  branch: Pick<BranchRecord, 'volume' | 'port' | 'dbUser' | 'dbName'>,
-  options: { memory?: ReadyMemory } = {},
+  branch: Pick<BranchRecord, 'id' | 'volume' | 'port' | 'dbUser' | 'dbName'>,
+  options: { memory?: ReadyMemory; quiet?: QuietInstances } = {},
 ): Promise<InstanceHealth> {
-  const { memory } = options;
+  const { memory, quiet } = options;
   const status = await instanceStatus(rt.dataDir(branch.volume));
   if (!status.running) {
     memory?.saw(branch.volume, { kind: 'down' }, undefined);
+    quiet?.forget(branch.volume);
     return { kind: 'down' };
   }
   if (memory?.believes(branch.volume, status.pid)) return { kind: 'ready' };
+  if (status.pmStatus === 'ready' && quiet?.vouches(branch.volume, status.pid, rt.logFile(branch.id))) {
+    memory?.saw(branch.volume, { kind: 'ready' }, status.pid);
+    return { kind: 'ready' };
+  }
   const health = await pingHealth(branch, status.pid);
   memory?.saw(branch.volume, health, status.pid);
+  quiet?.saw(branch.volume, health, status.pid, rt.logFile(branch.id));
   return health;
 }
+
+/**
+ * The health beat's evidence between pings. An instance whose postmaster is the one the beat last
+ * found accepting connections, and whose server log has not grown since, is taken as still ready
+ * for up to `pingEveryBeats` beats: a crash, a restart cycle, recovery, a refusal or a PANIC is
+ * always logged (the log lives outside the pool, so a full pool cannot silence it), and a ping
+ * itself logs nothing. Pinging every running instance on every beat forks a backend per instance:
+ * at 200 instances and a 10 s beat, 20 forks a second for nothing. What no log line shows (a
+ * frozen postmaster) is found by the next full ping.
+ */
+export class QuietInstances {
+  private readonly pinged = new Map<string, { pid: number; logBytes: number; beat: number }>();
+  private beat = 0;
+
+  constructor(private readonly pingEveryBeats: number) {}
+
+  /** Called once per beat, before it looks at the instances. */
+  nextBeat(): void {
+    this.beat++;
+  }
+
+  vouches(volume: string, pid: number | undefined, logFile: string): boolean {
+    const last = this.pinged.get(volume);
+    if (last === undefined || last.pid !== pid || this.beat - last.beat >= this.pingEveryBeats) return false;
+    return logBytes(logFile) === last.logBytes;
+  }
+
+  saw(volume: string, health: InstanceHealth, pid: number | undefined, logFile: string): void {
+    const bytes = health.kind === 'ready' && pid !== undefined ? logBytes(logFile) : undefined;
+    if (bytes === undefined) this.pinged.delete(volume);
+    else this.pinged.set(volume, { pid: pid!, logBytes: bytes, beat: this.beat });
+  }
+
+  forget(volume: string): void {
+    this.pinged.delete(volume);
+  }
+
+  /** Drops what is known of volumes no longer looked at (deleted, stopped, replaced). */
+  keepOnly(volumes: ReadonlySet<string>): void {
+    for (const volume of this.pinged.keys()) if (!volumes.has(volume)) this.pinged.delete(volume);
+  }
+}
+
+function logBytes(logFile: string): number | undefined {
+  try {
+    return statSync(logFile).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The health beat pings each quiet instance at least once in this many beats (60 s at the default 10 s). */
+export const PING_EVERY_BEATS = 6;
 
 async function pingHealth(branch: Pick<BranchRecord, 'port' | 'dbUser' | 'dbName'>, pid: number | undefined): Promise<InstanceHealth> {
   const answer = await pingInstance({ port: branch.port, user: branch.dbUser, database: branch.dbName, timeoutMs: PING_TIMEOUT_MS });
@@ -118,6 +179,7 @@ interface Trouble {
  */
 export class HealthMonitor {
   private readonly troubles = new Map<string, Trouble>();
+  private readonly quiet = new QuietInstances(PING_EVERY_BEATS);
 
   constructor(private readonly graceMs: number) {}
 
@@ -125,22 +187,27 @@ export class HealthMonitor {
     const restarted: string[] = [];
     const seen = new Set<string>();
     // What this beat sees is kept for lists in every process (see READY_MEMORY_MS). Not loaded:
-    // the beat believes nothing, it pings every instance that should run.
+    // the beat believes no list; it pings every instance that should run, except those its own
+    // recent pings and their quiet logs vouch for (QuietInstances).
     const memory = new ReadyMemory(core.rt, { load: false });
+    const volumes = new Set<string>();
+    this.quiet.nextBeat();
     try {
-      await this.beat(core, nowMs, memory, seen, restarted);
+      await this.beat(core, nowMs, memory, seen, restarted, volumes);
     } finally {
       memory.save({ replace: true });
+      this.quiet.keepOnly(volumes);
     }
     for (const id of this.troubles.keys()) if (!seen.has(id)) this.troubles.delete(id);
     return restarted;
   }
 
-  private async beat(core: HostCore, nowMs: number, memory: ReadyMemory, seen: Set<string>, restarted: string[]): Promise<void> {
+  private async beat(core: HostCore, nowMs: number, memory: ReadyMemory, seen: Set<string>, restarted: string[], volumes: Set<string>): Promise<void> {
     for (const candidate of core.rt.store.listBranches()) {
       if (candidate.desiredState !== 'running') continue;
       seen.add(candidate.id);
-      const health = await instanceHealth(core.rt, candidate, { memory });
+      volumes.add(candidate.volume);
+      const health = await instanceHealth(core.rt, candidate, { memory, quiet: this.quiet });
       if (health.kind === 'ready') {
         this.troubles.delete(candidate.id);
         continue;
