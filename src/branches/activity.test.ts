@@ -41,4 +41,23 @@ describe('ActivityTracker', () => {
     expect(tracker.observeSessions('b4', 3, 4000)).toBe('idle');
     expect(tracker.observeSessions('b4', 6, 5000)).toBe('active');
   });
+
+  it('the idle sweep looks once after the last activity and then at the deadline, not in between', () => {
+    const tracker = new ActivityTracker();
+    const timeout = 10_000;
+    expect(tracker.needsLook('b5', 1_000, timeout)).toBe(true); // nothing to compare with yet
+    expect(tracker.observeSessions('b5', 4, 1_000)).toBe('unknown');
+    expect(tracker.needsLook('b5', 2_000, timeout)).toBe(false);
+    expect(tracker.needsLook('b5', 10_999, timeout)).toBe(false);
+    // At the deadline: a direct session since the first look counts as use now.
+    expect(tracker.needsLook('b5', 11_000, timeout)).toBe(true);
+    expect(tracker.observeSessions('b5', 6, 11_000)).toBe('active');
+    expect(tracker.lastActiveAt('b5', 11_500)).toBe(11_000);
+    expect(tracker.needsLook('b5', 12_000, timeout)).toBe(false);
+    expect(tracker.needsLook('b5', 21_000, timeout)).toBe(true);
+    expect(tracker.observeSessions('b5', 7, 21_000)).toBe('idle'); // only the previous look's own session
+    // Endpoint use after a look: a new look is needed to compare with.
+    tracker.touch('b5', 22_000);
+    expect(tracker.needsLook('b5', 23_000, timeout)).toBe(true);
+  });
 });

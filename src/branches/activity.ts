@@ -51,6 +51,21 @@ export class ActivityTracker {
   }
 
   /**
+   * Whether the idle sweep should look at the instance now (a look is a session on it: at 200
+   * running branches, looking at each on every sweep forks backends all day). Two looks decide
+   * idleness: one after the last known activity (the session count to compare with) and one at the
+   * idle deadline; none in between. A direct session made in between is found at the deadline and
+   * counts as use then, so a branch used only directly stays up at most one timeout longer than
+   * its last use; an unused one is suspended at its deadline as before.
+   */
+  needsLook(branchId: string, nowMs: number, timeoutMs: number): boolean {
+    const lastActive = this.lastActiveAt(branchId, nowMs);
+    const seen = this.sessionsSeen.get(branchId);
+    if (!seen || seen.atMs < lastActive) return true;
+    return nowMs - lastActive >= timeoutMs;
+  }
+
+  /**
    * Direct connections (not through the endpoint) leave a trace only in the instance's session
    * counter. Given the counter now, says whether anyone connected since the last look, the
    * sweep's own connection apart: 'unknown' when there is no look since the last activity to

@@ -63,8 +63,8 @@ async function clientActivity(rt: Runtime, branch: BranchRecord): Promise<{ conn
 
 /**
  * Branches that are running, have had no endpoint connection for their idle timeout, and no
- * direct connection either: none open now, and none made since the sweep looked before (short
- * direct connections between sweeps count as use). A branch seen for the first time since its
+ * direct connection either: none open now, and none made since the sweep's look after the last
+ * activity (short direct connections in between count as use). A branch seen for the first time since its
  * last activity waits for the next sweep. The caller suspends them under the host lock,
  * re-checking endpoint activity.
  */
@@ -73,9 +73,10 @@ export async function idleCandidates(rt: Runtime, tracker: ActivityTracker, nowM
   for (const branch of rt.store.listBranches()) {
     const timeout = effectiveIdleTimeoutMs(rt, branch);
     if (branch.desiredState !== 'running' || timeout === 0 || tracker.connections(branch.id) > 0) continue;
+    // A look after the last activity and one at the deadline (see needsLook): the session
+    // counter is compared between them, so direct connections in between are seen.
+    if (!tracker.needsLook(branch.id, nowMs, timeout)) continue;
     if (!(await rt.isRunning(branch.volume))) continue;
-    // Every look, not only once the timeout is over: the session counter is compared with the
-    // previous look, so direct connections between two sweeps are seen whenever they happen.
     const seen = await clientActivity(rt, branch);
     // Open connections are activity now, whatever they do; a start is activity at its time.
     if (seen.connections > 0) tracker.touch(branch.id, nowMs);
