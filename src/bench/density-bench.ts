@@ -20,6 +20,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { readPostmasterPid } from '../postgres/index.js';
+import { LOG_PHASES, logPhases } from './branch/server-log.js';
 import { createBenchHost, libpqEnv, median, parseArgs, positiveInt, progress, runChild, startServeProcess, type BenchHost, type ServeProcess } from './bench-support.js';
 
 const USAGE = `usage: node dist/bench/density-bench.js [options]
@@ -142,6 +143,7 @@ async function main(): Promise<number> {
 
     const createMs: number[] = [];
     const createSteps: Map<string, number>[] = [];
+    const createdIds: string[] = [];
     const windows: CpuWindow[] = [];
     const listedAt = new Set<number>();
     const lists: ListTiming[] = [];
@@ -168,6 +170,7 @@ async function main(): Promise<number> {
       createMs.push(performance.now() - t0);
       createSteps.push(made.steps);
       if (made.status !== 201) throw new Error(`create ${name}: ${made.status} ${JSON.stringify(made.json).slice(0, 300)}`);
+      createdIds.push((made.json as { id: string }).id);
       names.push(name);
       if (i > running) {
         const s = await call('POST', `/v1/branches/${name}/suspend`);
@@ -237,6 +240,15 @@ async function main(): Promise<number> {
     const firstSteps = createSteps.slice(0, first10.length);
     const lastSteps = createSteps.slice(-last10.length);
     const steps = Object.fromEntries(stepNames.map((step) => [step, { first10MedianMs: stepMedian(firstSteps, step), last10MedianMs: stepMedian(lastSteps, step) }]));
+    // The start step split by the new instances' own server logs (their timestamps).
+    const phasesOf = async (ids: string[], stepsOf: Map<string, number>[]): Promise<Partial<Record<string, number>>[]> =>
+      Promise.all(ids.map(async (id, k) => logPhases(await readFile(join(home, 'logs', `${id}.log`), 'utf8').catch(() => ''), stepsOf[k]?.get('start'))));
+    const [firstPhases, lastPhases] = await Promise.all([phasesOf(createdIds.slice(0, first10.length), firstSteps), phasesOf(createdIds.slice(-last10.length), lastSteps)]);
+    const phaseMedian = (from: Partial<Record<string, number>>[], phase: string): number | null => {
+      const known = from.map((p) => p[phase]).filter((v): v is number => v !== undefined);
+      return known.length > 0 ? median(known) : null;
+    };
+    const startPhases = Object.fromEntries(LOG_PHASES.map(([phase]) => [phase, { first10MedianMs: phaseMedian(firstPhases, phase), last10MedianMs: phaseMedian(lastPhases, phase) }]));
     const result = {
       machine: `${cpus().length} CPUs, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`,
       branches: total,
@@ -249,6 +261,7 @@ async function main(): Promise<number> {
         goal: CREATE_RATIO_GOAL,
         pass: ratio <= CREATE_RATIO_GOAL,
         steps,
+        startPhases,
         cpu: { first10: windows[0] ?? null, last10: windows.at(-1) ?? null },
       },
       pssPerIdleInstanceBytes: pss.length > 0 ? median(pss) : null,
@@ -267,6 +280,9 @@ async function main(): Promise<number> {
       o.push(`create (median)     first 10 ${ms(result.create.first10MedianMs)}, last 10 ${ms(result.create.last10MedianMs)}: ${ratio.toFixed(2)}× (${result.create.pass ? 'PASS' : 'MISS'} ≤ ${CREATE_RATIO_GOAL}×)`);
       o.push('  step (median)             first 10   last 10');
       for (const [step, v] of Object.entries(steps)) o.push(`  ${step.padEnd(24)} ${v.first10MedianMs.toFixed(1).padStart(8)}  ${v.last10MedianMs.toFixed(1).padStart(8)} ms`);
+      o.push('  start, by its server log');
+      const cell = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(1)).padStart(8);
+      for (const [phase, what] of LOG_PHASES) o.push(`    ${phase.padEnd(22)} ${cell(startPhases[phase]!.first10MedianMs)}  ${cell(startPhases[phase]!.last10MedianMs)} ms  ${what}`);
       const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
       const [w1, w2] = [result.create.cpu.first10, result.create.cpu.last10];
       if (w1 && w2) o.push(`  machine busy ${pct(w1.machineBusy)} → ${pct(w2.machineBusy)}, serve CPU ${pct(w1.serveCpuShare)} → ${pct(w2.serveCpuShare)} of a core (first 10 → last 10)`);
