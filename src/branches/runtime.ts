@@ -9,6 +9,7 @@ import {
   resolveBinaries,
   runRecovery,
   startInstance,
+  startSettings,
   stopInstance,
   type ConnectionTarget,
   type OsUser,
@@ -127,7 +128,7 @@ export class Runtime {
       port: owner.port,
       socketDir,
       logFile: this.logFile(owner.id),
-      settings: this.config.postgres.settings,
+      settings: { ...startSettings(), ...this.config.postgres.settings },
     };
   }
 

@@ -40,6 +40,17 @@ export function defaultSettings(major: number): Record<string, string> {
   return s;
 }
 
+/**
+ * Settings every instance starts with (command line, so they hold for clusters made before they
+ * were added; the host's `postgres.settings` come after them and win). A branch is a copy of a
+ * database that may subscribe to a publisher elsewhere (production's subscriptions come along
+ * with an import): with apply workers a branch would connect to that publisher with the copied
+ * credentials and consume the real subscriber's slot. No workers, and no launcher process either.
+ */
+export function startSettings(): Record<string, string> {
+  return { max_logical_replication_workers: '0' };
+}
+
 export function renderSettings(settings: Readonly<Record<string, string>>): string {
   const lines = Object.entries(settings).map(([k, v]) => `${k} = ${v}`);
   return `\n${MARKER}\n${lines.join('\n')}\n`;

@@ -29,7 +29,7 @@ export { clientTools } from './client-tools.js';
 export { ensureOsUser, prepareDirectory, assertReachable, DEFAULT_OS_USER } from './os-user.js';
 export { initCluster } from './init-cluster.js';
 export { writeHba, type HbaOptions } from './hba.js';
-export { defaultSettings } from './config-defaults.js';
+export { defaultSettings, startSettings } from './config-defaults.js';
 export { startInstance } from './start-instance.js';
 export { stopInstance, killInstance, reloadConfig } from './stop-instance.js';
 export { instanceStatus } from './instance-status.js';
