@@ -215,13 +215,14 @@ async function main(): Promise<number> {
     const serveStatus = await readFile(`/proc/${child.pid}/status`, 'utf8');
     const serveRss = kbField(serveStatus, 'VmRSS');
 
-    // Wake: suspended branches (or ones suspended now) answering through the endpoint; the
-    // median of up to 5, each a different branch.
+    // Wake: suspended branches answering through the endpoint; the median of up to 5, each a
+    // different branch.
     const sleepers = total > running ? names.slice(Math.max(running, names.length - 5)) : runningNames.slice(0, 5);
     const wakes: number[] = [];
     for (const sleepy of sleepers) {
-      if (total <= running) await call('POST', `/v1/branches/${sleepy}/suspend`);
+      // Asking for the connection starts a suspended branch: ask first, then suspend it.
       const conn = (await call('GET', `/v1/branches/${sleepy}/connection`)).json as { user: string; password: string; database: string };
+      await call('POST', `/v1/branches/${sleepy}/suspend`);
       const wakeStarted = performance.now();
       const client = new pg.Client({ host: '127.0.0.1', port: endpointPort, user: `${conn.user}.${sleepy}`, password: conn.password, database: conn.database });
       await client.connect();

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PgbranchError, type ErrorCode } from '../errors.js';
-import { log, waitFor } from '../util/index.js';
+import { log, recordStep, waitFor } from '../util/index.js';
 import { serverEnv } from './child-env.js';
 import { readLogTail } from './log-tail.js';
 import { prepareDirectory } from './os-user.js';
@@ -59,7 +59,20 @@ export function classifyStartFailure(logTail: string, opts: { port: number; data
  * from postmaster.pid: a directory watch wakes us, a short interval re-checks in case a watch
  * event is missed.
  */
+/**
+ * How long ago the postmaster wrote its lock file (its last line, the status, is what made it
+ * ready): the delay in seeing readiness, as a timed step.
+ */
+function readyLagMs(dataDir: string): number {
+  try {
+    return Math.max(0, Date.now() - statSync(join(dataDir, 'postmaster.pid')).mtimeMs);
+  } catch {
+    return 0;
+  }
+}
+
 export async function startInstance(opts: StartOptions): Promise<{ pid: number }> {
+  const entered = performance.now();
   const { dataDir, osUser, logFile, binaries } = opts;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   const args = postgresArgs(opts);
@@ -91,6 +104,7 @@ export async function startInstance(opts: StartOptions): Promise<{ pid: number }
   const logOffset = fstatSync(logFd).size;
   const asOther = process.getuid?.() !== osUser.uid;
   const startedAt = performance.now();
+  recordStep('start-prep', startedAt - entered);
   let child;
   try {
     child = spawn(join(binaries.binDir, 'postgres'), args, {
@@ -102,6 +116,8 @@ export async function startInstance(opts: StartOptions): Promise<{ pid: number }
     });
   } finally {
     closeSync(logFd); // the child holds its own copy
+    // The fork happens on the event loop, which waits until the child has exec'd.
+    recordStep('start-spawn', performance.now() - startedAt);
   }
 
   let ended: { code: number | null; signal: NodeJS.Signals | null } | Error | undefined;
@@ -132,7 +148,10 @@ export async function startInstance(opts: StartOptions): Promise<{ pid: number }
           throw await failure(ended instanceof Error ? `cannot run postgres: ${ended.message}` : `postgres exited before becoming ready`, cause);
         }
         const pm = await readPostmasterPid(dataDir);
-        if (pm && pm.pid === child.pid && (pm.pmStatus === 'ready' || pm.pmStatus === 'standby')) return pm;
+        if (pm && pm.pid === child.pid && (pm.pmStatus === 'ready' || pm.pmStatus === 'standby')) {
+          recordStep('start-seen', readyLagMs(dataDir));
+          return pm;
+        }
         return undefined;
       },
       {
