@@ -99,6 +99,18 @@ async function cpuWindow(servePid: number, fn: () => Promise<void>): Promise<Cpu
   return { machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total), serveCpuShare: (s1 - s0) / ((t1 - t0) / 1000) };
 }
 
+/**
+ * Page faults that had to read from disk, of a postmaster and of its children it reaped (the
+ * startup process): whether a start found the server's binary, libraries and files in memory.
+ */
+async function diskFaults(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!stat) return undefined;
+  // Fields after "pid (comm) ": state is field 3; majflt is 12 and cmajflt 13.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[12 - 3]) + Number(fields[13 - 3]);
+}
+
 async function pssOfTree(root: number): Promise<number> {
   let total = 0;
   for (const pid of await processTree(root)) total += kbField(await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => ''), 'Pss');
@@ -163,6 +175,9 @@ async function main(): Promise<number> {
     };
 
     progress(`creating ${total} branches of main through the API (${running} stay running)`);
+    // Disk page faults of the new postmasters of the measured creates, by branch id.
+    const startFaults = new Map<string, number>();
+    let measuring = false;
     const createOne = async (i: number): Promise<void> => {
       const name = `b-${String(i).padStart(4, '0')}`;
       const t0 = performance.now();
@@ -170,8 +185,15 @@ async function main(): Promise<number> {
       createMs.push(performance.now() - t0);
       createSteps.push(made.steps);
       if (made.status !== 201) throw new Error(`create ${name}: ${made.status} ${JSON.stringify(made.json).slice(0, 300)}`);
-      createdIds.push((made.json as { id: string }).id);
+      const id = (made.json as { id: string }).id;
+      createdIds.push(id);
       names.push(name);
+      if (measuring) {
+        const volume = (await readdir(bench!.poolPath)).find((v) => v.startsWith(`${id}.`));
+        const pid = volume ? (await readPostmasterPid(join(bench!.poolPath, volume, 'pgdata')))?.pid : undefined;
+        const faults = pid === undefined ? undefined : await diskFaults(pid);
+        if (faults !== undefined) startFaults.set(id, faults);
+      }
       if (i > running) {
         const s = await call('POST', `/v1/branches/${name}/suspend`);
         if (s.status !== 200) throw new Error(`suspend ${name}: ${s.status} ${JSON.stringify(s.json).slice(0, 300)}`);
@@ -183,9 +205,11 @@ async function main(): Promise<number> {
     for (let i = 1; i <= total; ) {
       if (i === 1 || i === total - span + 1) {
         const from = i;
+        measuring = true;
         windows.push(await cpuWindow(child.pid!, async () => {
           for (; i < from + span; i++) await createOne(i);
         }));
+        measuring = false;
       } else {
         await createOne(i);
         i++;
@@ -250,6 +274,11 @@ async function main(): Promise<number> {
       return known.length > 0 ? median(known) : null;
     };
     const startPhases = Object.fromEntries(LOG_PHASES.map(([phase]) => [phase, { first10MedianMs: phaseMedian(firstPhases, phase), last10MedianMs: phaseMedian(lastPhases, phase) }]));
+    const faultsOf = (ids: string[]): number | null => {
+      const known = ids.flatMap((id) => (startFaults.has(id) ? [startFaults.get(id)!] : []));
+      return known.length > 0 ? median(known) : null;
+    };
+    const diskFaultsAtStart = { first10Median: faultsOf(createdIds.slice(0, first10.length)), last10Median: faultsOf(createdIds.slice(-last10.length)) };
     const result = {
       machine: `${cpus().length} CPUs, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end`,
       branches: total,
@@ -263,6 +292,7 @@ async function main(): Promise<number> {
         pass: ratio <= CREATE_RATIO_GOAL,
         steps,
         startPhases,
+        diskFaultsAtStart,
         cpu: { first10: windows[0] ?? null, last10: windows.at(-1) ?? null },
       },
       pssPerIdleInstanceBytes: pss.length > 0 ? median(pss) : null,
@@ -284,6 +314,8 @@ async function main(): Promise<number> {
       o.push('  start, by its server log');
       const cell = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(1)).padStart(8);
       for (const [phase, what] of LOG_PHASES) o.push(`    ${phase.padEnd(22)} ${cell(startPhases[phase]!.first10MedianMs)}  ${cell(startPhases[phase]!.last10MedianMs)} ms  ${what}`);
+      const count = (v: number | null): string => (v === null ? 'n/a' : String(v)).padStart(8);
+      o.push(`    ${'diskFaults'.padEnd(22)} ${count(diskFaultsAtStart.first10Median)}  ${count(diskFaultsAtStart.last10Median)}     page faults read from disk by the postmaster and its startup process`);
       const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
       const [w1, w2] = [result.create.cpu.first10, result.create.cpu.last10];
       if (w1 && w2) o.push(`  machine busy ${pct(w1.machineBusy)} → ${pct(w2.machineBusy)}, serve CPU ${pct(w1.serveCpuShare)} → ${pct(w2.serveCpuShare)} of a core (first 10 → last 10)`);
