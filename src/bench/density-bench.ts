@@ -70,12 +70,24 @@ async function processTree(root: number): Promise<number[]> {
   return out;
 }
 
+/**
+ * A numeric field of /proc/<pid>/stat by its number in proc(5) (1 = pid, 3 = state, …), or
+ * undefined when the process is gone. comm (field 2) may itself contain ") ", so fields are
+ * counted from the last one.
+ */
+async function procStatFields(pid: number): Promise<((field: number) => number) | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!stat) return undefined;
+  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (field) => Number(after[field - 3]);
+}
+
 /** CPU seconds a process used so far (user + system), from /proc/<pid>/stat. */
 async function processCpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 (utime, stime) in clock ticks, 100 a second on Linux.
-  return (Number(after[11]) + Number(after[12])) / 100;
+  const field = await procStatFields(pid);
+  if (!field) throw new Error(`process ${pid} is gone`);
+  // utime and stime, in clock ticks (100 a second on Linux).
+  return (field(14) + field(15)) / 100;
 }
 
 /** The machine's busy and total CPU time so far, from /proc/stat's first line (clock ticks). */
@@ -104,11 +116,9 @@ async function cpuWindow(servePid: number, fn: () => Promise<void>): Promise<Cpu
  * startup process): whether a start found the server's binary, libraries and files in memory.
  */
 async function diskFaults(pid: number): Promise<number | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (!stat) return undefined;
-  // Fields after "pid (comm) ": state is field 3; majflt is 12 and cmajflt 13.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[12 - 3]) + Number(fields[13 - 3]);
+  const field = await procStatFields(pid);
+  // majflt and cmajflt.
+  return field ? field(12) + field(13) : undefined;
 }
 
 async function pssOfTree(root: number): Promise<number> {

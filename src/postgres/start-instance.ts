@@ -54,12 +54,6 @@ export function classifyStartFailure(logTail: string, opts: { port: number; data
 }
 
 /**
- * Starts a postmaster that outlives this process (own session, no pipes to us, output appended
- * to `logFile`) and resolves once postmaster.pid says "ready" (or "standby"). Readiness comes only
- * from postmaster.pid: a directory watch wakes us, a short interval re-checks in case a watch
- * event is missed.
- */
-/**
  * How long ago the postmaster wrote its lock file (its last line, the status, is what made it
  * ready): the delay in seeing readiness, as a timed step.
  */
@@ -71,6 +65,12 @@ function readyLagMs(dataDir: string): number {
   }
 }
 
+/**
+ * Starts a postmaster that outlives this process (own session, no pipes to us, output appended
+ * to `logFile`) and resolves once postmaster.pid says "ready" (or "standby"). Readiness comes only
+ * from postmaster.pid: a directory watch wakes us, a short interval re-checks in case a watch
+ * event is missed.
+ */
 export async function startInstance(opts: StartOptions): Promise<{ pid: number }> {
   const entered = performance.now();
   const { dataDir, osUser, logFile, binaries } = opts;
