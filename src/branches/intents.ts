@@ -69,6 +69,8 @@ const INTENT_DATA = {
     parentId: Name,
     parentLsn: z.optional(Name),
     branchLsn: z.optional(Name),
+    /** The password its instance runs under: the claiming branch's (intent data is sealed at rest). */
+    password: z.optional(Name),
     madeAt: z.optional(Name),
   }),
 };

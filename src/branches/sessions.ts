@@ -7,6 +7,7 @@ import { isExpired } from './governance.js';
 import { findBranch } from './lookup.js';
 import { branchStopped, deleteBranch, suspendBranch, wakeBranch } from './operations/index.js';
 import type { Runtime } from './runtime.js';
+import { KEPT_APPLICATION_NAME } from './warm.js';
 
 /**
  * Scale to zero, as the serving process runs it: endpoint sessions that wake a suspended branch
@@ -44,7 +45,8 @@ export async function openSession(core: HostCore, name: string): Promise<{ port:
 }
 
 /**
- * Client backends connected to the instance right now (the endpoint's and direct ones alike), and
+ * Client backends connected to the instance right now (the endpoint's and direct ones alike; not
+ * the connection pgbranch keeps to a warm parent, which is no use of it), and
  * how many sessions its databases have counted so far (PostgreSQL 14+), which moves with every
  * direct connection, however short.
  */
@@ -52,9 +54,10 @@ async function clientActivity(rt: Runtime, branch: BranchRecord): Promise<{ conn
   return withClient(rt.adminTarget(branch), async (client) => {
     // The start time: a start (by anyone: `branch start`, `branch url`, a wake, a restart) is activity.
     const { rows } = await client.query<{ n: number; sessions: string; started: string }>(
-      `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) AS n,
+      `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name <> $1) AS n,
               (SELECT coalesce(sum(sessions), 0)::text FROM pg_stat_database) AS sessions,
               (extract(epoch FROM pg_postmaster_start_time()) * 1000)::bigint::text AS started`,
+      [KEPT_APPLICATION_NAME],
     );
     const row = rows[0]!;
     return { connections: row.n, sessions: Number(row.sessions), startedAtMs: Number(row.started) };

@@ -105,13 +105,36 @@ describe.skipIf(skip !== undefined)('warm clones (btrfs)', () => {
     expect(warmOps(t), 'the CLI claimed the warm clone').toEqual([]);
     const url = (await t.host.connectionInfo('by-cli')).url;
     expect(await sql<Row>(url, 'SELECT id, label FROM items ORDER BY id')).toEqual(await sql<Row>(mainUrl, 'SELECT id, label FROM items ORDER BY id'));
-    // The connection this process kept to the clone is closed at its next refill: a branch's
-    // clients are its users' only (an open one would keep it from ever idling).
-    await t.host.refillWarmClones();
+    // No connection of pgbranch's stays on the new branch (one would keep it from ever idling):
+    // once the CLI's own are gone, ours is the only client.
     const others = async () =>
       (await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"))[0]!.n;
-    await waitFor(async () => ((await others()) === 0 ? true : undefined), { timeoutMs: 5_000, what: 'the kept connection to close' });
+    await waitFor(async () => ((await others()) === 0 ? true : undefined), { timeoutMs: 5_000, what: 'the CLI process\'s connections to close' });
     await t.host.deleteBranch('by-cli');
+  });
+
+  it('the connection kept to the warm parent is no use of it: an idle parent is still suspended', async () => {
+    await fillOne(t);
+    const kept = async () =>
+      (await sql<{ n: number }>(mainUrl, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pgbranch-kept'"))[0]!.n;
+    expect(await kept(), 'the refill reads main\'s position over a kept connection').toBe(1);
+    await t.host.updateBranch('main', { idleTimeoutMs: 1_000 });
+    try {
+      // The first look starts the idle clock; refills in between (one read each over the kept
+      // connection) are no use of main either.
+      expect(await t.host.suspendIdleBranches()).toEqual([]);
+      await t.host.refillWarmClones();
+      expect(await t.host.suspendIdleBranches(Date.now() + 10_000)).toEqual(['main']);
+      // Suspended, main cannot be the parent of a fresh clone: the ready one goes at the next refill.
+      expect((await t.host.refillWarmClones()).discarded).toBe(1);
+      expect(warmOps(t)).toEqual([]);
+    } finally {
+      await t.host.updateBranch('main', { idleTimeoutMs: null });
+      await t.host.startBranch('main');
+    }
+    // Started again, main gets a new kept connection (the old one ended with the instance).
+    await fillOne(t);
+    expect(await kept()).toBe(1);
   });
 
   it('a parent write before the claim makes the create take the normal path, and gc discards the stale clone', async () => {
@@ -142,7 +165,7 @@ describe.skipIf(skip !== undefined)('warm clones (btrfs)', () => {
       await host.createBranch('crashed', { origin: { kind: 'parent', parent: 'main' } });
       process.exit(3);
     `;
-    for (const point of ['warm:cloned', 'warm:started', 'warm:ready', 'warm:claiming', 'warm:password-set', 'create:committed']) {
+    for (const point of ['warm:cloned', 'warm:started', 'warm:ready', 'warm:claiming', 'create:committed']) {
       const run = await runChild(script, { PGBRANCH_FAILPOINT: point });
       expect(run.signal, `${point}: ${run.stderr}`).toBe('SIGKILL');
       expect(readStoredState(t.home).operations.length, point).toBeGreaterThan(point === 'create:committed' ? -1 : 0);

@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, scramSha256VerifierAsync, setRoleVerifier, walPosition, withClient, writeHba, type Client } from '../postgres/index.js';
 import type { BranchRecord, NewBranch } from '../state/index.js';
@@ -24,13 +24,21 @@ import type { Runtime } from './runtime.js';
  * stale: a create claims one only while the parent's insert position is still the recorded one
  * — any write moves it — and the claim turns the intent into a branch row in one transaction.
  *
- * Its instance runs from the start with TCP open, but under a random password nobody ever learns
- * (it is discarded as soon as it was set and proven by a login), so nobody can have a session in
- * it when it is claimed; the claim sets the new branch's own password, as a create does.
+ * Its instance runs from the start with TCP open under the password of the branch it will become:
+ * a new random one, kept (sealed, as every branch password) in its intent and told to nobody
+ * until a create claims the clone, so nobody can have a session in it before. The claim then
+ * needs no round trip to the clone: one read of the parent's position (over a connection kept to
+ * the parent) and one transaction.
  */
 
 /** Crash points of making a warm clone and of claiming one, in order. */
-export const WARM_POINTS = ['warm:intent', 'warm:cloned', 'warm:started', 'warm:ready', 'warm:claiming', 'warm:password-set'] as const;
+export const WARM_POINTS = ['warm:intent', 'warm:cloned', 'warm:started', 'warm:ready', 'warm:claiming'] as const;
+
+/**
+ * The application name of the connection kept to a warm parent (to read its WAL position): no
+ * use of the parent, so the idle sweep does not count it (see sessions.ts).
+ */
+export const KEPT_APPLICATION_NAME = 'pgbranch-kept';
 
 /** How warm clones are named in the intent log (never a branch name: `:` is not allowed in those). */
 const warmSubjectName = (parentName: string): string => `warm:${parentName}`;
@@ -44,6 +52,8 @@ interface WarmClone {
   readonly parentId: string;
   readonly parentLsn: string;
   readonly branchLsn: string;
+  /** The password the clone's instance already has: the claiming branch's. */
+  readonly password: string;
 }
 
 function warmIntents(rt: Runtime): IntentFor<'warm'>[] {
@@ -54,18 +64,53 @@ function warmIntents(rt: Runtime): IntentFor<'warm'>[] {
 function readyWarmClones(rt: Runtime, parentId?: string): WarmClone[] {
   return warmIntents(rt)
     .filter((i) => i.step === 'ready' && (parentId === undefined || i.data.parentId === parentId) && !isAbandoned(i, isAlive))
-    .flatMap((i) =>
-      i.data.parentLsn && i.data.branchLsn
-        ? [{ intent: i, id: i.subject.id, volume: i.data.volume, port: i.data.port, parentId: i.data.parentId, parentLsn: i.data.parentLsn, branchLsn: i.data.branchLsn }]
-        : [],
-    );
+    .flatMap((i) => {
+      const { parentLsn, branchLsn, password } = i.data;
+      // A clone made by an older pgbranch (no password recorded) cannot be claimed: it goes as stale.
+      return parentLsn && branchLsn && password
+        ? [{ intent: i, id: i.subject.id, volume: i.data.volume, port: i.data.port, parentId: i.data.parentId, parentLsn, branchLsn, password }]
+        : [];
+    });
+}
+
+/**
+ * Connections kept to warm parents by this process, for their WAL position: a claim reads it in
+ * one round trip instead of a connection set-up (a backend start) each time. Keyed by parent id;
+ * a connection to another generation of the parent (a reset or refresh changed its volume or port)
+ * or one the server ended (a stop, a restart) is replaced.
+ */
+const parentClients = new Map<string, { readonly at: string; readonly client: Promise<Client> }>();
+
+function dropParentClient(parentId: string): void {
+  const kept = parentClients.get(parentId);
+  parentClients.delete(parentId);
+  void kept?.client.then((c) => c.end()).catch(() => undefined);
 }
 
 /** The parent's WAL insert position now, or undefined when it is not running (no warm path then). */
 async function parentInsertLsn(rt: Runtime, parent: BranchRecord): Promise<string | undefined> {
-  if (!(await rt.isRunning(parent.volume))) return undefined;
   if (rt.store.getSource(parent.id)?.mode === 'follow') return undefined;
-  return withClient(rt.adminTarget(parent), async (client) => (await walPosition(client)).insertLsn);
+  const at = `${parent.volume}:${parent.port}`;
+  const kept = parentClients.get(parent.id);
+  if (kept?.at === at) {
+    // An answer proves the parent runs; none means it stopped or restarted since: look again.
+    const lsn = await kept.client.then(walPosition).then(
+      (position) => position.insertLsn,
+      () => undefined,
+    );
+    if (lsn !== undefined) return lsn;
+  }
+  if (parentClients.get(parent.id) === kept) dropParentClient(parent.id);
+  if (!(await rt.isRunning(parent.volume))) return undefined;
+  // Another read (the refill beside a claim) may have opened one meanwhile: one per parent.
+  let entry = parentClients.get(parent.id);
+  if (entry?.at !== at) {
+    dropParentClient(parent.id);
+    entry = { at, client: connect(rt.adminTarget(parent), { applicationName: KEPT_APPLICATION_NAME }) };
+    entry.client.catch(() => undefined);
+    parentClients.set(parent.id, entry);
+  }
+  return (await walPosition(await entry.client)).insertLsn;
 }
 
 /** What the claim needs to know about the branch it makes. */
@@ -82,37 +127,18 @@ export interface WarmClaimRequest {
  * the parent not running, or the parent written since every warm clone was made (those stay for
  * the refill or gc to discard: discarding them here would slow this create).
  *
- * The claim: the branch's own password, the size cap, then branch row and end of the warm intent
- * in one transaction. The password is set on the newest clone while the parent's position is
- * read (the two round trips overlap): should that clone turn out stale, it only has a password
- * nobody will ever be told, and it goes like any stale one. A crash before the commit leaves a
- * warm intent of a dead process, which reconcile discards; a create never half-claims.
+ * The claim: the size cap, then branch row and end of the warm intent in one transaction. The
+ * clone already runs under the password recorded for the branch it becomes. A crash before the
+ * commit leaves a warm intent of a dead process, which reconcile discards; a create never
+ * half-claims.
  */
 export async function claimWarmClone(rt: Runtime, parent: BranchRecord, request: WarmClaimRequest): Promise<BranchRecord | undefined> {
   const candidates = readyWarmClones(rt, parent.id);
   if (candidates.length === 0) return undefined;
-  const password = newPassword();
-  const verifier = scramSha256VerifierAsync(password);
-  verifier.catch(() => undefined);
-  const setPassword = (warm: WarmClone): Promise<void> =>
-    // Over its private socket: TCP has been open since it was made, under a password nobody knows.
-    withKeptClient(rt, warm, parent.dbUser, async (client) => setRoleVerifier(client, parent.dbUser, await verifier));
-  const newest = candidates.reduce((a, b) => (b.intent.id > a.intent.id ? b : a));
-  const [lsn, speculative] = await Promise.all([
-    parentInsertLsn(rt, parent).catch(() => undefined),
-    setPassword(newest).then(
-      () => undefined,
-      (err: unknown) => err as Error,
-    ),
-  ]);
-  const warm = newest.parentLsn === lsn ? newest : candidates.find((w) => w.parentLsn === lsn);
+  const lsn = await parentInsertLsn(rt, parent).catch(() => undefined);
+  const warm = candidates.filter((w) => w.parentLsn === lsn).reduce<WarmClone | undefined>((a, b) => (a && a.intent.id > b.intent.id ? a : b), undefined);
   if (!warm) return undefined;
-  const intent = resumeIntent(rt.store, warm.intent);
-  intent.advance('claiming');
-  crashPoint('warm:claiming');
   try {
-    if (warm !== newest) await setPassword(warm);
-    else if (speculative) throw speculative;
     await applyVolumeLimit(rt, warm.volume, request.maxOwnBytes);
   } catch (err) {
     // A warm clone that cannot be claimed is of no use: it goes, and the create takes the normal path.
@@ -120,7 +146,7 @@ export async function claimWarmClone(rt: Runtime, parent: BranchRecord, request:
     await discard(rt, warm.intent);
     return undefined;
   }
-  crashPoint('warm:password-set');
+  crashPoint('warm:claiming');
   rt.store.transaction(() => {
     rt.store.insertBranch({
       ...request.fields,
@@ -128,49 +154,23 @@ export async function claimWarmClone(rt: Runtime, parent: BranchRecord, request:
       name: request.name,
       volume: warm.volume,
       port: warm.port,
-      password,
+      password: warm.password,
       desiredState: 'running',
       // The clone holds the parent's state now (its insert position has not moved since the
       // snapshot): the branch point is the clone's own first checkpoint, and the time is now.
       branchLsn: warm.branchLsn,
       branchTime: new Date().toISOString(),
     });
-    intent.finish();
+    resumeIntent(rt.store, warm.intent).finish();
   });
   releaseIntent(warm.intent.id);
   crashPoint('create:committed');
   return rt.store.getBranchById(warm.id)!;
 }
 
-/**
- * Admin connections to the warm clones this process made, opened when each became ready: a
- * claim in this process (serve's API) saves a connection set-up. Another process connects anew.
- * Each is used once (by the claim) and closed; nobody else ever sees it (the clone is no branch
- * until claimed, so no idle sweep counts it).
- */
-const keptClients = new Map<number, Promise<Client>>();
-
-async function withKeptClient<T>(rt: Runtime, warm: WarmClone, dbUser: string, fn: (client: Client) => Promise<T>): Promise<T> {
-  const kept = keptClients.get(warm.intent.id);
-  keptClients.delete(warm.intent.id);
-  const client = await (kept ?? Promise.reject(new Error('none kept'))).catch(() => connect(rt.adminTarget({ id: warm.id, port: warm.port, dbUser })));
-  try {
-    return await fn(client);
-  } finally {
-    // Not waited for: the branch is usable before the server has seen the terminate message.
-    void client.end().catch(() => undefined);
-  }
-}
-
-/** Closes every kept connection (the host is closed: its warm clones will be claimed, if at all, by another process). */
+/** Closes every connection kept to a warm parent (the host is closed). */
 export function closeKeptClients(): void {
-  for (const id of [...keptClients.keys()]) dropKeptClient(id);
-}
-
-function dropKeptClient(intentId: number): void {
-  const kept = keptClients.get(intentId);
-  keptClients.delete(intentId);
-  void kept?.then((c) => c.end()).catch(() => undefined);
+  for (const id of [...parentClients.keys()]) dropParentClient(id);
 }
 
 /**
@@ -204,12 +204,10 @@ export async function makeWarmClone(core: HostCore, parentName: string): Promise
   if (!made) return false;
   const { parent, id, volume, port, intent, parentLsn } = made;
   try {
-    const branchLsn = await withoutLock(intent, () => bringUpWarm(rt, parent, { id, volume, port }));
-    intent.advance('ready', { volume, port, parentId: parent.id, parentLsn, branchLsn, madeAt: new Date().toISOString() });
+    const password = newPassword();
+    const branchLsn = await withoutLock(intent, () => bringUpWarm(rt, parent, { id, volume, port }, password));
+    intent.advance('ready', { volume, port, parentId: parent.id, parentLsn, branchLsn, password, madeAt: new Date().toISOString() });
     holdIntent(intent.id);
-    const kept = connect(rt.adminTarget({ id, port, dbUser: parent.dbUser }));
-    kept.catch(() => undefined);
-    keptClients.set(intent.id, kept);
     crashPoint('warm:ready');
     return true;
   } catch (err) {
@@ -226,16 +224,15 @@ async function readIntent(rt: Runtime, id: number): Promise<IntentFor<'warm'> | 
 }
 
 /**
- * Starts a warm clone as a create starts a child, but with TCP open under a throwaway password
- * (see the file comment), and keeps its branch point. Returns its branch LSN.
+ * Starts a warm clone as a create starts a child, with TCP open under the password of the branch
+ * it will become (see the file comment), and keeps its branch point. Returns its branch LSN.
  */
-async function bringUpWarm(rt: Runtime, parent: BranchRecord, warm: { id: string; volume: string; port: number }): Promise<string> {
+async function bringUpWarm(rt: Runtime, parent: BranchRecord, warm: { id: string; volume: string; port: number }, password: string): Promise<string> {
   const dataDir = rt.dataDir(warm.volume);
   await rm(join(dataDir, 'postmaster.pid'), { force: true });
   await rm(join(dataDir, 'postmaster.opts'), { force: true });
   await writeHba(dataDir, { allowTcp: false });
-  const throwaway = newPassword();
-  const verifier = scramSha256VerifierAsync(throwaway);
+  const verifier = scramSha256VerifierAsync(password);
   verifier.catch(() => undefined);
   const owner = { id: warm.id, port: warm.port, pgMajor: parent.pgMajor, dbUser: parent.dbUser, dbName: parent.dbName, volume: warm.volume };
   await rt.start(owner, warm.volume);
@@ -245,15 +242,46 @@ async function bringUpWarm(rt: Runtime, parent: BranchRecord, warm: { id: string
     const { rows } = await client.query<{ lsn: string }>('SELECT checkpoint_lsn::text AS lsn FROM pg_control_checkpoint()');
     return rows[0]!.lsn;
   });
-  await openTcp(rt, { ...owner, password: throwaway }, warm.volume);
+  await openTcp(rt, { ...owner, password }, warm.volume);
   await takeBranchPoint(rt, owner);
+  await readCatalogsIntoCache(rt, owner);
   return branchLsn;
+}
+
+/**
+ * Reads the files of the clone's catalogs (its database's and the shared ones) once, so that the
+ * first session of the branch it becomes finds them in the page cache. A snapshot's files are new
+ * inodes with a cold page cache of their own, and a fresh backend looks up a dozen catalogs
+ * (names, columns, types, operators, statistics) for its first query: measured here, that query
+ * took ~4 ms cold against ~1 ms with the pages cached. A few MiB, read in the background while
+ * the clone is made; the user's own tables are left as they are (a first query of any table pays
+ * its own pages, on every path).
+ */
+async function readCatalogsIntoCache(rt: Runtime, owner: { id: string; port: number; dbUser: string; dbName: string; volume: string }): Promise<void> {
+  const files = await withClient(rt.adminTarget(owner, owner.dbName), async (client) => {
+    const { rows } = await client.query<{ path: string }>(
+      `SELECT pg_relation_filepath(c.oid) AS path FROM pg_class c
+        WHERE c.relnamespace IN ('pg_catalog'::regnamespace, 'pg_toast'::regnamespace) AND c.relkind IN ('r', 'i', 't')
+          AND c.oid < 16384 AND pg_relation_filepath(c.oid) IS NOT NULL`,
+    );
+    return rows.map((r) => r.path);
+  });
+  const dataDir = rt.dataDir(owner.volume);
+  const buffer = Buffer.allocUnsafe(256 * 1024);
+  for (const file of files) {
+    const handle = await open(join(dataDir, file), 'r').catch(() => undefined);
+    if (!handle) continue; // a relation without a file yet
+    try {
+      while ((await handle.read(buffer, 0, buffer.length, null)).bytesRead > 0);
+    } finally {
+      await handle.close();
+    }
+  }
 }
 
 /** Removes a warm clone and everything it made, and ends its intent (idempotent). */
 async function discard(rt: Runtime, intent: IntentFor<'warm'>): Promise<void> {
   const { volume } = intent.data;
-  dropKeptClient(intent.id);
   await rt.kill(volume);
   await rt.storage.deleteVolume(volume);
   await removeBranchPoint(rt, volume);
@@ -325,10 +353,9 @@ export async function refillWarmClones(core: HostCore, quiet: Map<string, string
   const { branches, size } = rt.config.warm;
   let discarded = 0;
   let made = 0;
-  // A warm clone claimed by another process (a local CLI create) is a branch now: the connection
-  // kept to it must not stay open (it would count as a client and keep the branch from idling).
-  const pending = new Set(warmIntents(rt).map((i) => i.id));
-  for (const id of [...keptClients.keys()]) if (!pending.has(id)) dropKeptClient(id);
+  // A parent taken off the list (or deleted) keeps no connection of ours.
+  const warmIds = new Set(branches.flatMap((name) => rt.store.getBranchByName(name)?.id ?? []));
+  for (const id of [...parentClients.keys()]) if (size === 0 || !warmIds.has(id)) dropParentClient(id);
   await core.locked(async () => {
     const lsnOf = lsnReader(rt);
     for (const warm of readyWarmClones(rt)) {

@@ -10,14 +10,14 @@ export type Client = pg.Client;
  * A node-postgres client over the instance's private unix socket (trust auth, no password). The
  * client is connected; the caller ends it (or use withClient).
  */
-export async function connect(target: ConnectionTarget, options: { connectTimeoutMs?: number } = {}): Promise<pg.Client> {
+export async function connect(target: ConnectionTarget, options: { connectTimeoutMs?: number; applicationName?: string } = {}): Promise<pg.Client> {
   const { Client } = await loadPg();
   const client = new Client({
     host: target.socketDir,
     port: target.port,
     user: target.user,
     database: target.database,
-    application_name: 'pgbranch',
+    application_name: options.applicationName ?? 'pgbranch',
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
   });
   // A server shutting down under an idle client emits 'error'; unhandled it would crash us.

@@ -31,6 +31,29 @@ describe('StateStore', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('writes the lock row and audit starts without an fsync, and every other commit with one (synchronous FULL)', () => {
+    const store = StateStore.open(file);
+    const synchronous = () => (store as unknown as { db: { pragma(p: string, o: { simple: true }): number } }).db.pragma('synchronous', { simple: true });
+    const FULL = 2;
+    expect(synchronous()).toBe(FULL);
+    expect(store.tryLock(process.pid, () => true)).toBe(true);
+    expect(synchronous()).toBe(FULL);
+    const audit = { actor: 'local', actorName: null, operation: 'create', targetKind: 'branch' as const, target: 'main' };
+    const id = store.beginAudit(audit);
+    expect(synchronous()).toBe(FULL);
+    // Inside a transaction the start commits with it, under FULL.
+    store.transaction(() => store.beginAudit(audit));
+    expect(synchronous()).toBe(FULL);
+    store.finishAudit(id, { result: 'ok', durationMs: 1 });
+    store.unlock(process.pid);
+    expect(synchronous()).toBe(FULL);
+    // Another process (another connection) sees the lock free.
+    const other = StateStore.open(file);
+    expect(other.tryLock(process.pid + 1, () => true)).toBe(true);
+    other.close();
+    store.close();
+  });
+
   it('persists branches across reopen and keeps the file private', () => {
     const store = StateStore.open(file);
     store.insertBranch(sample());

@@ -476,6 +476,25 @@ export class StateStore {
     return this.db.transaction(fn).immediate();
   }
 
+  /**
+   * Runs a write whose loss on power failure is harmless without waiting for the disk (no fsync
+   * of the WAL at its commit; a process crash still cannot lose it). Its durability comes with
+   * the next ordinary commit, whose fsync covers every earlier WAL frame: the host lock row (a
+   * lock of a process that did not survive is free anyway) and an audit entry's start (nothing
+   * durable happens before the operation's own commit, or its finished entry, is on disk). Saves
+   * ~0.4 ms each on the hot path of every operation.
+   */
+  private unsynced<T>(fn: () => T): T {
+    // Inside a transaction the write commits with it, under whatever that commit does.
+    if (this.db.inTransaction) return fn();
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
   // --- branches ---
 
   listBranches(): BranchRecord[] {
@@ -782,12 +801,14 @@ export class StateStore {
 
   /** Records that a call starts; returns the entry's id for `finishAudit`. */
   beginAudit(entry: { actor: string; actorName: string | null; operation: string; targetKind: AuditTargetKind; target: string; details?: Record<string, unknown> }): number {
-    const result = this.db
-      .prepare(
-        `INSERT INTO audit (at, actor, actor_name, operation, target_kind, target, result, details, pid)
-         VALUES (?, ?, ?, ?, ?, ?, 'started', ?, ?)`,
-      )
-      .run(now(), entry.actor, entry.actorName, entry.operation, entry.targetKind, entry.target, entry.details ? JSON.stringify(entry.details) : null, process.pid);
+    const result = this.unsynced(() =>
+      this.db
+        .prepare(
+          `INSERT INTO audit (at, actor, actor_name, operation, target_kind, target, result, details, pid)
+           VALUES (?, ?, ?, ?, ?, ?, 'started', ?, ?)`,
+        )
+        .run(now(), entry.actor, entry.actorName, entry.operation, entry.targetKind, entry.target, entry.details ? JSON.stringify(entry.details) : null, process.pid),
+    );
     return Number(result.lastInsertRowid);
   }
 
@@ -837,15 +858,17 @@ export class StateStore {
    * gone (a crashed CLI). Returns false when a live process holds it.
    */
   tryLock(pid: number, isAlive: (pid: number) => boolean): boolean {
-    return this.transaction(() => {
-      const row = this.db.prepare('SELECT pid FROM host_lock WHERE id = 1').get() as { pid: number } | undefined;
-      if (row && row.pid !== pid && isAlive(row.pid)) return false;
-      this.db.prepare('INSERT OR REPLACE INTO host_lock (id, pid, acquired_at) VALUES (1, ?, ?)').run(pid, now());
-      return true;
-    });
+    return this.unsynced(() =>
+      this.transaction(() => {
+        const row = this.db.prepare('SELECT pid FROM host_lock WHERE id = 1').get() as { pid: number } | undefined;
+        if (row && row.pid !== pid && isAlive(row.pid)) return false;
+        this.db.prepare('INSERT OR REPLACE INTO host_lock (id, pid, acquired_at) VALUES (1, ?, ?)').run(pid, now());
+        return true;
+      }),
+    );
   }
 
   unlock(pid: number): void {
-    this.db.prepare('DELETE FROM host_lock WHERE id = 1 AND pid = ?').run(pid);
+    this.unsynced(() => this.db.prepare('DELETE FROM host_lock WHERE id = 1 AND pid = ?').run(pid));
   }
 }

@@ -83,9 +83,11 @@ export async function withTcp<T>(info: ConnectionInfo, database: string, fn: (c:
 
 /**
  * A new TCP connection (password login) answering FIRST_QUERY, retried until it does; returns the
- * number of failed attempts (expected 0: pgbranch only reports a branch once a login works).
+ * number of failed attempts (expected 0: pgbranch only reports a branch once a login works) and
+ * when the answer came (performance.now()): closing the connection afterwards is not the user's
+ * wait (it takes a round trip and the backend's exit, 2–5 ms here).
  */
-export async function firstQuery(url: string, deadlineMs = 30_000): Promise<number> {
+export async function firstQuery(url: string, deadlineMs = 30_000): Promise<{ failures: number; answeredAt: number }> {
   const deadline = Date.now() + deadlineMs;
   let failures = 0;
   for (;;) {
@@ -94,7 +96,7 @@ export async function firstQuery(url: string, deadlineMs = 30_000): Promise<numb
     try {
       await client.connect();
       await client.query(FIRST_QUERY);
-      return failures;
+      return { failures, answeredAt: performance.now() };
     } catch (err) {
       failures++;
       if (Date.now() > deadline) throw new Error(`no answer to "${FIRST_QUERY}" on the new database: ${(err as Error).message}`);

@@ -136,8 +136,9 @@ export async function measureBranch(
     const t0 = marks.get('start')!;
     const t1 = marks.get('end')!;
     const info = await host.connectionInfo(name);
-    retries += await firstQuery(info.url);
-    const t2 = performance.now();
+    const answer = await firstQuery(info.url);
+    retries += answer.failures;
+    const t2 = answer.answeredAt;
     // Before any user write: what the branch holds of its own (exclusive btrfs extents).
     const view = await host.getBranch(name);
     if (i === 0) {
@@ -199,9 +200,8 @@ export function mergeResults(parts: readonly BranchResult[]): BranchResult {
 
 /** The steps of a create that claims a warm clone (src/branches/warm.ts). */
 export const WARM_STEPS = [
-  ['lock', 'start', 'warm:claiming', 'audit entry, host lock, checks; parent WAL position read while the newest clone gets the new password'],
-  ['claim', 'warm:claiming', 'warm:password-set', 'size cap (and the password, when another clone than the newest is claimed)'],
-  ['commit', 'warm:password-set', 'create:committed', 'branch row and end of the warm intent (SQLite)'],
+  ['claim', 'start', 'warm:claiming', 'audit entry, host lock, checks; the parent\'s WAL position (one round trip on a kept connection), size cap'],
+  ['commit', 'warm:claiming', 'create:committed', 'branch row and end of the warm intent (SQLite)'],
   ['return', 'create:committed', 'end', 'expiry, audit entry, view'],
 ] as const;
 export type WarmStepName = (typeof WARM_STEPS)[number][0];
@@ -247,8 +247,7 @@ export async function measureWarm(bench: BenchHost, parent: Parent, runs: number
       const t0 = marks.get('start')!;
       const t1 = marks.get('end')!;
       const info = await host.connectionInfo(name);
-      await firstQuery(info.url);
-      const t2 = performance.now();
+      const t2 = (await firstQuery(info.url)).answeredAt;
       const claimed = marks.has('warm:claiming');
       if (i > 0) {
         attempted++;
@@ -402,8 +401,7 @@ export async function measureCli(bench: BenchHost, host: Host, parent: Parent, r
     const created = JSON.parse(stdout) as { created?: boolean; name?: string };
     if (created.created !== true || created.name !== name) throw new Error(`unexpected CLI output: ${stdout}`);
     const info = await host.connectionInfo(name);
-    await firstQuery(info.url);
-    const t2 = performance.now();
+    const t2 = (await firstQuery(info.url)).answeredAt;
     totals.push(t2 - t0);
     procs.push(t1 - t0);
     progress(`  CLI run ${i}/${runs}: ${fmtMs(t2 - t0)} (process ${fmtMs(t1 - t0)})`);

@@ -41,7 +41,8 @@ export const isStats = (x: Stats | { skipped: string } | undefined): x is Stats 
 const BRANCH_READY_GOAL_MS = 60;
 const WARM_READY_GOAL_MS = 15;
 const UNDER_LOAD_GOAL_MS = 300;
-const SCALING_GOAL = 1.3;
+/** Issue 17: branch-ready at 20 GiB within 1.2× of 1 GiB (size independence). */
+const SCALING_GOAL = 1.2;
 const TEMPLATE_GOAL = 40;
 const OWN_BYTES_GOAL = MIB;
 
@@ -67,9 +68,10 @@ export function evaluate(sizes: readonly SizeResult[]): { ratios: Report['ratios
     actual: sizes.map((s) => `${sizeLabel(s.sizeGiB)}: ${fmtMs(s.branch.total.medianMs)}`).join(', '),
     pass: worstP50 <= BRANCH_READY_GOAL_MS,
   });
-  const warm = sizes.flatMap((s) => ('skipped' in s.warm || s.warm.claimed === 0 ? [] : [{ size: s.sizeGiB, ms: s.warm.create.medianMs }]));
+  // Like branch-ready: until the first query is answered (the user's wait), not the call alone.
+  const warm = sizes.flatMap((s) => ('skipped' in s.warm || s.warm.claimed === 0 ? [] : [{ size: s.sizeGiB, ms: s.warm.total.medianMs }]));
   goals.push({
-    goal: `warm path (createBranch claiming a warm clone) p50 ≤ ${WARM_READY_GOAL_MS} ms`,
+    goal: `warm path (create claiming a warm clone → first query) p50 ≤ ${WARM_READY_GOAL_MS} ms`,
     actual: warm.length === 0 ? 'not measured' : warm.map((w) => `${sizeLabel(w.size)}: ${fmtMs(w.ms)}`).join(', '),
     pass: warm.length === 0 ? null : warm.every((w) => w.ms <= WARM_READY_GOAL_MS),
   });
