@@ -35,8 +35,21 @@ export const READ_BUFFER_BYTES = 16 * 1024;
 export type ChunkHandler = (chunk: Buffer) => boolean;
 
 function bufferReader(buffer: Buffer, onChunk: ChunkHandler): (bytes: number, buf: Uint8Array) => boolean {
-  return (bytes) => onChunk(bytes === buffer.length ? buffer : buffer.subarray(0, bytes));
+  // A view per read length, made once: a session's packets come in few sizes, and a new view per
+  // read was an allocation per packet (young-generation garbage on the hot path).
+  const views = new Map<number, Buffer>();
+  return (bytes) => {
+    let view = views.get(bytes);
+    if (!view) {
+      view = bytes === buffer.length ? buffer : buffer.subarray(0, bytes);
+      if (views.size < MAX_VIEWS) views.set(bytes, view);
+    }
+    return onChunk(view);
+  };
 }
+
+/** Views kept per socket (~80 bytes each). */
+const MAX_VIEWS = 256;
 
 /** What net.Server hands over: a socket whose libuv handle we may re-wrap. */
 interface AcceptedSocket {
@@ -105,11 +118,85 @@ export function sinkTo(dst: Socket, resumeSource: () => void, options: { copy: b
       return false;
     };
   }
+  const direct = directWriter(dst, resumeSource);
   return (chunk) => {
+    const done = direct?.(chunk);
+    if (done !== undefined) return done;
     dst.write(chunk, flushed);
     if (dst.writableLength === 0) return true;
     // Still queued: the queue points into the source's read buffer.
     waiting = true;
+    return false;
+  };
+}
+
+/** Node's stream handle write request and the state a write leaves (internal, stable since Node 12). */
+interface StreamWrapBinding {
+  WriteWrap: new () => { handle: unknown; oncomplete: (status: number) => void; async: boolean; bytes: number; buffer: unknown };
+  streamBaseState: Int32Array;
+  kLastWriteWasAsync: number;
+}
+interface StreamHandle {
+  writeBuffer(req: object, chunk: Buffer): number;
+}
+
+let binding: StreamWrapBinding | null | undefined;
+function streamWrap(): StreamWrapBinding | null {
+  if (binding !== undefined) return binding;
+  try {
+    const b = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
+    binding = typeof b.WriteWrap === 'function' && b.streamBaseState instanceof Int32Array && typeof b.kLastWriteWasAsync === 'number' ? (b as StreamWrapBinding) : null;
+  } catch {
+    binding = null;
+  }
+  return binding;
+}
+
+/**
+ * Writes a chunk straight to the socket's libuv handle, the way net's own write does underneath,
+ * without the Writable stream around it (its state machine, a callback per write and a tick to
+ * run it): per relayed packet that was most of the relay's JavaScript time. Returns undefined when
+ * the chunk must take the ordinary path (no handle, or bytes of an earlier ordinary write still
+ * queued, which this one must not overtake); else whether the source may read on (false: libuv
+ * still holds the chunk, `resumeSource` is called once it is written).
+ */
+function directWriter(dst: Socket, resumeSource: () => void): ((chunk: Buffer) => boolean | undefined) | undefined {
+  const wrap = streamWrap();
+  if (!wrap) return undefined;
+  const { WriteWrap, streamBaseState, kLastWriteWasAsync } = wrap;
+  const internals = dst as unknown as { _handle: Partial<StreamHandle> | null };
+  const oncomplete = (status: number): void => {
+    if (status < 0) dst.destroy(new Error(`write failed (${status})`));
+    else resumeSource();
+  };
+  const newRequest = (handle: object): InstanceType<StreamWrapBinding['WriteWrap']> => {
+    const req = new WriteWrap();
+    req.handle = handle;
+    req.oncomplete = oncomplete;
+    req.async = false;
+    req.bytes = 0;
+    req.buffer = null;
+    return req;
+  };
+  // A request whose write completed at once was never handed to libuv: the next write may use it.
+  let spare: InstanceType<StreamWrapBinding['WriteWrap']> | undefined;
+  return (chunk) => {
+    const handle = internals._handle;
+    if (!handle || typeof handle.writeBuffer !== 'function' || dst.writableLength > 0 || dst.writableCorked > 0 || dst.destroyed) return undefined;
+    const req = spare?.handle === handle ? spare : newRequest(handle);
+    spare = undefined;
+    const err = handle.writeBuffer(req, chunk);
+    if (err !== 0) {
+      dst.destroy(new Error(`write failed (${err})`));
+      return true;
+    }
+    if (streamBaseState[kLastWriteWasAsync] === 0) {
+      spare = req;
+      return true;
+    }
+    // Partly written: libuv holds the rest (a view of the source's read buffer) until oncomplete.
+    req.async = true;
+    req.buffer = chunk;
     return false;
   };
 }
