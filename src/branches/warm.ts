@@ -237,7 +237,8 @@ async function bringUpWarm(rt: Runtime, parent: BranchRecord, warm: { id: string
   const owner = { id: warm.id, port: warm.port, pgMajor: parent.pgMajor, dbUser: parent.dbUser, dbName: parent.dbName, volume: warm.volume };
   await rt.start(owner, warm.volume);
   crashPoint('warm:started');
-  const branchLsn = await withClient(rt.adminTarget(owner), async (client) => {
+  // In the branch's database, as bringUpClone does (its relation cache file is built once).
+  const branchLsn = await withClient(rt.adminTarget(owner, owner.dbName), async (client) => {
     await setRoleVerifier(client, parent.dbUser, await verifier);
     const { rows } = await client.query<{ lsn: string }>('SELECT checkpoint_lsn::text AS lsn FROM pg_control_checkpoint()');
     return rows[0]!.lsn;
