@@ -25,7 +25,7 @@ import { pathToFileURL } from 'node:url';
 import { clientTools, resolveBinaries } from '../postgres/index.js';
 import { createBenchHost, progress, type BenchHost } from './bench-support.js';
 import { measureDump, measureTemplate } from './branch/baselines.js';
-import { branchSafe, GIB, round1, settlePool, sizeLabel, withTcp } from './branch/common.js';
+import { branchSafe, fmtMs, GIB, round1, settlePool, settleWriteback, sizeLabel, withTcp } from './branch/common.js';
 import { buildParent, mergeResults, measureBranch, measureCli, measureUnderLoad, measureWarm, measureWhatIf, whatIfCandidates, type BranchResult, type UnderLoad, type WhatIf } from './branch/measure.js';
 import { parseOptions, USAGE, UsageError, type Options } from './branch/options.js';
 import { evaluate, renderText, type Report, type SizeResult } from './branch/report.js';
@@ -86,8 +86,10 @@ async function main(): Promise<number> {
 
     const sizes: SizeResult[] = [];
     for (const [index, sizeGiB] of opts.sizesGiB.entries()) {
-            const parent = await buildParent(host, sizeGiB, pgbench, index === 0);
-      await settlePool(bench);
+      const parent = await buildParent(host, sizeGiB, pgbench, index === 0);
+      const synced = performance.now();
+      await settleWriteback(bench);
+      progress(`${parent.name}: written back to disk in ${fmtMs(performance.now() - synced)} (before measuring)`);
 
       const capped = opts.maxOwnBytes !== undefined ? { maxOwnBytes: opts.maxOwnBytes } : {};
       let branch;

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import pg from 'pg';
 import type { ConnectionInfo } from '../../branches/index.js';
 import { run } from '../../util/index.js';
@@ -109,6 +110,17 @@ export async function firstQuery(url: string, deadlineMs = 30_000): Promise<{ fa
 
 export function urlFor(info: ConnectionInfo, database: string): string {
   return `postgresql://${encodeURIComponent(info.user)}:${encodeURIComponent(info.password)}@${info.host}:${info.port}/${encodeURIComponent(database)}`;
+}
+
+/**
+ * Waits until what building a parent wrote is on the disk: btrfs hands it to the loop device,
+ * which leaves it dirty in the page cache of the pool's image file, written back later by the
+ * host's flusher — while the first creates run, slowing every step that touches the disk (a
+ * 20 GiB parent's writeback took minutes). `sync FILE` is an fsync of the image.
+ */
+export async function settleWriteback(bench: BenchHost): Promise<void> {
+  await settlePool(bench);
+  await run('sync', [join(bench.dir, 'pool.img')], { timeoutMs: 30 * 60_000 });
 }
 
 /** Waits until btrfs has really removed deleted subvolumes, so one run's delete does not slow the next create. */
