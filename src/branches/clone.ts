@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   checkpoint,
   detachFromSource,
+  flushWal,
   reloadConfig,
   scramSha256VerifierAsync,
   setRoleVerifier,
@@ -16,7 +17,7 @@ import {
 } from '../postgres/index.js';
 import type { BranchRecord } from '../state/index.js';
 import { PgbranchError } from '../errors.js';
-import { runHooks, timed } from '../util/index.js';
+import { log, runHooks, timed } from '../util/index.js';
 import { crashPoint } from './crash-points.js';
 import { assertPoolRoom } from './pool-room.js';
 import { PGDATA, type Runtime } from './runtime.js';
@@ -116,10 +117,22 @@ export async function cloneConsistent(
       // The CHECKPOINT only bounds the copy's crash recovery: it replays the WAL since the
       // parent's last checkpoint. When that is little, replaying it in the copy costs less than a
       // checkpoint on the parent. Only WAL on disk is in the snapshot, and a transaction committed
-      // asynchronously is visible before its WAL is flushed, so an unflushed tail checkpoints
-      // (which flushes). A standby's restartpoint is what bounds its copy's WAL: always taken.
+      // asynchronously (or a page whose hint bits were logged) is visible before its WAL is
+      // flushed: an unflushed tail is flushed first by a commit of our own, which costs one WAL
+      // fsync (the CHECKPOINT it replaces wrote every dirty buffer: ~300 ms on a parent under
+      // write load). A standby's restartpoint is what bounds its copy's WAL: always taken.
+      const threshold = rt.config.clone.checkpointAboveWalBytes;
       let wal = standby ? undefined : await walPosition(client);
-      const skip = wal !== undefined && wal.flushed && wal.sinceRedoBytes < rt.config.clone.checkpointAboveWalBytes;
+      let durable = wal?.flushed ?? false;
+      if (wal !== undefined && !durable && wal.sinceRedoBytes < threshold) {
+        durable = await timed('flush-wal', () => flushWal(client)).then(
+          () => true,
+          (err: unknown) => (log.debug({ err: (err as Error).message }, 'flushing the parent\'s WAL failed; checkpointing instead'), false),
+        );
+        // Read again: a warm clone records the position only when nothing after it is unflushed.
+        if (durable) wal = await walPosition(client);
+      }
+      const skip = wal !== undefined && durable && wal.sinceRedoBytes < threshold;
       if (!skip) {
         await timed('checkpoint', () => checkpoint(client));
         if (wal !== undefined && options.wantParentLsn) wal = await walPosition(client);

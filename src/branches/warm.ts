@@ -66,7 +66,8 @@ function readyWarmClones(rt: Runtime, parentId?: string): WarmClone[] {
     .filter((i) => i.step === 'ready' && (parentId === undefined || i.data.parentId === parentId) && !isAbandoned(i, isAlive))
     .flatMap((i) => {
       const { parentLsn, branchLsn, password } = i.data;
-      // A clone made by an older pgbranch (no password recorded) cannot be claimed: it goes as stale.
+      // A clone made by an older pgbranch records no password and cannot be claimed; its maker (a
+      // process of that older release) is gone, so reconcile discards it at the next open.
       return parentLsn && branchLsn && password
         ? [{ intent: i, id: i.subject.id, volume: i.data.volume, port: i.data.port, parentId: i.data.parentId, parentLsn, branchLsn, password }]
         : [];

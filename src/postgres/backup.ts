@@ -15,6 +15,28 @@ export async function checkpoint(client: pg.Client): Promise<void> {
   await query(client, 'CHECKPOINT', 'CHECKPOINT');
 }
 
+/**
+ * Makes every WAL record inserted so far durable without a checkpoint: a commit that waits for its
+ * flush flushes the WAL up to its commit record, so everything inserted before it. PostgreSQL
+ * flushes at commit only for a transaction that wrote WAL besides its commit record, so this one
+ * takes a transaction id and writes one tiny record, a restore point (no data, nothing logical
+ * decoding sends on; a LOG line on the parent). One WAL fsync, where a CHECKPOINT writes every
+ * dirty buffer. `local`: a parent that names synchronous standbys must not wait for them; READ
+ * WRITE: one whose transactions default to read-only still takes the id. Needs what CHECKPOINT
+ * needs (a superuser) and wal_level replica or logical; the caller checkpoints when it fails.
+ */
+export async function flushWal(client: pg.Client): Promise<void> {
+  try {
+    await client.query(
+      "BEGIN READ WRITE; SET LOCAL synchronous_commit = local; SELECT pg_current_xact_id(); SELECT pg_create_restore_point('pgbranch: WAL flushed for a copy'); COMMIT",
+    );
+  } catch (cause) {
+    // A statement that failed inside the block leaves it open and aborted: close it for the caller.
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw new PgbranchError('POSTGRES_ERROR', `flushing the WAL failed: ${(cause as Error).message}`, { cause });
+  }
+}
+
 export interface WalPosition {
   /** Where the next WAL record goes (every change made so far is before it). */
   readonly insertLsn: string;

@@ -37,7 +37,7 @@ export { pingInstance, type PingResult } from './ping.js';
 export { readPostmasterPid, parsePostmasterPid } from './postmaster-pid.js';
 export { connect, withClient, type Client } from './client.js';
 export { waitForLogin, type TcpLogin } from './login.js';
-export { checkpoint, currentWalLsn, startBackup, stopBackup, walPosition, type WalPosition } from './backup.js';
+export { checkpoint, currentWalLsn, flushWal, startBackup, stopBackup, walPosition, type WalPosition } from './backup.js';
 export { setRolePassword, setRoleVerifier, scramSha256Verifier, scramSha256VerifierAsync, type ScramOptions } from './scram.js';
 export { quoteIdent, quoteLiteral } from './quote.js';
 export { detectDumpFormat } from './dump-format.js';
