@@ -20,6 +20,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { readPostmasterPid } from '../postgres/index.js';
+import { settleWriteback } from './branch/common.js';
 import { LOG_PHASES, logPhases } from './branch/server-log.js';
 import { createBenchHost, libpqEnv, median, parseArgs, positiveInt, progress, runChild, startServeProcess, type BenchHost, type ServeProcess } from './bench-support.js';
 
@@ -156,6 +157,10 @@ async function main(): Promise<number> {
     const scale = Math.max(1, Math.round(parentMib / 15));
     progress(`filling main with pgbench -i -s ${scale} (~${parentMib} MiB)`);
     await runChild('/usr/bin/pgbench', ['-i', '-s', String(scale), '-q'], pgEnv);
+    // The first creates must not run while the machine still writes the parent back to disk.
+    const syncStart = performance.now();
+    await settleWriteback(bench);
+    progress(`main written back to disk in ${ms(performance.now() - syncStart)}`);
     const { token } = await host.createToken({ name: 'density-bench', role: 'admin' });
     host.close();
 
