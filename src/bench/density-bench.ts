@@ -29,6 +29,7 @@ const USAGE = `usage: node dist/bench/density-bench.js [options]
   --running N      of which stay running; the rest are suspended after their create (default 200)
   --parent-mib N   size of the parent's data in MiB, pgbench (default 1024)
   --pool-gib N     size of the sparse loop pool (default 64)
+  --size-refresh-ms N  serve's size refresh interval (default: the config's; 0 = off, to see what it costs)
   --json           print the results as JSON
 `;
 
@@ -113,6 +114,55 @@ async function cpuWindow(servePid: number, fn: () => Promise<void>): Promise<Cpu
 }
 
 /**
+ * CPU seconds so far of every process on the machine, by pid, with its role: a postgres process
+ * by its title ("checkpointer", "autovacuum launcher"), a postmaster as "postmaster" (and its
+ * reaped children, autovacuum workers and backends, as "postmaster children"), others by their
+ * command name. Kernel workers rename themselves by the work they do, so a role is only a label
+ * of the moment; the time is matched by pid.
+ */
+async function cpuByPid(): Promise<Map<string, { role: string; seconds: number }>> {
+  const out = new Map<string, { role: string; seconds: number }>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const [stat, cmdline] = await Promise.all([readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''), readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')]);
+    if (!stat) continue;
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const field = (n: number): number => Number(after[n - 3]) / 100;
+    const title = /^postgres: (.*)$/.exec(cmdline.replace(/\0+$/, ''))?.[1];
+    if (title !== undefined) {
+      out.set(entry, { role: title.replace(/\s+\d+$/, '').trim(), seconds: field(14) + field(15) });
+    } else if (comm === 'postgres') {
+      out.set(entry, { role: 'postmaster', seconds: field(14) + field(15) });
+      out.set(`${entry}:children`, { role: 'postmaster children', seconds: field(16) + field(17) });
+    } else {
+      // Kernel workers by kind ("kworker/u8:7-loop0" → "kworker loop0"), node by its script.
+      const script = comm === 'node' ? cmdline.split('\0')[1]?.split('/').at(-1) : undefined;
+      const role = script ? `node ${script}` : comm.replace(/^kworker\/[^-]*-?/, 'kworker ').trim();
+      out.set(entry, { role, seconds: field(14) + field(15) });
+    }
+  }
+  return out;
+}
+
+/** The machine's busy share over `ms` of quiet, and the roles that used the most CPU meanwhile (share of a core). */
+async function idleCost(ms: number): Promise<{ machineBusy: number; top: { role: string; share: number }[] }> {
+  const [m0, p0, t0] = [await machineCpu(), await cpuByPid(), performance.now()];
+  await new Promise((r) => setTimeout(r, ms)); // the window measured, not a wait for something
+  const [m1, p1, t1] = [await machineCpu(), await cpuByPid(), performance.now()];
+  const seconds = (t1 - t0) / 1000;
+  const roles = new Map<string, number>();
+  // A process started within the window counts whole; one gone before its end is not seen.
+  for (const [pid, now] of p1) roles.set(now.role, (roles.get(now.role) ?? 0) + now.seconds - (p0.get(pid)?.seconds ?? 0));
+  const top = [...roles]
+    .map(([role, s]) => ({ role, share: s / seconds }))
+    .filter((r) => r.share >= 0.005)
+    .sort((a, b) => b.share - a.share)
+    .slice(0, 8);
+  return { machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total), top };
+}
+
+/**
  * Page faults that had to read from disk, of a postmaster and of its children it reaped (the
  * startup process): whether a start found the server's binary, libraries and files in memory.
  */
@@ -131,7 +181,7 @@ async function pssOfTree(root: number): Promise<number> {
 async function main(): Promise<number> {
   let args: Map<string, string>;
   try {
-    args = parseArgs(process.argv.slice(2), { branches: 'value', running: 'value', 'parent-mib': 'value', 'pool-gib': 'value', json: 'flag' }, USAGE);
+    args = parseArgs(process.argv.slice(2), { branches: 'value', running: 'value', 'parent-mib': 'value', 'pool-gib': 'value', 'size-refresh-ms': 'value', json: 'flag' }, USAGE);
   } catch (err) {
     process.stderr.write(`error: ${(err as Error).message}`);
     return 2;
@@ -149,7 +199,8 @@ async function main(): Promise<number> {
   let serve: ServeProcess | undefined;
   try {
     // Every branch keeps running until told otherwise: suspension here is the benchmark's choice.
-    bench = await createBenchHost({ poolSizeGiB: poolGiB, init: { serve: { idleTimeoutMs: 0 } } });
+    const sizeRefresh = args.has('size-refresh-ms') ? { sizeRefreshIntervalMs: Number(args.get('size-refresh-ms')) } : {};
+    bench = await createBenchHost({ poolSizeGiB: poolGiB, init: { serve: { idleTimeoutMs: 0, ...sizeRefresh } } });
     const { host, home } = bench;
     const main = await host.connectionInfo('main');
     const pgEnv = libpqEnv({ PGHOST: '127.0.0.1', PGPORT: String(main.port), PGUSER: main.user, PGPASSWORD: main.password, PGDATABASE: main.database });
@@ -189,6 +240,11 @@ async function main(): Promise<number> {
       progress(`${count + 1} branches: GET /v1/branches ${ms(apiMs)}, branch list ${ms(cliMs)}`);
     };
 
+    // What the machine spends with nothing asked of it, before the first create and after the last
+    // (a health beat included: 10 s is its default interval).
+    const IDLE_WINDOW_MS = 10_000;
+    progress('measuring the idle machine with main alone running');
+    const idleBefore = await idleCost(IDLE_WINDOW_MS);
     progress(`creating ${total} branches of main through the API (${running} stay running)`);
     // Disk page faults of the new postmasters of the measured creates, by branch id.
     const startFaults = new Map<string, number>();
@@ -238,6 +294,8 @@ async function main(): Promise<number> {
       }
     }
     if (!lists.some((l) => l.branches === total + 1)) await timeList(total);
+    progress(`measuring the idle machine with ${running} branches running`);
+    const idleAfter = await idleCost(IDLE_WINDOW_MS);
 
     // PSS of idle running instances: up to 20 of them, after a moment of quiet.
     const pss: number[] = [];
@@ -310,6 +368,7 @@ async function main(): Promise<number> {
         diskFaultsAtStart,
         cpu: { first10: windows[0] ?? null, last10: windows.at(-1) ?? null },
       },
+      idle: { before: idleBefore, after: idleAfter },
       pssPerIdleInstanceBytes: pss.length > 0 ? median(pss) : null,
       pssSamples: pss.length,
       serveRssBytes: serveRss,
@@ -334,6 +393,10 @@ async function main(): Promise<number> {
       const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
       const [w1, w2] = [result.create.cpu.first10, result.create.cpu.last10];
       if (w1 && w2) o.push(`  machine busy ${pct(w1.machineBusy)} → ${pct(w2.machineBusy)}, serve CPU ${pct(w1.serveCpuShare)} → ${pct(w2.serveCpuShare)} of a core (first 10 → last 10)`);
+      const roles = (c: typeof idleBefore): string => c.top.map((r) => `${r.role} ${pct(r.share)}`).join(', ');
+      o.push(`idle machine busy   ${pct(idleBefore.machineBusy)} with main alone, ${pct(idleAfter.machineBusy)} with ${running} running (${IDLE_WINDOW_MS / 1000} s each)`);
+      o.push(`  top, main alone:  ${roles(idleBefore)}`);
+      o.push(`  top, ${running} running: ${roles(idleAfter)}`);
       o.push(`PSS per idle instance  ${result.pssPerIdleInstanceBytes === null ? 'n/a' : mib(result.pssPerIdleInstanceBytes)} (median of ${pss.length})`);
       o.push(`serve RSS           ${mib(serveRss)}`);
       for (const l of lists) o.push(`list at ${String(l.branches).padStart(5)}      GET /v1/branches ${ms(l.apiMs)}, branch list ${ms(l.cliMs)}`);

@@ -7,7 +7,8 @@ import { instanceStatus } from '../postgres/index.js';
 import { readStoredState } from '../test-support/host-invariants.js';
 import { createTestHost, testPoolSkipReason, type TestHost } from '../test-support/test-host.js';
 import { PING_EVERY_BEATS, READY_MEMORY_MS } from './health.js';
-import { IDLE_SIZE_FRESH_MS } from './sizes.js';
+import type { Runtime } from './runtime.js';
+import { IDLE_SIZE_FRESH_MS, backgroundMeasurements } from './sizes.js';
 import { Host } from './index.js';
 
 const skip = await testPoolSkipReason('btrfs');
@@ -139,6 +140,37 @@ describe.skipIf(skip !== undefined)('ready answers kept across processes', () =>
     } finally {
       stand.kill('SIGKILL');
     }
+  });
+
+  it('a serving process measures the new volumes a list found in the background, in one batch with one commit', async () => {
+    for (const name of ['bg-1', 'bg-2', 'bg-3']) expect((await t.cli('branch', 'create', name, '--from', 'main')).code).toBe(0);
+    const volumes = ['bg-1', 'bg-2', 'bg-3'].map(volumeOf);
+    const db = new Database(join(t.home, 'state.db'));
+    try {
+      db.prepare(`DELETE FROM volume_sizes WHERE volume IN (${volumes.map(() => '?').join(', ')})`).run(...volumes);
+    } finally {
+      db.close();
+    }
+    // The real driver, with its calls recorded on the way through.
+    const storage = (t.host as unknown as { rt: Runtime }).rt.storage;
+    const usage = storage.usage.bind(storage);
+    const calls: { volume: string; committed: boolean }[] = [];
+    storage.usage = (volume, options = {}) => {
+      calls.push({ volume, committed: options.committed === true });
+      return usage(volume, options);
+    };
+    try {
+      const listed = await t.host.listBranches({ measureMissing: 0 });
+      expect(listed.filter((b) => b.name.startsWith('bg-')).map((b) => b.ownBytes), 'nothing measured within the list').toEqual([null, null, null]);
+      await backgroundMeasurements();
+    } finally {
+      storage.usage = usage;
+    }
+    const measured = new Set(calls.map((c) => c.volume));
+    for (const v of volumes) expect(measured.has(v), `${v} measured in the background`).toBe(true);
+    expect(calls.filter((c) => !c.committed), 'one commit for the batch').toHaveLength(1);
+    const sizes = await t.host.listBranches({ measureMissing: 0 });
+    for (const name of ['bg-1', 'bg-2', 'bg-3']) expect(sizes.find((b) => b.name === name)!.ownBytes, `${name} has a size now`).not.toBeNull();
   });
 
   it("serve's size refresh measures what may have moved: a running branch once it wrote, a stopped one once after its stop, then only once its size is old", async () => {

@@ -72,13 +72,39 @@ export async function cachedUsage(rt: Runtime, cache: SizeCache, volume: string)
   return measureVolume(rt, volume, { committed: true });
 }
 
+/**
+ * Volumes waiting to be measured in the background, and the drain measuring them, one at a time.
+ * A list in serve may queue hundreds of new volumes at once; a pool commit for each would stall
+ * every running branch's writes hundreds of times and keep serve busy for minutes. So the drain's
+ * first measurement commits and the next ones rely on that commit for DRAIN_COMMIT_MS (what was
+ * written since shows at the next refresh, which the change marks trigger).
+ */
 const queued = new Set<string>();
-let queue: Promise<unknown> = Promise.resolve();
+let draining: Promise<void> | undefined;
+const DRAIN_COMMIT_MS = 5_000;
 
 function measureLater(rt: Runtime, volume: string): void {
-  if (queued.has(volume)) return;
   queued.add(volume);
-  queue = queue.then(() => measureVolume(rt, volume)).finally(() => queued.delete(volume));
+  draining ??= (async () => {
+    let committedAt: number | undefined;
+    try {
+      for (let next = first(queued); next !== undefined; next = first(queued)) {
+        const committed = committedAt !== undefined && performance.now() - committedAt < DRAIN_COMMIT_MS;
+        const started = performance.now();
+        if ((await measureVolume(rt, next, { committed })) && !committed) committedAt = started;
+        queued.delete(next);
+      }
+    } finally {
+      draining = undefined;
+    }
+  })();
+}
+
+const first = <T>(set: ReadonlySet<T>): T | undefined => set.values().next().value;
+
+/** Resolves once the background measurements queued so far are done (for tests). */
+export async function backgroundMeasurements(): Promise<void> {
+  while (draining) await draining;
 }
 
 /**
