@@ -162,7 +162,7 @@ describe.skipIf(skip !== undefined)('ready answers kept across processes', () =>
     try {
       const listed = await t.host.listBranches({ measureMissing: 0 });
       expect(listed.filter((b) => b.name.startsWith('bg-')).map((b) => b.ownBytes), 'nothing measured within the list').toEqual([null, null, null]);
-      await backgroundMeasurements();
+      await backgroundMeasurements((t.host as unknown as { rt: Runtime }).rt);
     } finally {
       storage.usage = usage;
     }

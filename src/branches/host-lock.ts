@@ -14,7 +14,7 @@ import type { Runtime } from './runtime.js';
  */
 export function withHostLock<T>(rt: Runtime, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   const asked = performance.now();
-  return withMutex(rt.paths.home, async () => {
+  return rt.foreground.run(() => withMutex(rt.paths.home, async () => {
     const { store } = rt;
     try {
       await waitFor(() => (store.tryLock(process.pid, isAlive) ? true : undefined), { timeoutMs, intervalMs: 25, what: 'the host lock' });
@@ -32,5 +32,5 @@ export function withHostLock<T>(rt: Runtime, timeoutMs: number, fn: () => Promis
     } finally {
       store.unlock(process.pid);
     }
-  });
+  }));
 }

@@ -18,6 +18,7 @@ import {
 } from '../postgres/index.js';
 import type { StateStore, BranchRecord } from '../state/index.js';
 import type { StorageDriver } from '../storage/index.js';
+import { ForegroundActivity } from '../util/index.js';
 import type { HostConfig, HostPaths } from './config.js';
 import { assertPoolRoom } from './pool-room.js';
 
@@ -46,6 +47,8 @@ export type InstanceOwner = Pick<BranchRecord, 'id' | 'port' | 'pgMajor'>;
 export class Runtime {
   /** Binaries of majors other than the host's, resolved on first use (following roots of other majors). */
   private readonly otherBinaries = new Map<number, Promise<PgBinaries>>();
+  /** Operations under way in this process (under the host lock): background upkeep stands aside. */
+  readonly foreground = new ForegroundActivity();
 
   constructor(
     readonly paths: HostPaths,

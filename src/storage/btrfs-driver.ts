@@ -161,7 +161,9 @@ export function createBtrfsDriver(poolPath: string): StorageDriver {
       const btrfs = await btrfsTool();
       // `filesystem du` reads extents from disk; until a commit, fresh writes are invisible to it.
       if (!options.committed) await commitPool(btrfs, path, `before measuring ${volume}`);
-      const du = await runTool(btrfs, ['filesystem', 'du', '-s', '--raw', path], `cannot measure volume ${volume}`);
+      // Its extent walk grows with the clones sharing the volume's extents: in the background, it
+      // yields the CPU to the operations users wait for.
+      const du = await runTool(btrfs, ['filesystem', 'du', '-s', '--raw', path], `cannot measure volume ${volume}`, { lowPriority: options.background === true });
       return { ownBytes: parseBtrfsDuSummary(du.stdout, path).exclusiveBytes, totalBytes: files.totalBytes };
     },
 

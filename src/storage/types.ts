@@ -110,9 +110,10 @@ export interface StorageDriver {
   /**
    * `committed`: the caller made the filesystem commit just before (a batch of measurements
    * commits once, not once per volume); otherwise a driver whose accounting lags behind commits
-   * (btrfs) commits first.
+   * (btrfs) commits first. `background`: nobody waits for the answer (a size refresh); a driver
+   * whose measurement is costly does it at low priority.
    */
-  usage(volume: string, options?: { readonly committed?: boolean }): Promise<VolumeUsage>;
+  usage(volume: string, options?: { readonly committed?: boolean; readonly background?: boolean }): Promise<VolumeUsage>;
   poolUsage(): Promise<PoolUsage>;
   /**
    * Waits until the space of deleted volumes is free again. btrfs cleans deleted subvolumes in

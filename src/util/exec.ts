@@ -1,3 +1,4 @@
+import { setPriority } from 'node:os';
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { PgbranchError, type ErrorCode } from '../errors.js';
 
@@ -15,6 +16,11 @@ export interface RunOptions {
   readonly timeoutMs?: number;
   /** Exit codes treated as success (default [0]). */
   readonly okExitCodes?: readonly number[];
+  /**
+   * Background work: the command runs at the lowest CPU priority (nice 19), so that the kernel
+   * work it causes (a btrfs extent walk, say) yields to the operations users wait for.
+   */
+  readonly lowPriority?: boolean;
 }
 
 export interface RunResult {
@@ -39,6 +45,13 @@ export function run(command: string, args: readonly string[], options: RunOption
   if (options.gid !== undefined) spawnOptions.gid = options.gid;
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, spawnOptions);
+    if (options.lowPriority && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, 19);
+      } catch {
+        // Gone already, or not ours to renice: it runs at our priority.
+      }
+    }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (d: Buffer) => out.push(d));
