@@ -57,9 +57,9 @@ async function processTree(root: number): Promise<number[]> {
   const parents = new Map<number, number[]>();
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ppid = Number(after[1]);
+    const stat = parseProcStat(await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''));
+    if (!stat) continue;
+    const ppid = stat.field(4);
     if (!parents.has(ppid)) parents.set(ppid, []);
     parents.get(ppid)!.push(Number(entry));
   }
@@ -73,23 +73,28 @@ async function processTree(root: number): Promise<number[]> {
 }
 
 /**
- * A numeric field of /proc/<pid>/stat by its number in proc(5) (1 = pid, 3 = state, …), or
- * undefined when the process is gone. comm (field 2) may itself contain ") ", so fields are
- * counted from the last one.
+ * The text of a /proc/<pid>/stat: its command name and a numeric field by its number in proc(5)
+ * (1 = pid, 3 = state, …); undefined for an empty text (the process is gone). comm (field 2) may
+ * itself contain ") ", so fields are counted from the last one.
  */
-async function procStatFields(pid: number): Promise<((field: number) => number) | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+function parseProcStat(stat: string): { comm: string; field: (n: number) => number } | undefined {
   if (!stat) return undefined;
   const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (field) => Number(after[field - 3]);
+  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), field: (n) => Number(after[n - 3]) };
 }
+
+async function procStatFields(pid: number): Promise<((field: number) => number) | undefined> {
+  return parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''))?.field;
+}
+
+/** CPU seconds so far from a stat's fields: utime + stime, or with `children` cutime + cstime (clock ticks, 100 a second on Linux). */
+const cpuSeconds = (field: (n: number) => number, children = false): number => (children ? field(16) + field(17) : field(14) + field(15)) / 100;
 
 /** CPU seconds a process used so far (user + system), from /proc/<pid>/stat. */
 async function processCpuSeconds(pid: number): Promise<number> {
   const field = await procStatFields(pid);
   if (!field) throw new Error(`process ${pid} is gone`);
-  // utime and stime, in clock ticks (100 a second on Linux).
-  return (field(14) + field(15)) / 100;
+  return cpuSeconds(field);
 }
 
 /** The machine's busy and total CPU time so far, from /proc/stat's first line (clock ticks). */
@@ -99,6 +104,9 @@ async function machineCpu(): Promise<{ busy: number; total: number }> {
   // idle and iowait are not work.
   return { busy: total - fields[3]! - (fields[4] ?? 0), total };
 }
+
+/** The machine's busy share between two readings of machineCpu. */
+const busyShare = (m0: { busy: number; total: number }, m1: { busy: number; total: number }): number => (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total);
 
 /** What a window of creates cost besides its own time: the machine's busy share and serve's CPU. */
 interface CpuWindow {
@@ -110,7 +118,7 @@ async function cpuWindow(servePid: number, fn: () => Promise<void>): Promise<Cpu
   const [m0, s0, t0] = [await machineCpu(), await processCpuSeconds(servePid), performance.now()];
   await fn();
   const [m1, s1, t1] = [await machineCpu(), await processCpuSeconds(servePid), performance.now()];
-  return { machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total), serveCpuShare: (s1 - s0) / ((t1 - t0) / 1000) };
+  return { machineBusy: busyShare(m0, m1), serveCpuShare: (s1 - s0) / ((t1 - t0) / 1000) };
 }
 
 /**
@@ -124,22 +132,21 @@ async function cpuByPid(): Promise<Map<string, { role: string; seconds: number }
   const out = new Map<string, { role: string; seconds: number }>();
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const [stat, cmdline] = await Promise.all([readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''), readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')]);
+    const [text, cmdline] = await Promise.all([readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''), readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')]);
+    const stat = parseProcStat(text);
     if (!stat) continue;
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const field = (n: number): number => Number(after[n - 3]) / 100;
+    const { comm, field } = stat;
     const title = /^postgres: (.*)$/.exec(cmdline.replace(/\0+$/, ''))?.[1];
     if (title !== undefined) {
-      out.set(entry, { role: title.replace(/\s+\d+$/, '').trim(), seconds: field(14) + field(15) });
+      out.set(entry, { role: title.replace(/\s+\d+$/, '').trim(), seconds: cpuSeconds(field) });
     } else if (comm === 'postgres') {
-      out.set(entry, { role: 'postmaster', seconds: field(14) + field(15) });
-      out.set(`${entry}:children`, { role: 'postmaster children', seconds: field(16) + field(17) });
+      out.set(entry, { role: 'postmaster', seconds: cpuSeconds(field) });
+      out.set(`${entry}:children`, { role: 'postmaster children', seconds: cpuSeconds(field, true) });
     } else {
       // Kernel workers by kind ("kworker/u8:7-loop0" → "kworker loop0"), node by its script.
       const script = comm === 'node' ? cmdline.split('\0')[1]?.split('/').at(-1) : undefined;
       const role = script ? `node ${script}` : comm.replace(/^kworker\/[^-]*-?/, 'kworker ').trim();
-      out.set(entry, { role, seconds: field(14) + field(15) });
+      out.set(entry, { role, seconds: cpuSeconds(field) });
     }
   }
   return out;
@@ -159,7 +166,7 @@ async function idleCost(ms: number): Promise<{ machineBusy: number; top: { role:
     .filter((r) => r.share >= 0.005)
     .sort((a, b) => b.share - a.share)
     .slice(0, 8);
-  return { machineBusy: (m1.busy - m0.busy) / Math.max(1, m1.total - m0.total), top };
+  return { machineBusy: busyShare(m0, m1), top };
 }
 
 /**

@@ -106,7 +106,8 @@ function measureLater(rt: Runtime, volume: string): void {
   backlog.draining ??= (async () => {
     let committedAt: number | undefined;
     try {
-      for (let next = first(queued); next !== undefined; next = first(queued)) {
+      // A Set's iteration also visits what is added to it meanwhile.
+      for (const next of queued) {
         await standAside(rt);
         const committed = committedAt !== undefined && performance.now() - committedAt < DRAIN_COMMIT_MS;
         const started = performance.now();
@@ -118,8 +119,6 @@ function measureLater(rt: Runtime, volume: string): void {
     }
   })();
 }
-
-const first = <T>(set: ReadonlySet<T>): T | undefined => set.values().next().value;
 
 /** Resolves once the background measurements queued so far for this host are done (for tests). */
 export async function backgroundMeasurements(rt: Runtime): Promise<void> {
